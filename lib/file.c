@@ -1,0 +1,159 @@
+/* Whole-file reads and atomic writes. */
+#include "file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "acme/common.h"
+#include "mem.h"
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int acme__file_sync_dir_of(const char *path)
+{
+    char *dir = acme__strdup(path);
+    if (!dir)
+        return -1;
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int acme__file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                            acme__err *err)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + sizeof(".tmp-XXXXXX"));
+    if (!tmp)
+        return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp-XXXXXX", sizeof(".tmp-XXXXXX"));
+    /* mkstemp creates 0600; fchmod sets the wanted mode before any data. */
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        return acme__fail(err, ACME_ERR_IO, "cannot create a temporary file beside %s: %s",
+                          path, strerror(e));
+    }
+    const char *step = "write";
+    if (fchmod(fd, mode) != 0)
+        step = "chmod";
+    else if (write_all(fd, data, len) != 0)
+        step = "write";
+    else if (fsync(fd) != 0)
+        step = "fsync";
+    else
+        step = NULL;
+    int e = errno;
+    if (close(fd) != 0 && !step) {
+        step = "close";
+        e = errno;
+    }
+    if (!step && rename(tmp, path) != 0) {
+        step = "rename";
+        e = errno;
+    }
+    if (step) {
+        unlink(tmp);
+        free(tmp);
+        return acme__fail(err, ACME_ERR_IO, "cannot write %s (%s: %s)", path, step,
+                          strerror(e));
+    }
+    free(tmp);
+    if (acme__file_sync_dir_of(path) != 0)
+        return acme__fail(err, ACME_ERR_IO, "cannot sync the directory of %s: %s", path,
+                          strerror(errno));
+    return ACME_OK;
+}
+
+int acme__file_read(const char *path, size_t max, acme__buf *out, acme__err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return acme__fail(err, e == ENOENT ? ACME_ERR_NOT_FOUND : ACME_ERR_IO,
+                          "cannot open %s: %s", path, strerror(e));
+    }
+    char chunk[4096];
+    int rc = ACME_OK;
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = acme__fail(err, ACME_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        if (out->len + (size_t)n > max) {
+            rc = acme__fail(err, ACME_ERR_TOO_LARGE, "%s is larger than %zu bytes", path, max);
+            break;
+        }
+        if (acme__buf_append(out, chunk, (size_t)n) != ACME_OK) {
+            rc = acme__fail(err, ACME_ERR_NOMEM, "out of memory reading %s", path);
+            break;
+        }
+    }
+    acme__wipe(chunk, sizeof(chunk));
+    close(fd);
+    return rc;
+}
+
+int acme__file_mkdirs(const char *dir, mode_t mode, acme__err *err)
+{
+    char *p = acme__strdup(dir);
+    if (!p)
+        return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || *s == '\0') {
+            char c = *s;
+            *s = '\0';
+            if (mkdir(p, mode) != 0 && errno != EEXIST) {
+                int e = errno;
+                int rc = acme__fail(err, ACME_ERR_IO, "cannot create directory %s: %s", p,
+                                    strerror(e));
+                free(p);
+                return rc;
+            }
+            *s = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    free(p);
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return acme__fail(err, ACME_ERR_IO, "%s is not a directory", dir);
+    return ACME_OK;
+}

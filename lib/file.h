@@ -1,0 +1,24 @@
+/* Files: whole-file reads with a size cap, and crash-safe atomic writes. */
+#ifndef ACME_LIB_FILE_H
+#define ACME_LIB_FILE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "error.h"
+
+/* Write data to path atomically: temporary file in the same directory
+ * (created with `mode`), write, fsync, rename over path, fsync the
+ * directory. On failure path is untouched and the temporary is removed. */
+int acme__file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                            acme__err *err);
+/* Read a whole file (at most max bytes, else ACME_ERR_TOO_LARGE) into out.
+ * ACME_ERR_NOT_FOUND when it does not exist, ACME_ERR_IO otherwise. */
+int acme__file_read(const char *path, size_t max, acme__buf *out, acme__err *err);
+/* fsync the directory that holds path (so a rename or unlink is durable). */
+int acme__file_sync_dir_of(const char *path);
+/* Create dir and its missing parents with mode (existing ones are kept). */
+int acme__file_mkdirs(const char *dir, mode_t mode, acme__err *err);
+
+#endif
