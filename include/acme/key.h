@@ -1,0 +1,119 @@
+/*
+ * libacme: private keys (account keys and certificate keys), their JWK and
+ * RFC 7638 thumbprint, and base64url.
+ *
+ * Threads: a key may be used by several threads at once (signing is
+ * serialised inside). acme_key handles are reference counted internally:
+ * objects that keep a key (an account, an order) take their own reference,
+ * so the caller may free its key whenever it is done with it.
+ */
+#ifndef ACME_KEY_H
+#define ACME_KEY_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Key types. */
+typedef enum acme_key_type {
+    ACME_KEY_EC256 = 1, /**< ECDSA P-256, JWS ES256 (the default) */
+    ACME_KEY_EC384 = 2, /**< ECDSA P-384, JWS ES384 */
+    ACME_KEY_RSA2048 = 3, /**< RSA 2048, JWS RS256 */
+    ACME_KEY_RSA3072 = 4, /**< RSA 3072, JWS RS256 */
+    ACME_KEY_RSA4096 = 5  /**< RSA 4096, JWS RS256 */
+} acme_key_type;
+
+/** An opaque private key. */
+typedef struct acme_key acme_key;
+
+/**
+ * Generate a new key of `type` (an acme_key_type).
+ * Errors: ACME_ERR_INVALID (unknown type), ACME_ERR_CRYPTO, ACME_ERR_NOMEM.
+ */
+ACME_API int acme_key_generate(acme_key **out, int type);
+
+/**
+ * Load a private key from PEM text: PKCS#8 ("PRIVATE KEY"), SEC1
+ * ("EC PRIVATE KEY") or PKCS#1 ("RSA PRIVATE KEY"). Encrypted keys are not
+ * supported. Only the key types of acme_key_type are accepted: EC keys on
+ * P-256 or P-384, RSA keys of 2048, 3072 or 4096 bits.
+ * Errors: ACME_ERR_KEY_FORMAT (not a key, encrypted, unsupported curve,
+ * size or algorithm).
+ */
+ACME_API int acme_key_load_pem(acme_key **out, const char *pem, size_t len);
+
+/**
+ * Load a private key from a PEM file (see acme_key_load_pem()).
+ * Errors: ACME_ERR_IO (cannot read), ACME_ERR_KEY_FORMAT.
+ */
+ACME_API int acme_key_load_file(acme_key **out, const char *path);
+
+/**
+ * Encode the key as PEM (SEC1 for EC keys, PKCS#1 for RSA keys) into a new
+ * NUL-terminated string that the caller releases with acme_free().
+ */
+ACME_API int acme_key_to_pem(const acme_key *key, char **pem_out);
+
+/**
+ * Write the key as PEM to `path` atomically: a temporary file in the same
+ * directory with mode 0600, fsync, rename over `path`, fsync of the
+ * directory. On failure `path` is untouched and no temporary file remains.
+ * Errors: ACME_ERR_IO.
+ */
+ACME_API int acme_key_save_file(const acme_key *key, const char *path);
+
+/** The key's acme_key_type. */
+ACME_API int acme_key_get_type(const acme_key *key);
+
+/** The JWS algorithm this key signs with: "ES256", "ES384" or "RS256". Static. */
+ACME_API const char *acme_key_algorithm(const acme_key *key);
+
+/**
+ * The public key as a JWK (RFC 7517) in the canonical form of RFC 7638
+ * (required members only, sorted, no white space). New string, free with
+ * acme_free().
+ */
+ACME_API int acme_key_jwk(const acme_key *key, char **json_out);
+
+/**
+ * The RFC 7638 JWK thumbprint (SHA-256), base64url without padding. New
+ * string, free with acme_free().
+ */
+ACME_API int acme_key_thumbprint(const acme_key *key, char **b64_out);
+
+/**
+ * Parse a key type name: "ec256", "ec384", "rsa2048", "rsa3072", "rsa4096"
+ * (also "p256", "p384", "ecdsa", "rsa" as aliases of ec256/ec384/ec256/rsa2048).
+ * Returns the acme_key_type, or ACME_ERR_INVALID.
+ */
+ACME_API int acme_key_type_from_name(const char *name);
+
+/** The canonical name of a key type ("ec256", ...), or NULL for an unknown type. Static. */
+ACME_API const char *acme_key_type_name(int type);
+
+/**
+ * Release the caller's reference. The key material is wiped when the last
+ * reference goes. NULL is allowed.
+ */
+ACME_API void acme_key_free(acme_key *key);
+
+/**
+ * base64url (RFC 4648 section 5) without padding, into a new NUL-terminated
+ * string released with acme_free().
+ */
+ACME_API int acme_base64url_encode(const void *data, size_t len, char **out);
+
+/**
+ * Decode base64url (padding optional). *out is released with acme_free()
+ * and has a NUL byte after *out_len bytes for convenience.
+ * Errors: ACME_ERR_INVALID on any character outside the alphabet.
+ */
+ACME_API int acme_base64url_decode(const char *text, unsigned char **out, size_t *out_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
