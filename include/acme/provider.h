@@ -1,0 +1,113 @@
+/*
+ * libacme: the provider, i.e. one ACME server (CA) as seen through its
+ * directory, plus the replay-nonce pool and the HTTPS connection to it.
+ *
+ * Threads: a provider MAY be shared by several threads at once. Its nonce
+ * pool and connection cache are protected internally; requests from
+ * different threads run concurrently. Reference counted: accounts keep their
+ * own reference, so acme_provider_free() may be called while they live.
+ *
+ * Errors of the provider's own functions are reported through
+ * acme_last_error() / acme_last_problem(), which are per thread.
+ */
+#ifndef ACME_PROVIDER_H
+#define ACME_PROVIDER_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** An opaque ACME server handle. */
+typedef struct acme_provider acme_provider;
+
+/** Version of acme_provider_options this header describes. */
+#define ACME_PROVIDER_OPTIONS_VERSION 1
+
+/**
+ * Options for acme_provider_new(). Initialise with
+ * acme_provider_options_init() (or ACME_PROVIDER_OPTIONS_INIT) and set only
+ * what you need; zero means "the default" for every numeric field. Fields
+ * are only ever appended.
+ */
+typedef struct acme_provider_options {
+    unsigned int version;           /**< ACME_PROVIDER_OPTIONS_VERSION */
+    const char *ca_bundle;          /**< PEM file of trust anchors for the server's HTTPS; NULL: the system's */
+    long connect_timeout_ms;        /**< connection timeout; default 10000 */
+    long timeout_ms;                /**< whole-request timeout; default 30000 */
+    size_t max_response_bytes;      /**< larger replies fail with ACME_ERR_TOO_LARGE; default 1 MiB */
+    unsigned int max_retry_after_s; /**< longest Retry-After (429/503) waited for before failing; default 30 */
+    unsigned int max_retries;       /**< retries after 429/503 answered with Retry-After; default 3 */
+    unsigned int max_bad_nonce_retries; /**< retries after a badNonce error; default 16 */
+    const char *user_agent;         /**< product token added after "libacme/VERSION"; NULL for none */
+    acme_log_fn log;                /**< log callback; NULL: no logging */
+    void *log_userdata;             /**< passed to `log` */
+    int log_level;                  /**< most verbose acme_log_level passed to `log`; default ACME_LOG_ERROR */
+} acme_provider_options;
+
+/** Static initialiser for acme_provider_options. */
+#define ACME_PROVIDER_OPTIONS_INIT { ACME_PROVIDER_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0 }
+
+/** Fill `opts` with the defaults (all zero) and the current version. */
+ACME_API void acme_provider_options_init(acme_provider_options *opts);
+
+/**
+ * Connect to the ACME server whose directory is at `directory_url` (https
+ * only) and fetch the directory. `opts` may be NULL for the defaults.
+ * Errors: ACME_ERR_INVALID (not an https URL), ACME_ERR_NETWORK,
+ * ACME_ERR_TLS (e.g. untrusted certificate), ACME_ERR_TIMEOUT,
+ * ACME_ERR_TOO_LARGE, ACME_ERR_HTTP, ACME_ERR_PROTOCOL (not a directory:
+ * not JSON, truncated, newNonce/newAccount/newOrder missing),
+ * ACME_ERR_PROBLEM. The reason is in acme_last_error().
+ */
+ACME_API int acme_provider_new(acme_provider **out, const char *directory_url,
+                               const acme_provider_options *opts);
+
+/** Release the caller's reference. NULL is allowed. */
+ACME_API void acme_provider_free(acme_provider *p);
+
+/** The directory URL the provider was created with. */
+ACME_API const char *acme_provider_directory_url(const acme_provider *p);
+
+/**
+ * The URL of a directory resource by its RFC 8555 name: "newNonce",
+ * "newAccount", "newOrder", "newAuthz", "revokeCert", "keyChange",
+ * "renewalInfo" (RFC 9773), or any other string member of the directory.
+ * NULL when the CA does not offer it; so acme_provider_endpoint(p,
+ * "renewalInfo") != NULL tells whether the CA supports ARI.
+ */
+ACME_API const char *acme_provider_endpoint(const acme_provider *p, const char *name);
+
+/** meta.termsOfService, or NULL. */
+ACME_API const char *acme_provider_terms_of_service(const acme_provider *p);
+/** meta.website, or NULL. */
+ACME_API const char *acme_provider_website(const acme_provider *p);
+/** Number of meta.caaIdentities. */
+ACME_API size_t acme_provider_caa_identity_count(const acme_provider *p);
+/** meta.caaIdentities[i], or NULL when out of range. */
+ACME_API const char *acme_provider_caa_identity(const acme_provider *p, size_t i);
+/** Non-zero when meta.externalAccountRequired is true. */
+ACME_API int acme_provider_external_account_required(const acme_provider *p);
+/** Number of certificate profiles in meta.profiles (draft-ietf-acme-profiles). */
+ACME_API size_t acme_provider_profile_count(const acme_provider *p);
+/** Name of profile i, or NULL when out of range. */
+ACME_API const char *acme_provider_profile_name(const acme_provider *p, size_t i);
+/** Description of profile i, or NULL when out of range. */
+ACME_API const char *acme_provider_profile_description(const acme_provider *p, size_t i);
+/** Non-zero when the directory lists a profile called `name`. */
+ACME_API int acme_provider_has_profile(const acme_provider *p, const char *name);
+
+/**
+ * Counters since the provider was created: HTTP requests sent, and
+ * connections libcurl opened for them (a healthy client reuses one).
+ * Either pointer may be NULL. Safe to call from any thread.
+ */
+ACME_API void acme_provider_stats(const acme_provider *p, uint64_t *requests,
+                                  uint64_t *connections);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
