@@ -1,0 +1,50 @@
+/* Shared helpers for libacme's integration tests: the environment the
+ * Pebble harness (tests/pebble_harness.py) gives, a provider connected to
+ * it, and a log recorder that tests grep (e.g. for leaked secrets). */
+#ifndef ACME_TEST_UTIL_H
+#define ACME_TEST_UTIL_H
+
+#include <acme.h>
+
+/* The value of an ACME_TEST_* variable; exits with a message when the test
+ * was not started by the harness. */
+const char *test_env(const char *name);
+
+/* A provider for the harness's Pebble, logging at DEBUG into the recorder.
+ * opts may be NULL; ca_bundle, log and log level are filled in. Exits on
+ * failure. */
+acme_provider *test_provider(acme_provider_options *opts);
+
+/* Everything logged through test_provider() so far, one line per entry. */
+const char *test_log(void);
+/* Forget the recorded log. */
+void test_log_clear(void);
+/* Log callback that records (usable in other options structs). */
+void test_log_record(int level, const char *msg, void *userdata);
+
+/* A fresh key of the type; exits on failure. */
+acme_key *test_key(int type);
+
+/* POST a JSON body to pebble-challtestsrv's management API (e.g.
+ * "add-http01", "{\"token\":...}"). Returns 0 on HTTP 200. */
+int test_challtestsrv(const char *command, const char *json_body);
+
+/* Add a dns-01 solver that publishes TXT records through challtestsrv. */
+int test_add_dns_solver(acme_solvers *s);
+
+/* GET a path of Pebble's management API (HTTPS) into a new string (free()),
+ * or NULL. */
+char *test_pebble_mgmt_get(const char *path);
+
+/* Check an issued chain: its leaf names exactly the n identifiers in
+ * names (any order; IPs as text) and holds key's public key. Reports
+ * through the CHECK counters of the calling test; returns 0 when all hold. */
+int test_leaf_matches(const char *chain_pem, acme_key *key, const char *const *names, size_t n);
+
+/* Number of certificates in a PEM chain. */
+size_t test_chain_length(const char *chain_pem);
+
+/* A new temporary directory under ACME_TEST_TMPDIR (or /tmp); free(). */
+char *test_tmpdir(void);
+
+#endif
