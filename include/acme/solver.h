@@ -1,0 +1,101 @@
+/*
+ * libacme: challenges and solvers, the pluggable part of validation.
+ *
+ * A solver answers one challenge type ("http-01", "dns-01", "tls-alpn-01",
+ * or any other type a CA offers) through host callbacks:
+ *   present(ch)  make the answer available (write a file, set a TXT record);
+ *                return ACME_OK, ACME_ERR_DECLINED to let the library try the
+ *                next type the CA offered, or another negative code to fail;
+ *   wait(ch)     optional: block until the answer is visible to the CA (e.g.
+ *                DNS propagation); called after every present of the order;
+ *   cleanup(ch)  remove the answer; called for everything that was presented,
+ *                on success and on failure.
+ * Solvers are kept in the order they were added: that is the host's order of
+ * preference among the types a CA offers for an authorization.
+ *
+ * Threads: callbacks run on the thread that called acme_order_issue() or
+ * acme_order_authorize(). An acme_solvers set is read-only while an order
+ * uses it, so one set may serve several orders on several threads, as long
+ * as the callbacks themselves are thread-safe.
+ */
+#ifndef ACME_SOLVER_H
+#define ACME_SOLVER_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** One challenge of one authorization, as a read-only view for solvers. */
+typedef struct acme_challenge acme_challenge;
+
+/** Challenge type, e.g. "http-01". */
+ACME_API const char *acme_challenge_type(const acme_challenge *ch);
+/** Challenge URL. */
+ACME_API const char *acme_challenge_url(const acme_challenge *ch);
+/** URL of the authorization the challenge belongs to. */
+ACME_API const char *acme_challenge_authorization_url(const acme_challenge *ch);
+/** Identifier type: "dns" or "ip". */
+ACME_API const char *acme_challenge_identifier_type(const acme_challenge *ch);
+/** Identifier value, e.g. "example.com" (without "*." for a wildcard) or "192.0.2.1". */
+ACME_API const char *acme_challenge_identifier_value(const acme_challenge *ch);
+/** Non-zero when the authorization is for the wildcard "*.<value>". */
+ACME_API int acme_challenge_wildcard(const acme_challenge *ch);
+/** The challenge token (base64url, checked), or NULL when the type has none. */
+ACME_API const char *acme_challenge_token(const acme_challenge *ch);
+/** Key authorization: token "." account-key thumbprint (RFC 8555 8.1), or NULL without a token. */
+ACME_API const char *acme_challenge_key_authorization(const acme_challenge *ch);
+/** http-01: the path to serve, "/.well-known/acme-challenge/<token>"; NULL for other types. */
+ACME_API const char *acme_challenge_http_path(const acme_challenge *ch);
+/** dns-01: TXT record name "_acme-challenge.<value>" (no trailing dot); NULL for other types. */
+ACME_API const char *acme_challenge_dns_txt_name(const acme_challenge *ch);
+/** dns-01: TXT record value, base64url(SHA-256(key authorization)); NULL for other types. */
+ACME_API const char *acme_challenge_dns_txt_value(const acme_challenge *ch);
+/**
+ * tls-alpn-01 (RFC 8737): a self-signed certificate (PEM) with the
+ * identifier as its only SAN and the critical acmeIdentifier extension
+ * holding SHA-256 of the key authorization, to be served for ALPN
+ * "acme-tls/1". NULL for other types or if it could not be built.
+ */
+ACME_API const char *acme_challenge_tls_alpn_cert_pem(const acme_challenge *ch);
+/** tls-alpn-01: the private key (PEM) of acme_challenge_tls_alpn_cert_pem(). */
+ACME_API const char *acme_challenge_tls_alpn_key_pem(const acme_challenge *ch);
+/** tls-alpn-01: base64url SHA-256 of the key authorization (the extension's value). */
+ACME_API const char *acme_challenge_tls_alpn_digest(const acme_challenge *ch);
+/** The challenge object exactly as the CA sent it (JSON), for types the library does not know. */
+ACME_API const char *acme_challenge_json(const acme_challenge *ch);
+
+/** Make the answer available; ACME_OK, ACME_ERR_DECLINED, or a negative error. */
+typedef int (*acme_solver_present_fn)(const acme_challenge *ch, void *userdata);
+/** Wait until the answer is visible to the CA; ACME_OK or a negative error. */
+typedef int (*acme_solver_wait_fn)(const acme_challenge *ch, void *userdata);
+/** Remove the answer. */
+typedef void (*acme_solver_cleanup_fn)(const acme_challenge *ch, void *userdata);
+
+/** An ordered set of solvers. */
+typedef struct acme_solvers acme_solvers;
+
+/** Create an empty set. */
+ACME_API int acme_solvers_new(acme_solvers **out);
+
+/**
+ * Add a solver for challenge `type` (copied). `present` is required; `wait`
+ * and `cleanup` may be NULL. Several solvers may be added for one type: they
+ * are tried in order when one declines. Errors: ACME_ERR_INVALID.
+ */
+ACME_API int acme_solvers_add(acme_solvers *s, const char *type, acme_solver_present_fn present,
+                              acme_solver_wait_fn wait, acme_solver_cleanup_fn cleanup,
+                              void *userdata);
+
+/** Number of solvers in the set. */
+ACME_API size_t acme_solvers_count(const acme_solvers *s);
+
+/** Free the set (not the userdata of its solvers). NULL is allowed. */
+ACME_API void acme_solvers_free(acme_solvers *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
