@@ -1,0 +1,202 @@
+/*
+ * libacme: the desire, i.e. the map of certificate name -> identifiers and
+ * certificate-key type that a host wants to hold valid certificates for,
+ * and the one idempotent call that makes it so: acme_desire_ensure().
+ *
+ * For each wanted certificate, ensure walks this flow:
+ *   no account key   -> make one, store it, register (or recover the
+ *                       account by onlyReturnExisting when the key is known)
+ *   no certificate   -> make a key (or keep the stored one) and order
+ *   certificate held -> renew when due: ARI (RFC 9773) when the CA offers
+ *                       renewalInfo, else when less than a third of its
+ *                       lifetime remains (half, under ten days); or when the
+ *                       wanted names or key type changed, or it was revoked
+ * Running it again with nothing due sends no order.
+ *
+ * A name "www.example.com" brings "example.com" into the same certificate
+ * unless the no_www_base option is set.
+ *
+ * Threads: a desire is used by one thread at a time; ensure itself may run
+ * certificates in parallel on worker threads (option `parallel`), sharing
+ * the provider (one nonce pool, reused connections). Solver and event
+ * callbacks may therefore run on worker threads; event callbacks are
+ * serialised (never two at once).
+ */
+#ifndef ACME_DESIRE_H
+#define ACME_DESIRE_H
+
+#include "account.h"
+#include "common.h"
+#include "provider.h"
+#include "solver.h"
+#include "store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Kinds of event. */
+typedef enum acme_event_type {
+    ACME_EVENT_OBTAINED = 1, /**< a first certificate for the name was stored */
+    ACME_EVENT_RENEWED = 2,  /**< a replacement certificate was stored */
+    ACME_EVENT_FAILED = 3,   /**< ensuring the name failed (error, message, problem) */
+    ACME_EVENT_REVOKED = 4   /**< the name's certificate was revoked */
+} acme_event_type;
+
+/** An event, valid only during the callback. */
+typedef struct acme_event acme_event;
+
+/** The acme_event_type. */
+ACME_API int acme_event_get_type(const acme_event *e);
+/** The certificate name. */
+ACME_API const char *acme_event_name(const acme_event *e);
+/** Store key of the certificate chain (current generation), or NULL for FAILED. */
+ACME_API const char *acme_event_chain_key(const acme_event *e);
+/** Store key of the certificate's private key, or NULL for FAILED. */
+ACME_API const char *acme_event_key_key(const acme_event *e);
+/** Filesystem path of the chain's stable copy (filesystem store only), or NULL. */
+ACME_API const char *acme_event_chain_path(const acme_event *e);
+/** Filesystem path of the key's stable copy (filesystem store only), or NULL. */
+ACME_API const char *acme_event_key_path(const acme_event *e);
+/** For FAILED: the error code (negative); 0 otherwise. */
+ACME_API int acme_event_error(const acme_event *e);
+/** For FAILED: the message; "" otherwise. */
+ACME_API const char *acme_event_message(const acme_event *e);
+/** For FAILED: the CA's problem, or NULL. */
+ACME_API const acme_problem *acme_event_problem(const acme_event *e);
+
+/** Event callback (see the threading note above). */
+typedef void (*acme_event_fn)(const acme_event *e, void *userdata);
+
+/** Version of acme_desire_options this header describes. */
+#define ACME_DESIRE_OPTIONS_VERSION 1
+
+/** Options for acme_desire_new(). Zero means "default". Fields are only ever appended. */
+typedef struct acme_desire_options {
+    unsigned int version;        /**< ACME_DESIRE_OPTIONS_VERSION */
+    const char *email;           /**< account contact; also names the stored account ("default" if NULL) */
+    int agree_tos;               /**< agree to the CA's terms when registering */
+    const char *eab_kid;         /**< External Account Binding key id, or NULL */
+    const char *eab_hmac_key;    /**< EAB MAC key (base64url), or NULL */
+    const char *eab_algorithm;   /**< "HS256" (default), "HS384", "HS512" */
+    int account_key_type;        /**< acme_key_type of a new account key; default ACME_KEY_EC256 */
+    int no_www_base;             /**< non-zero: "www.X" does not bring "X" along */
+    unsigned int parallel;       /**< certificates ensured at once; default 4 */
+    int fresh_key_on_renewal;    /**< non-zero: a new certificate key for every renewal */
+    acme_clock_fn clock;         /**< the time for renewal decisions; default: the system clock */
+    void *clock_userdata;        /**< passed to `clock` */
+    acme_event_fn on_event;      /**< event callback, or NULL */
+    void *event_userdata;        /**< passed to `on_event` */
+    unsigned int order_timeout_s;/**< per-order validation/issuance timeout; default 300 */
+    unsigned int lock_timeout_s; /**< how long to wait for another process's lock on a name; default 60 */
+    const char *preferred_chain; /**< issuer CN of the preferred chain, or NULL */
+    const char *profile;         /**< certificate profile to ask for, or NULL */
+} acme_desire_options;
+
+/** Static initialiser for acme_desire_options. */
+#define ACME_DESIRE_OPTIONS_INIT { ACME_DESIRE_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL }
+
+/** Fill `opts` with the defaults and the current version. */
+ACME_API void acme_desire_options_init(acme_desire_options *opts);
+
+/** An opaque desire. */
+typedef struct acme_desire acme_desire;
+
+/**
+ * A desire on `provider`, keeping its state in `store`, answering
+ * challenges with `solvers` (all three referenced, not copied: they must
+ * outlive the desire). `opts` is copied.
+ */
+ACME_API int acme_desire_new(acme_desire **out, acme_provider *provider, acme_store *store,
+                             const acme_solvers *solvers, const acme_desire_options *opts);
+
+/**
+ * Want a certificate called `name` (a store segment: letters, digits and
+ * "._-@+"; NULL: the first identifier, with "*" written as "_") for the n
+ * identifiers (DNS names, wildcards or IP addresses; checked at once), with
+ * a key of `key_type` (0: ACME_KEY_EC256). `solvers` overrides the desire's
+ * solvers for this certificate (NULL: the desire's). Adding a name again
+ * replaces its entry. Errors: ACME_ERR_IDENTIFIER, ACME_ERR_INVALID.
+ */
+ACME_API int acme_desire_add(acme_desire *d, const char *name, const char *const *identifiers,
+                             size_t n, int key_type, const acme_solvers *solvers);
+
+/**
+ * Want every certificate already in the store, with the names and key type
+ * it was issued for (what `renew` of a CLI does). Returns how many were
+ * added through *count (may be NULL).
+ */
+ACME_API int acme_desire_add_stored(acme_desire *d, size_t *count);
+
+/** Renew `name` at the next ensure whether it is due or not (on != 0). */
+ACME_API int acme_desire_set_force(acme_desire *d, const char *name, int on);
+
+/**
+ * Make the store hold a valid certificate for every wanted name: the flow
+ * in the comment at the top of this header, with `parallel` names at once.
+ * One failing name never stops the others. Returns ACME_OK when none
+ * failed, else the error of the first failure (see the results).
+ */
+ACME_API int acme_desire_ensure(acme_desire *d);
+
+/** Ensure one wanted name (see acme_desire_ensure()). */
+ACME_API int acme_desire_ensure_one(acme_desire *d, const char *name);
+
+/** Outcome of the last ensure for one name. */
+typedef enum acme_result {
+    ACME_RESULT_NONE = 0,     /**< not ensured yet */
+    ACME_RESULT_OBTAINED = 1, /**< a first certificate was obtained */
+    ACME_RESULT_RENEWED = 2,  /**< a replacement was obtained */
+    ACME_RESULT_NOT_DUE = 3,  /**< the stored certificate is fine: nothing was ordered */
+    ACME_RESULT_FAILED = 4    /**< it failed: see acme_desire_message() */
+} acme_result;
+
+/** Number of wanted certificates. */
+ACME_API size_t acme_desire_count(const acme_desire *d);
+/** Name of wanted certificate i, or NULL. */
+ACME_API const char *acme_desire_name(const acme_desire *d, size_t i);
+/** acme_result of wanted certificate i. */
+ACME_API int acme_desire_result(const acme_desire *d, size_t i);
+/** Message about wanted certificate i's last ensure (why it failed, or when renewal is due). */
+ACME_API const char *acme_desire_message(const acme_desire *d, size_t i);
+/** Error code of wanted certificate i's last ensure (0 unless it failed). */
+ACME_API int acme_desire_error(const acme_desire *d, size_t i);
+/** Counts of the last ensure by result. Any pointer may be NULL. */
+ACME_API void acme_desire_summary(const acme_desire *d, size_t *obtained, size_t *renewed,
+                                  size_t *not_due, size_t *failed);
+
+/**
+ * The desire's account: loaded from the store, recovered from its key, or
+ * created and registered, as ensure would. Borrowed; lives as long as d.
+ */
+ACME_API int acme_desire_account(acme_desire *d, acme_account **out);
+
+/**
+ * Revoke the stored certificate `name` with an RFC 5280 reason code,
+ * signed by the account key, or by the certificate's own key when
+ * `with_cert_key` is non-zero. The store records it; a later ensure that
+ * still wants the name orders a replacement.
+ */
+ACME_API int acme_desire_revoke(acme_desire *d, const char *name, int reason, int with_cert_key);
+
+/** Message of the last failure of a desire call, or "". */
+ACME_API const char *acme_desire_last_error(const acme_desire *d);
+
+/** Free the desire (not the provider, store or solvers). NULL is allowed. */
+ACME_API void acme_desire_free(acme_desire *d);
+
+/**
+ * Restore the account stored for `email` at this provider's CA and verify
+ * it with the CA (onlyReturnExisting): the seed's LoadAccount(email).
+ * Errors: ACME_ERR_NOT_FOUND (nothing stored for the e-mail), ACME_ERR_CORRUPT,
+ * ACME_ERR_PROBLEM (the CA does not know the key), ACME_ERR_STATE (the CA
+ * returns another URL than the stored one).
+ */
+ACME_API int acme_account_restore(acme_account **out, acme_provider *p, acme_store *store,
+                                  const char *email);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

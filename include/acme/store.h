@@ -1,0 +1,147 @@
+/*
+ * libacme: storage. The library keeps its state (account keys and URLs,
+ * certificate keys, chains and metadata) through an acme_store, a table of
+ * callbacks, so that a host can keep it anywhere: a directory (the built-in
+ * filesystem store), a database, a cluster store.
+ *
+ * Keys are relative paths of segments separated by '/', each segment made
+ * of ASCII letters, digits and "._-@+" and never "." or "..". The library
+ * uses this layout (CA and e-mail segments are sanitised):
+ *
+ *   accounts/<ca>/<email>/key.pem       account key (secret)
+ *   accounts/<ca>/<email>/account.json  {"url": ..., "directory": ...}
+ *   certs/<name>/meta.json              names, key type, dates, ARI state,
+ *                                       and the current generation N
+ *   certs/<name>/<N>/key.pem            certificate key (secret)
+ *   certs/<name>/<N>/chain.pem          leaf first, then intermediates
+ *   certs/<name>/key.pem, chain.pem     copies of the current generation,
+ *                                       at stable paths for web servers
+ *
+ * A new certificate is written as a new generation and made current by one
+ * atomic write of meta.json, so a crash at any point leaves the old or the
+ * new key and chain, never a mix; the stable copies are refreshed after
+ * that (and repaired by the next run if a crash came between them).
+ *
+ * Threads: the built-in filesystem store is safe to use from several
+ * threads. A host store must be too when acme_desire runs in parallel.
+ */
+#ifndef ACME_STORE_H
+#define ACME_STORE_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A growable byte buffer the library hands to read and list callbacks. */
+typedef struct acme_buffer acme_buffer;
+
+/**
+ * Append len bytes to a buffer given to a store callback. ACME_ERR_NOMEM on
+ * failure; ACME_ERR_TOO_LARGE past the library's cap on one value or list
+ * (1 MiB), after which the read or list fails even if the callback returns
+ * ACME_OK.
+ */
+ACME_API int acme_buffer_append(acme_buffer *b, const void *data, size_t len);
+
+/** Read the value of `key` into `out`: ACME_OK, ACME_ERR_NOT_FOUND, or another error. */
+typedef int (*acme_store_read_fn)(const char *key, acme_buffer *out, void *userdata);
+/**
+ * Replace the value of `key` atomically (all or nothing, durable on
+ * success). `secret` is non-zero for private keys, which must not be
+ * readable by others (mode 0600 in the filesystem store).
+ */
+typedef int (*acme_store_write_fn)(const char *key, const void *data, size_t len, int secret,
+                                   void *userdata);
+/** Remove `key`; a key that does not exist is not an error. */
+typedef int (*acme_store_delete_fn)(const char *key, void *userdata);
+/**
+ * List the direct children of `prefix` (e.g. "certs" gives the certificate
+ * names): append each name followed by '\n' to `out`. A prefix that does
+ * not exist lists nothing.
+ */
+typedef int (*acme_store_list_fn)(const char *prefix, acme_buffer *out, void *userdata);
+/**
+ * Take the lock `name` without waiting: ACME_OK, or ACME_ERR_LOCKED when
+ * another process or thread holds it. A lock whose holder died must not
+ * stay held.
+ */
+typedef int (*acme_store_lock_fn)(const char *name, void *userdata);
+/** Release the lock `name`. */
+typedef void (*acme_store_unlock_fn)(const char *name, void *userdata);
+
+/** Version of acme_store_ops this header describes. */
+#define ACME_STORE_OPS_VERSION 1
+
+/**
+ * The callbacks of a store. All are required. Fields are only ever appended.
+ * A callback's error code is returned to the library's caller as it is (a
+ * positive value counts as ACME_ERR_CALLBACK), with a message naming the
+ * operation and the key.
+ */
+typedef struct acme_store_ops {
+    unsigned int version; /**< ACME_STORE_OPS_VERSION */
+    acme_store_read_fn read;
+    acme_store_write_fn write;
+    acme_store_delete_fn remove;
+    acme_store_list_fn list;
+    acme_store_lock_fn lock;
+    acme_store_unlock_fn unlock;
+} acme_store_ops;
+
+/** An opaque store. */
+typedef struct acme_store acme_store;
+
+/**
+ * A store on host callbacks. `ops` is copied; `userdata` is passed to every
+ * callback. Errors: ACME_ERR_INVALID (a callback missing, unknown version).
+ */
+ACME_API int acme_store_new(acme_store **out, const acme_store_ops *ops, void *userdata);
+
+/**
+ * The built-in filesystem store rooted at `dir` (created with mode 0700 if
+ * missing; a relative path is made absolute against the current directory).
+ * Writes go to a temporary file, are fsynced, renamed over the target and
+ * the directory is fsynced; secrets get mode 0600, other values 0644,
+ * directories 0700. Temporary files that a crashed writer left behind are
+ * removed when the lock of their key's directory is next taken (the lock
+ * holder is the only writer there), and otherwise once older than a minute
+ * by later writes and lists of their directory. Locks are advisory file locks (flock) under <dir>/locks/,
+ * released by the kernel when their holder dies, so a crashed process
+ * leaves no stale lock; the top-level key "locks" is therefore reserved
+ * (ACME_ERR_INVALID). Errors: ACME_ERR_INVALID (no dir), ACME_ERR_IO.
+ */
+ACME_API int acme_store_new_fs(acme_store **out, const char *dir);
+
+/**
+ * The filesystem path of `key` in a filesystem store, as a new string
+ * (acme_free()). ACME_ERR_UNSUPPORTED for other stores.
+ */
+ACME_API int acme_store_path(const acme_store *s, const char *key, char **path_out);
+
+/**
+ * Read `key` through the store into a new buffer (NUL-terminated after
+ * *len bytes; free with acme_free()). Errors: ACME_ERR_NOT_FOUND, those of
+ * the store, ACME_ERR_INVALID for a malformed key.
+ */
+ACME_API int acme_store_get(acme_store *s, const char *key, char **data, size_t *len);
+
+/**
+ * Write `key` through the store (see acme_store_write_fn). Errors: those of
+ * the store, ACME_ERR_INVALID for a malformed key.
+ */
+ACME_API int acme_store_put(acme_store *s, const char *key, const void *data, size_t len,
+                            int secret);
+
+/**
+ * Free the store handle (not the data; a filesystem store releases the
+ * locks it still holds). NULL is allowed.
+ */
+ACME_API void acme_store_free(acme_store *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,43 @@
+/* The store inside the library: validated keys, bounded reads, lists as
+ * arrays, and errors with the key named. */
+#ifndef ACME_LIB_STORE_H
+#define ACME_LIB_STORE_H
+
+#include "acme/store.h"
+#include "buf.h"
+#include "error.h"
+
+struct acme_buffer {
+    acme__buf buf;
+    size_t max; /* reads and lists larger than this fail (ACME_ERR_TOO_LARGE) */
+    int too_large; /* set once an append went past max: the result is refused
+                    * even if the callback ignores the error and returns ACME_OK */
+};
+
+struct acme_store {
+    acme_store_ops ops;
+    void *userdata;
+    char *fs_root;                 /* set for the filesystem store */
+    void (*free_userdata)(void *); /* for stores that own their userdata */
+};
+
+/* Largest value the library reads (keys, chains, metadata are small). */
+#define ACME__STORE_MAX_VALUE (1024 * 1024)
+
+/* Non-zero when key follows the rules of acme/store.h. */
+int acme__store_key_valid(const char *key);
+/* Turn an arbitrary label (an e-mail, a CA URL) into one key segment:
+ * allowed characters kept, others replaced by '_'; never empty, "." or "..". */
+char *acme__store_segment(const char *label);
+
+int acme__store_read(acme_store *s, const char *key, acme__buf *out, acme__err *err);
+int acme__store_write(acme_store *s, const char *key, const void *data, size_t len, int secret,
+                      acme__err *err);
+int acme__store_remove(acme_store *s, const char *key, acme__err *err);
+/* Children of prefix as an array of new strings (acme__free_strv). */
+int acme__store_list(acme_store *s, const char *prefix, char ***names, size_t *n,
+                     acme__err *err);
+int acme__store_lock(acme_store *s, const char *name, acme__err *err);
+void acme__store_unlock(acme_store *s, const char *name);
+
+#endif

@@ -1,0 +1,549 @@
+/* The desire against a real Pebble, one scenario per run:
+ *   lifecycle  empty store -> account key, account, certificate key and
+ *              certificate; a second ensure sends no request at all; with
+ *              the clock moved past the renewal point it renews; a changed
+ *              name list reissues; www.X brings X; the stored account is
+ *              restored by e-mail; revocation with the account key and with
+ *              the certificate key, confirmed by Pebble's management API,
+ *              then ensure replaces the revoked certificates
+ *   many       50 certificates with parallelism 8, 5 of them made to fail
+ *              (their solver refuses); the other 45 succeed
+ *   race       two processes ensure the same name at once: one order
+ *   corrupt    a foreign file in the store is reported with its path and
+ *              left untouched
+ *   host-store a store on host callbacks (in memory) works the same; a lock
+ *              held elsewhere is a clear error after the lock timeout */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "testutil.h"
+
+static acme_provider *provider;
+static acme_http_responder *responder;
+static acme_solvers *solvers;
+
+typedef struct events {
+    int obtained, renewed, failed, revoked;
+    char last_chain_path[1024];
+} events;
+
+static void on_event(const acme_event *e, void *ud)
+{
+    events *ev = ud;
+    switch (acme_event_get_type(e)) {
+    case ACME_EVENT_OBTAINED: ev->obtained++; break;
+    case ACME_EVENT_RENEWED: ev->renewed++; break;
+    case ACME_EVENT_FAILED: ev->failed++; break;
+    case ACME_EVENT_REVOKED: ev->revoked++; break;
+    default: break;
+    }
+    if (acme_event_chain_path(e))
+        snprintf(ev->last_chain_path, sizeof(ev->last_chain_path), "%s",
+                 acme_event_chain_path(e));
+}
+
+static int64_t fake_now;
+static int64_t fake_clock(void *ud)
+{
+    (void)ud;
+    return fake_now;
+}
+
+static acme_desire *new_desire(acme_store *store, events *ev, unsigned int parallel)
+{
+    acme_desire_options o;
+    acme_desire_options_init(&o);
+    o.email = "ops@example.com";
+    o.agree_tos = 1;
+    o.on_event = on_event;
+    o.event_userdata = ev;
+    o.parallel = parallel;
+    o.clock = fake_clock;
+    o.lock_timeout_s = 2;
+    acme_desire *d = NULL;
+    REQUIRE_OK(acme_desire_new(&d, provider, store, solvers, &o));
+    return d;
+}
+
+static size_t index_of(acme_desire *d, const char *name)
+{
+    for (size_t i = 0; i < acme_desire_count(d); i++)
+        if (strcmp(acme_desire_name(d, i), name) == 0)
+            return i;
+    return (size_t)-1;
+}
+
+static char *store_get(acme_store *s, const char *key)
+{
+    char *data = NULL;
+    size_t len;
+    return acme_store_get(s, key, &data, &len) == ACME_OK ? data : NULL;
+}
+
+static int mode_of(const char *dir, const char *rel)
+{
+    char path[2048];
+    snprintf(path, sizeof(path), "%s/%s", dir, rel);
+    struct stat st;
+    return stat(path, &st) == 0 ? (int)(st.st_mode & 0777) : -1;
+}
+
+/* Revocation status of a serial from Pebble's management API. */
+static int pebble_revoked(const char *serial_hex)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/cert-status-by-serial/%s", serial_hex);
+    char *reply = test_pebble_mgmt_get(path);
+    int revoked = reply && strstr(reply, "\"Revoked\"") != NULL;
+    free(reply);
+    return revoked;
+}
+
+static char *serial_of(acme_store *s, const char *name)
+{
+    char key[512];
+    snprintf(key, sizeof(key), "certs/%s/chain.pem", name);
+    char *pem = store_get(s, key);
+    acme_cert *c = NULL;
+    char *serial = NULL;
+    if (pem && acme_cert_parse(&c, pem, strlen(pem), NULL) == ACME_OK)
+        serial = strdup(acme_cert_serial(c));
+    acme_cert_free(c);
+    acme_free(pem);
+    return serial;
+}
+
+static void test_lifecycle(void)
+{
+    char *dir = test_tmpdir();
+    acme_store *store = NULL;
+    REQUIRE_OK(acme_store_new_fs(&store, dir));
+    events ev = { 0 };
+    fake_now = (int64_t)time(NULL);
+    acme_desire *d = new_desire(store, &ev, 2);
+
+    const char *site[] = { "www.site.example" };
+    const char *api[] = { "api.example.net", "*.api.example.net" };
+    CHECK_OK(acme_desire_add(d, "site", site, 1, ACME_KEY_EC256, NULL));
+    CHECK_OK(acme_desire_add(d, NULL, api, 2, ACME_KEY_RSA2048, NULL));
+    CHECK_RC(acme_desire_add(d, "bad/name", site, 1, 0, NULL), ACME_ERR_INVALID);
+    CHECK_RC(acme_desire_add(d, "x", (const char *[]){ "bad..name" }, 1, 0, NULL),
+             ACME_ERR_IDENTIFIER);
+    CHECK(acme_desire_count(d) == 2);
+    CHECK_STR(acme_desire_name(d, 1), "api.example.net");
+
+    /* dns-01 for the wildcard comes from challtestsrv; http-01 from the responder. */
+    REQUIRE_OK(acme_desire_ensure(d));
+    size_t obtained, renewed, not_due, failed;
+    acme_desire_summary(d, &obtained, &renewed, &not_due, &failed);
+    CHECK(obtained == 2 && renewed == 0 && not_due == 0 && failed == 0);
+    CHECK(ev.obtained == 2);
+    CHECK(strstr(ev.last_chain_path, dir) == ev.last_chain_path);
+
+    /* The store holds the account and both certificates, keys private. */
+    acme_account *acct = NULL;
+    CHECK_OK(acme_desire_account(d, &acct));
+    char *site_chain = store_get(store, "certs/site/chain.pem");
+    char *site_key_pem = store_get(store, "certs/site/key.pem");
+    REQUIRE(site_chain && site_key_pem);
+    acme_key *site_key = NULL;
+    REQUIRE_OK(acme_key_load_pem(&site_key, site_key_pem, strlen(site_key_pem)));
+    const char *site_names[] = { "www.site.example", "site.example" }; /* www brings the base */
+    CHECK(test_leaf_matches(site_chain, site_key, site_names, 2) == 0);
+    CHECK(mode_of(dir, "certs/site/key.pem") == 0600);
+    CHECK(mode_of(dir, "certs/site/1/key.pem") == 0600);
+    CHECK(mode_of(dir, "certs") == 0700);
+    char *meta = store_get(store, "certs/site/meta.json");
+    CHECK(meta && strstr(meta, "\"generation\":1"));
+    acme_free(meta);
+
+    /* Nothing due: not a single request. */
+    uint64_t before, after;
+    acme_provider_stats(provider, &before, NULL);
+    CHECK_OK(acme_desire_ensure(d));
+    acme_provider_stats(provider, &after, NULL);
+    CHECK_MSG(after == before, "%llu requests with nothing due",
+              (unsigned long long)(after - before));
+    acme_desire_summary(d, &obtained, &renewed, &not_due, &failed);
+    CHECK(not_due == 2 && obtained == 0 && renewed == 0);
+    CHECK(strstr(acme_desire_message(d, 0), "not due") != NULL);
+
+    /* Pebble's certificates last about 5 years; 4 years on, they are due. */
+    fake_now += 4 * 365 * 86400LL;
+    CHECK_OK(acme_desire_ensure(d));
+    acme_desire_summary(d, &obtained, &renewed, &not_due, &failed);
+    CHECK(renewed == 2);
+    CHECK(ev.renewed == 2);
+    char *site_chain2 = store_get(store, "certs/site/chain.pem");
+    CHECK(site_chain2 && strcmp(site_chain2, site_chain) != 0);
+    /* The key was kept (no fresh_key_on_renewal) and still matches. */
+    CHECK(test_leaf_matches(site_chain2, site_key, site_names, 2) == 0);
+    meta = store_get(store, "certs/site/meta.json");
+    CHECK(meta && strstr(meta, "\"generation\":2"));
+    acme_free(meta);
+
+    /* A changed name list reissues that one certificate only. */
+    fake_now = (int64_t)time(NULL);
+    const char *site2[] = { "www.site.example", "static.site.example" };
+    CHECK_OK(acme_desire_add(d, "site", site2, 2, ACME_KEY_EC256, NULL));
+    CHECK_OK(acme_desire_ensure(d));
+    CHECK(acme_desire_result(d, index_of(d, "site")) == ACME_RESULT_RENEWED);
+    CHECK(acme_desire_result(d, index_of(d, "api.example.net")) == ACME_RESULT_NOT_DUE);
+    CHECK(strstr(acme_desire_message(d, index_of(d, "site")), "names") != NULL);
+
+    /* The account is restored by e-mail and verified with the CA. */
+    acme_account *restored = NULL;
+    CHECK_OK(acme_account_restore(&restored, provider, store, "ops@example.com"));
+    if (restored)
+        CHECK_STR(acme_account_url(restored), acme_account_url(acct));
+    acme_account_free(restored);
+    CHECK_RC(acme_account_restore(&restored, provider, store, "nobody@example.com"),
+             ACME_ERR_NOT_FOUND);
+
+    /* Revocation: by account key, then by certificate key. */
+    char *serial_site = serial_of(store, "site");
+    char *serial_api = serial_of(store, "api.example.net");
+    REQUIRE(serial_site && serial_api);
+    CHECK(!pebble_revoked(serial_site));
+    CHECK_OK(acme_desire_revoke(d, "site", ACME_REASON_SUPERSEDED, 0));
+    CHECK(pebble_revoked(serial_site));
+    CHECK_OK(acme_desire_revoke(d, "api.example.net", ACME_REASON_KEY_COMPROMISE, 1));
+    CHECK(pebble_revoked(serial_api));
+    CHECK(ev.revoked == 2);
+    CHECK_RC(acme_desire_revoke(d, "site", 7, 0), ACME_ERR_INVALID);
+    CHECK_RC(acme_desire_revoke(d, "nothing", 0, 0), ACME_ERR_NOT_FOUND);
+    /* Revoked certificates are replaced by the next ensure. */
+    CHECK_OK(acme_desire_ensure(d));
+    acme_desire_summary(d, &obtained, &renewed, &not_due, &failed);
+    CHECK(renewed == 2);
+    CHECK(strstr(acme_desire_message(d, 0), "revoked") != NULL);
+
+    free(serial_site);
+    free(serial_api);
+    acme_key_free(site_key);
+    acme_free(site_chain);
+    acme_free(site_chain2);
+    acme_free(site_key_pem);
+    acme_desire_free(d);
+
+    /* A new desire over the same store finds everything in place. */
+    events ev2 = { 0 };
+    d = new_desire(store, &ev2, 1);
+    size_t count = 0;
+    CHECK_OK(acme_desire_add_stored(d, &count));
+    CHECK(count == 2);
+    acme_provider_stats(provider, &before, NULL);
+    CHECK_OK(acme_desire_ensure(d));
+    acme_provider_stats(provider, &after, NULL);
+    CHECK(after == before);
+    acme_desire_summary(d, &obtained, &renewed, &not_due, &failed);
+    CHECK(not_due == 2);
+    acme_desire_free(d);
+    acme_store_free(store);
+    free(dir);
+}
+
+static int refuse(const acme_challenge *ch, void *ud)
+{
+    (void)ch;
+    (void)ud;
+    return ACME_ERR_DECLINED;
+}
+
+static void test_many(void)
+{
+    char *dir = test_tmpdir();
+    acme_store *store = NULL;
+    REQUIRE_OK(acme_store_new_fs(&store, dir));
+    events ev = { 0 };
+    fake_now = (int64_t)time(NULL);
+    acme_desire *d = new_desire(store, &ev, 8);
+    acme_solvers *refusing = NULL;
+    REQUIRE_OK(acme_solvers_new(&refusing));
+    REQUIRE_OK(acme_solvers_add(refusing, "http-01", refuse, NULL, NULL, NULL));
+    for (int i = 0; i < 50; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "n%02d.many.example", i);
+        const char *ids[] = { name };
+        CHECK_OK(acme_desire_add(d, NULL, ids, 1, 0, i % 10 == 3 ? refusing : NULL));
+    }
+    CHECK_RC(acme_desire_ensure(d), ACME_ERR_NO_SOLVER);
+    size_t obtained, renewed, not_due, failed;
+    acme_desire_summary(d, &obtained, &renewed, &not_due, &failed);
+    CHECK_MSG(obtained == 45 && failed == 5, "obtained %zu failed %zu", obtained, failed);
+    CHECK(ev.obtained == 45 && ev.failed == 5);
+    for (size_t i = 0; i < acme_desire_count(d); i++) {
+        int want_fail = strstr(acme_desire_name(d, i), "3.many") != NULL;
+        CHECK(acme_desire_result(d, i) == (want_fail ? ACME_RESULT_FAILED : ACME_RESULT_OBTAINED));
+        if (want_fail)
+            CHECK(acme_desire_error(d, i) == ACME_ERR_NO_SOLVER);
+    }
+    acme_desire_free(d);
+    acme_solvers_free(refusing);
+    acme_store_free(store);
+    free(dir);
+}
+
+static size_t count_new_orders(void)
+{
+    FILE *f = fopen(test_env("ACME_TEST_PEBBLE_LOG"), "r");
+    size_t n = 0;
+    char line[1024];
+    while (f && fgets(line, sizeof(line), f))
+        n += strstr(line, "POST /order-plz") != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static void test_race(void)
+{
+    char *dir = test_tmpdir();
+    size_t orders_before = count_new_orders();
+    /* One account first, so that both children only order. */
+    {
+        acme_store *store = NULL;
+        REQUIRE_OK(acme_store_new_fs(&store, dir));
+        events ev = { 0 };
+        acme_desire *d = new_desire(store, &ev, 1);
+        acme_account *a;
+        REQUIRE_OK(acme_desire_account(d, &a));
+        acme_desire_free(d);
+        acme_store_free(store);
+    }
+    pid_t kids[2];
+    for (int k = 0; k < 2; k++) {
+        kids[k] = fork();
+        REQUIRE(kids[k] >= 0);
+        if (kids[k] == 0) {
+            /* After fork: a provider and solvers of the child's own (the
+             * parent's connections and responder thread are not ours). */
+            acme_store *store = NULL;
+            events ev = { 0 };
+            provider = test_provider(NULL);
+            acme_solvers *dns = NULL;
+            if (acme_store_new_fs(&store, dir) != ACME_OK || acme_solvers_new(&dns) != ACME_OK ||
+                test_add_dns_solver(dns) != ACME_OK)
+                _exit(10);
+            acme_desire_options o;
+            acme_desire_options_init(&o);
+            o.email = "ops@example.com";
+            o.lock_timeout_s = 60;
+            o.on_event = on_event;
+            o.event_userdata = &ev;
+            acme_desire *d = NULL;
+            if (acme_desire_new(&d, provider, store, dns, &o) != ACME_OK)
+                _exit(11);
+            const char *ids[] = { "race.example.com" };
+            acme_desire_add(d, NULL, ids, 1, 0, NULL);
+            int rc = acme_desire_ensure(d);
+            int result = acme_desire_result(d, 0);
+            _exit(rc != ACME_OK ? 12 : result == ACME_RESULT_OBTAINED ? 0 : 1);
+        }
+    }
+    int outcomes[2];
+    for (int k = 0; k < 2; k++) {
+        int status;
+        waitpid(kids[k], &status, 0);
+        outcomes[k] = WIFEXITED(status) ? WEXITSTATUS(status) : 100;
+    }
+    /* One obtained (0), the other waited and found it not due (1). */
+    CHECK_MSG(outcomes[0] + outcomes[1] == 1, "children exited %d and %d", outcomes[0],
+              outcomes[1]);
+    CHECK_MSG(count_new_orders() - orders_before == 1, "%zu orders",
+              count_new_orders() - orders_before);
+    free(dir);
+}
+
+static void test_corrupt(void)
+{
+    char *dir = test_tmpdir();
+    acme_store *store = NULL;
+    REQUIRE_OK(acme_store_new_fs(&store, dir));
+    events ev = { 0 };
+    fake_now = (int64_t)time(NULL);
+    acme_desire *d = new_desire(store, &ev, 1);
+    const char *ids[] = { "corrupt.example.com" };
+    CHECK_OK(acme_desire_add(d, NULL, ids, 1, 0, NULL));
+    REQUIRE_OK(acme_desire_ensure(d));
+
+    /* A foreign chain in the current generation. */
+    const char *junk = "this is not a certificate\n";
+    REQUIRE_OK(acme_store_put(store, "certs/corrupt.example.com/1/chain.pem", junk,
+                              strlen(junk), 0));
+    CHECK_RC(acme_desire_ensure(d), ACME_ERR_CORRUPT);
+    CHECK(strstr(acme_desire_message(d, 0), "certs/corrupt.example.com/1/chain.pem") != NULL);
+    char *after = store_get(store, "certs/corrupt.example.com/1/chain.pem");
+    CHECK(after && strcmp(after, junk) == 0); /* left untouched */
+    acme_free(after);
+    CHECK(ev.failed == 1);
+
+    acme_desire_free(d);
+    acme_store_free(store);
+    free(dir);
+}
+
+/* ---- a host store: everything in memory ------------------------------------ */
+
+#define MEM_MAX 64
+typedef struct mem_store {
+    char *keys[MEM_MAX];
+    char *values[MEM_MAX];
+    size_t lens[MEM_MAX];
+    int secret[MEM_MAX];
+    const char *blocked_lock; /* always held "elsewhere" */
+    int locks_taken;
+} mem_store;
+
+static int mem_find(mem_store *m, const char *key)
+{
+    for (int i = 0; i < MEM_MAX; i++)
+        if (m->keys[i] && strcmp(m->keys[i], key) == 0)
+            return i;
+    return -1;
+}
+
+static int mem_read(const char *key, acme_buffer *out, void *ud)
+{
+    int i = mem_find(ud, key);
+    if (i < 0)
+        return ACME_ERR_NOT_FOUND;
+    mem_store *m = ud;
+    return acme_buffer_append(out, m->values[i], m->lens[i]);
+}
+
+static int mem_write(const char *key, const void *data, size_t len, int secret, void *ud)
+{
+    mem_store *m = ud;
+    int i = mem_find(m, key);
+    for (int j = 0; i < 0 && j < MEM_MAX; j++)
+        if (!m->keys[j])
+            i = j;
+    if (i < 0)
+        return ACME_ERR_IO;
+    free(m->keys[i]);
+    free(m->values[i]);
+    m->keys[i] = strdup(key);
+    m->values[i] = malloc(len ? len : 1);
+    memcpy(m->values[i], data, len);
+    m->lens[i] = len;
+    m->secret[i] = secret;
+    return ACME_OK;
+}
+
+static int mem_remove(const char *key, void *ud)
+{
+    mem_store *m = ud;
+    int i = mem_find(m, key);
+    if (i >= 0) {
+        free(m->keys[i]);
+        free(m->values[i]);
+        m->keys[i] = m->values[i] = NULL;
+    }
+    return ACME_OK;
+}
+
+static int mem_list(const char *prefix, acme_buffer *out, void *ud)
+{
+    mem_store *m = ud;
+    size_t plen = strlen(prefix);
+    for (int i = 0; i < MEM_MAX; i++) {
+        if (!m->keys[i] || strncmp(m->keys[i], prefix, plen) != 0 || m->keys[i][plen] != '/')
+            continue;
+        const char *child = m->keys[i] + plen + 1;
+        size_t n = strcspn(child, "/");
+        acme_buffer_append(out, child, n);
+        acme_buffer_append(out, "\n", 1); /* duplicates are fine for the library */
+    }
+    return ACME_OK;
+}
+
+static int mem_lock(const char *name, void *ud)
+{
+    mem_store *m = ud;
+    if (m->blocked_lock && strcmp(name, m->blocked_lock) == 0)
+        return ACME_ERR_LOCKED;
+    m->locks_taken++;
+    return ACME_OK;
+}
+
+static void mem_unlock(const char *name, void *ud)
+{
+    (void)name;
+    ((mem_store *)ud)->locks_taken--;
+}
+
+static void test_host_store(void)
+{
+    static mem_store m;
+    acme_store_ops ops = { ACME_STORE_OPS_VERSION, mem_read, mem_write, mem_remove,
+                           mem_list, mem_lock, mem_unlock };
+    acme_store *store = NULL;
+    REQUIRE_OK(acme_store_new(&store, &ops, &m));
+    events ev = { 0 };
+    fake_now = (int64_t)time(NULL);
+    acme_desire *d = new_desire(store, &ev, 1);
+    const char *ids[] = { "memory.example.com" };
+    CHECK_OK(acme_desire_add(d, NULL, ids, 1, 0, NULL));
+    CHECK_OK(acme_desire_ensure(d));
+    CHECK(acme_desire_result(d, 0) == ACME_RESULT_OBTAINED);
+    CHECK(ev.obtained == 1);
+    CHECK(ev.last_chain_path[0] == '\0'); /* no paths outside the filesystem store */
+    int k = mem_find(&m, "certs/memory.example.com/key.pem");
+    CHECK(k >= 0 && m.secret[k]);
+    CHECK(m.locks_taken == 0);
+    CHECK_OK(acme_desire_ensure(d));
+    CHECK(acme_desire_result(d, 0) == ACME_RESULT_NOT_DUE);
+
+    /* A lock held elsewhere: a clear error after the lock timeout (2 s). */
+    m.blocked_lock = "certs/memory.example.com";
+    time_t t0 = time(NULL);
+    CHECK_RC(acme_desire_ensure(d), ACME_ERR_LOCKED);
+    CHECK(time(NULL) - t0 <= 5);
+    CHECK(strstr(acme_desire_message(d, 0), "certs/memory.example.com") != NULL);
+    m.blocked_lock = NULL;
+    acme_desire_free(d);
+    acme_store_free(store);
+    for (int i = 0; i < MEM_MAX; i++) {
+        free(m.keys[i]);
+        free(m.values[i]);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s lifecycle|many|race|corrupt|host-store\n", argv[0]);
+        return 2;
+    }
+    provider = test_provider(NULL);
+    REQUIRE_OK(acme_http_responder_start(&responder, "127.0.0.1",
+                                         (unsigned int)atoi(test_env("ACME_TEST_HTTP_PORT"))));
+    REQUIRE_OK(acme_solvers_new(&solvers));
+    REQUIRE_OK(acme_solvers_add_http_responder(solvers, responder));
+    REQUIRE_OK(test_add_dns_solver(solvers));
+    if (strcmp(argv[1], "lifecycle") == 0)
+        test_lifecycle();
+    else if (strcmp(argv[1], "many") == 0)
+        test_many();
+    else if (strcmp(argv[1], "race") == 0)
+        test_race();
+    else if (strcmp(argv[1], "corrupt") == 0)
+        test_corrupt();
+    else if (strcmp(argv[1], "host-store") == 0)
+        test_host_store();
+    else
+        return 2;
+    acme_solvers_free(solvers);
+    acme_http_responder_stop(responder);
+    acme_provider_free(provider);
+    test_log_clear();
+    return check_done();
+}
