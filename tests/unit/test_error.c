@@ -1,0 +1,193 @@
+/* Error codes and messages: acme_strerror, the per-handle record, and the
+ * per-thread last error and problem. */
+#include <acme.h>
+
+#include <limits.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "error.h"
+#include "problem.h"
+
+#include "unit.h"
+
+static void test_strerror(void)
+{
+    const char *unknown = acme_strerror(12345);
+    CHECK(unknown && unknown[0] != '\0');
+    const char *msgs[24];
+    int n = 0;
+    for (int code = ACME_OK; code >= ACME_ERR_DECLINED; code--) {
+        const char *m = acme_strerror(code);
+        CHECK_MSG(m != NULL && m[0] != '\0', "code %d has no text", code);
+        if (!m)
+            continue;
+        CHECK_MSG(strcmp(m, unknown) != 0, "code %d is unknown to acme_strerror", code);
+        for (int j = 0; j < n; j++)
+            CHECK_MSG(strcmp(m, msgs[j]) != 0, "code %d has the text of code %d: %s", code, -j,
+                      m);
+        msgs[n++] = m;
+    }
+    CHECK(n == 24);
+    /* Codes never handed out. */
+    static const int bad[] = { 1, 42, ACME_ERR_DECLINED - 1, -1000, INT_MIN, INT_MAX };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK_STR(acme_strerror(bad[i]), unknown);
+    CHECK_STR(unknown, "unknown error code");
+    /* The enum is contiguous and stable (codes are never renumbered). */
+    CHECK(ACME_ERR_INVALID == -1 && ACME_ERR_KEY_FORMAT == -4 && ACME_ERR_PROBLEM == -12);
+    CHECK(ACME_ERR_NOT_FOUND == -22 && ACME_ERR_DECLINED == -23);
+}
+
+static void test_fail(void)
+{
+    acme__err e = { 0 };
+    CHECK(acme__fail(&e, ACME_ERR_IO, "cannot open %s: %d", "file.pem", 2) == ACME_ERR_IO);
+    CHECK(e.code == ACME_ERR_IO);
+    CHECK_STR(e.msg, "cannot open file.pem: 2");
+    CHECK_STR(acme__err_msg(&e), "cannot open file.pem: 2");
+    CHECK(e.problem == NULL);
+    CHECK_STR(acme_last_error(), "cannot open file.pem: 2");
+    CHECK(acme_last_problem() == NULL);
+
+    /* Without a handle: only the thread's record. */
+    CHECK(acme__fail(NULL, ACME_ERR_NOMEM, "out of %s", "memory") == ACME_ERR_NOMEM);
+    CHECK_STR(acme_last_error(), "out of memory");
+    CHECK_STR(e.msg, "cannot open file.pem: 2");
+
+    /* Prefixing keeps the code and updates the thread's message too. */
+    acme__err_prefix(&e, "loading the account key");
+    CHECK(e.code == ACME_ERR_IO);
+    CHECK_STR(e.msg, "loading the account key: cannot open file.pem: 2");
+    CHECK_STR(acme_last_error(), "loading the account key: cannot open file.pem: 2");
+    acme__err_prefix(NULL, "ignored");
+
+    /* Long messages are cut to the record's size, never overrun. */
+    char longarg[2000];
+    memset(longarg, 'x', sizeof(longarg) - 1);
+    longarg[sizeof(longarg) - 1] = '\0';
+    acme__fail(&e, ACME_ERR_PROTOCOL, "%s", longarg);
+    CHECK(strlen(e.msg) == sizeof(e.msg) - 1);
+    CHECK(strlen(acme_last_error()) == sizeof(e.msg) - 1);
+    acme__err_prefix(&e, longarg);
+    CHECK(strlen(e.msg) < sizeof(e.msg));
+
+    /* Messages with % in arguments are not reinterpreted. */
+    acme__fail(&e, ACME_ERR_INVALID, "%s", "100% %s %n");
+    CHECK_STR(e.msg, "100% %s %n");
+    acme__err_prefix(&e, "50% %d");
+    CHECK_STR(e.msg, "50% %d: 100% %s %n");
+
+    acme__err_clear(&e);
+    CHECK(e.code == ACME_OK && e.msg[0] == '\0' && e.problem == NULL);
+    acme__err_clear(NULL);
+    CHECK_STR(acme__err_msg(NULL), "");
+}
+
+static void test_fail_problem(void)
+{
+    acme__err e = { 0 };
+    acme_problem *p = acme__problem_new("urn:ietf:params:acme:error:badNonce", "stale", 400);
+    REQUIRE(p != NULL);
+    CHECK(acme__fail_problem(&e, ACME_ERR_PROBLEM, p, "newOrder: %s", "badNonce") ==
+          ACME_ERR_PROBLEM);
+    /* The record and the thread took their own references. */
+    acme__problem_unref(p);
+    CHECK(e.problem == p);
+    CHECK(acme_last_problem() == p);
+    CHECK(acme_problem_is(acme_last_problem(), "badNonce"));
+    CHECK_STR(acme_problem_detail(acme_last_problem()), "stale");
+    CHECK_STR(acme_last_error(), "newOrder: badNonce");
+
+    /* Prefixing keeps the problem. */
+    acme__err_prefix(&e, "ordering");
+    CHECK(e.problem == p && acme_last_problem() == p);
+
+    /* Forwarding copies code, message and problem. */
+    acme__err copy = { 0 };
+    CHECK(acme__err_forward(&copy, &e) == ACME_ERR_PROBLEM);
+    CHECK(copy.code == ACME_ERR_PROBLEM && copy.problem == p);
+    CHECK_STR(copy.msg, "ordering: newOrder: badNonce");
+
+    /* The next failure without a problem clears the thread's problem. */
+    acme__fail(NULL, ACME_ERR_NETWORK, "unreachable");
+    CHECK(acme_last_problem() == NULL);
+    CHECK_STR(acme_last_error(), "unreachable");
+    CHECK(e.problem == p);
+
+    /* A new problem replaces the old one in the record. */
+    acme_problem *q = acme__problem_new("urn:ietf:params:acme:error:rateLimited", "", 429);
+    REQUIRE(q != NULL);
+    acme__fail_problem(&e, ACME_ERR_PROBLEM, q, "again");
+    CHECK(e.problem == q);
+    CHECK(acme_problem_is(e.problem, "rateLimited"));
+    acme__problem_unref(q);
+
+    acme__err_clear(&e);
+    acme__err_clear(&copy);
+    CHECK(e.problem == NULL && copy.problem == NULL);
+    /* The thread still holds q until its next failure. */
+    CHECK(acme_last_problem() == q);
+    acme__fail(NULL, ACME_ERR_INVALID, "done");
+    CHECK(acme_last_problem() == NULL);
+}
+
+typedef struct thread_result {
+    char first[600];      /* acme_last_error() before anything failed there */
+    char after[600];      /* after its own failure */
+    int had_problem;
+    int problem_matches;
+} thread_result;
+
+static void *other_thread(void *arg)
+{
+    thread_result *r = arg;
+    snprintf(r->first, sizeof(r->first), "%s", acme_last_error());
+    acme_problem *p = acme__problem_new("urn:ietf:params:acme:error:serverInternal", "", 500);
+    acme__fail_problem(NULL, ACME_ERR_PROBLEM, p, "failure on the other thread");
+    acme__problem_unref(p);
+    snprintf(r->after, sizeof(r->after), "%s", acme_last_error());
+    r->had_problem = acme_last_problem() != NULL;
+    r->problem_matches = acme_problem_is(acme_last_problem(), "serverInternal");
+    /* The thread's record (and its problem reference) goes with the thread. */
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    acme_problem *mine = acme__problem_new("urn:ietf:params:acme:error:badCSR", "", 400);
+    REQUIRE(mine != NULL);
+    acme__fail_problem(NULL, ACME_ERR_PROBLEM, mine, "failure on the main thread");
+    acme__problem_unref(mine);
+
+    for (int round = 0; round < 4; round++) {
+        thread_result r;
+        memset(&r, 0, sizeof(r));
+        pthread_t t;
+        REQUIRE_ZERO(pthread_create(&t, NULL, other_thread, &r));
+        REQUIRE_ZERO(pthread_join(t, NULL));
+        /* A new thread starts with no error... */
+        CHECK_STR(r.first, "");
+        /* ...sees its own... */
+        CHECK_STR(r.after, "failure on the other thread");
+        CHECK(r.had_problem && r.problem_matches);
+        /* ...and leaves this thread's alone. */
+        CHECK_STR(acme_last_error(), "failure on the main thread");
+        CHECK(acme_problem_is(acme_last_problem(), "badCSR"));
+    }
+    /* Release the thread's reference to the problem. */
+    acme__fail(NULL, ACME_ERR_INVALID, "end");
+    CHECK(acme_last_problem() == NULL);
+}
+
+int main(void)
+{
+    /* Nothing failed yet on this thread. */
+    CHECK_STR(acme_last_error(), "");
+    CHECK(acme_last_problem() == NULL);
+    test_strerror();
+    test_fail();
+    test_fail_problem();
+    test_threads();
+    return check_done();
+}

@@ -1,0 +1,1072 @@
+/* The store: key rules and segments, the generic wrapper over host
+ * callbacks, and the built-in filesystem store (atomic writes, modes,
+ * lists, temporary-file cleanup, failing writes, flock locks across
+ * threads and processes). Everything lives in a mkdtemp directory. */
+#include <acme.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "error.h"
+#include "mem.h"
+#include "store.h"
+
+#include "unit.h"
+
+/* Exit status of a child that had to skip its checks. */
+#define SKIP 77
+
+static char tmpdir[] = "/tmp/test-store-XXXXXX";
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static char *path_of(const char *a, const char *b)
+{
+    acme__buf p = ACME__BUF_INIT;
+    acme__buf_printf(&p, "%s/%s", a, b);
+    char *s = acme__buf_detach(&p);
+    REQUIRE(s != NULL);
+    return s;
+}
+
+static void remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL) {
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                continue;
+            char *p = path_of(dir, de->d_name);
+            struct stat st;
+            if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+                chmod(p, 0700);
+                remove_tree(p);
+            } else {
+                unlink(p);
+            }
+            free(p);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+/* Number of files named like temporaries (".tmp-") under dir. */
+static int count_temps(const char *dir)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (strstr(de->d_name, ".tmp-"))
+            n++;
+        char *p = path_of(dir, de->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            n += count_temps(p);
+        free(p);
+    }
+    closedir(d);
+    return n;
+}
+
+static int mode_of(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    return (int)(st.st_mode & 07777);
+}
+
+static void make_file(const char *path, const char *content, time_t age)
+{
+    FILE *f = fopen(path, "w");
+    REQUIRE(f != NULL);
+    fputs(content, f);
+    fclose(f);
+    if (age) {
+        struct timespec ts[2];
+        ts[0].tv_sec = ts[1].tv_sec = time(NULL) - age;
+        ts[0].tv_nsec = ts[1].tv_nsec = 0;
+        REQUIRE_ZERO(utimensat(AT_FDCWD, path, ts, 0));
+    }
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* get through the public API and compare with a string. */
+static void check_value(acme_store *s, const char *key, const char *want)
+{
+    char *data = NULL;
+    size_t len = 0;
+    CHECK_OK(acme_store_get(s, key, &data, &len));
+    CHECK_MSG(data && len == strlen(want) && memcmp(data, want, len) == 0,
+              "%s holds \"%s\", wanted \"%s\"", key, data ? data : "(null)", want);
+    acme_free(data);
+}
+
+static int has_name(char **names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Wait for a child; its exit status, or -1 when it did not exit. */
+static int wait_child(pid_t pid)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A child's checks: its failures decide its exit status. */
+static void child_done(void)
+{
+    fprintf(stderr, "child %ld: %d checks, %d failed\n", (long)getpid(), check_count,
+            check_failures);
+    fflush(stderr);
+    _exit(check_failures ? 1 : 0);
+}
+
+static void child_result(const char *what, int status)
+{
+    if (status == SKIP)
+        fprintf(stderr, "SKIP: %s (see the child's message above)\n", what);
+    else
+        CHECK_MSG(status == 0, "%s: the child failed (status %d)", what, status);
+}
+
+/* ---- keys and segments -------------------------------------------------- */
+
+static void test_keys(void)
+{
+    static const char *good[] = {
+        "a", "certs", "certs/example.com/meta.json", "certs/example.com/3/key.pem",
+        "accounts/127.0.0.1_14000_dir/admin@example.com/key.pem", "a/.../b", "x+y-z_@.",
+        "...", ".a", "a.", "A/B/C/D/E/F",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        CHECK_MSG(acme__store_key_valid(good[i]), "\"%s\" should be valid", good[i]);
+
+    static const char *bad[] = {
+        "", "/a", "a/", "a//b", "a/../b", "a/./b", ".", "..", "../a", "a/..", "a b", "a\\b",
+        "\xc3\xa4", "a\nb", "a:b", "a*b", "/", "//", "a\tb", "~user", "a/b/",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK_MSG(!acme__store_key_valid(bad[i]), "\"%s\" should be invalid", bad[i]);
+    CHECK(!acme__store_key_valid(NULL));
+
+    /* Total length: 1024 is the most. */
+    char longkey[1100];
+    memset(longkey, 'a', sizeof(longkey));
+    for (size_t i = 100; i < sizeof(longkey); i += 100)
+        longkey[i] = '/';
+    longkey[1024] = '\0';
+    CHECK(acme__store_key_valid(longkey));
+    longkey[1024] = 'b';
+    longkey[1025] = '\0';
+    CHECK(!acme__store_key_valid(longkey));
+}
+
+static void check_segment(const char *label, const char *want)
+{
+    char *seg = acme__store_segment(label);
+    REQUIRE(seg != NULL);
+    CHECK_STR(seg, want);
+    CHECK_MSG(acme__store_key_valid(seg) && !strchr(seg, '/'), "\"%s\" is not a segment", seg);
+    free(seg);
+}
+
+static void test_segments(void)
+{
+    check_segment("https://127.0.0.1:14000/dir", "127.0.0.1_14000_dir");
+    check_segment("https://acme-v02.api.letsencrypt.org/directory",
+                  "acme-v02.api.letsencrypt.org_directory");
+    check_segment("HTTP://ca.example/", "ca.example_");
+    check_segment("admin@example.com", "admin@example.com");
+    check_segment("mailto:admin@example.com", "admin@example.com");
+    check_segment("a b/c\\d:e", "a_b_c_d_e");
+    check_segment("\xc3\xa4", "__");
+    check_segment("", "_");
+    check_segment(NULL, "_");
+    check_segment(".", "_");
+    check_segment("..", "__");
+    check_segment("...", "...");
+    check_segment("https://", "_");
+    check_segment("://x", "___x");
+    check_segment("1http://x", "1http___x");
+    check_segment("a\nb", "a_b");
+
+    /* Long labels are cut, and keep apart by a hash of the whole. */
+    char a[400], b[400];
+    memset(a, 'x', sizeof(a) - 1);
+    a[sizeof(a) - 1] = '\0';
+    memcpy(b, a, sizeof(a));
+    b[sizeof(b) - 2] = 'y';
+    char *sa = acme__store_segment(a);
+    char *sb = acme__store_segment(b);
+    REQUIRE(sa && sb);
+    CHECK(strlen(sa) <= 200 && strlen(sb) <= 200);
+    CHECK(strcmp(sa, sb) != 0);
+    CHECK(acme__store_key_valid(sa) && acme__store_key_valid(sb));
+    char *sa2 = acme__store_segment(a);
+    CHECK_STR(sa, sa2);
+    free(sa);
+    free(sb);
+    free(sa2);
+}
+
+static void test_buffer(void)
+{
+    acme_buffer b = { ACME__BUF_INIT, 4, 0 };
+    CHECK_OK(acme_buffer_append(&b, "abc", 3));
+    CHECK_OK(acme_buffer_append(&b, "d", 1));
+    CHECK_RC(acme_buffer_append(&b, "e", 1), ACME_ERR_TOO_LARGE);
+    CHECK(b.too_large);
+    CHECK(b.buf.len == 4 && memcmp(b.buf.data, "abcd", 4) == 0);
+    CHECK_RC(acme_buffer_append(&b, "", 0), ACME_ERR_TOO_LARGE); /* sticky */
+    CHECK_RC(acme_buffer_append(NULL, "x", 1), ACME_ERR_INVALID);
+    acme_buffer c = { ACME__BUF_INIT, 10, 0 };
+    CHECK_RC(acme_buffer_append(&c, NULL, 1), ACME_ERR_INVALID);
+    CHECK_RC(acme_buffer_append(&c, "x", (size_t)-1), ACME_ERR_TOO_LARGE);
+    acme__buf_free(&b.buf);
+    acme__buf_free(&c.buf);
+}
+
+/* ---- filesystem store --------------------------------------------------- */
+
+static void test_fs_basic(const char *root)
+{
+    CHECK_RC(acme_store_new_fs(NULL, root), ACME_ERR_INVALID);
+    acme_store *s = (acme_store *)1;
+    CHECK_RC(acme_store_new_fs(&s, ""), ACME_ERR_INVALID);
+    CHECK(s == NULL);
+    CHECK_RC(acme_store_new_fs(&s, NULL), ACME_ERR_INVALID);
+
+    char *state = path_of(root, "state/deeper");
+    REQUIRE_OK(acme_store_new_fs(&s, state));
+    CHECK(mode_of(state) == 0700);
+
+    /* Binary data with NUL bytes goes through unchanged, NUL-terminated. */
+    static const char bin[] = { 'a', '\0', 'b', '\0', '\0', 'c', '\xff' };
+    CHECK_OK(acme_store_put(s, "certs/x/bin", bin, sizeof(bin), 0));
+    char *data = NULL;
+    size_t len = 0;
+    CHECK_OK(acme_store_get(s, "certs/x/bin", &data, &len));
+    CHECK(len == sizeof(bin) && data && memcmp(data, bin, len) == 0 && data[len] == '\0');
+    acme_free(data);
+
+    /* An empty value is a value. */
+    CHECK_OK(acme_store_put(s, "certs/x/empty", NULL, 0, 0));
+    data = NULL;
+    CHECK_OK(acme_store_get(s, "certs/x/empty", &data, &len));
+    CHECK(data && len == 0 && data[0] == '\0');
+    acme_free(data);
+    CHECK_RC(acme_store_put(s, "certs/x/bad", NULL, 3, 0), ACME_ERR_INVALID);
+
+    /* Overwrite. */
+    CHECK_OK(acme_store_put(s, "certs/x/v", "one", 3, 0));
+    CHECK_OK(acme_store_put(s, "certs/x/v", "two!", 4, 0));
+    check_value(s, "certs/x/v", "two!");
+    /* get with no length wanted */
+    data = NULL;
+    CHECK_OK(acme_store_get(s, "certs/x/v", &data, NULL));
+    CHECK_STR(data, "two!");
+    acme_free(data);
+
+    /* Missing keys. */
+    data = (char *)1;
+    CHECK_RC(acme_store_get(s, "certs/none/meta.json", &data, &len), ACME_ERR_NOT_FOUND);
+    CHECK(data == NULL && len == 0);
+    CHECK_MSG(strstr(acme_last_error(), "store: cannot read certs/none/meta.json") != NULL,
+              "%s", acme_last_error());
+    CHECK_RC(acme_store_get(s, "never", &data, &len), ACME_ERR_NOT_FOUND);
+    acme__err err = { 0 };
+    CHECK_OK(acme__store_remove(s, "certs/none/meta.json", &err));
+    CHECK_OK(acme__store_remove(s, "certs/x/v/under-a-file", &err));
+    CHECK_OK(acme__store_remove(s, "certs/x/v", &err));
+    CHECK_RC(acme_store_get(s, "certs/x/v", &data, &len), ACME_ERR_NOT_FOUND);
+    CHECK_OK(acme__store_remove(s, "certs/x/v", &err));
+
+    /* Malformed keys never reach the filesystem. */
+    CHECK_RC(acme_store_get(s, "../escape", &data, &len), ACME_ERR_INVALID);
+    CHECK_MSG(strstr(acme_last_error(), "../escape") != NULL, "%s", acme_last_error());
+    CHECK_RC(acme_store_put(s, "/etc/passwd", "x", 1, 0), ACME_ERR_INVALID);
+    CHECK_RC(acme_store_put(s, "a//b", "x", 1, 0), ACME_ERR_INVALID);
+    CHECK_RC(acme__store_remove(s, "a/../b", &err), ACME_ERR_INVALID);
+    CHECK(err.code == ACME_ERR_INVALID);
+    CHECK_RC(acme_store_get(NULL, "a", &data, &len), ACME_ERR_INVALID);
+    CHECK_RC(acme_store_get(s, NULL, &data, &len), ACME_ERR_INVALID);
+    CHECK_RC(acme_store_get(s, "a", NULL, &len), ACME_ERR_INVALID);
+    CHECK_RC(acme_store_put(NULL, "a", "x", 1, 0), ACME_ERR_INVALID);
+
+    /* The lock directory is not a key. */
+    CHECK_RC(acme_store_put(s, "locks/x.lock", "x", 1, 0), ACME_ERR_INVALID);
+    CHECK_RC(acme_store_put(s, "locks", "x", 1, 0), ACME_ERR_INVALID);
+    CHECK_OK(acme_store_put(s, "locksmith/x", "x", 1, 0));
+
+    /* A key that is a directory is an I/O error, not a value. */
+    CHECK_RC(acme_store_get(s, "certs/x", &data, &len), ACME_ERR_IO);
+    CHECK_RC(acme_store_put(s, "certs", "x", 1, 0), ACME_ERR_IO);
+
+    /* Paths. */
+    char *p = NULL;
+    CHECK_OK(acme_store_path(s, "certs/x/1/chain.pem", &p));
+    char *want = path_of(state, "certs/x/1/chain.pem");
+    CHECK_STR(p, want);
+    acme_free(p);
+    free(want);
+    p = (char *)1;
+    CHECK_RC(acme_store_path(s, "certs/../x", &p), ACME_ERR_INVALID);
+    CHECK(p == NULL);
+    CHECK_RC(acme_store_path(s, "", &p), ACME_ERR_INVALID);
+    CHECK_RC(acme_store_path(NULL, "a", &p), ACME_ERR_INVALID);
+    CHECK_RC(acme_store_path(s, "a", NULL), ACME_ERR_INVALID);
+    CHECK(count_temps(state) == 0);
+    acme__err_clear(&err);
+    acme_store_free(s);
+    acme_store_free(NULL);
+
+    /* Trailing slashes are dropped; a relative root becomes absolute. */
+    char *slashed = path_of(root, "state2///");
+    REQUIRE_OK(acme_store_new_fs(&s, slashed));
+    CHECK_OK(acme_store_path(s, "k", &p));
+    want = path_of(root, "state2/k");
+    CHECK_STR(p, want);
+    acme_free(p);
+    free(want);
+    acme_store_free(s);
+    free(slashed);
+
+    int cwd = open(".", O_RDONLY | O_DIRECTORY);
+    REQUIRE(cwd >= 0);
+    REQUIRE_ZERO(chdir(root));
+    char real[PATH_MAX];
+    REQUIRE_ZERO(getcwd(real, sizeof(real)) == NULL);
+    REQUIRE_OK(acme_store_new_fs(&s, "rel/"));
+    REQUIRE_ZERO(fchdir(cwd));
+    close(cwd);
+    CHECK_OK(acme_store_put(s, "k", "v", 1, 0));
+    CHECK_OK(acme_store_path(s, "k", &p));
+    want = path_of(real, "rel/k");
+    CHECK_STR(p, want);
+    CHECK(p && exists(p));
+    acme_free(p);
+    free(want);
+    acme_store_free(s);
+    free(state);
+}
+
+static void test_fs_modes(const char *root)
+{
+    char *state = path_of(root, "modes");
+    acme_store *s = NULL;
+    REQUIRE_OK(acme_store_new_fs(&s, state));
+    CHECK_OK(acme_store_put(s, "certs/x/1/key.pem", "SECRET", 6, 1));
+    CHECK_OK(acme_store_put(s, "certs/x/1/chain.pem", "CHAIN", 5, 0));
+    CHECK_OK(acme_store_put(s, "certs/x/meta.json", "{}", 2, 0));
+    /* A secret rewritten stays a secret; a value rewritten as one becomes one. */
+    CHECK_OK(acme_store_put(s, "certs/x/1/key.pem", "SECRET2", 7, 1));
+    CHECK_OK(acme_store_put(s, "certs/x/now-secret", "a", 1, 0));
+    CHECK_OK(acme_store_put(s, "certs/x/now-secret", "b", 1, 1));
+
+    static const struct {
+        const char *rel;
+        int mode;
+    } want[] = {
+        { "", 0700 },
+        { "certs", 0700 },
+        { "certs/x", 0700 },
+        { "certs/x/1", 0700 },
+        { "certs/x/1/key.pem", 0600 },
+        { "certs/x/1/chain.pem", 0644 },
+        { "certs/x/meta.json", 0644 },
+        { "certs/x/now-secret", 0600 },
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        char *p = *want[i].rel ? path_of(state, want[i].rel) : acme__strdup(state);
+        int m = mode_of(p);
+        CHECK_MSG(m == want[i].mode, "%s has mode %04o, wanted %04o", p, (unsigned)m,
+                  (unsigned)want[i].mode);
+        free(p);
+    }
+    check_value(s, "certs/x/1/key.pem", "SECRET2");
+    CHECK_MSG(count_temps(state) == 0, "temporary files left under %s", state);
+    acme_store_free(s);
+    free(state);
+}
+
+static void test_fs_list(const char *root)
+{
+    char *state = path_of(root, "list");
+    acme_store *s = NULL;
+    REQUIRE_OK(acme_store_new_fs(&s, state));
+    acme__err err = { 0 };
+    char **names = NULL;
+    size_t n = 99;
+
+    /* Nothing there lists nothing. */
+    CHECK_OK(acme__store_list(s, "certs", &names, &n, &err));
+    CHECK(n == 0);
+    acme__free_strv(names, n);
+
+    CHECK_OK(acme_store_put(s, "certs/a/meta.json", "{}", 2, 0));
+    CHECK_OK(acme_store_put(s, "certs/b/meta.json", "{}", 2, 0));
+    char *certs = path_of(state, "certs");
+    char *stale = path_of(certs, "x.tmp-123456");
+    char *fresh = path_of(certs, "y.tmp-AbC123");
+    char *bad = path_of(certs, "bad name");
+    make_file(stale, "left by a crash", 3600);
+    make_file(fresh, "being written", 0);
+    make_file(bad, "not a key", 0);
+
+    CHECK_OK(acme__store_list(s, "certs", &names, &n, &err));
+    CHECK_MSG(n == 2, "listed %zu names", n);
+    CHECK(has_name(names, n, "a") && has_name(names, n, "b"));
+    CHECK(names && names[n] == NULL);
+    acme__free_strv(names, n);
+    CHECK_MSG(!exists(stale), "the stale temporary %s was not removed", stale);
+    CHECK_MSG(exists(fresh), "a fresh temporary (a live writer's) was removed");
+    CHECK(exists(bad));
+
+    /* A directory named like a temporary is a key, not a temporary. */
+    char *tmpdir_key = path_of(certs, "d.tmp-qwerty");
+    REQUIRE_ZERO(mkdir(tmpdir_key, 0700));
+    struct timespec old[2] = { { time(NULL) - 3600, 0 }, { time(NULL) - 3600, 0 } };
+    REQUIRE_ZERO(utimensat(AT_FDCWD, tmpdir_key, old, 0));
+    CHECK_OK(acme__store_list(s, "certs", &names, &n, &err));
+    CHECK(n == 3 && has_name(names, n, "d.tmp-qwerty"));
+    acme__free_strv(names, n);
+    CHECK(exists(tmpdir_key));
+
+    /* Files and directories are both children. */
+    CHECK_OK(acme_store_put(s, "certs/a/1/key.pem", "k", 1, 1));
+    CHECK_OK(acme__store_list(s, "certs/a", &names, &n, &err));
+    CHECK(n == 2 && has_name(names, n, "meta.json") && has_name(names, n, "1"));
+    acme__free_strv(names, n);
+
+    /* A write cleans stale temporaries beside its target. */
+    char *a_dir = path_of(certs, "a");
+    char *stale2 = path_of(a_dir, "meta.json.tmp-OLD123");
+    make_file(stale2, "{", 7200);
+    CHECK_OK(acme_store_put(s, "certs/a/meta.json", "{\"n\":1}", 7, 0));
+    CHECK_MSG(!exists(stale2), "the write left %s", stale2);
+
+    /* A file, or nothing, as the prefix lists nothing; bad prefixes fail. */
+    CHECK_OK(acme__store_list(s, "certs/a/meta.json", &names, &n, &err));
+    CHECK(n == 0);
+    acme__free_strv(names, n);
+    CHECK_OK(acme__store_list(s, "no/such/prefix", &names, &n, &err));
+    CHECK(n == 0);
+    acme__free_strv(names, n);
+    CHECK_RC(acme__store_list(s, "certs/", &names, &n, &err), ACME_ERR_INVALID);
+    CHECK(names == NULL && n == 0);
+    CHECK_RC(acme__store_list(s, "", &names, &n, &err), ACME_ERR_INVALID);
+    CHECK_RC(acme__store_list(s, "locks", &names, &n, &err), ACME_ERR_INVALID);
+    CHECK_RC(acme__store_list(s, "certs", NULL, &n, &err), ACME_ERR_INVALID);
+
+    acme__err_clear(&err);
+    acme_store_free(s);
+    free(a_dir);
+    free(stale2);
+    free(tmpdir_key);
+    free(stale);
+    free(fresh);
+    free(bad);
+    free(certs);
+    free(state);
+}
+
+/* A write into a directory the writer may not change fails with
+ * ACME_ERR_IO and keeps the old value. Run in a child, which drops root
+ * (where permissions would not bind) to nobody if it can. */
+static void readonly_child(const char *dir)
+{
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) {
+        fprintf(stderr, "running as root and cannot drop to uid 65534 (%s): skipping the "
+                        "read-only directory check\n", strerror(errno));
+        _exit(SKIP);
+    }
+    acme_store *s = NULL;
+    REQUIRE_OK(acme_store_new_fs(&s, dir));
+    CHECK_OK(acme_store_put(s, "d/v", "old", 3, 0));
+    char *d = path_of(dir, "d");
+    REQUIRE_ZERO(chmod(d, 0500));
+    char *probe = path_of(d, "probe");
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd >= 0) {
+        close(fd);
+        unlink(probe);
+        chmod(d, 0700);
+        fprintf(stderr, "permissions do not bind for this user: skipping the read-only "
+                        "directory check\n");
+        _exit(SKIP);
+    }
+    CHECK_RC(acme_store_put(s, "d/v", "new", 3, 0), ACME_ERR_IO);
+    const char *msg = acme_last_error();
+    CHECK_MSG(strstr(msg, "store: cannot write d/v: ") && strstr(msg, "Permission denied"),
+              "message: %s", msg);
+    check_value(s, "d/v", "old");
+    acme__err err = { 0 };
+    CHECK_RC(acme__store_remove(s, "d/v", &err), ACME_ERR_IO);
+    CHECK_MSG(strstr(err.msg, "store: cannot remove d/v: "), "message: %s", err.msg);
+    check_value(s, "d/v", "old");
+    CHECK(count_temps(dir) == 0);
+    REQUIRE_ZERO(chmod(d, 0700));
+    CHECK_OK(acme_store_put(s, "d/v", "new", 3, 0));
+    check_value(s, "d/v", "new");
+    acme__err_clear(&err);
+    acme_store_free(s);
+    free(probe);
+    free(d);
+    child_done();
+}
+
+static void test_fs_readonly(const char *root)
+{
+    /* static: reachable (not leaked) in the child, which never returns */
+    static char *dir;
+    dir = path_of(root, "ro");
+    REQUIRE_ZERO(mkdir(dir, 0700));
+    if (geteuid() == 0) {
+        /* nobody must reach it: traverse-only for the parent. */
+        REQUIRE_ZERO(chmod(root, 0711));
+        REQUIRE_ZERO(chown(dir, 65534, 65534));
+    }
+    fflush(stderr);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0)
+        readonly_child(dir);
+    child_result("read-only directory", wait_child(pid));
+    if (geteuid() == 0)
+        chmod(root, 0700);
+    free(dir);
+}
+
+/* A write whose data cannot all be written (here: RLIMIT_FSIZE, which
+ * binds root as well, in place of a full disk) fails cleanly: ACME_ERR_IO,
+ * the old value intact, no temporary left behind. */
+static void test_fs_write_fails(const char *root)
+{
+    char *dir = path_of(root, "full");
+    fflush(stderr);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        acme_store *s = NULL;
+        REQUIRE_OK(acme_store_new_fs(&s, dir));
+        CHECK_OK(acme_store_put(s, "certs/x/chain.pem", "old", 3, 0));
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl;
+        REQUIRE_ZERO(getrlimit(RLIMIT_FSIZE, &rl));
+        rl.rlim_cur = 1000;
+        REQUIRE_ZERO(setrlimit(RLIMIT_FSIZE, &rl));
+        static char big[8192];
+        memset(big, 'x', sizeof(big));
+        CHECK_RC(acme_store_put(s, "certs/x/chain.pem", big, sizeof(big), 0), ACME_ERR_IO);
+        const char *msg = acme_last_error();
+        CHECK_MSG(strstr(msg, "store: cannot write certs/x/chain.pem: ") &&
+                      strstr(msg, "File too large"),
+                  "message: %s", msg);
+        CHECK_RC(acme_store_put(s, "certs/x/new.pem", big, sizeof(big), 1), ACME_ERR_IO);
+        check_value(s, "certs/x/chain.pem", "old");
+        char *none = NULL;
+        CHECK_RC(acme_store_get(s, "certs/x/new.pem", &none, NULL), ACME_ERR_NOT_FOUND);
+        CHECK(count_temps(dir) == 0);
+        acme_store_free(s);
+        free(dir);
+        child_done();
+    }
+    child_result("failing write", wait_child(pid));
+    free(dir);
+}
+
+/* ---- locks -------------------------------------------------------------- */
+
+typedef struct lock_try {
+    acme_store *s;
+    const char *name;
+    int rc;
+    char msg[512];
+} lock_try;
+
+static void *lock_thread(void *arg)
+{
+    lock_try *t = arg;
+    acme__err err = { 0 };
+    t->rc = acme__store_lock(t->s, t->name, &err);
+    snprintf(t->msg, sizeof(t->msg), "%s", acme_last_error());
+    if (t->rc == ACME_OK)
+        acme__store_unlock(t->s, t->name);
+    acme__err_clear(&err);
+    return NULL;
+}
+
+static int lock_in_thread(acme_store *s, const char *name, char *msg, size_t msgsize)
+{
+    lock_try t = { s, name, 12345, "" };
+    pthread_t th;
+    REQUIRE_ZERO(pthread_create(&th, NULL, lock_thread, &t));
+    REQUIRE_ZERO(pthread_join(th, NULL));
+    if (msg)
+        snprintf(msg, msgsize, "%s", t.msg);
+    return t.rc;
+}
+
+/* In a child: a fresh store on dir and one attempt at the lock; exits
+ * 0 when the result is `want`. */
+static int lock_in_child(const char *dir, const char *name, int want)
+{
+    fflush(stderr);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        acme_store *s = NULL;
+        REQUIRE_OK(acme_store_new_fs(&s, dir));
+        CHECK_RC(acme__store_lock(s, name, NULL), want);
+        acme_store_free(s);
+        child_done();
+    }
+    return wait_child(pid);
+}
+
+static void test_fs_locks(const char *root)
+{
+    /* static: reachable (not leaked) in the children, which never return */
+    static char *dir, *lockfile, *lockdir;
+    dir = path_of(root, "lockstate");
+    acme_store *s = NULL, *s2 = NULL;
+    REQUIRE_OK(acme_store_new_fs(&s, dir));
+    REQUIRE_OK(acme_store_new_fs(&s2, dir));
+    acme__err err = { 0 };
+    const char *name = "certs/example.com";
+
+    CHECK_OK(acme__store_lock(s, name, &err));
+    lockfile = path_of(dir, "locks/certs_example.com.lock");
+    lockdir = path_of(dir, "locks");
+    CHECK_MSG(mode_of(lockfile) == 0600, "%s mode %04o", lockfile, (unsigned)mode_of(lockfile));
+    CHECK(mode_of(lockdir) == 0700);
+
+    /* Held: the same store, another store, another thread, another process. */
+    CHECK_RC(acme__store_lock(s, name, &err), ACME_ERR_LOCKED);
+    CHECK_MSG(strstr(err.msg, "store: cannot lock certs/example.com: "), "%s", err.msg);
+    CHECK_RC(acme__store_lock(s2, name, &err), ACME_ERR_LOCKED);
+    CHECK_MSG(strstr(err.msg, "held by another process or thread"), "%s", err.msg);
+    char msg[512];
+    CHECK_RC(lock_in_thread(s, name, msg, sizeof(msg)), ACME_ERR_LOCKED);
+    CHECK_RC(lock_in_thread(s2, name, msg, sizeof(msg)), ACME_ERR_LOCKED);
+    CHECK_MSG(strstr(msg, "certs/example.com"), "%s", msg);
+    CHECK_MSG(lock_in_child(dir, name, ACME_ERR_LOCKED) == 0, "a child took a held lock");
+    /* Other names are free. */
+    CHECK_OK(lock_in_thread(s2, "certs/other.example", NULL, 0));
+    CHECK_MSG(lock_in_child(dir, "accounts/x", ACME_OK) == 0, "a child could not lock");
+
+    /* Released: everyone may take it. */
+    acme__store_unlock(s, name);
+    CHECK_OK(lock_in_thread(s2, name, NULL, 0));
+    CHECK_MSG(lock_in_child(dir, name, ACME_OK) == 0, "a child could not take a free lock");
+    CHECK_OK(acme__store_lock(s, name, &err));
+    acme__store_unlock(s, name);
+    acme__store_unlock(s, name); /* twice: nothing happens */
+    acme__store_unlock(s, "never/locked");
+    acme__store_unlock(s, "../bad");
+
+    /* A lock taken while a fork()ed child shares the descriptor is still
+     * released by unlock. */
+    CHECK_OK(acme__store_lock(s, name, &err));
+    int gate[2];
+    REQUIRE_ZERO(pipe(gate));
+    fflush(stderr);
+    pid_t sharer = fork();
+    REQUIRE(sharer >= 0);
+    if (sharer == 0) {
+        close(gate[1]);
+        char c;
+        while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        _exit(0);
+    }
+    close(gate[0]);
+    acme__store_unlock(s, name);
+    CHECK_OK(lock_in_thread(s2, name, NULL, 0));
+    close(gate[1]);
+    CHECK(wait_child(sharer) == 0);
+
+    /* A holder killed with SIGKILL leaves no stale lock. */
+    int pfd[2];
+    REQUIRE_ZERO(pipe(pfd));
+    fflush(stderr);
+    pid_t holder = fork();
+    REQUIRE(holder >= 0);
+    if (holder == 0) {
+        close(pfd[0]);
+        acme_store *cs = NULL;
+        char r = 'n';
+        if (acme_store_new_fs(&cs, dir) == ACME_OK && acme__store_lock(cs, name, NULL) == ACME_OK)
+            r = 'y';
+        if (write(pfd[1], &r, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(pfd[1]);
+    char r = 0;
+    while (read(pfd[0], &r, 1) < 0 && errno == EINTR)
+        ;
+    close(pfd[0]);
+    CHECK_MSG(r == 'y', "the child could not take the lock");
+    CHECK_RC(acme__store_lock(s, name, &err), ACME_ERR_LOCKED);
+    kill(holder, SIGKILL);
+    CHECK(wait_child(holder) == -1);
+    CHECK_OK(acme__store_lock(s, name, &err));
+    acme__store_unlock(s, name);
+
+    /* Freeing a store releases its locks. */
+    CHECK_OK(acme__store_lock(s2, name, &err));
+    CHECK_OK(acme__store_lock(s2, "accounts/a/b", &err));
+    CHECK_RC(acme__store_lock(s, name, &err), ACME_ERR_LOCKED);
+    acme_store_free(s2);
+    CHECK_OK(acme__store_lock(s, name, &err));
+    CHECK_OK(acme__store_lock(s, "accounts/a/b", &err));
+    acme__store_unlock(s, "accounts/a/b");
+
+    /* Bad names never touch the disk. */
+    CHECK_RC(acme__store_lock(s, "../x", &err), ACME_ERR_INVALID);
+    CHECK_RC(acme__store_lock(s, "", &err), ACME_ERR_INVALID);
+    CHECK_RC(acme__store_lock(NULL, "x", &err), ACME_ERR_INVALID);
+
+    /* Locks are not listed with the keys. */
+    CHECK_OK(acme_store_put(s, "certs/a/meta.json", "{}", 2, 0));
+    char **names = NULL;
+    size_t n = 0;
+    CHECK_OK(acme__store_list(s, "certs", &names, &n, &err));
+    CHECK(n == 1 && has_name(names, n, "a"));
+    acme__free_strv(names, n);
+
+    acme__err_clear(&err);
+    acme_store_free(s); /* still holds `name` */
+    free(lockfile);
+    free(lockdir);
+    free(dir);
+}
+
+/* ---- host stores -------------------------------------------------------- */
+
+#define MEM_MAX 16
+
+typedef struct mem_store {
+    char *keys[MEM_MAX];
+    char *vals[MEM_MAX];
+    size_t lens[MEM_MAX];
+    char *locks[MEM_MAX]; /* names of the locks held */
+    int fail;      /* what the next callbacks return instead (0: behave) */
+    int huge;      /* read: append past the limit and claim success */
+    int junk;      /* list: return junk lines */
+    int calls;
+} mem_store;
+
+static int mem_find(char **tab, const char *key)
+{
+    for (int i = 0; i < MEM_MAX; i++)
+        if (tab[i] && strcmp(tab[i], key) == 0)
+            return i;
+    return -1;
+}
+
+static int mem_free_slot(char **tab)
+{
+    for (int i = 0; i < MEM_MAX; i++)
+        if (!tab[i])
+            return i;
+    return -1;
+}
+
+static int mem_read(const char *key, acme_buffer *out, void *ud)
+{
+    mem_store *m = ud;
+    m->calls++;
+    if (m->fail)
+        return m->fail;
+    if (m->huge) {
+        static const char chunk[4096] = { 0 };
+        for (size_t i = 0; i < ACME__STORE_MAX_VALUE / sizeof(chunk) + 2; i++)
+            (void)acme_buffer_append(out, chunk, sizeof(chunk));
+        return ACME_OK;
+    }
+    int i = mem_find(m->keys, key);
+    if (i < 0)
+        return ACME_ERR_NOT_FOUND;
+    return acme_buffer_append(out, m->vals[i], m->lens[i]);
+}
+
+static int mem_write(const char *key, const void *data, size_t len, int secret, void *ud)
+{
+    (void)secret;
+    mem_store *m = ud;
+    m->calls++;
+    if (m->fail)
+        return m->fail;
+    int i = mem_find(m->keys, key);
+    if (i < 0) {
+        i = mem_free_slot(m->keys);
+        if (i < 0)
+            return ACME_ERR_NOMEM;
+        m->keys[i] = acme__strdup(key);
+    } else {
+        free(m->vals[i]);
+    }
+    m->vals[i] = malloc(len ? len : 1);
+    memcpy(m->vals[i], data, len);
+    m->lens[i] = len;
+    return ACME_OK;
+}
+
+static int mem_remove(const char *key, void *ud)
+{
+    mem_store *m = ud;
+    m->calls++;
+    if (m->fail)
+        return m->fail;
+    int i = mem_find(m->keys, key);
+    if (i >= 0) {
+        free(m->keys[i]);
+        free(m->vals[i]);
+        m->keys[i] = NULL;
+        m->vals[i] = NULL;
+    }
+    return ACME_OK;
+}
+
+static int mem_list(const char *prefix, acme_buffer *out, void *ud)
+{
+    mem_store *m = ud;
+    m->calls++;
+    if (m->fail)
+        return m->fail;
+    if (m->junk) {
+        static const char junk[] = "a\n\nb/c\n..\n.\nok\nbad name\n\n/x\nlast";
+        return acme_buffer_append(out, junk, sizeof(junk) - 1);
+    }
+    size_t pl = strlen(prefix);
+    for (int i = 0; i < MEM_MAX; i++) {
+        const char *k = m->keys[i];
+        if (!k || strncmp(k, prefix, pl) != 0 || k[pl] != '/')
+            continue;
+        const char *child = k + pl + 1;
+        size_t cl = strcspn(child, "/");
+        int rc = acme_buffer_append(out, child, cl);
+        if (rc == ACME_OK)
+            rc = acme_buffer_append(out, "\n", 1);
+        if (rc != ACME_OK)
+            return rc;
+    }
+    return ACME_OK;
+}
+
+static int mem_lock(const char *name, void *ud)
+{
+    mem_store *m = ud;
+    m->calls++;
+    if (m->fail)
+        return m->fail;
+    if (mem_find(m->locks, name) >= 0)
+        return ACME_ERR_LOCKED;
+    int i = mem_free_slot(m->locks);
+    if (i < 0)
+        return ACME_ERR_NOMEM;
+    m->locks[i] = acme__strdup(name);
+    return ACME_OK;
+}
+
+static void mem_unlock(const char *name, void *ud)
+{
+    mem_store *m = ud;
+    m->calls++;
+    int i = mem_find(m->locks, name);
+    if (i >= 0) {
+        free(m->locks[i]);
+        m->locks[i] = NULL;
+    }
+}
+
+static void mem_clear(mem_store *m)
+{
+    for (int i = 0; i < MEM_MAX; i++) {
+        free(m->keys[i]);
+        free(m->vals[i]);
+        free(m->locks[i]);
+    }
+}
+
+static void test_host_store(void)
+{
+    acme_store_ops ops = { ACME_STORE_OPS_VERSION, mem_read,  mem_write,
+                           mem_remove,             mem_list,  mem_lock,
+                           mem_unlock };
+    mem_store m;
+    memset(&m, 0, sizeof(m));
+
+    /* Construction is checked. */
+    acme_store *s = (acme_store *)1;
+    CHECK_RC(acme_store_new(&s, NULL, &m), ACME_ERR_INVALID);
+    CHECK(s == NULL);
+    CHECK_RC(acme_store_new(NULL, &ops, &m), ACME_ERR_INVALID);
+    acme_store_ops bad = ops;
+    bad.version = 0;
+    CHECK_RC(acme_store_new(&s, &bad, &m), ACME_ERR_INVALID);
+    bad.version = ACME_STORE_OPS_VERSION + 1;
+    CHECK_RC(acme_store_new(&s, &bad, &m), ACME_ERR_INVALID);
+    const size_t nfields = 6;
+    for (size_t i = 0; i < nfields; i++) {
+        bad = ops;
+        switch (i) {
+        case 0: bad.read = NULL; break;
+        case 1: bad.write = NULL; break;
+        case 2: bad.remove = NULL; break;
+        case 3: bad.list = NULL; break;
+        case 4: bad.lock = NULL; break;
+        default: bad.unlock = NULL; break;
+        }
+        s = (acme_store *)1;
+        CHECK_RC(acme_store_new(&s, &bad, &m), ACME_ERR_INVALID);
+        CHECK(s == NULL);
+    }
+
+    REQUIRE_OK(acme_store_new(&s, &ops, &m));
+    /* ops were copied: changing ours does not change the store's. */
+    ops.read = NULL;
+
+    static const char bin[] = { 'k', '\0', 'v' };
+    CHECK_OK(acme_store_put(s, "accounts/ca/me/key.pem", bin, sizeof(bin), 1));
+    char *data = NULL;
+    size_t len = 0;
+    CHECK_OK(acme_store_get(s, "accounts/ca/me/key.pem", &data, &len));
+    CHECK(len == sizeof(bin) && data && memcmp(data, bin, len) == 0 && data[len] == '\0');
+    acme_free(data);
+    CHECK_RC(acme_store_get(s, "accounts/ca/me/none", &data, &len), ACME_ERR_NOT_FOUND);
+    CHECK_MSG(strstr(acme_last_error(), "store: cannot read accounts/ca/me/none: "),
+              "%s", acme_last_error());
+
+    /* Internal read into a buffer that already holds something appends. */
+    acme__buf b = ACME__BUF_INIT;
+    acme__buf_puts(&b, "pre:");
+    CHECK_OK(acme__store_read(s, "accounts/ca/me/key.pem", &b, NULL));
+    CHECK(b.len == 4 + sizeof(bin) && memcmp(b.data + 4, bin, sizeof(bin)) == 0);
+    acme__buf_free(&b);
+
+    /* Keys are checked before the callback runs. */
+    int calls = m.calls;
+    CHECK_RC(acme_store_put(s, "a/../b", "x", 1, 0), ACME_ERR_INVALID);
+    CHECK_RC(acme_store_get(s, "", &data, &len), ACME_ERR_INVALID);
+    CHECK_RC(acme__store_lock(s, "/x", NULL), ACME_ERR_INVALID);
+    acme__store_unlock(s, "a//b");
+    CHECK(m.calls == calls);
+
+    char *p = (char *)1;
+    CHECK_RC(acme_store_path(s, "accounts/ca/me/key.pem", &p), ACME_ERR_UNSUPPORTED);
+    CHECK(p == NULL);
+
+    /* Lists. */
+    CHECK_OK(acme_store_put(s, "certs/one/meta.json", "{}", 2, 0));
+    CHECK_OK(acme_store_put(s, "certs/two/meta.json", "{}", 2, 0));
+    char **names = NULL;
+    size_t n = 0;
+    CHECK_OK(acme__store_list(s, "certs", &names, &n, NULL));
+    CHECK(n == 2 && has_name(names, n, "one") && has_name(names, n, "two"));
+    acme__free_strv(names, n);
+    m.junk = 1;
+    CHECK_OK(acme__store_list(s, "certs", &names, &n, NULL));
+    CHECK_MSG(n == 3 && has_name(names, n, "a") && has_name(names, n, "ok") &&
+                  has_name(names, n, "last"),
+              "junk gave %zu names", n);
+    acme__free_strv(names, n);
+    m.junk = 0;
+
+    /* Locks. */
+    CHECK_OK(acme__store_lock(s, "certs/one", NULL));
+    CHECK_RC(acme__store_lock(s, "certs/one", NULL), ACME_ERR_LOCKED);
+    CHECK_MSG(strstr(acme_last_error(), "store: cannot lock certs/one: "), "%s",
+              acme_last_error());
+    acme__store_unlock(s, "certs/one");
+    CHECK_OK(acme__store_lock(s, "certs/one", NULL));
+    acme__store_unlock(s, "certs/one");
+
+    /* A callback's code comes back as it is; its message names the key and
+     * does not borrow an older, unrelated error. */
+    CHECK_RC(acme_store_get(s, "older/../error", &data, &len), ACME_ERR_INVALID);
+    m.fail = ACME_ERR_CALLBACK;
+    CHECK_RC(acme_store_put(s, "certs/one/meta.json", "x", 1, 0), ACME_ERR_CALLBACK);
+    CHECK_STR(acme_last_error(), "store: cannot write certs/one/meta.json: a callback failed");
+    m.fail = ACME_ERR_IO;
+    acme__err err = { 0 };
+    CHECK_RC(acme__store_remove(s, "certs/one/meta.json", &err), ACME_ERR_IO);
+    CHECK(err.code == ACME_ERR_IO);
+    CHECK_STR(err.msg, "store: cannot remove certs/one/meta.json: file input/output error");
+    CHECK_RC(acme__store_list(s, "certs", &names, &n, &err), ACME_ERR_IO);
+    CHECK(names == NULL && n == 0);
+    m.fail = 7; /* not an acme_error */
+    CHECK_RC(acme__store_lock(s, "certs/one", &err), ACME_ERR_CALLBACK);
+    CHECK_RC(acme_store_get(s, "certs/one/meta.json", &data, &len), ACME_ERR_CALLBACK);
+    CHECK(data == NULL);
+    m.fail = 0;
+    check_value(s, "certs/one/meta.json", "{}");
+
+    /* A read past the limit fails even when the callback claims success. */
+    m.huge = 1;
+    CHECK_RC(acme_store_get(s, "certs/one/meta.json", &data, &len), ACME_ERR_TOO_LARGE);
+    CHECK(data == NULL);
+    m.huge = 0;
+
+    acme__err_clear(&err);
+    acme_store_free(s);
+    /* The host's userdata is the host's. */
+    CHECK(m.keys[0] != NULL || m.keys[1] != NULL);
+    mem_clear(&m);
+}
+
+int main(void)
+{
+    REQUIRE_ZERO(mkdtemp(tmpdir) == NULL);
+    test_keys();
+    test_segments();
+    test_buffer();
+    test_fs_basic(tmpdir);
+    test_fs_modes(tmpdir);
+    test_fs_list(tmpdir);
+    test_fs_readonly(tmpdir);
+    test_fs_write_fails(tmpdir);
+    test_fs_locks(tmpdir);
+    test_host_store();
+    remove_tree(tmpdir);
+    CHECK(!exists(tmpdir));
+    return check_done();
+}
