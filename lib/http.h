@@ -61,7 +61,8 @@ void acme__http_stats(const acme__http *h, uint64_t *requests, uint64_t *connect
 int acme__http_parse_retry_after(const char *value, int64_t now, int64_t *delay);
 
 /* Parse one Link header value (RFC 8288), appending to res->links with URLs
- * resolved against base. Malformed entries are skipped. */
+ * resolved against base. Parsing stops at the first malformed entry;
+ * entries without a rel are skipped. */
 void acme__http_parse_link(const char *value, const char *base, acme__response *res);
 
 /* Resolve a possibly relative reference against base; new string or NULL. */

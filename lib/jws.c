@@ -29,6 +29,7 @@ static void append_signing_input(acme__buf *out, acme__buf *input, const acme__b
 int acme__jws_sign(acme_key *key, const char *kid, const char *nonce, const char *url,
                    const char *payload, acme__buf *out, acme__err *err)
 {
+    size_t start = out->len; /* on failure, out is cut back to this */
     acme__buf header = ACME__BUF_INIT, input = ACME__BUF_INIT;
     acme__buf_printf(&header, "{\"alg\":\"%s\",", acme_key_algorithm(key));
     if (kid) {
@@ -66,6 +67,10 @@ int acme__jws_sign(acme_key *key, const char *kid, const char *nonce, const char
     }
     acme__buf_free(&header);
     acme__buf_free(&input);
+    if (rc != ACME_OK && out->data) {
+        out->len = start;
+        out->data[start] = '\0';
+    }
     return rc;
 }
 

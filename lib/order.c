@@ -389,7 +389,7 @@ static int64_t poll_delay(const acme__response *res, int64_t backoff_ms, int64_t
     int64_t delay = backoff_ms, s;
     if (res && res->retry_after &&
         acme__http_parse_retry_after(res->retry_after, acme__now(), &s) == ACME_OK)
-        delay = s * 1000;
+        delay = (s < 86400 ? s : 86400) * 1000; /* capped: no overflow; the deadline cuts anyway */
     int64_t left = deadline_ms - acme__mono_ms();
     return delay < left ? delay : left;
 }

@@ -63,7 +63,9 @@ ACME_API const char *acme_strerror(int code);
 
 /**
  * Free memory that the library allocated for the caller (PEM text, JSON,
- * base64url strings, ...). NULL is allowed. The memory is wiped first.
+ * base64url strings, ...). NULL is allowed. Strings are wiped up to their
+ * terminating NUL first (so binary data from acme_base64url_decode() is
+ * wiped only up to its first zero byte).
  */
 ACME_API void acme_free(void *ptr);
 
@@ -88,7 +90,7 @@ ACME_API const acme_problem *acme_last_problem(void);
 ACME_API const char *acme_problem_type(const acme_problem *p);
 /** Human-readable detail; "" if absent. */
 ACME_API const char *acme_problem_detail(const acme_problem *p);
-/** HTTP status of the reply that carried the problem (0 for subproblems and challenge errors without one). */
+/** HTTP status of the reply that carried the problem, else the document's own "status" member, else 0. */
 ACME_API int acme_problem_status(const acme_problem *p);
 /** Identifier type of a subproblem ("dns", "ip"), or NULL. */
 ACME_API const char *acme_problem_identifier_type(const acme_problem *p);
