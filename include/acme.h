@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libacme: an ACME (RFC 8555) client library. This umbrella header includes
  * every public module header; what is not declared in these headers is not
  * part of the API.

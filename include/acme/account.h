@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libacme: ACME accounts (RFC 8555 section 7.3), i.e. the signer: an account
  * key plus the account URL the CA gave it.
  *

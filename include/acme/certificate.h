@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libacme: reading certificates (what a host needs to show or decide about
  * one) and revoking them (RFC 8555 section 7.6).
  *

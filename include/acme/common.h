@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libacme: error codes, memory, logging and problem documents shared by
  * every module.
  *

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libacme: the desire, i.e. the map of certificate name -> identifiers and
  * certificate-key type that a host wants to hold valid certificates for,
  * and the one idempotent call that makes it so: acme_desire_ensure().

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libacme: private keys (account keys and certificate keys), their JWK and
  * RFC 7638 thumbprint, and base64url.
  *

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libacme: orders (RFC 8555 section 7.4), from identifiers to a downloaded
  * certificate chain.
  *

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libacme: the provider, i.e. one ACME server (CA) as seen through its
  * directory, plus the replay-nonce pool and the HTTPS connection to it.
  *

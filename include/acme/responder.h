@@ -1,9 +1,10 @@
-/*
+/**
+ * @file
  * libacme: built-in solvers for the common cases.
  *
  *  - webroot: http-01 by writing the key authorization to
- *    <webroot>/.well-known/acme-challenge/<token> for a web server that
- *    already serves <webroot>;
+ *    WEBROOT/.well-known/acme-challenge/TOKEN for a web server that
+ *    already serves WEBROOT;
  *  - HTTP responder: a small HTTP server of its own that answers http-01
  *    (for hosts without a web server, or before it starts);
  *  - TLS-ALPN responder: a small TLS server that answers tls-alpn-01
@@ -27,7 +28,7 @@ extern "C" {
 
 /**
  * Add an http-01 solver that writes challenge files under `webroot`
- * (copied): the file .well-known/acme-challenge/<token> is written
+ * (copied): the file .well-known/acme-challenge/TOKEN is written
  * atomically with mode 0644 (directories created 0755 as needed) and removed
  * in cleanup. Tokens are checked to be base64url before any file is touched
  * (present fails with ACME_ERR_INVALID otherwise). The webroot itself must
@@ -42,7 +43,7 @@ typedef struct acme_http_responder acme_http_responder;
 /**
  * Listen on `address` (an IPv4 or IPv6 literal; NULL for all IPv4
  * addresses) and `port`, and serve http-01 answers from a background
- * thread: GET or HEAD /.well-known/acme-challenge/<token> answers 200 with
+ * thread: GET or HEAD /.well-known/acme-challenge/TOKEN answers 200 with
  * the key authorization of a presented token, anything else 404 (400 for
  * malformed requests or heads over 8 KiB); each client has 5 seconds in
  * all. Errors: ACME_ERR_IO (cannot bind, e.g. port in use or not

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libacme: challenges and solvers, the pluggable part of validation.
  *
  * A solver answers one challenge type ("http-01", "dns-01", "tls-alpn-01",

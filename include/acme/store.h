@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libacme: storage. The library keeps its state (account keys and URLs,
  * certificate keys, chains and metadata) through an acme_store, a table of
  * callbacks, so that a host can keep it anywhere: a directory (the built-in
@@ -8,6 +9,7 @@
  * of ASCII letters, digits and "._-@+" and never "." or "..". The library
  * uses this layout (CA and e-mail segments are sanitised):
  *
+ * @verbatim
  *   accounts/<ca>/<email>/key.pem       account key (secret)
  *   accounts/<ca>/<email>/account.json  {"url": ..., "directory": ...}
  *   certs/<name>/meta.json              names, key type, dates, ARI state,
@@ -16,6 +18,7 @@
  *   certs/<name>/<N>/chain.pem          leaf first, then intermediates
  *   certs/<name>/key.pem, chain.pem     copies of the current generation,
  *                                       at stable paths for web servers
+ * @endverbatim
  *
  * A new certificate is written as a new generation and made current by one
  * atomic write of meta.json, so a crash at any point leaves the old or the
@@ -81,13 +84,13 @@ typedef void (*acme_store_unlock_fn)(const char *name, void *userdata);
  * operation and the key.
  */
 typedef struct acme_store_ops {
-    unsigned int version; /**< ACME_STORE_OPS_VERSION */
-    acme_store_read_fn read;
-    acme_store_write_fn write;
-    acme_store_delete_fn remove;
-    acme_store_list_fn list;
-    acme_store_lock_fn lock;
-    acme_store_unlock_fn unlock;
+    unsigned int version;        /**< ACME_STORE_OPS_VERSION */
+    acme_store_read_fn read;     /**< read a value */
+    acme_store_write_fn write;   /**< replace a value atomically */
+    acme_store_delete_fn remove; /**< remove a value */
+    acme_store_list_fn list;     /**< list the children of a prefix */
+    acme_store_lock_fn lock;     /**< take a named lock without waiting */
+    acme_store_unlock_fn unlock; /**< release a named lock */
 } acme_store_ops;
 
 /** An opaque store. */
@@ -107,7 +110,7 @@ ACME_API int acme_store_new(acme_store **out, const acme_store_ops *ops, void *u
  * directories 0700. Temporary files that a crashed writer left behind are
  * removed when the lock of their key's directory is next taken (the lock
  * holder is the only writer there), and otherwise once older than a minute
- * by later writes and lists of their directory. Locks are advisory file locks (flock) under <dir>/locks/,
+ * by later writes and lists of their directory. Locks are advisory file locks (flock) under DIR/locks/,
  * released by the kernel when their holder dies, so a crashed process
  * leaves no stale lock; the top-level key "locks" is therefore reserved
  * (ACME_ERR_INVALID). Errors: ACME_ERR_INVALID (no dir), ACME_ERR_IO.
