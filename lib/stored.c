@@ -130,8 +130,10 @@ int acme__stored_load(acme_store *s, const char *name, acme__stored_cert *out, a
         rc = meta_parse(out, meta_key, &b, err);
     acme__buf_free(&b);
     free(meta_key);
-    if (rc != ACME_OK)
+    if (rc != ACME_OK) {
+        acme__stored_free(out);
         return rc;
+    }
 
     char *key_key = acme__stored_key(out, "key.pem");
     char *chain_key = acme__stored_key(out, "chain.pem");
