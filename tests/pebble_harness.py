@@ -29,6 +29,9 @@ Variables given to CMD:
   ACME_TEST_SERVER_KEY     scripted servers that must be trusted through the same CA
   ACME_TEST_TMPDIR         empty directory for the test's own files
 
+ACME_TEST_WRAP, when set, is put in front of CMD (unless CMD is a Python
+wrapper, which does the same for its own command): e.g. valgrind.
+
 Needs only Python 3.11's standard library, openssl, and Debian's `pebble` package
 (Linux: it uses prctl and /proc).
 """
@@ -42,6 +45,7 @@ import json
 import os
 import secrets
 import shutil
+import shlex
 import signal
 import socket
 import ssl
@@ -177,6 +181,16 @@ def stop_processes(procs):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def wrapped(cmd):
+    """Put ACME_TEST_WRAP (e.g. "valgrind --leak-check=full --error-exitcode=1")
+    in front of a test program. A Python command is another wrapper (such as
+    scripted_server.py), which passes the variable on to its own command."""
+    wrap = os.environ.get("ACME_TEST_WRAP")
+    if not wrap or os.path.basename(cmd[0]).startswith("python"):
+        return cmd
+    return shlex.split(wrap) + cmd
 
 
 def log_tail(path, lines=LOG_TAIL_LINES):
@@ -491,7 +505,7 @@ class Harness:
         try:
             # SIGTERM, not SIGKILL: CMD may want to clean up after itself.
             SIGNALS.cmd = subprocess.Popen(
-                cmd, env={**os.environ, **extra},
+                wrapped(cmd), env={**os.environ, **extra},
                 preexec_fn=die_with_parent(self.prctl, signal.SIGTERM))
         except OSError as e:
             warn(f"cannot run {cmd[0]}: {e}")

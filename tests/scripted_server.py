@@ -21,6 +21,8 @@ import sys
 import threading
 import time
 
+from pebble_harness import wrapped
+
 BASE = ""  # https://127.0.0.1:PORT, set at start
 
 
@@ -234,7 +236,7 @@ def main():
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
     env = dict(os.environ, ACME_TEST_SCRIPTED=BASE)
-    child = subprocess.Popen(cmd, env=env)
+    child = subprocess.Popen(wrapped(cmd), env=env)
     signal.signal(signal.SIGTERM, lambda *_: child.terminate())
     rc = child.wait()
     server.shutdown()

@@ -501,13 +501,15 @@ int main(void)
     acme_key *keys[5];
     for (size_t i = 0; i < 5; i++) {
         keys[i] = NULL;
-        REQUIRE_OK(acme_key_generate(&keys[i], types[i]));
+        if (!unit_slow_key(types[i]))
+            REQUIRE_OK(acme_key_generate(&keys[i], types[i]));
     }
     CHECK_STR(acme_key_algorithm(keys[0]), "ES256");
     CHECK_STR(acme_key_algorithm(keys[1]), "ES384");
     CHECK_STR(acme_key_algorithm(keys[2]), "RS256");
     for (size_t i = 0; i < 5; i++)
-        test_sign(keys[i]);
+        if (keys[i])
+            test_sign(keys[i]);
     test_many_ec_signatures(keys[0], 16);
     test_many_ec_signatures(keys[1], 16);
     test_ec_leading_zero(keys[0]);

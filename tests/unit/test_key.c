@@ -516,7 +516,8 @@ static void test_algorithms(acme_key *const *keys)
 {
     static const char *const algs[] = { "ES256", "ES384", "RS256", "RS256", "RS256" };
     for (size_t i = 0; i < NTYPES; i++)
-        CHECK_STR(acme_key_algorithm(keys[i]), algs[i]);
+        if (keys[i])
+            CHECK_STR(acme_key_algorithm(keys[i]), algs[i]);
 }
 
 static void test_refcount(acme_key *key)
@@ -542,11 +543,15 @@ int main(void)
     acme_key *keys[NTYPES];
     for (size_t i = 0; i < NTYPES; i++) {
         keys[i] = NULL;
+        if (unit_slow_key(all_types[i]))
+            continue;
         REQUIRE_OK(acme_key_generate(&keys[i], all_types[i]));
         CHECK(acme_key_get_type(keys[i]) == all_types[i]);
     }
     test_algorithms(keys);
     for (size_t i = 0; i < NTYPES; i++) {
+        if (!keys[i])
+            continue;
         test_pem_roundtrip(keys[i]);
         test_file_roundtrip(keys[i]);
         test_pkcs8(keys[i]);
