@@ -1,0 +1,319 @@
+/*
+ * acmectl: the example command-line client of libacme. It uses only the
+ * public API (<acme.h>). This header ties its files together:
+ *
+ *   main.c      global options, command dispatch, --help, --version
+ *   args.c      a small argument parser (long and short options)
+ *   output.c    progress, errors, and the library's log callback
+ *   session.c   state dir, remembered settings, provider, store, account
+ *   accounts.c  register, account, recover, update-contact, rollover, deactivate
+ *   issue.c     issue
+ *   batch.c     ensure and renew, the deploy hook
+ *   wants.c     the want-file format
+ *   solvers.c   standalone, webroot and hook solvers
+ *   hook.c      running hook programs (challenge hooks, deploy hooks)
+ *   revoke.c    revoke
+ */
+#ifndef ACMECTL_H
+#define ACMECTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <acme.h>
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+/* Exit status, documented in --help and acmectl(1). */
+#define EXIT_OK 0    /* success, including "nothing was due" */
+#define EXIT_FAIL 1  /* something failed: the CA refused, a certificate failed, a hook failed */
+#define EXIT_USAGE 2 /* bad command line or want file: nothing was done */
+
+#define LE_PRODUCTION "https://acme-v02.api.letsencrypt.org/directory"
+#define LE_STAGING "https://acme-staging-v02.api.letsencrypt.org/directory"
+#define CONF_FILE "acmectl.conf"
+
+/* ---- output.c --------------------------------------------------------- */
+
+enum { V_QUIET = 0, V_NORMAL = 1, V_VERBOSE = 2 };
+
+void out_init(int verbosity);
+int out_verbosity(void);
+/* A progress line on stderr (default verbosity). */
+void say(const char *fmt, ...) PRINTF_LIKE(1, 2);
+/* A detail line on stderr (-v only). */
+void detail(const char *fmt, ...) PRINTF_LIKE(1, 2);
+/* A warning on stderr (hidden by -q). */
+void warn_msg(const char *fmt, ...) PRINTF_LIKE(1, 2);
+/* An error on stderr (always shown). */
+void error_msg(const char *fmt, ...) PRINTF_LIKE(1, 2);
+/* Print "acmectl: <reason> (see acmectl --help)" and return EXIT_USAGE. */
+int usage_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
+/* The library's log callback (acme_provider_options.log). */
+void out_library_log(int level, const char *message, void *userdata);
+/* Text of a CA problem ("type: detail" with subproblems) appended to buf. */
+void out_problem(const acme_problem *p, char *buf, size_t size);
+/* Report a failed library call: what, the message and the CA's problem. */
+int fail_with(const char *what, const char *message, const acme_problem *problem);
+
+/* ---- args.c ----------------------------------------------------------- */
+
+typedef struct opt_spec {
+    const char *name; /* long name without "--" */
+    char short_name;  /* 0: none */
+    int has_arg;
+    int id;           /* > 0 */
+} opt_spec;
+
+typedef struct arg_parser {
+    int argc;
+    char **argv;
+    int i;          /* next argv index */
+    int permute;    /* positionals may come between options */
+    int stop;       /* "--" seen: the rest are positionals */
+    const char *bundle; /* rest of a bundle of short options ("-vq") */
+} arg_parser;
+
+#define ARG_END (-1)
+#define ARG_ERROR (-2)
+#define ARG_POSITIONAL 0
+
+void args_init(arg_parser *p, int argc, char **argv, int first, int permute);
+/*
+ * The next option (its id; *value is its argument or NULL), a positional
+ * (ARG_POSITIONAL, *value), ARG_END, or ARG_ERROR after printing a usage
+ * error. Options are looked up in the NULL-terminated list of tables.
+ */
+int args_next(arg_parser *p, const opt_spec *const *tables, const char **value);
+/* Parse a decimal number in [min, max]; 0 on success. */
+int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+
+/* ---- session.c -------------------------------------------------------- */
+
+typedef struct conf {
+    char *email;
+    char *directory;
+    char *ca_bundle;
+} conf;
+
+/* Global options and what the session opened. */
+typedef struct cli {
+    const char *directory_opt; /* --directory / --staging */
+    const char *ca_bundle_opt; /* --ca-bundle */
+    const char *state_opt;     /* --state */
+    int key_type;              /* --key-type; 0: not given */
+    int verbosity;
+
+    char *state_dir;           /* resolved */
+    int state_exists;
+    conf conf;                 /* <state>/acmectl.conf */
+    const char *directory;     /* effective directory URL */
+    const char *ca_bundle;     /* effective CA bundle, or NULL */
+    int have_clock;            /* ACMECTL_NOW was set */
+    int64_t now;
+
+    acme_provider *provider;
+    acme_store *store;
+} cli;
+
+/* Global option ids (shared with commands, which accept them too). */
+enum {
+    G_DIRECTORY = 1000, G_STAGING, G_CA_BUNDLE, G_STATE, G_KEY_TYPE, G_VERBOSE, G_QUIET,
+    G_HELP, G_VERSION
+};
+extern const opt_spec global_options[];
+/* Apply a global option; EXIT_OK or EXIT_USAGE. G_HELP prints help. */
+int cli_global_option(cli *c, int id, const char *value);
+void print_usage(void);
+
+/* Resolve the state dir and read the remembered settings: creates nothing. */
+int cli_resolve(cli *c);
+/* EXIT_FAIL with a message unless the state dir exists. */
+int cli_require_state(cli *c);
+/* The account's e-mail: `given`, else the remembered one; NULL if none. */
+const char *cli_email(const cli *c, const char *given);
+/* Connect to the CA. */
+int cli_open_provider(cli *c);
+/* Open (create) the store at the state dir. */
+int cli_open_store(cli *c);
+/* Remember e-mail, directory and CA bundle in <state>/acmectl.conf (if changed). */
+int cli_save_conf(cli *c, const char *email);
+/* Non-zero when an account for `email` at the effective directory is stored. */
+int cli_account_stored(const cli *c, const char *email);
+/* The path of the stored account key file holding `key` (malloc'd), or NULL. */
+char *cli_find_account_key_file(const cli *c, const acme_key *key);
+/* Restore the stored account of `email` and verify it with the CA. */
+int cli_restore_account(cli *c, const char *email, acme_account **out);
+void cli_close(cli *c);
+/* Options of acme_desire_options every command sets the same way. */
+void cli_desire_options(const cli *c, acme_desire_options *o);
+/* strdup that exits on failure (the CLI has no use for half a result). */
+char *xstrdup(const char *s);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n, size_t size);
+/* Read a whole file (NUL-terminated, malloc'd); NULL with errno set. */
+char *read_text_file(const char *path, size_t max, size_t *len);
+/* Certificate name from the first identifier: lower case, "*" and ":" as "_". */
+char *derive_cert_name(const char *first_id);
+/* Non-zero when `name` is usable as a certificate name (a store segment). */
+int cert_name_ok(const char *name);
+/* Validate an e-mail address given on the command line; EXIT_OK or EXIT_USAGE. */
+int check_email(const char *email);
+
+/* ---- hook.c ----------------------------------------------------------- */
+
+/*
+ * Run argv[0] (no shell) with argv, extra environment entries "NAME=value"
+ * (NULL-terminated, may be NULL), stdin from /dev/null and stdout to our
+ * stderr; wait for it. Returns 0 and *status (the exit code, or 128 + the
+ * signal) when it ran, -1 with a message in err when it could not start.
+ */
+int run_program(const char *const *argv, const char *const *env, int *status, char *err,
+                size_t errlen);
+/* Non-zero when `path` is an executable regular file. */
+int is_executable(const char *path);
+
+typedef struct hook_ctx hook_ctx;
+hook_ctx *hook_ctx_new(const char *prog, const char *cert);
+void hook_ctx_free(hook_ctx *h);
+const char *hook_ctx_cert(const hook_ctx *h);
+/* acme_solver_present_fn: runs PROG begin TYPE IDENT TOKEN AUTH. */
+int hook_present(const acme_challenge *ch, void *userdata);
+/* Run PROG done|failed ... for the challenges this thread presented (all: every thread's). */
+void hook_finish(hook_ctx *h, int success, int all);
+
+/* ---- solvers.c -------------------------------------------------------- */
+
+enum { SOLVER_UNSET = 0, SOLVER_STANDALONE, SOLVER_WEBROOT, SOLVER_HOOK };
+#define MAX_TYPES 8
+
+typedef struct solver_conf {
+    int kind;
+    const char *types[MAX_TYPES]; /* order of preference; borrowed strings */
+    size_t ntypes;
+    const char *webroot;
+    const char *hook;
+} solver_conf;
+
+/* Command-line options shared by issue, ensure and renew. */
+typedef struct solver_opts {
+    solver_conf sc;
+    unsigned int http_port;
+    unsigned int tls_port;
+    const char *listen;
+} solver_opts;
+
+enum {
+    S_SOLVER = 2000, S_CHALLENGE, S_HTTP_PORT, S_TLS_PORT, S_WEBROOT, S_HOOK, S_LISTEN
+};
+extern const opt_spec solver_options[];
+void solver_opts_init(solver_opts *so);
+/* Handle a solver option; EXIT_OK or EXIT_USAGE. */
+int solver_opt(solver_opts *so, int id, const char *value);
+int solver_kind_from_name(const char *name);
+const char *solver_kind_name(int kind);
+/* Fill what `sc` leaves unset from `def`, then the defaults. */
+void solver_conf_merge(solver_conf *sc, const solver_conf *def);
+/* Check a complete solver configuration for the identifiers; `where` prefixes messages. */
+int solver_conf_check(const solver_conf *sc, const char *const *ids, size_t n, const char *where);
+/* Add one challenge type to a preference list; EXIT_OK or EXIT_USAGE. */
+int solver_add_type(solver_conf *sc, const char *type, const char *where);
+
+typedef struct solver_env solver_env;
+solver_env *solver_env_new(const solver_opts *so);
+/*
+ * Start the standalone responders the configurations need. With `strict`,
+ * a port that cannot be bound is a failure (EXIT_FAIL); otherwise a
+ * warning, and the certificates that would need it fail only if due.
+ */
+int solver_env_start(solver_env *e, const solver_conf *const *confs, size_t n, int strict);
+/* A solver set for one certificate (owned by e). */
+int solver_env_build(solver_env *e, const solver_conf *sc, const char *cert, acme_solvers **out);
+/* The hook context of certificate `cert`, or NULL. */
+hook_ctx *solver_env_hook(solver_env *e, const char *cert);
+/* Finish the hooks of this thread's challenges (all: of every thread's). */
+void solver_env_finish(solver_env *e, int success, int all);
+void solver_env_free(solver_env *e);
+
+/* ---- wants.c ---------------------------------------------------------- */
+
+typedef struct want {
+    char *name;
+    char **ids;
+    size_t nids;
+    int key_type;      /* 0: the command's default */
+    solver_conf sc;    /* unset members: the command's */
+    char *where;       /* "FILE:LINE" */
+    char **strings;    /* storage behind sc's borrowed strings */
+    size_t nstrings;
+} want;
+
+typedef struct want_list {
+    want *v;
+    size_t n;
+} want_list;
+
+/* Load a want file or a directory of *.want files; EXIT_OK or EXIT_USAGE. */
+int wants_load(const char *path, want_list *out);
+void wants_free(want_list *l);
+
+/* ---- commands --------------------------------------------------------- */
+
+int cmd_register(cli *c, int argc, char **argv);
+int cmd_account(cli *c, int argc, char **argv);
+int cmd_recover(cli *c, int argc, char **argv);
+int cmd_update_contact(cli *c, int argc, char **argv);
+int cmd_rollover(cli *c, int argc, char **argv);
+int cmd_deactivate(cli *c, int argc, char **argv);
+int cmd_issue(cli *c, int argc, char **argv);
+int cmd_ensure(cli *c, int argc, char **argv);
+int cmd_renew(cli *c, int argc, char **argv);
+int cmd_revoke(cli *c, int argc, char **argv);
+
+/* ---- batch.c (ensure, renew, and issue's common path) ------------------ */
+
+enum {
+    B_EMAIL = 3000, B_AGREE_TOS, B_EAB_KID, B_EAB_HMAC_KEY, B_PARALLEL, B_DEPLOY_HOOK, B_FORCE,
+    B_NO_WWW_BASE, B_PREFERRED_CHAIN, B_WANTS, B_CSR, B_OUT, B_NAME
+};
+
+typedef struct batch_params {
+    const char *email;
+    int agree_tos;
+    const char *eab_kid;
+    const char *eab_hmac_key;
+    unsigned int parallel;
+    const char *deploy_hook;
+    int force;
+    int no_www_base;
+    const char *preferred_chain;
+    solver_opts so;
+} batch_params;
+
+enum { MODE_ISSUE, MODE_ENSURE, MODE_RENEW };
+
+/* Handle an option shared by issue, ensure and renew; EXIT_OK or EXIT_USAGE. */
+int batch_opt(batch_params *bp, int id, const char *value);
+/* Check the account options and that an account exists or may be made. */
+int batch_check_account(cli *c, const batch_params *bp, const char **email);
+/* After the provider is open: the CA's terms and EAB requirements. */
+int batch_check_ca(cli *c, const batch_params *bp, const char *email);
+/*
+ * Run a desire over `wants` (MODE_ISSUE, MODE_ENSURE) or over every stored
+ * certificate (MODE_RENEW, wants NULL). The command line is checked already.
+ */
+int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode);
+/* Run the deploy hook for one certificate; EXIT_OK or EXIT_FAIL. */
+int run_deploy_hook(const cli *c, const char *cmd, const char *name, const char *event,
+                    const char *chain, const char *key);
+/* Parse a revocation reason (number or name); -1 when invalid. */
+int parse_reason(const char *s);
+/* The shared event callback state (batch.c). */
+typedef struct batch_events batch_events;
+void batch_on_event(const acme_event *e, void *userdata);
+
+#endif

@@ -1,0 +1,469 @@
+/* ensure and renew: the periodic batch, on the library's desire.
+ *
+ *   ensure --wants FILE|DIR   every wanted certificate: issued when
+ *                             missing, renewed when due (ARI or the
+ *                             lifetime rule), reissued when its names or
+ *                             key type changed
+ *   renew                     the same over every certificate already in
+ *                             the state dir, with the names it has
+ *
+ * Running either again with nothing due changes nothing and places no
+ * order. The deploy hook runs once per new or renewed certificate, after
+ * the batch, with ACMECTL_NAME, ACMECTL_EVENT (obtained|renewed),
+ * ACMECTL_CHAIN, ACMECTL_KEY and ACMECTL_STATE in its environment. */
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "acmectl.h"
+
+static const opt_spec ensure_options[] = {
+    { "wants", 0, 1, B_WANTS },
+    { "email", 0, 1, B_EMAIL },
+    { "agree-tos", 0, 0, B_AGREE_TOS },
+    { "eab-kid", 0, 1, B_EAB_KID },
+    { "eab-hmac-key", 0, 1, B_EAB_HMAC_KEY },
+    { "parallel", 0, 1, B_PARALLEL },
+    { "deploy-hook", 0, 1, B_DEPLOY_HOOK },
+    { "force", 0, 0, B_FORCE },
+    { "no-www-base", 0, 0, B_NO_WWW_BASE },
+    { "preferred-chain", 0, 1, B_PREFERRED_CHAIN },
+    { NULL, 0, 0, 0 },
+};
+
+static const opt_spec renew_options[] = {
+    { "email", 0, 1, B_EMAIL },
+    { "parallel", 0, 1, B_PARALLEL },
+    { "deploy-hook", 0, 1, B_DEPLOY_HOOK },
+    { "force", 0, 0, B_FORCE },
+    { "preferred-chain", 0, 1, B_PREFERRED_CHAIN },
+    { NULL, 0, 0, 0 },
+};
+
+int batch_opt(batch_params *bp, int id, const char *value)
+{
+    unsigned long n;
+    switch (id) {
+    case B_EMAIL:
+        bp->email = value;
+        return check_email(value);
+    case B_AGREE_TOS:
+        bp->agree_tos = 1;
+        return EXIT_OK;
+    case B_EAB_KID:
+        bp->eab_kid = value;
+        return EXIT_OK;
+    case B_EAB_HMAC_KEY:
+        bp->eab_hmac_key = value;
+        return EXIT_OK;
+    case B_PARALLEL:
+        if (parse_ulong(value, 1, 64, &n) != 0)
+            return usage_error("--parallel needs a number from 1 to 64, not \"%s\"", value);
+        bp->parallel = (unsigned int)n;
+        return EXIT_OK;
+    case B_DEPLOY_HOOK:
+        if (!*value)
+            return usage_error("--deploy-hook needs a command");
+        bp->deploy_hook = value;
+        return EXIT_OK;
+    case B_FORCE:
+        bp->force = 1;
+        return EXIT_OK;
+    case B_NO_WWW_BASE:
+        bp->no_www_base = 1;
+        return EXIT_OK;
+    case B_PREFERRED_CHAIN:
+        if (!*value)
+            return usage_error("--preferred-chain needs an issuer common name");
+        bp->preferred_chain = value;
+        return EXIT_OK;
+    default:
+        if (id >= S_SOLVER && id <= S_LISTEN)
+            return solver_opt(&bp->so, id, value);
+        return usage_error("internal: unknown option");
+    }
+}
+
+int batch_check_account(cli *c, const batch_params *bp, const char **email)
+{
+    if (!bp->eab_kid != !bp->eab_hmac_key)
+        return usage_error("--eab-kid and --eab-hmac-key go together");
+    if ((bp->eab_kid || bp->email) && !bp->agree_tos && !cli_account_stored(c, cli_email(c, bp->email)))
+        return usage_error("registering a new account needs --agree-tos");
+    *email = cli_email(c, bp->email);
+    if (!*email)
+        return usage_error("no account e-mail: give --email EMAIL --agree-tos, or run "
+                           "acmectl register EMAIL --agree-tos first");
+    if (!bp->agree_tos && !cli_account_stored(c, *email)) {
+        error_msg("no account for %s at %s (run: acmectl register %s --agree-tos)", *email,
+                  c->directory, *email);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+int batch_check_ca(cli *c, const batch_params *bp, const char *email)
+{
+    if (cli_account_stored(c, email))
+        return EXIT_OK;
+    const char *tos = acme_provider_terms_of_service(c->provider);
+    if (tos)
+        say("terms of service of %s: %s (agreed with --agree-tos)", c->directory, tos);
+    if (acme_provider_external_account_required(c->provider) && !bp->eab_kid)
+        return usage_error("%s requires external account binding: give --eab-kid and "
+                           "--eab-hmac-key", c->directory);
+    return EXIT_OK;
+}
+
+/* ---- events and the deploy hook -------------------------------------------------- */
+
+typedef struct deploy_item {
+    char *name, *event, *chain, *key;
+} deploy_item;
+
+struct batch_events {
+    solver_env *env;
+    pthread_mutex_t mu;
+    deploy_item *deploys;
+    size_t ndeploys;
+};
+
+void batch_on_event(const acme_event *e, void *userdata)
+{
+    batch_events *be = userdata;
+    const char *name = acme_event_name(e);
+    int type = acme_event_get_type(e);
+    switch (type) {
+    case ACME_EVENT_OBTAINED:
+    case ACME_EVENT_RENEWED: {
+        solver_env_finish(be->env, 1, 0);
+        const char *what = type == ACME_EVENT_OBTAINED ? "obtained" : "renewed";
+        const char *chain = acme_event_chain_path(e) ? acme_event_chain_path(e)
+                                                     : acme_event_chain_key(e);
+        const char *key = acme_event_key_path(e) ? acme_event_key_path(e) : acme_event_key_key(e);
+        say("%s: saved chain %s and key %s", name, chain, key);
+        pthread_mutex_lock(&be->mu);
+        be->deploys = xrealloc(be->deploys, be->ndeploys + 1, sizeof(*be->deploys));
+        deploy_item *d = &be->deploys[be->ndeploys++];
+        d->name = xstrdup(name);
+        d->event = xstrdup(what);
+        d->chain = xstrdup(chain);
+        d->key = xstrdup(key);
+        pthread_mutex_unlock(&be->mu);
+        break;
+    }
+    case ACME_EVENT_FAILED:
+        solver_env_finish(be->env, 0, 0);
+        fail_with(name, acme_event_message(e), acme_event_problem(e));
+        break;
+    case ACME_EVENT_REVOKED:
+        say("%s: revoked", name);
+        break;
+    default:
+        break;
+    }
+}
+
+int run_deploy_hook(const cli *c, const char *cmd, const char *name, const char *event,
+                    const char *chain, const char *key)
+{
+    char e_name[512], e_event[64], e_chain[4200], e_key[4200], e_state[4200];
+    snprintf(e_name, sizeof(e_name), "ACMECTL_NAME=%s", name);
+    snprintf(e_event, sizeof(e_event), "ACMECTL_EVENT=%s", event);
+    snprintf(e_chain, sizeof(e_chain), "ACMECTL_CHAIN=%s", chain);
+    snprintf(e_key, sizeof(e_key), "ACMECTL_KEY=%s", key);
+    snprintf(e_state, sizeof(e_state), "ACMECTL_STATE=%s", c->state_dir);
+    const char *env[] = { e_name, e_event, e_chain, e_key, e_state, NULL };
+    const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+    say("%s: running deploy hook", name);
+    detail("%s: /bin/sh -c '%s' with ACMECTL_EVENT=%s", name, cmd, event);
+    int status = 0;
+    char err[512];
+    if (run_program(argv, env, &status, err, sizeof(err)) != 0) {
+        error_msg("%s: deploy hook: %s", name, err);
+        return EXIT_FAIL;
+    }
+    if (status != 0) {
+        error_msg("%s: deploy hook exited with status %d", name, status);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+/* ---- the batch --------------------------------------------------------------------- */
+
+static int64_t fixed_clock(void *userdata)
+{
+    return *(const int64_t *)userdata;
+}
+
+/* "not due: renewal at 1767225600" reads better with a date. */
+static void say_not_due(const char *name, const char *message)
+{
+    const char *at = strstr(message, "renewal at ");
+    unsigned long t;
+    char digits[32];
+    if (at && sscanf(at + 11, "%31[0-9]", digits) == 1 &&
+        parse_ulong(digits, 0, 253402300799UL, &t) == 0) {
+        time_t tt = (time_t)t;
+        struct tm tm;
+        char date[64];
+        gmtime_r(&tt, &tm);
+        strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm);
+        say("%s: %.*s%s%s", name, (int)(at + 11 - message), message, date,
+            at + 11 + strlen(digits));
+    } else {
+        say("%s: %s", name, message);
+    }
+}
+
+/* Whether the state dir holds any certificate (without opening the store). */
+static int any_stored(const cli *c)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/certs", c->state_dir);
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    int found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char meta[4600];
+        snprintf(meta, sizeof(meta), "%s/%s/meta.json", path, e->d_name);
+        FILE *f = fopen(meta, "r");
+        if (f) {
+            found = 1;
+            fclose(f);
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+static void print_paths(const cli *c, const char *name)
+{
+    char key[600];
+    char *path = NULL;
+    snprintf(key, sizeof(key), "certs/%s/chain.pem", name);
+    if (acme_store_path(c->store, key, &path) == ACME_OK)
+        printf("%s\n", path);
+    acme_free(path);
+    path = NULL;
+    snprintf(key, sizeof(key), "certs/%s/key.pem", name);
+    if (acme_store_path(c->store, key, &path) == ACME_OK)
+        printf("%s\n", path);
+    acme_free(path);
+    fflush(stdout);
+}
+
+int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
+{
+    const char *email = NULL;
+    int rc = batch_check_account(c, bp, &email);
+    if (rc != EXIT_OK)
+        return rc;
+    if ((rc = cli_open_provider(c)) != EXIT_OK)
+        return rc;
+    if ((rc = batch_check_ca(c, bp, email)) != EXIT_OK)
+        return rc;
+    if ((rc = cli_open_store(c)) != EXIT_OK)
+        return rc;
+
+    solver_conf renew_sc;
+    memset(&renew_sc, 0, sizeof(renew_sc));
+    size_t nconfs = wants ? wants->n : 1;
+    const solver_conf **confs = xcalloc(nconfs, sizeof(*confs));
+    if (wants) {
+        for (size_t i = 0; i < wants->n; i++)
+            confs[i] = &wants->v[i].sc;
+    } else {
+        renew_sc = bp->so.sc;
+        solver_conf_merge(&renew_sc, &bp->so.sc);
+        confs[0] = &renew_sc;
+    }
+    solver_env *env = solver_env_new(&bp->so);
+    batch_events be;
+    memset(&be, 0, sizeof(be));
+    be.env = env;
+    pthread_mutex_init(&be.mu, NULL);
+    acme_desire *d = NULL;
+    acme_solvers *shared = NULL;
+    int64_t now = c->now;
+
+    rc = solver_env_start(env, confs, nconfs, mode == MODE_ISSUE);
+    if (rc == EXIT_OK && !wants)
+        rc = solver_env_build(env, &renew_sc, "renew", &shared);
+    if (rc == EXIT_OK) {
+        acme_desire_options o;
+        cli_desire_options(c, &o);
+        o.email = email;
+        o.agree_tos = bp->agree_tos;
+        o.eab_kid = bp->eab_kid;
+        o.eab_hmac_key = bp->eab_hmac_key;
+        o.no_www_base = bp->no_www_base;
+        o.parallel = bp->parallel;
+        o.preferred_chain = bp->preferred_chain;
+        o.on_event = batch_on_event;
+        o.event_userdata = &be;
+        if (c->have_clock) {
+            o.clock = fixed_clock;
+            o.clock_userdata = &now;
+            warn_msg("ACMECTL_NOW: deciding renewals as if it were %lld (testing aid)",
+                     (long long)now);
+        }
+        if (acme_desire_new(&d, c->provider, c->store, shared, &o) != ACME_OK)
+            rc = fail_with("desire", acme_last_error(), NULL);
+    }
+    for (size_t i = 0; rc == EXIT_OK && wants && i < wants->n; i++) {
+        const want *w = &wants->v[i];
+        acme_solvers *s = NULL;
+        rc = solver_env_build(env, &w->sc, w->name, &s);
+        if (rc == EXIT_OK &&
+            acme_desire_add(d, w->name, (const char *const *)w->ids, w->nids,
+                            w->key_type ? w->key_type : c->key_type, s) != ACME_OK)
+            rc = fail_with(w->where, acme_desire_last_error(d), NULL);
+    }
+    size_t count = 0;
+    if (rc == EXIT_OK && !wants) {
+        if (acme_desire_add_stored(d, &count) != ACME_OK)
+            rc = fail_with("state", acme_desire_last_error(d), NULL);
+        else
+            detail("%zu certificate%s in %s", count, count == 1 ? "" : "s", c->state_dir);
+    }
+    for (size_t i = 0; rc == EXIT_OK && bp->force && i < acme_desire_count(d); i++)
+        acme_desire_set_force(d, acme_desire_name(d, i), 1);
+    if (rc == EXIT_OK) {
+        acme_account *account = NULL;
+        if (acme_desire_account(d, &account) != ACME_OK)
+            rc = fail_with("account", acme_desire_last_error(d), acme_last_problem());
+        else
+            say("account %s (%s)", acme_account_url(account), email);
+    }
+    if (rc == EXIT_OK && bp->email)
+        rc = cli_save_conf(c, bp->email);
+
+    if (rc == EXIT_OK) {
+        int erc = acme_desire_ensure(d);
+        solver_env_finish(env, erc == ACME_OK, 1); /* anything not settled by an event */
+        size_t obtained = 0, renewed = 0, not_due = 0, failed = 0;
+        acme_desire_summary(d, &obtained, &renewed, &not_due, &failed);
+        for (size_t i = 0; i < acme_desire_count(d); i++)
+            if (acme_desire_result(d, i) == ACME_RESULT_NOT_DUE)
+                say_not_due(acme_desire_name(d, i), acme_desire_message(d, i));
+        if (mode != MODE_ISSUE)
+            say("%s: %zu obtained, %zu renewed, %zu not due, %zu failed",
+                mode == MODE_RENEW ? "renew" : "ensure", obtained, renewed, not_due, failed);
+        if (failed || erc != ACME_OK)
+            rc = EXIT_FAIL;
+        if (mode == MODE_ISSUE && !failed && acme_desire_count(d) == 1) {
+            if (acme_desire_result(d, 0) == ACME_RESULT_NOT_DUE && !bp->force)
+                say("%s: nothing ordered (--force renews now)", acme_desire_name(d, 0));
+            print_paths(c, acme_desire_name(d, 0));
+        }
+        for (size_t i = 0; bp->deploy_hook && i < be.ndeploys; i++) {
+            const deploy_item *it = &be.deploys[i];
+            if (run_deploy_hook(c, bp->deploy_hook, it->name, it->event, it->chain, it->key) !=
+                EXIT_OK)
+                rc = EXIT_FAIL;
+        }
+        uint64_t requests = 0, connections = 0;
+        acme_provider_stats(c->provider, &requests, &connections);
+        detail("%llu requests over %llu connection%s", (unsigned long long)requests,
+               (unsigned long long)connections, connections == 1 ? "" : "s");
+    }
+
+    acme_desire_free(d);
+    solver_env_free(env);
+    free(confs);
+    for (size_t i = 0; i < be.ndeploys; i++) {
+        free(be.deploys[i].name);
+        free(be.deploys[i].event);
+        free(be.deploys[i].chain);
+        free(be.deploys[i].key);
+    }
+    free(be.deploys);
+    pthread_mutex_destroy(&be.mu);
+    return rc;
+}
+
+/* ---- the commands ------------------------------------------------------------------ */
+
+static int parse_batch_args(cli *c, int argc, char **argv, const opt_spec *own,
+                            batch_params *bp, const char **wants_path)
+{
+    const opt_spec *const tables[] = { own, solver_options, global_options, NULL };
+    arg_parser p;
+    args_init(&p, argc, argv, 1, 1);
+    const char *v;
+    int id;
+    while ((id = args_next(&p, tables, &v)) != ARG_END) {
+        int rc = EXIT_OK;
+        if (id == ARG_ERROR)
+            return EXIT_USAGE;
+        if (id == ARG_POSITIONAL)
+            return usage_error("%s: unexpected argument \"%s\"", argv[0], v);
+        if (id == B_WANTS)
+            *wants_path = v;
+        else if (id >= G_DIRECTORY && id <= G_VERSION)
+            rc = cli_global_option(c, id, v);
+        else
+            rc = batch_opt(bp, id, v);
+        if (rc != EXIT_OK)
+            return rc;
+    }
+    return EXIT_OK;
+}
+
+int cmd_ensure(cli *c, int argc, char **argv)
+{
+    batch_params bp;
+    memset(&bp, 0, sizeof(bp));
+    solver_opts_init(&bp.so);
+    const char *wants_path = NULL;
+    int rc = parse_batch_args(c, argc, argv, ensure_options, &bp, &wants_path);
+    if (rc != EXIT_OK)
+        return rc;
+    if (!wants_path)
+        return usage_error("ensure needs --wants FILE|DIR");
+    want_list wants;
+    if ((rc = wants_load(wants_path, &wants)) != EXIT_OK)
+        return rc;
+    for (size_t i = 0; rc == EXIT_OK && i < wants.n; i++) {
+        want *w = &wants.v[i];
+        solver_conf_merge(&w->sc, &bp.so.sc);
+        rc = solver_conf_check(&w->sc, (const char *const *)w->ids, w->nids, w->where);
+    }
+    if (rc == EXIT_OK)
+        rc = cli_resolve(c);
+    if (rc == EXIT_OK)
+        rc = run_batch(c, &bp, &wants, MODE_ENSURE);
+    wants_free(&wants);
+    return rc;
+}
+
+int cmd_renew(cli *c, int argc, char **argv)
+{
+    batch_params bp;
+    memset(&bp, 0, sizeof(bp));
+    solver_opts_init(&bp.so);
+    const char *unused = NULL;
+    int rc = parse_batch_args(c, argc, argv, renew_options, &bp, &unused);
+    if (rc != EXIT_OK)
+        return rc;
+    solver_conf sc = bp.so.sc;
+    solver_conf_merge(&sc, &bp.so.sc);
+    if ((rc = solver_conf_check(&sc, NULL, 0, "renew")) != EXIT_OK)
+        return rc;
+    if ((rc = cli_resolve(c)) != EXIT_OK)
+        return rc;
+    if (!c->state_exists || !any_stored(c)) {
+        say("renew: no certificates in %s", c->state_dir);
+        return EXIT_OK;
+    }
+    return run_batch(c, &bp, NULL, MODE_RENEW);
+}

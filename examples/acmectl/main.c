@@ -1,0 +1,106 @@
+/* acmectl: get, renew and revoke certificates from an ACME CA (RFC 8555)
+ * with libacme. Global options come before the command (they are also
+ * accepted after it). See acmectl(1) (doc/acmectl.1). */
+#include <stdio.h>
+#include <string.h>
+
+#include "acmectl.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(cli *c, int argc, char **argv);
+} command;
+
+static const command commands[] = {
+    { "register", cmd_register },
+    { "account", cmd_account },
+    { "recover", cmd_recover },
+    { "update-contact", cmd_update_contact },
+    { "rollover", cmd_rollover },
+    { "deactivate", cmd_deactivate },
+    { "issue", cmd_issue },
+    { "ensure", cmd_ensure },
+    { "renew", cmd_renew },
+    { "revoke", cmd_revoke },
+};
+
+void print_usage(void)
+{
+    fputs(
+        "usage: acmectl [GLOBAL OPTIONS] COMMAND [ARGS]\n"
+        "\n"
+        "Global options:\n"
+        "  --directory URL      ACME directory (default: Let's Encrypt production)\n"
+        "  --staging            Let's Encrypt staging\n"
+        "  --ca-bundle FILE     trust anchors for the ACME server's HTTPS\n"
+        "  --state DIR          state dir (default: $ACMECTL_STATE, /var/lib/acmectl for root,\n"
+        "                       else $XDG_STATE_HOME/acmectl or ~/.local/state/acmectl)\n"
+        "  --key-type TYPE      new keys: ec256 (default), ec384, rsa2048, rsa3072, rsa4096\n"
+        "  -v, --verbose        also timings and each request\n"
+        "  -q, --quiet          errors only\n"
+        "  -h, --help           this text\n"
+        "  -V, --version        version\n"
+        "\n"
+        "Account:\n"
+        "  register EMAIL --agree-tos [--eab-kid ID --eab-hmac-key KEY]\n"
+        "  account [--email EMAIL]                show URL, status, contacts\n"
+        "  recover EMAIL                          find the stored key's account at the CA\n"
+        "  update-contact EMAIL...                replace the contacts\n"
+        "  rollover                               switch to a new account key\n"
+        "  deactivate                             deactivate the account (irreversible)\n"
+        "\n"
+        "Certificates:\n"
+        "  issue NAME... [--name CERT] [--force] [--csr FILE [--out FILE]]\n"
+        "        [--preferred-chain CN] [--no-www-base] [--deploy-hook CMD] [SOLVER OPTIONS]\n"
+        "  ensure --wants FILE|DIR [--email EMAIL --agree-tos] [--parallel N]\n"
+        "        [--deploy-hook CMD] [--force] [--no-www-base] [SOLVER OPTIONS]\n"
+        "  renew [--parallel N] [--deploy-hook CMD] [--force] [SOLVER OPTIONS]\n"
+        "  revoke NAME [--reason R] [--with-cert-key]\n"
+        "  revoke --cert FILE [--cert-key FILE] [--reason R]\n"
+        "\n"
+        "Solver options:\n"
+        "  --solver standalone|webroot|hook   (default standalone; --webroot and --hook imply theirs)\n"
+        "  --challenge TYPE     preferred challenge types, repeatable: http-01, tls-alpn-01, dns-01\n"
+        "  --http-port N        standalone http-01 port (default 80)\n"
+        "  --tls-port N         standalone tls-alpn-01 port (default 443)\n"
+        "  --listen ADDRESS     standalone address (default all IPv4; \"::\" for IPv6 too)\n"
+        "  --webroot DIR        write http-01 files under DIR/.well-known/acme-challenge/\n"
+        "  --hook PROG          PROG begin|done|failed TYPE IDENT TOKEN AUTH (as uacme)\n"
+        "\n"
+        "www.example.com brings example.com into the same certificate (--no-www-base: not).\n"
+        "Exit status: 0 success (also when nothing was due), 1 failure, 2 usage error.\n"
+        "See acmectl(1).\n",
+        stdout);
+}
+
+int main(int argc, char **argv)
+{
+    cli c;
+    memset(&c, 0, sizeof(c));
+    c.verbosity = V_NORMAL;
+    out_init(c.verbosity);
+
+    const opt_spec *const tables[] = { global_options, NULL };
+    arg_parser p;
+    args_init(&p, argc, argv, 1, 0);
+    const char *v;
+    int id;
+    while ((id = args_next(&p, tables, &v)) != ARG_END) {
+        if (id == ARG_ERROR)
+            return EXIT_USAGE;
+        if (cli_global_option(&c, id, v) != EXIT_OK)
+            return EXIT_USAGE;
+    }
+    if (p.i >= argc)
+        return usage_error("no command given");
+    const char *name = argv[p.i];
+    const command *cmd = NULL;
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            cmd = &commands[i];
+    if (!cmd)
+        return usage_error("unknown command \"%s\"", name);
+    int rc = cmd->run(&c, argc - p.i, argv + p.i);
+    cli_close(&c);
+    return rc;
+}

@@ -1,0 +1,215 @@
+/* revoke: RFC 8555 section 7.6.
+ *
+ *   acmectl revoke NAME [--reason R] [--with-cert-key]
+ *       the stored certificate NAME, signed by the account key (or by the
+ *       certificate's own key); the store records it and the next ensure
+ *       or renew that still wants NAME orders a replacement
+ *   acmectl revoke --cert FILE [--cert-key FILE] [--reason R]
+ *       any certificate: signed by its own key with --cert-key (no account
+ *       and no state dir needed), else by the account key */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "acmectl.h"
+
+enum { R_REASON = 4000, R_CERT, R_CERT_KEY, R_WITH_CERT_KEY, R_EMAIL };
+
+static const opt_spec revoke_options[] = {
+    { "reason", 0, 1, R_REASON },
+    { "cert", 0, 1, R_CERT },
+    { "cert-key", 0, 1, R_CERT_KEY },
+    { "with-cert-key", 0, 0, R_WITH_CERT_KEY },
+    { "email", 0, 1, R_EMAIL },
+    { NULL, 0, 0, 0 },
+};
+
+static const struct {
+    const char *name;
+    int code;
+} reasons[] = {
+    { "unspecified", 0 },           { "keycompromise", 1 },       { "cacompromise", 2 },
+    { "affiliationchanged", 3 },    { "superseded", 4 },          { "cessationofoperation", 5 },
+    { "certificatehold", 6 },       { "removefromcrl", 8 },       { "privilegewithdrawn", 9 },
+    { "aacompromise", 10 },
+};
+
+int parse_reason(const char *s)
+{
+    unsigned long n;
+    if (parse_ulong(s, 0, 10, &n) == 0)
+        return n == 7 ? -1 : (int)n;
+    char folded[64];
+    size_t k = 0;
+    for (const char *p = s; *p && k + 1 < sizeof(folded); p++)
+        if (*p != '-' && *p != '_')
+            folded[k++] = *p;
+    folded[k] = '\0';
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (strcasecmp(folded, reasons[i].name) == 0)
+            return reasons[i].code;
+    return -1;
+}
+
+static int revoke_file(cli *c, const char *email_opt, const char *cert_path,
+                       const char *key_path, int reason)
+{
+    char *pem = read_text_file(cert_path, 1024 * 1024, NULL);
+    if (!pem)
+        return usage_error("--cert %s: %s", cert_path, strerror(errno));
+    acme_key *key = NULL;
+    acme_cert *cert = NULL;
+    int rc = EXIT_OK;
+    if (key_path && acme_key_load_file(&key, key_path) != ACME_OK)
+        rc = usage_error("--cert-key %s: %s", key_path, acme_last_error());
+    if (rc == EXIT_OK && acme_cert_parse(&cert, pem, strlen(pem), key) != ACME_OK)
+        rc = usage_error("--cert %s: %s", cert_path, acme_last_error());
+    const char *email = NULL;
+    if (rc == EXIT_OK)
+        rc = cli_resolve(c);
+    if (rc == EXIT_OK && !key) {
+        email = cli_email(c, email_opt);
+        if (!email || !cli_account_stored(c, email)) {
+            error_msg("revoking with the account key needs an account (or give --cert-key)");
+            rc = EXIT_FAIL;
+        }
+    }
+    if (rc == EXIT_OK)
+        rc = cli_open_provider(c);
+    if (rc == EXIT_OK && key) {
+        if (acme_revoke_with_key(c->provider, key, pem, reason) != ACME_OK)
+            rc = fail_with("revoke", acme_last_error(), acme_last_problem());
+    } else if (rc == EXIT_OK) {
+        acme_desire *d = NULL;
+        acme_account *account = NULL;
+        acme_desire_options o;
+        cli_desire_options(c, &o);
+        o.email = email;
+        rc = cli_open_store(c);
+        if (rc == EXIT_OK && acme_desire_new(&d, c->provider, c->store, NULL, &o) != ACME_OK)
+            rc = fail_with("desire", acme_last_error(), NULL);
+        if (rc == EXIT_OK && acme_desire_account(d, &account) != ACME_OK)
+            rc = fail_with("account", acme_desire_last_error(d), acme_last_problem());
+        if (rc == EXIT_OK && acme_account_revoke(account, pem, reason) != ACME_OK)
+            rc = fail_with("revoke", acme_account_last_error(account),
+                           acme_account_last_problem(account));
+        acme_desire_free(d);
+    }
+    if (rc == EXIT_OK) {
+        say("revoked %s (serial %s, reason %d)", cert_path, acme_cert_serial(cert), reason);
+        printf("%s\n", acme_cert_serial(cert));
+    }
+    acme_cert_free(cert);
+    acme_key_free(key);
+    free(pem);
+    return rc;
+}
+
+static int revoke_name(cli *c, const char *email_opt, const char *name, int reason,
+                       int with_cert_key)
+{
+    int rc = cli_resolve(c);
+    if (rc != EXIT_OK)
+        return rc;
+    if ((rc = cli_require_state(c)) != EXIT_OK)
+        return rc;
+    char meta[4600];
+    snprintf(meta, sizeof(meta), "%s/certs/%s/meta.json", c->state_dir, name);
+    if (access(meta, F_OK) != 0) {
+        error_msg("no certificate called %s in %s", name, c->state_dir);
+        return EXIT_FAIL;
+    }
+    const char *email = cli_email(c, email_opt);
+    if (!with_cert_key && (!email || !cli_account_stored(c, email))) {
+        error_msg("revoking with the account key needs an account (or give --with-cert-key)");
+        return EXIT_FAIL;
+    }
+    if ((rc = cli_open_provider(c)) != EXIT_OK || (rc = cli_open_store(c)) != EXIT_OK)
+        return rc;
+    acme_desire_options o;
+    cli_desire_options(c, &o);
+    o.email = email;
+    acme_desire *d = NULL;
+    if (acme_desire_new(&d, c->provider, c->store, NULL, &o) != ACME_OK)
+        return fail_with("desire", acme_last_error(), NULL);
+    /* The serial, for the record (and for scripts, on stdout). */
+    char key[600];
+    char *pem = NULL;
+    size_t len = 0;
+    acme_cert *cert = NULL;
+    snprintf(key, sizeof(key), "certs/%s/chain.pem", name);
+    if (acme_store_get(c->store, key, &pem, &len) == ACME_OK)
+        acme_cert_parse(&cert, pem, len, NULL);
+    if (acme_desire_revoke(d, name, reason, with_cert_key) != ACME_OK) {
+        rc = fail_with(name, acme_desire_last_error(d), acme_last_problem());
+    } else {
+        say("%s: revoked (serial %s, reason %d, signed by the %s key)", name,
+            cert ? acme_cert_serial(cert) : "?", reason, with_cert_key ? "certificate" : "account");
+        if (cert)
+            printf("%s\n", acme_cert_serial(cert));
+    }
+    acme_cert_free(cert);
+    acme_free(pem);
+    acme_desire_free(d);
+    return rc;
+}
+
+int cmd_revoke(cli *c, int argc, char **argv)
+{
+    const opt_spec *const tables[] = { revoke_options, global_options, NULL };
+    arg_parser p;
+    args_init(&p, argc, argv, 1, 1);
+    const char *v, *name = NULL, *cert = NULL, *cert_key = NULL, *email = NULL;
+    int id, reason = 0, with_cert_key = 0, rc = EXIT_OK;
+    while (rc == EXIT_OK && (id = args_next(&p, tables, &v)) != ARG_END) {
+        switch (id) {
+        case ARG_ERROR:
+            return EXIT_USAGE;
+        case ARG_POSITIONAL:
+            if (name)
+                return usage_error("revoke takes one NAME");
+            name = v;
+            break;
+        case R_REASON:
+            reason = parse_reason(v);
+            if (reason < 0)
+                return usage_error("--reason %s: not a revocation reason (0-6, 8-10, or a name "
+                                   "such as keyCompromise, superseded)", v);
+            break;
+        case R_CERT:
+            cert = v;
+            break;
+        case R_CERT_KEY:
+            cert_key = v;
+            break;
+        case R_WITH_CERT_KEY:
+            with_cert_key = 1;
+            break;
+        case R_EMAIL:
+            email = v;
+            rc = check_email(v);
+            break;
+        default:
+            rc = cli_global_option(c, id, v);
+            break;
+        }
+    }
+    if (rc != EXIT_OK)
+        return rc;
+    if (name && cert)
+        return usage_error("revoke takes a NAME or --cert FILE, not both");
+    if (!name && !cert)
+        return usage_error("revoke needs a NAME or --cert FILE");
+    if (cert_key && !cert)
+        return usage_error("--cert-key goes with --cert (for a stored NAME use --with-cert-key)");
+    if (with_cert_key && cert)
+        return usage_error("--with-cert-key is for a stored NAME (with --cert use --cert-key)");
+    if (name && !cert_name_ok(name))
+        return usage_error("\"%s\" is not a certificate name", name);
+    if (cert)
+        return revoke_file(c, email, cert, cert_key, reason);
+    return revoke_name(c, email, name, reason, with_cert_key);
+}
