@@ -402,12 +402,7 @@ int acme_http_responder_start(acme_http_responder **out, const char *address, un
         free(r);
         return acme__fail(NULL, ACME_ERR_NOMEM, WHAT ": cannot create a mutex");
     }
-    int rc = acme__listener_open(&r->l, address, port, WHAT);
-    if (rc == ACME_OK) {
-        rc = acme__thread_start(&r->thread, serve, r, WHAT);
-        if (rc != ACME_OK)
-            acme__listener_close(&r->l);
-    }
+    int rc = acme__listener_run(&r->l, &r->thread, address, port, WHAT, serve, r);
     if (rc != ACME_OK) {
         pthread_mutex_destroy(&r->lock);
         free(r);
@@ -426,9 +421,7 @@ void acme_http_responder_stop(acme_http_responder *r)
 {
     if (!r)
         return;
-    acme__listener_wake(&r->l);
-    pthread_join(r->thread, NULL);
-    acme__listener_close(&r->l);
+    acme__listener_stop(&r->l, r->thread);
     while (r->entries) {
         http_entry *e = r->entries;
         r->entries = e->next;

@@ -186,3 +186,22 @@ int acme__thread_start(pthread_t *thread, void *(*fn)(void *), void *arg, const 
                           strerror(rc));
     return ACME_OK;
 }
+
+int acme__listener_run(acme__listener *l, pthread_t *thread, const char *address,
+                       unsigned int port, const char *what, void *(*serve)(void *), void *arg)
+{
+    int rc = acme__listener_open(l, address, port, what);
+    if (rc == ACME_OK) {
+        rc = acme__thread_start(thread, serve, arg, what);
+        if (rc != ACME_OK)
+            acme__listener_close(l);
+    }
+    return rc;
+}
+
+void acme__listener_stop(acme__listener *l, pthread_t thread)
+{
+    acme__listener_wake(l);
+    pthread_join(thread, NULL);
+    acme__listener_close(l);
+}

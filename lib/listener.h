@@ -43,4 +43,11 @@ int acme__listener_wait(const acme__listener *l, int fd, short events, int64_t d
  * host's signal handlers never run on a library thread. */
 int acme__thread_start(pthread_t *thread, void *(*fn)(void *), void *arg, const char *what);
 
+/* A responder's life: open the listener and start serve(arg) on its
+ * thread (nothing left open on failure) ... */
+int acme__listener_run(acme__listener *l, pthread_t *thread, const char *address,
+                       unsigned int port, const char *what, void *(*serve)(void *), void *arg);
+/* ... and wake it, join the thread, close. */
+void acme__listener_stop(acme__listener *l, pthread_t thread);
+
 #endif

@@ -376,12 +376,7 @@ int acme_tls_alpn_responder_start(acme_tls_alpn_responder **out, const char *add
         free(r);
         return acme__fail(NULL, ACME_ERR_NOMEM, WHAT ": cannot create a mutex");
     }
-    int rc = acme__listener_open(&r->l, address, port, WHAT);
-    if (rc == ACME_OK) {
-        rc = acme__thread_start(&r->thread, serve, r, WHAT);
-        if (rc != ACME_OK)
-            acme__listener_close(&r->l);
-    }
+    int rc = acme__listener_run(&r->l, &r->thread, address, port, WHAT, serve, r);
     if (rc != ACME_OK) {
         pthread_mutex_destroy(&r->lock);
         free(r);
@@ -400,9 +395,7 @@ void acme_tls_alpn_responder_stop(acme_tls_alpn_responder *r)
 {
     if (!r)
         return;
-    acme__listener_wake(&r->l);
-    pthread_join(r->thread, NULL);
-    acme__listener_close(&r->l);
+    acme__listener_stop(&r->l, r->thread);
     while (r->entries) {
         alpn_entry *e = r->entries;
         r->entries = e->next;
