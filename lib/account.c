@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "account_parse.h"
 #include "b64.h"
 #include "json.h"
 #include "jws.h"
@@ -96,13 +97,9 @@ static int contacts_append(acme__buf *b, const char *const *contacts, size_t n, 
     return acme__buf_putc(b, ']');
 }
 
-/* Take status, contact and orders from an account object. */
-static int account_parse(acme_account *a, const acme__response *res)
+int acme__account_parse(yajl_val v, acme__account_fields *out, acme__err *err)
 {
-    yajl_val v;
-    int rc = acme__provider_json(res, "account", &v, &a->err);
-    if (rc != ACME_OK)
-        return rc;
+    memset(out, 0, sizeof(*out));
     const char *status = acme__json_string(v, "status");
     const char *orders = acme__json_string(v, "orders");
     yajl_val contacts = acme__json_array(v, "contact");
@@ -117,20 +114,48 @@ static int account_parse(acme_account *a, const acme__response *res)
         if (c && !(list[kept++] = acme__strdup(c)))
             oom = 1;
     }
-    acme__json_free(v);
     if (oom) {
         acme__free_strv(list, kept);
         free(status_copy);
         free(orders_copy);
-        return acme__fail(&a->err, ACME_ERR_NOMEM, "out of memory");
+        return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     }
+    out->contacts = list;
+    out->ncontacts = kept;
+    out->status = status_copy;
+    out->orders = orders_copy;
+    return ACME_OK;
+}
+
+void acme__account_fields_free(acme__account_fields *f)
+{
+    if (!f)
+        return;
+    acme__free_strv(f->contacts, f->ncontacts);
+    free(f->status);
+    free(f->orders);
+    memset(f, 0, sizeof(*f));
+}
+
+/* Take status, contact and orders from an account object. */
+static int account_parse(acme_account *a, const acme__response *res)
+{
+    yajl_val v;
+    int rc = acme__provider_json(res, "account", &v, &a->err);
+    if (rc != ACME_OK)
+        return rc;
+    acme__account_fields f;
+    rc = acme__account_parse(v, &f, &a->err);
+    acme__json_free(v);
+    if (rc != ACME_OK)
+        return rc;
     acme__free_strv(a->contacts, a->ncontacts);
     free(a->status);
     free(a->orders);
-    a->contacts = list;
-    a->ncontacts = kept;
-    a->status = status_copy;
-    a->orders = orders_copy;
+    a->contacts = f.contacts;
+    a->ncontacts = f.ncontacts;
+    a->status = f.status;
+    a->orders = f.orders;
     return ACME_OK;
 }
 

@@ -87,14 +87,14 @@ static int write_url(acme_store *s, acme_provider *p, const char *json_key, cons
 }
 
 int acme__account_ensure(acme_provider *p, acme_store *s, const char *email,
-                         const acme_account_options *reg, int key_type, acme_account **out,
-                         acme__err *err)
+                         const acme_account_options *reg, int key_type,
+                         unsigned int lock_timeout_s, acme_account **out, acme__err *err)
 {
     *out = NULL;
     char *dir = account_key_of(p, email, NULL);
     char *key_key = account_key_of(p, email, "key.pem");
     char *json_key = account_key_of(p, email, "account.json");
-    int rc = dir && key_key && json_key ? acme__store_lock(s, dir, err)
+    int rc = dir && key_key && json_key ? acme__store_lock_wait(s, dir, lock_timeout_s, err)
                                         : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     if (rc != ACME_OK)
         goto done;

@@ -5,11 +5,12 @@
 #include "acme/account.h"
 #include "store.h"
 
-/* The account for email at p's CA: loaded from the store when its URL is
+/* The account for email at p's CA (under the account's lock, waited for up
+ * to lock_timeout_s): loaded from the store when its URL is
  * known; else recovered from the stored key (onlyReturnExisting); else a
  * key is made and stored first, then registered with reg. */
 int acme__account_ensure(acme_provider *p, acme_store *s, const char *email,
-                         const acme_account_options *reg, int key_type, acme_account **out,
-                         acme__err *err);
+                         const acme_account_options *reg, int key_type,
+                         unsigned int lock_timeout_s, acme_account **out, acme__err *err);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "acme/key.h"
 #include "error.h"
+#include "mem.h"
 
 static const char alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -67,6 +68,7 @@ int acme__b64url_decode(const char *text, size_t n, unsigned char **out, size_t 
     for (size_t i = 0; i < n; i++) {
         int v = b64_value((unsigned char)text[i]);
         if (v < 0) {
+            acme__wipe(d, o); /* what was decoded may be a secret (an EAB key) */
             free(d);
             return ACME_ERR_INVALID;
         }

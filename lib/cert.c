@@ -33,10 +33,6 @@
 #define AKI_KEYID (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 0)
 /* id-pe-acmeIdentifier, 1.3.6.1.5.5.7.1.31 (RFC 8737 section 6.1). */
 #define OID_ACME_IDENTIFIER MBEDTLS_OID_PKIX "\x01\x1f"
-/* ub-common-name (RFC 5280 appendix A.1). */
-#define CN_MAX 64
-/* A certificate PEM block's header and footer. */
-
 /* ---- IP addresses -------------------------------------------------------- */
 
 size_t acme__ip_parse(const char *text, unsigned char out[16])
@@ -376,12 +372,10 @@ static int format_time(int64_t t, char out[16])
     return strftime(out, 16, "%Y%m%d%H%M%S", &tm) == 14 ? 0 : -1;
 }
 
-/* Whether "CN=<name>" passes through mbedTLS's name-string syntax
- * unescaped on every version: host names, wildcards and IP literals. */
-static int cn_fits(const char *name)
+int acme__cn_fits(const char *name)
 {
     size_t n = strlen(name);
-    if (n == 0 || n > CN_MAX)
+    if (n == 0 || n > ACME__CN_MAX)
         return 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)name[i];
@@ -434,8 +428,8 @@ int acme__tls_alpn_cert(const char *ident_type, const char *ident_value,
     }
     /* 2.28 cannot parse a certificate whose issuer is empty, so a
      * self-signed one always has a CN; RFC 8737 puts no rule on it. */
-    char subject[sizeof("CN=") + CN_MAX];
-    snprintf(subject, sizeof(subject), "CN=%s", cn_fits(cn) ? cn : "acme-tls-alpn-01");
+    char subject[sizeof("CN=") + ACME__CN_MAX];
+    snprintf(subject, sizeof(subject), "CN=%s", acme__cn_fits(cn) ? cn : "acme-tls-alpn-01");
 
     unsigned char san[8 + 255], *san_p = san + sizeof(san);
     int san_len = mbedtls_asn1_write_raw_buffer(&san_p, san, id, id_len);
@@ -466,23 +460,22 @@ int acme__tls_alpn_cert(const char *ident_type, const char *ident_value,
         return acme__fail(err, ACME_ERR_CRYPTO, "tls-alpn-01 certificate: no random bytes");
     serial[0] = (unsigned char)((serial[0] & 0x7f) | 0x40);
 
-    mbedtls_pk_context pk;
-    mbedtls_pk_init(&pk);
+    /* The key comes from acme_key so that its PEM is written (and wiped)
+     * by acme_key_to_pem: mbedTLS's own PEM writer frees an unwiped copy. */
+    acme_key *key = NULL;
     mbedtls_x509write_cert w;
     mbedtls_x509write_crt_init(&w);
     unsigned char *buf = NULL;
     const size_t buf_size = 4096;
     int rc = ACME_OK;
     const char *step = "key generation";
-    mrc = mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
-    if (mrc == 0)
-        mrc = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(pk), acme__rng, NULL);
+    mrc = acme_key_generate(&key, ACME_KEY_EC256) == ACME_OK ? 0 : MBEDTLS_ERR_PK_ALLOC_FAILED;
     if (mrc == 0) {
         step = "building";
         mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);
         mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
-        mbedtls_x509write_crt_set_subject_key(&w, &pk);
-        mbedtls_x509write_crt_set_issuer_key(&w, &pk);
+        mbedtls_x509write_crt_set_subject_key(&w, &key->pk);
+        mbedtls_x509write_crt_set_issuer_key(&w, &key->pk);
         mrc = acme__x509write_crt_set_serial(&w, serial, sizeof(serial));
     }
     if (mrc == 0)
@@ -507,12 +500,8 @@ int acme__tls_alpn_cert(const char *ident_type, const char *ident_value,
     }
     if (mrc == 0 && rc == ACME_OK && !(*cert_pem = acme__strdup((char *)buf)))
         rc = acme__fail(err, ACME_ERR_NOMEM, "tls-alpn-01 certificate: out of memory");
-    if (mrc == 0 && rc == ACME_OK) {
-        step = "key encoding";
-        mrc = mbedtls_pk_write_key_pem(&pk, buf, buf_size);
-    }
-    if (mrc == 0 && rc == ACME_OK && !(*key_pem = acme__strdup((char *)buf)))
-        rc = acme__fail(err, ACME_ERR_NOMEM, "tls-alpn-01 certificate: out of memory");
+    if (mrc == 0 && rc == ACME_OK && acme_key_to_pem(key, key_pem) != ACME_OK)
+        rc = acme__fail(err, ACME_ERR_CRYPTO, "tls-alpn-01 certificate: key encoding failed");
     if (mrc != 0)
         rc = acme__fail(err, ACME_ERR_CRYPTO,
                         "tls-alpn-01 certificate: %s failed (mbedTLS -0x%04x)", step,
@@ -522,7 +511,7 @@ int acme__tls_alpn_cert(const char *ident_type, const char *ident_value,
         free(buf);
     }
     mbedtls_x509write_crt_free(&w);
-    mbedtls_pk_free(&pk);
+    acme_key_free(key);
     if (rc != ACME_OK) {
         free(*cert_pem);
         acme__free_secret_str(*key_pem);

@@ -42,6 +42,14 @@ int acme__tls_alpn_cert(const char *ident_type, const char *ident_value,
                         const unsigned char digest[32], char **cert_pem, char **key_pem,
                         acme__err *err);
 
+/* Whether "CN=name" passes through mbedTLS's subject-name syntax
+ * unescaped on every version (2.28 escapes only ',', 3.x also reads '+',
+ * '#', '\\' ...), and fits a CN (64 octets): host names, wildcards, IP
+ * literals. Otherwise callers leave the CN out or use a placeholder. */
+int acme__cn_fits(const char *name);
+/* The longest CN (RFC 5280 ub-common-name). */
+#define ACME__CN_MAX 64
+
 /* Textual IP (v4 or v6) to network octets: 4 or 16 bytes in out[16];
  * returns the length, or 0 when text is not an IP literal. */
 size_t acme__ip_parse(const char *text, unsigned char out[16]);

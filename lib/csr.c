@@ -24,9 +24,6 @@
 #include "pem.h"
 #include "rng.h"
 
-/* ub-common-name (RFC 5280 appendix A.1). */
-#define CN_MAX 64
-
 #define SEQ (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)
 #define SET (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SET)
 /* GeneralName choices (RFC 5280 section 4.2.1.6), IMPLICIT tags. */
@@ -43,23 +40,6 @@ static int dns_encodable(const char *s)
     for (; *s; s++)
         if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
             return 0;
-    return 1;
-}
-
-/* Whether name can go into "CN=<name>" for mbedtls_x509write_csr_set_subject_name
- * unescaped on every mbedTLS version (2.28 escapes only ',', 3.x also reads
- * '+', '#', '\\' ...): the characters of host names and wildcards. */
-static int cn_fits(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > CN_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '-' || c == '_' || c == '*'))
-            return 0;
-    }
     return 1;
 }
 
@@ -161,8 +141,8 @@ int acme__csr_build(acme_key *key, const char *const *types, const char *const *
     int rc = ACME_OK;
     int mrc = 0;
     /* An empty subject otherwise: the SAN carries every name. */
-    if (first_dns && cn_fits(first_dns)) {
-        char subject[sizeof("CN=") + CN_MAX];
+    if (first_dns && acme__cn_fits(first_dns)) {
+        char subject[sizeof("CN=") + ACME__CN_MAX];
         snprintf(subject, sizeof(subject), "CN=%s", first_dns);
         mrc = mbedtls_x509write_csr_set_subject_name(&w, subject);
         if (mrc != 0)

@@ -22,7 +22,6 @@
 #define DEFAULT_PARALLEL 4
 #define MAX_PARALLEL 64
 #define DEFAULT_LOCK_TIMEOUT_S 60
-#define LOCK_POLL_MS 100
 
 typedef struct want {
     char *name;
@@ -424,7 +423,7 @@ static int ensure_account(acme_desire *d, acme__err *err)
         reg.eab_hmac_key = d->eab_hmac_key;
         reg.eab_algorithm = d->eab_algorithm;
         rc = acme__account_ensure(d->provider, d->store, d->email, &reg, d->o.account_key_type,
-                                  &d->account, err);
+                                  d->o.lock_timeout_s, &d->account, err);
     }
     pthread_mutex_unlock(&d->account_lock);
     return rc;
@@ -448,24 +447,6 @@ static int64_t now_of(const acme_desire *d)
     return d->o.clock ? d->o.clock(d->o.clock_userdata) : acme__now();
 }
 
-static int lock_name(acme_desire *d, const char *lock, acme__err *err)
-{
-    int64_t deadline = acme__mono_ms() + (int64_t)d->o.lock_timeout_s * 1000;
-    for (;;) {
-        acme__err lerr = ACME__ERR_QUIET;
-        int rc = acme__store_lock(d->store, lock, &lerr);
-        if (rc != ACME_ERR_LOCKED || acme__mono_ms() >= deadline) {
-            if (rc != ACME_OK)
-                acme__fail(err, rc, "%s (waited %u s)", lerr.msg,
-                           rc == ACME_ERR_LOCKED ? d->o.lock_timeout_s : 0);
-            acme__err_clear(&lerr);
-            return rc;
-        }
-        acme__err_clear(&lerr);
-        acme__sleep_ms(LOCK_POLL_MS);
-    }
-}
-
 /* The same identifiers, in any order. */
 static int same_ids(char **a, size_t na, char **b, size_t nb)
 {
@@ -479,6 +460,16 @@ static int same_ids(char **a, size_t na, char **b, size_t nb)
             return 0;
     }
     return 1;
+}
+
+/* At least one identifier in common. */
+static int share_id(char **a, size_t na, char **b, size_t nb)
+{
+    for (size_t i = 0; i < na; i++)
+        for (size_t j = 0; j < nb; j++)
+            if (strcmp(a[i], b[j]) == 0)
+                return 1;
+    return 0;
 }
 
 /* Order a certificate for w with key; on alreadyReplaced, once more
@@ -537,7 +528,7 @@ static int ensure_want(acme_desire *d, want *w)
     char lock[300];
     snprintf(lock, sizeof(lock), ACME__CERTS_DIR "/%s", w->name);
     int locked = 0;
-    if (rc == ACME_OK && (rc = lock_name(d, lock, &err)) == ACME_OK)
+    if (rc == ACME_OK && (rc = acme__store_lock_wait(d->store, lock, d->o.lock_timeout_s, &err)) == ACME_OK)
         locked = 1;
 
     acme__stored_cert c;
@@ -567,6 +558,11 @@ static int ensure_want(acme_desire *d, want *w)
         } else if (w->key_type != c.key_type) {
             due = 1;
             snprintf(why, sizeof(why), "the wanted key type changed");
+        } else if (c.directory &&
+                   strcmp(c.directory, acme_provider_directory_url(d->provider)) != 0) {
+            /* E.g. staging then production: the host now wants this CA's. */
+            due = 1;
+            snprintf(why, sizeof(why), "issued by another CA (%.150s)", c.directory);
         } else if (w->force) {
             due = 1;
             snprintf(why, sizeof(why), "renewal forced");
@@ -593,8 +589,16 @@ static int ensure_want(acme_desire *d, want *w)
         } else {
             key = acme__key_ref(c.key);
         }
-        /* "replaces" names the certificate being renewed, if the CA does ARI. */
-        const char *replaces = have && c.revoked < 0 ? c.ari_id : NULL;
+        /* "replaces" names the certificate being renewed, if the CA does ARI,
+         * issued it (same directory) and the order keeps one of its names:
+         * RFC 9773 5 lets a CA refuse anything else, and only alreadyReplaced
+         * is retried without it. */
+        const char *replaces =
+            have && c.revoked < 0 && share_id(w->ids, w->nids, c.ids, c.nids) &&
+                    (!c.directory ||
+                     strcmp(c.directory, acme_provider_directory_url(d->provider)) == 0)
+                ? c.ari_id
+                : NULL;
         char *chain = NULL;
         if (rc == ACME_OK)
             rc = order_for(d, w, key, replaces, &chain, &err);
@@ -616,6 +620,13 @@ static int ensure_want(acme_desire *d, want *w)
                 rc = acme__fail(&err, ACME_ERR_NOMEM, "out of memory");
             if (rc == ACME_OK)
                 rc = acme__stored_describe(&next, &err);
+            /* A CA (or a proxy) handing back the very certificate being
+             * renewed would otherwise be stored as a renewal. */
+            if (rc == ACME_OK && have && c.serial && next.serial &&
+                strcmp(c.serial, next.serial) == 0)
+                rc = acme__fail(&err, ACME_ERR_CERTIFICATE,
+                                "%s: the CA returned the certificate being replaced (serial %s)",
+                                w->name, c.serial);
             if (rc == ACME_OK)
                 rc = acme__stored_save_new(d->store, &next, &err);
             acme__stored_free(&next);
@@ -778,14 +789,18 @@ int acme_desire_revoke(acme_desire *d, const char *name, int reason, int with_ce
         return acme__fail(&d->err, rc, "revoke: no stored certificate called %s", name);
     if (rc != ACME_OK)
         return rc;
+    int revoking = 0; /* set once the request itself is made */
     if (with_cert_key) {
+        revoking = 1;
         rc = acme_revoke_with_key(d->provider, c.key, c.chain_pem, reason);
     } else {
-        rc = ensure_account(d, &d->err);
-        if (rc == ACME_OK)
+        rc = ensure_account(d, &d->err); /* records its own failure */
+        if (rc == ACME_OK) {
+            revoking = 1;
             rc = acme_account_revoke(d->account, c.chain_pem, reason);
+        }
     }
-    if (rc != ACME_OK && rc != ensure_account(d, &d->err))
+    if (rc != ACME_OK && revoking) /* the thread's record has the CA's answer */
         acme__fail_problem(&d->err, rc, (acme_problem *)acme_last_problem(), "%s",
                            acme_last_error());
     if (rc == ACME_OK) {

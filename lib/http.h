@@ -1,5 +1,5 @@
 /* HTTPS through libcurl, wrapped once: a client per provider with a pool of
- * easy handles sharing one connection cache, capped reply bodies, and the
+ * easy handles, each keeping its connection, capped reply bodies, and the
  * response headers ACME needs. */
 #ifndef ACME_LIB_HTTP_H
 #define ACME_LIB_HTTP_H
@@ -64,6 +64,9 @@ int acme__http_parse_retry_after(const char *value, int64_t now, int64_t *delay)
  * resolved against base. Parsing stops at the first malformed entry;
  * entries without a rel are skipped. */
 void acme__http_parse_link(const char *value, const char *base, acme__response *res);
+
+/* Non-zero when a and b are URLs with the same scheme, host and port. */
+int acme__http_same_origin(const char *a, const char *b);
 
 /* Resolve a possibly relative reference against base; new string or NULL. */
 char *acme__http_resolve(const char *base, const char *ref);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <mbedtls/asn1.h>
+#include <mbedtls/base64.h>
 #include <mbedtls/bignum.h>
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
@@ -177,6 +178,14 @@ int acme_key_load_pem(acme_key **out, const char *pem, size_t len)
                           "key: not a PKCS#8, SEC1 or PKCS#1 private key in PEM (mbedTLS -0x%04x)",
                           (unsigned)-rc);
     }
+    /* A key whose stored public part is not its private part's would sign
+     * requests the CA rejects for reasons hard to trace; mbedTLS does not
+     * check this on parsing. */
+    if (ACME__PK_CHECK_PAIR(&pk, &pk) != 0) {
+        mbedtls_pk_free(&pk);
+        return acme__fail(NULL, ACME_ERR_KEY_FORMAT,
+                          "key: its public part does not match its private part");
+    }
     rc = acme__key_from_pk(out, &pk, NULL);
     mbedtls_pk_free(&pk);
     return rc;
@@ -212,23 +221,51 @@ int acme_key_to_pem(const acme_key *key, char **pem_out)
     if (!key || !pem_out)
         return acme__fail(NULL, ACME_ERR_INVALID, "key: NULL argument");
     *pem_out = NULL;
-    unsigned char *buf = calloc(1, PEM_BUF_SIZE);
-    if (!buf)
+    unsigned char *der = calloc(1, PEM_BUF_SIZE);
+    if (!der)
         return acme__fail(NULL, ACME_ERR_NOMEM, "key: out of memory");
     acme_key *k = (acme_key *)key;
     pthread_mutex_lock(&k->lock);
-    int rc = mbedtls_pk_write_key_pem(&k->pk, buf, PEM_BUF_SIZE);
+    int n = mbedtls_pk_write_key_der(&k->pk, der, PEM_BUF_SIZE);
     pthread_mutex_unlock(&k->lock);
-    if (rc != 0) {
-        acme__wipe(buf, PEM_BUF_SIZE);
-        free(buf);
-        return acme__fail(NULL, ACME_ERR_CRYPTO, "key: PEM encoding failed (mbedTLS -0x%04x)",
-                          (unsigned)-rc);
+    /* The PEM is written here rather than by mbedtls_pk_write_key_pem():
+     * mbedtls_pem_write_buffer() frees its base64 copy of the key without
+     * wiping it (mbedTLS 2.28). Same output: SEC1 or PKCS#1, 64 per line. */
+    const char *label = mbedtls_pk_get_type(&k->pk) == MBEDTLS_PK_RSA ? "RSA" : "EC";
+    int mrc = n < 0 ? n : 0;
+    unsigned char *b64 = NULL;
+    size_t b64_cap = 0, b64_len = 0;
+    acme__buf pem = ACME__BUF_INIT;
+    if (n > 0) {
+        const unsigned char *der_start = der + PEM_BUF_SIZE - n;
+        mbedtls_base64_encode(NULL, 0, &b64_cap, der_start, (size_t)n); /* the size needed */
+        if ((b64 = calloc(1, b64_cap)))
+            mrc = mbedtls_base64_encode(b64, b64_cap, &b64_len, der_start, (size_t)n);
+        else
+            pem.oom = 1;
     }
-    *pem_out = acme__strdup((char *)buf);
-    acme__wipe(buf, PEM_BUF_SIZE);
-    free(buf);
-    return *pem_out ? ACME_OK : acme__fail(NULL, ACME_ERR_NOMEM, "key: out of memory");
+    if (b64 && mrc == 0) {
+        acme__buf_printf(&pem, "-----BEGIN %s PRIVATE KEY-----\n", label);
+        for (size_t i = 0; i < b64_len; i += 64) {
+            acme__buf_append(&pem, b64 + i, b64_len - i < 64 ? b64_len - i : 64);
+            acme__buf_putc(&pem, '\n');
+        }
+        acme__buf_printf(&pem, "-----END %s PRIVATE KEY-----\n", label);
+    }
+    acme__wipe(b64, b64_cap);
+    free(b64);
+    acme__wipe(der, PEM_BUF_SIZE);
+    free(der);
+    int rc = mrc != 0 || n <= 0 ? ACME_ERR_CRYPTO : acme__buf_status(&pem);
+    if (rc != ACME_OK) {
+        acme__buf_wipe(&pem);
+        return rc == ACME_ERR_CRYPTO
+                   ? acme__fail(NULL, rc, "key: PEM encoding failed (mbedTLS -0x%04x)",
+                                (unsigned)-(mrc ? mrc : n))
+                   : acme__fail(NULL, ACME_ERR_NOMEM, "key: out of memory");
+    }
+    *pem_out = acme__buf_detach(&pem);
+    return ACME_OK;
 }
 
 int acme_key_save_file(const acme_key *key, const char *path)

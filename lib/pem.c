@@ -59,6 +59,13 @@ int acme__pem_next(const char *text, const char **next, char label[ACME__PEM_MAX
         *why = "not valid base64";
         return ACME_ERR_INVALID;
     }
+    /* mbedTLS sizes the buffer for any 1 to 3 leftover characters, then
+     * decodes them to nothing: a body like "C" is empty too. */
+    if (n == 0) {
+        free(buf);
+        *why = "empty";
+        return ACME_ERR_INVALID;
+    }
     *der = buf;
     *der_len = n;
     return ACME_OK;

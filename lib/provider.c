@@ -58,7 +58,7 @@ void acme__log(const acme_provider *p, int level, const char *fmt, ...)
 }
 
 /* The three resources without which no ACME flow can start. */
-static int check_directory(yajl_val dir, const char *url, acme__err *err)
+int acme__directory_check(yajl_val dir, const char *url, acme__err *err)
 {
     static const char *const required[] = { "newNonce", "newAccount", "newOrder" };
     for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
@@ -125,7 +125,7 @@ int acme_provider_new(acme_provider **out, const char *directory_url,
     if (rc == ACME_OK)
         rc = acme__provider_json(&res, "directory", &p->directory, &err);
     if (rc == ACME_OK)
-        rc = check_directory(p->directory, directory_url, &err);
+        rc = acme__directory_check(p->directory, directory_url, &err);
     acme__response_free(&res);
     if (rc != ACME_OK) {
         acme__err_prefix(&err, "fetching the ACME directory");

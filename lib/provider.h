@@ -35,6 +35,11 @@ struct acme_provider {
 
 acme_provider *acme__provider_ref(acme_provider *p);
 
+/* Check a parsed directory (url names it in messages): newNonce, newAccount
+ * and newOrder must be https URLs. ACME_ERR_PROTOCOL otherwise. The
+ * provider's getters read the other members straight from the tree. */
+int acme__directory_check(yajl_val dir, const char *url, acme__err *err);
+
 /* Log through the provider's callback (no-op when none or too verbose). */
 void acme__log(const acme_provider *p, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -27,10 +27,38 @@ static int64_t random_in(int64_t start, int64_t end)
     return start + (int64_t)(r % (uint64_t)(end - start));
 }
 
+/* The suggestedWindow of a renewalInfo object; url (may be NULL) names it
+ * in messages. */
+static int ari_window(yajl_val v, const char *url, int64_t *start, int64_t *end, acme__err *err)
+{
+    yajl_val w = acme__json_object(v, "suggestedWindow");
+    if (acme__parse_rfc3339(acme__json_string(w, "start"), start) != 0 ||
+        acme__parse_rfc3339(acme__json_string(w, "end"), end) != 0)
+        return acme__fail(err, ACME_ERR_PROTOCOL,
+                          "renewalInfo%s%s: suggestedWindow start/end missing or malformed",
+                          url ? " " : "", url ? url : "");
+    if (*end <= *start)
+        /* 4.2: such a window is to be treated as no answer at all. */
+        return acme__fail(err, ACME_ERR_PROTOCOL,
+                          "renewalInfo%s%s: the window ends before it starts", url ? " " : "",
+                          url ? url : "");
+    return ACME_OK;
+}
+
+int acme__ari_parse(const char *body, size_t len, int64_t *start, int64_t *end, acme__err *err)
+{
+    yajl_val v;
+    int rc = acme__json_parse_object(body, len, "renewalInfo", &v, err);
+    if (rc == ACME_OK)
+        rc = ari_window(v, NULL, start, end, err);
+    acme__json_free(v);
+    return rc;
+}
+
 int acme__renewal_fetch_ari(acme_provider *p, acme__stored_cert *c, int64_t now, acme__err *err)
 {
     const char *base = acme_provider_endpoint(p, "renewalInfo");
-    if (!base || !c->ari_id)
+    if (!base || !*base || !c->ari_id) /* "" would make base[-1] below */
         return ACME_ERR_UNSUPPORTED;
     char url[2048];
     snprintf(url, sizeof(url), "%s%s%s", base, base[strlen(base) - 1] == '/' ? "" : "/",
@@ -41,17 +69,8 @@ int acme__renewal_fetch_ari(acme_provider *p, acme__stored_cert *c, int64_t now,
     if (rc == ACME_OK)
         rc = acme__provider_json(&res, "renewalInfo", &v, err);
     int64_t start = 0, end = 0;
-    if (rc == ACME_OK) {
-        yajl_val w = acme__json_object(v, "suggestedWindow");
-        if (acme__parse_rfc3339(acme__json_string(w, "start"), &start) != 0 ||
-            acme__parse_rfc3339(acme__json_string(w, "end"), &end) != 0)
-            rc = acme__fail(err, ACME_ERR_PROTOCOL,
-                            "renewalInfo %s: suggestedWindow start/end missing or malformed", url);
-        else if (end <= start)
-            /* 4.2: such a window is to be treated as no answer at all. */
-            rc = acme__fail(err, ACME_ERR_PROTOCOL,
-                            "renewalInfo %s: the window ends before it starts", url);
-    }
+    if (rc == ACME_OK)
+        rc = ari_window(v, url, &start, &end, err);
     int64_t retry = ARI_DEFAULT_RETRY;
     if (rc == ACME_OK && res.retry_after &&
         acme__http_parse_retry_after(res.retry_after, now, &retry) == ACME_OK) {
@@ -89,13 +108,13 @@ int acme__renewal_due(acme_provider *p, acme__stored_cert *c, int64_t now, int *
     }
     if (acme_provider_endpoint(p, "renewalInfo") && c->ari_id) {
         if (now >= c->ari_next_check) {
-            acme__err err = { 0 };
+            acme__err err = ACME__ERR_QUIET; /* a fallback, reported in the log */
             int rc = acme__renewal_fetch_ari(p, c, now, &err);
             if (rc == ACME_OK) {
                 *meta_changed = 1;
             } else {
                 acme__log(p, ACME_LOG_WARN, "%s: renewalInfo unavailable (%s); using the lifetime rule",
-                          c->name, err.msg);
+                          c->name, err.msg[0] ? err.msg : acme_strerror(rc));
                 c->ari_next_check = now + ARI_MIN_RETRY * 60;
                 *meta_changed = 1;
             }

@@ -8,6 +8,11 @@
 #include "acme/provider.h"
 #include "stored.h"
 
+/* Parse a renewalInfo reply body (RFC 9773 4.2): a JSON object whose
+ * suggestedWindow has RFC 3339 start and end, end after start. Sets *start
+ * and *end (Unix seconds). ACME_ERR_PROTOCOL otherwise. */
+int acme__ari_parse(const char *body, size_t len, int64_t *start, int64_t *end, acme__err *err);
+
 /* Fetch the certificate's renewalInfo and update c's ARI state: a new
  * window gets a new uniformly random renewal moment; the next check is
  * Retry-After (clamped to a minute..a day) or six hours away.

@@ -131,11 +131,25 @@ static int64_t retry_delay_ms(const acme_provider *p, const acme__response *res,
     return (int64_t)FIRST_BACKOFF_MS << attempt;
 }
 
+/* Every resource of a CA lives on its directory's origin: a reply that
+ * points elsewhere (another host, port or scheme) would have the library
+ * send signed requests to a third party, so it is refused. */
+static int check_origin(const acme_provider *p, const char *url, acme__err *err)
+{
+    if (url && acme__http_same_origin(p->directory_url, url))
+        return ACME_OK;
+    return acme__fail(err, ACME_ERR_PROTOCOL,
+                      "refusing %s: not on the CA's origin (%s)", url ? url : "a missing URL",
+                      p->directory_url);
+}
+
 int acme__provider_get(acme_provider *p, const char *url, int head, acme__response *res,
                        acme__err *err)
 {
     const char *method = head ? "HEAD" : "GET";
     memset(res, 0, sizeof(*res));
+    if (check_origin(p, url, err) != ACME_OK)
+        return ACME_ERR_PROTOCOL;
     for (unsigned int attempt = 0;; attempt++) {
         int rc = acme__http_request(p->http, method, url, NULL, 0, NULL, NULL, res, err);
         if (rc != ACME_OK)
@@ -164,6 +178,8 @@ int acme__provider_post(acme_provider *p, acme_key *key, const char *kid, const 
                         acme__err *err)
 {
     memset(res, 0, sizeof(*res));
+    if (check_origin(p, url, err) != ACME_OK)
+        return ACME_ERR_PROTOCOL;
     unsigned int bad_nonces = 0, retries = 0;
     for (;;) {
         char *nonce = NULL;
@@ -183,8 +199,15 @@ int acme__provider_post(acme_provider *p, acme_key *key, const char *kid, const 
                   res->status);
         if (res->nonce)
             nonce_put(p, res->nonce);
-        if (res->status >= 200 && res->status < 300)
+        if (res->status >= 200 && res->status < 300) {
+            /* A Location (new account, new order) becomes a request target
+             * and the account's kid: it must be on the origin too. */
+            if (res->location && check_origin(p, res->location, err) != ACME_OK) {
+                acme__response_free(res);
+                return ACME_ERR_PROTOCOL;
+            }
             return ACME_OK;
+        }
 
         acme_problem *problem;
         rc = reply_error("POST", url, res, &problem, err);

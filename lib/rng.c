@@ -8,6 +8,16 @@
 
 #include <mbedtls/entropy.h>
 
+#include "mbedcompat.h"
+
+/* mbedTLS 3.x may route key operations through PSA crypto, which must be
+ * initialised once before any of them; on 2.28 this does nothing. Done at
+ * load time so that no entry point can forget it. */
+__attribute__((constructor)) static void crypto_init(void)
+{
+    (void)ACME__PSA_INIT();
+}
+
 /* /dev/urandom for kernels without getrandom (ENOSYS). */
 static int urandom_fill(unsigned char *out, size_t len)
 {

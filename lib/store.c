@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "mem.h"
 
 /* Longest key (acme/store.h). */
@@ -373,4 +374,26 @@ void acme__store_unlock(acme_store *s, const char *name)
     if (!s || !acme__store_key_valid(name))
         return;
     s->ops.unlock(name, s->userdata);
+}
+
+/* How often a waiting lock is tried again. */
+#define LOCK_POLL_MS 100
+
+int acme__store_lock_wait(acme_store *s, const char *name, unsigned int timeout_s,
+                          acme__err *err)
+{
+    int64_t deadline = acme__mono_ms() + (int64_t)timeout_s * 1000;
+    for (;;) {
+        acme__err lerr = ACME__ERR_QUIET;
+        int rc = acme__store_lock(s, name, &lerr);
+        if (rc != ACME_ERR_LOCKED || acme__mono_ms() >= deadline) {
+            if (rc != ACME_OK)
+                acme__fail(err, rc, "%s (waited %u s)", lerr.msg,
+                           rc == ACME_ERR_LOCKED ? timeout_s : 0);
+            acme__err_clear(&lerr);
+            return rc;
+        }
+        acme__err_clear(&lerr);
+        acme__sleep_ms(LOCK_POLL_MS);
+    }
 }

@@ -38,6 +38,10 @@ int acme__store_remove(acme_store *s, const char *key, acme__err *err);
 int acme__store_list(acme_store *s, const char *prefix, char ***names, size_t *n,
                      acme__err *err);
 int acme__store_lock(acme_store *s, const char *name, acme__err *err);
+/* Take the lock, waiting up to timeout_s while another holder has it:
+ * ACME_ERR_LOCKED (with the wait in the message) when it never came free. */
+int acme__store_lock_wait(acme_store *s, const char *name, unsigned int timeout_s,
+                          acme__err *err);
 void acme__store_unlock(acme_store *s, const char *name);
 
 #endif

@@ -55,7 +55,8 @@ for p in $PHASES; do
             --suite unit --timeout-multiplier 4 --wrap="$vg"
         ACME_TEST_WRAP="$vg" meson test -C build --print-errorlogs --num-processes "$JOBS" \
             --timeout-multiplier 4 account account-badnonce50 eab provider-errors \
-            order-http-standalone order-dns order-failures order-csr desire-lifecycle
+            order-http-standalone order-dns order-failures order-csr desire-lifecycle \
+            desire-ari hostile secrets
         ;;
     fuzz)
         phase "libFuzzer: every target over its corpus, then ${FUZZ_SECONDS:-15} s each"

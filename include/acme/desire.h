@@ -11,7 +11,8 @@
  *   certificate held -> renew when due: ARI (RFC 9773) when the CA offers
  *                       renewalInfo, else when less than a third of its
  *                       lifetime remains (half, under ten days); or when the
- *                       wanted names or key type changed, or it was revoked
+ *                       wanted names or key type changed, it was revoked,
+ *                       or it was issued by another CA (another directory)
  * Running it again with nothing due sends no order.
  *
  * A name "www.example.com" brings "example.com" into the same certificate

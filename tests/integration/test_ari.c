@@ -1,0 +1,796 @@
+/* ARI (RFC 9773) end to end, through the public desire and order APIs.
+ *
+ * Pebble 2.4.0 has no renewalInfo resource and ignores "replaces", so this
+ * test runs behind tests/ari_proxy.py: a reverse proxy in front of the
+ * harness's real Pebble that adds renewalInfo to the directory, answers
+ * renewalInfo from a control file this test rewrites between steps (window,
+ * Retry-After, errors, malformed bodies), can answer one newOrder with
+ * alreadyReplaced, and logs every renewalInfo request and every newOrder's
+ * "replaces". Everything else (accounts, orders, validation, issuance) is
+ * Pebble's own. The desire runs on an injected clock.
+ *
+ *   directory      renewalInfo is offered through the proxy, not without it
+ *   obtain         a first certificate; its ARI id (checked against an
+ *                  independent computation) is what the proxy is later asked for
+ *   window         a future window: NOT_DUE naming the moment, which lies in the
+ *                  window and is kept while the window stays the same
+ *   retry-after    honoured, clamped to 60 s and one day, six hours without
+ *                  one, HTTP-date form
+ *   past window    renews at once with "replaces" = the old certificate's id
+ *   the moment     not due just before the chosen moment, due at the window's end
+ *   malformed      end before/equal start, fields missing, not JSON, bad times,
+ *                  HTTP errors: the lifetime rule, logged, retried after an hour
+ *   alreadyReplaced one 409, then the same order without "replaces"
+ *   replaces rules not sent when no name is kept, or when another directory
+ *                  issued the certificate
+ *   order API      acme_order_set_replaces through the ARI directory and through
+ *                  the same Pebble without renewalInfo (not sent there)
+ *   empty URL      a directory with "renewalInfo": "" falls back, no crash */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mbedtls/asn1.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/x509_crt.h>
+
+#include "check.h"
+#include "testutil.h"
+
+#define DAY 86400LL
+#define HOUR 3600LL
+#define NAME "ari.example.com"
+
+static const char *control_path, *log_path;
+static acme_provider *provider; /* the ARI directory */
+static acme_store *store;
+static acme_desire *desire;
+static acme_solvers *solvers;
+static int64_t fake_now;
+
+/* What the last ensure() did: renewalInfo requests the proxy saw, newOrders,
+ * and requests the provider sent. */
+static size_t asked, ordered;
+static uint64_t requests;
+
+static int64_t fake_clock(void *ud)
+{
+    (void)ud;
+    return fake_now;
+}
+
+/* ---- the proxy: control file and log -------------------------------------- */
+
+static void control(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void control(const char *fmt, ...)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.test-tmp", control_path);
+    FILE *f = fopen(tmp, "w");
+    REQUIRE(f != NULL);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    REQUIRE(fclose(f) == 0);
+    REQUIRE(rename(tmp, control_path) == 0);
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t n;
+    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len < 2) {
+            char *grown = realloc(buf, cap *= 2);
+            if (!grown) {
+                free(buf);
+                buf = NULL;
+            }
+            buf = grown;
+        }
+    }
+    fclose(f);
+    if (buf)
+        buf[len] = '\0';
+    return buf;
+}
+
+/* RFC 3339 in UTC; with `fancy`, as a +02:00 offset with a fraction. */
+static const char *rfc3339(int64_t t, int fancy, char *buf, size_t size)
+{
+    time_t tt = (time_t)(fancy ? t + 2 * HOUR : t);
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(buf, size, fancy ? "%Y-%m-%dT%H:%M:%S.250+02:00" : "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+/* The window [start, end) as control, with a Retry-After value or none. */
+static void set_window(int64_t start, int64_t end, const char *retry_after)
+{
+    char s[64], e[64], ra[64] = "";
+    if (retry_after)
+        snprintf(ra, sizeof(ra), ",\"retry_after\":\"%s\"", retry_after);
+    control("{\"window\":{\"start\":\"%s\",\"end\":\"%s\"}%s}", rfc3339(start, 0, s, sizeof(s)),
+            rfc3339(end, 0, e, sizeof(e)), ra);
+}
+
+/* Whether a log line is an entry of a kind ("renewalInfo", "newOrder").
+ * Pebble refuses a share of good nonces (PEBBLE_WFE_NONCEREJECT, 5 % by
+ * default) and the client sends the request again: such entries do not
+ * count. */
+static int log_is(const char *line, const char *kind)
+{
+    char needle[64];
+    snprintf(needle, sizeof(needle), "\"kind\":\"%s\"", kind);
+    return strstr(line, needle) && !strstr(line, "\"problem\":\"urn:ietf:params:acme:error:badNonce\"");
+}
+
+/* Number of log entries of a kind. */
+static size_t log_count(const char *kind)
+{
+    char *log = read_file(log_path);
+    size_t n = 0;
+    for (char *line = log; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        n += log_is(line, kind) != 0;
+        line = nl ? nl + 1 : NULL;
+    }
+    free(log);
+    return n;
+}
+
+/* Field of the index-th entry of a kind: 1 and the value in out when it is a
+ * string, 0 when null or absent, -1 when there is no such entry. */
+static int log_field(const char *kind, size_t index, const char *field, char *out, size_t size)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "\"%s\":\"", field);
+    char *log = read_file(log_path);
+    int found = -1;
+    size_t i = 0;
+    for (char *line = log; line && *line && found < 0;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        if (log_is(line, kind) && i++ == index) {
+            char *v = strstr(line, key);
+            found = 0;
+            out[0] = '\0';
+            if (v) {
+                v += strlen(key);
+                size_t n = strcspn(v, "\"");
+                snprintf(out, size, "%.*s", (int)(n < size ? n : size - 1), v);
+                found = 1;
+            }
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(log);
+    return found;
+}
+
+/* ---- the desire ------------------------------------------------------------- */
+
+static acme_provider *new_provider(const char *directory)
+{
+    acme_provider_options o;
+    acme_provider_options_init(&o);
+    o.ca_bundle = test_env("ACME_TEST_CA_BUNDLE");
+    o.log = test_log_record;
+    o.log_level = ACME_LOG_DEBUG;
+    acme_provider *p = NULL;
+    if (acme_provider_new(&p, directory, &o) != ACME_OK) {
+        fprintf(stderr, "cannot read %s: %s\n", directory, acme_last_error());
+        exit(1);
+    }
+    return p;
+}
+
+static acme_desire *new_desire(acme_provider *p)
+{
+    acme_desire_options o;
+    acme_desire_options_init(&o);
+    o.email = "ari@example.com";
+    o.agree_tos = 1;
+    o.clock = fake_clock;
+    o.parallel = 1;
+    acme_desire *d = NULL;
+    REQUIRE_OK(acme_desire_new(&d, p, store, solvers, &o));
+    return d;
+}
+
+/* Ensure the one wanted name; returns its acme_result and sets asked,
+ * ordered and requests. */
+static int ensure_with(acme_desire *d, acme_provider *p)
+{
+    size_t ri0 = log_count("renewalInfo"), no0 = log_count("newOrder");
+    uint64_t r0, r1;
+    acme_provider_stats(p, &r0, NULL);
+    int rc = acme_desire_ensure(d);
+    acme_provider_stats(p, &r1, NULL);
+    asked = log_count("renewalInfo") - ri0;
+    ordered = log_count("newOrder") - no0;
+    requests = r1 - r0;
+    int result = acme_desire_result(d, 0);
+    CHECK_MSG(rc == ACME_OK || result == ACME_RESULT_FAILED, "ensure returned %d", rc);
+    if (result == ACME_RESULT_FAILED)
+        fprintf(stderr, "ensure failed: %s\n", acme_desire_message(d, 0));
+    return result;
+}
+
+static int ensure(void)
+{
+    return ensure_with(desire, provider);
+}
+
+static const char *message(void)
+{
+    return acme_desire_message(desire, 0);
+}
+
+/* "...renewal at N..." in the last message, or -1. */
+static int64_t message_time(void)
+{
+    const char *p = strstr(message(), "renewal at ");
+    return p ? strtoll(p + 11, NULL, 10) : -1;
+}
+
+static char *stored(const char *file)
+{
+    char key[256], *data = NULL;
+    size_t len;
+    snprintf(key, sizeof(key), "certs/" NAME "/%s", file);
+    return acme_store_get(store, key, &data, &len) == ACME_OK ? data : NULL;
+}
+
+/* A number of the stored ARI state ("start", "end", "renew_at", "next_check"). */
+static int64_t ari_state(const char *field)
+{
+    char *meta = stored("meta.json"), key[64];
+    snprintf(key, sizeof(key), "\"%s\":", field);
+    char *ari = meta ? strstr(meta, "\"ari\":") : NULL;
+    char *v = ari ? strstr(ari, key) : NULL;
+    int64_t n = v ? strtoll(v + strlen(key), NULL, 10) : -1;
+    acme_free(meta);
+    return n;
+}
+
+/* ---- the ARI certificate id, computed without libacme ------------------------ */
+
+static void b64url(const unsigned char *in, size_t n, char *out)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
+                     (i + 2 < n ? in[i + 2] : 0);
+        out[o++] = abc[v >> 18 & 63];
+        out[o++] = abc[v >> 12 & 63];
+        if (i + 1 < n)
+            out[o++] = abc[v >> 6 & 63];
+        if (i + 2 < n)
+            out[o++] = abc[v & 63];
+    }
+    out[o] = '\0';
+}
+
+/* base64url(AKI keyIdentifier) "." base64url(serial content octets) of the
+ * leaf, from mbedTLS's raw fields; 0 on success. */
+static int expected_ari_id(const char *chain_pem, char *out)
+{
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    int ok = 0;
+    if (mbedtls_x509_crt_parse(&crt, (const unsigned char *)chain_pem, strlen(chain_pem) + 1) ==
+        0) {
+        unsigned char *p = crt.v3_ext.p, *end = p + crt.v3_ext.len;
+        size_t len;
+        if (p && !mbedtls_asn1_get_tag(&p, end, &len,
+                                       MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) {
+            while (p < end && !ok) {
+                size_t ext_len, oid_len, os_len, seq_len, kid_len;
+                int critical;
+                if (mbedtls_asn1_get_tag(&p, end, &ext_len,
+                                         MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE))
+                    break;
+                unsigned char *ext_end = p + ext_len;
+                if (mbedtls_asn1_get_tag(&p, ext_end, &oid_len, MBEDTLS_ASN1_OID))
+                    break;
+                if (oid_len == MBEDTLS_OID_SIZE(MBEDTLS_OID_AUTHORITY_KEY_IDENTIFIER) &&
+                    memcmp(p, MBEDTLS_OID_AUTHORITY_KEY_IDENTIFIER, oid_len) == 0) {
+                    p += oid_len;
+                    (void)mbedtls_asn1_get_bool(&p, ext_end, &critical); /* optional */
+                    if (!mbedtls_asn1_get_tag(&p, ext_end, &os_len, MBEDTLS_ASN1_OCTET_STRING) &&
+                        !mbedtls_asn1_get_tag(&p, ext_end, &seq_len,
+                                              MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) &&
+                        !mbedtls_asn1_get_tag(&p, ext_end, &kid_len,
+                                              MBEDTLS_ASN1_CONTEXT_SPECIFIC | 0)) {
+                        b64url(p, kid_len, out);
+                        strcat(out, ".");
+                        b64url(crt.serial.p, crt.serial.len, out + strlen(out));
+                        ok = 1;
+                    }
+                }
+                p = ext_end;
+            }
+        }
+    }
+    mbedtls_x509_crt_free(&crt);
+    return ok ? 0 : -1;
+}
+
+/* The stored certificate's ARI id (libacme's), checked against the
+ * independent computation; a new string. */
+static char *current_ari_id(void)
+{
+    char *chain = stored("chain.pem");
+    REQUIRE(chain != NULL);
+    acme_cert *c = NULL;
+    REQUIRE_OK(acme_cert_parse(&c, chain, strlen(chain), NULL));
+    const char *id = acme_cert_ari_id(c);
+    CHECK_MSG(id != NULL, "Pebble's leaf has an AKI, so it has an ARI id");
+    char want[256] = "";
+    CHECK(expected_ari_id(chain, want) == 0);
+    CHECK_STR(id, want);
+    char *copy = id ? strdup(id) : NULL;
+    acme_cert_free(c);
+    acme_free(chain);
+    REQUIRE(copy != NULL);
+    return copy;
+}
+
+/* ---- the scenarios ------------------------------------------------------------ */
+
+static void test_directory(acme_provider *plain)
+{
+    const char *ri = acme_provider_endpoint(provider, "renewalInfo");
+    CHECK_MSG(ri != NULL, "the proxy's directory offers renewalInfo");
+    CHECK(ri && strstr(ri, "/renewal-info") != NULL);
+    CHECK(acme_provider_endpoint(plain, "renewalInfo") == NULL);
+    /* Pebble built its URLs from the Host header, i.e. the proxy's address. */
+    const char *dir = test_env("ACME_TEST_ARI_DIRECTORY");
+    size_t base = strlen(dir) - strlen("/dir");
+    const char *no = acme_provider_endpoint(provider, "newOrder");
+    CHECK_MSG(no && strncmp(no, dir, base) == 0, "newOrder %s", no ? no : "(null)");
+    no = acme_provider_endpoint(plain, "newOrder");
+    CHECK_MSG(no && strncmp(no, dir, base) == 0, "newOrder %s", no ? no : "(null)");
+}
+
+static char *test_obtain(void)
+{
+    control("{\"window\":{\"start\":\"2000-01-01T00:00:00Z\",\"end\":\"2000-01-02T00:00:00Z\"}}");
+    const char *ids[] = { NAME };
+    REQUIRE_OK(acme_desire_add(desire, NAME, ids, 1, ACME_KEY_EC256, NULL));
+    CHECK(ensure() == ACME_RESULT_OBTAINED);
+    CHECK_MSG(asked == 0, "%zu renewalInfo requests for a first certificate", asked);
+    CHECK(ordered == 1);
+    char nb[256] = "x";
+    CHECK(log_field("newOrder", 0, "replaces", nb, sizeof(nb)) == 0); /* nothing to replace */
+    char *id = current_ari_id();
+    char *meta = stored("meta.json");
+    CHECK(meta && strstr(meta, id));
+    acme_free(meta);
+    return id;
+}
+
+/* A future window; then Retry-After: honoured and clamped. */
+static void test_window(const char *id)
+{
+    int64_t t0 = fake_now, s = t0 + 10 * DAY, e = t0 + 12 * DAY;
+    set_window(s, e, "3600");
+    CHECK(ensure() == ACME_RESULT_NOT_DUE);
+    CHECK_MSG(asked == 1, "%zu renewalInfo requests", asked);
+    char got[256] = "";
+    size_t n = log_count("renewalInfo");
+    CHECK(log_field("renewalInfo", n - 1, "certID", got, sizeof(got)) == 1);
+    CHECK_STR(got, id);
+    int64_t at = message_time();
+    CHECK_MSG(strstr(message(), "ARI") && at >= s && at < e, "message \"%s\", window %lld..%lld",
+              message(), (long long)s, (long long)e);
+    CHECK(ari_state("start") == s && ari_state("end") == e);
+    CHECK(ari_state("renew_at") == at);
+    CHECK(ari_state("next_check") == t0 + 3600);
+
+    /* Before next_check: nothing is asked, nothing at all is sent. */
+    fake_now = t0 + 1800;
+    CHECK(ensure() == ACME_RESULT_NOT_DUE);
+    CHECK_MSG(asked == 0 && requests == 0, "asked %zu, %llu requests", asked,
+              (unsigned long long)requests);
+    CHECK(message_time() == at);
+
+    /* At next_check it asks again; the same window keeps its moment. Now
+     * Retry-After 5 counts as a minute. */
+    fake_now = t0 + 3600;
+    set_window(s, e, "5");
+    CHECK(ensure() == ACME_RESULT_NOT_DUE);
+    CHECK(asked == 1);
+    CHECK_MSG(message_time() == at, "the moment moved from %lld to %lld", (long long)at,
+              (long long)message_time());
+    CHECK(ari_state("next_check") == fake_now + 60);
+    int64_t t1 = fake_now;
+    fake_now = t1 + 30;
+    CHECK(ensure() == ACME_RESULT_NOT_DUE);
+    CHECK_MSG(asked == 0, "asked again 30 s after Retry-After: 5");
+    fake_now = t1 + 61;
+    set_window(s, e, "999999");
+    CHECK(ensure() == ACME_RESULT_NOT_DUE);
+    CHECK_MSG(asked == 1, "not asked again 61 s after Retry-After: 5");
+
+    /* Retry-After 999999 counts as a day. */
+    int64_t t2 = fake_now;
+    CHECK(ari_state("next_check") == t2 + DAY);
+    control("{\"window\":{\"start\":\"%s\",\"end\":\"%s\"}}", "1999-01-01T00:00:00Z",
+            "1999-01-02T00:00:00Z"); /* would renew at once if asked */
+    fake_now = t2 + DAY - 1;
+    CHECK(ensure() == ACME_RESULT_NOT_DUE);
+    CHECK(asked == 0 && ordered == 0);
+
+    /* No Retry-After: six hours. */
+    fake_now = t2 + DAY;
+    set_window(s, e, NULL);
+    CHECK(ensure() == ACME_RESULT_NOT_DUE);
+    CHECK(asked == 1);
+    int64_t t3 = fake_now;
+    CHECK(ari_state("next_check") == t3 + 6 * HOUR);
+    fake_now = t3 + 6 * HOUR - 1;
+    CHECK(ensure() == ACME_RESULT_NOT_DUE);
+    CHECK(asked == 0);
+
+    /* Retry-After as an HTTP-date (RFC 9110), two hours on; a new window
+     * written with an offset and fractions gets a new moment inside it. */
+    fake_now = t3 + 6 * HOUR;
+    int64_t s2 = fake_now + 20 * DAY, e2 = s2 + 2 * DAY;
+    char date[64], bs[64], be[64];
+    time_t when = (time_t)(fake_now + 2 * HOUR);
+    struct tm tm;
+    gmtime_r(&when, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    control("{\"window\":{\"start\":\"%s\",\"end\":\"%s\"},\"retry_after\":\"%s\"}",
+            rfc3339(s2, 1, bs, sizeof(bs)), rfc3339(e2, 1, be, sizeof(be)), date);
+    CHECK(ensure() == ACME_RESULT_NOT_DUE);
+    CHECK(asked == 1);
+    CHECK_MSG(ari_state("next_check") == fake_now + 2 * HOUR, "next_check %lld, wanted %lld",
+              (long long)ari_state("next_check"), (long long)(fake_now + 2 * HOUR));
+    CHECK(ari_state("start") == s2 && ari_state("end") == e2);
+    at = message_time();
+    CHECK(at >= s2 && at < e2);
+
+    /* The moment is random: several new windows give different offsets. */
+    int64_t first = -1;
+    int differ = 0;
+    for (int i = 0; i < 8; i++) {
+        fake_now = ari_state("next_check");
+        int64_t ws = fake_now + 30 * DAY + i * HOUR, we = ws + 2 * DAY;
+        set_window(ws, we, "60");
+        CHECK(ensure() == ACME_RESULT_NOT_DUE);
+        at = message_time();
+        CHECK_MSG(asked == 1 && at >= ws && at < we, "moment %lld, window %lld..%lld",
+                  (long long)at, (long long)ws, (long long)we);
+        if (first < 0)
+            first = at - ws;
+        else if (at - ws != first)
+            differ = 1;
+    }
+    CHECK_MSG(differ, "eight windows, the same offset %lld each time", (long long)first);
+}
+
+/* A window in the past: renew at once, replacing the old certificate. */
+static char *test_past_window(const char *id)
+{
+    fake_now = ari_state("next_check");
+    set_window(fake_now - 3 * DAY, fake_now - DAY, "3600");
+    size_t orders = log_count("newOrder");
+    CHECK(ensure() == ACME_RESULT_RENEWED);
+    CHECK(asked == 1);
+    CHECK_MSG(strstr(message(), "ARI") != NULL, "%s", message());
+    CHECK(ordered == 1);
+    char got[256] = "";
+    CHECK(log_field("newOrder", orders, "replaces", got, sizeof(got)) == 1);
+    CHECK_STR(got, id);
+    char *id2 = current_ari_id();
+    CHECK(strcmp(id2, id) != 0);
+    /* A new certificate starts without ARI state: asked at the next ensure. */
+    CHECK(ari_state("next_check") == 0 && ari_state("end") == 0);
+    return id2;
+}
+
+/* Due from the chosen moment on, not before: just before the window (not
+ * due), the second before the moment (not due), the window's end (due). */
+static char *test_moment(const char *id)
+{
+    int64_t s = fake_now + HOUR, e = s + 2 * HOUR;
+    fake_now = s - 1;
+    set_window(s, e, "86400");
+    CHECK(ensure() == ACME_RESULT_NOT_DUE);
+    CHECK(asked == 1);
+    int64_t at = message_time();
+    CHECK(at >= s && at < e);
+    if (at > s) {
+        fake_now = at - 1;
+        CHECK(ensure() == ACME_RESULT_NOT_DUE);
+        CHECK(asked == 0 && ordered == 0);
+    }
+    fake_now = e;
+    size_t orders = log_count("newOrder");
+    CHECK(ensure() == ACME_RESULT_RENEWED);
+    CHECK_MSG(asked == 0, "decided on the stored moment, without asking");
+    char got[256] = "";
+    CHECK(log_field("newOrder", orders, "replaces", got, sizeof(got)) == 1);
+    CHECK_STR(got, id);
+    return current_ari_id();
+}
+
+/* Answers that are no window: the lifetime rule, a warning, an hour's wait. */
+static void test_malformed(void)
+{
+    char *chain = stored("chain.pem");
+    acme_cert *c = NULL;
+    REQUIRE(chain && acme_cert_parse(&c, chain, strlen(chain), NULL) == ACME_OK);
+    int64_t life = acme_cert_not_after(c) - acme_cert_not_before(c);
+    int64_t lifetime_at = acme_cert_not_after(c) - (life < 10 * DAY ? life / 2 : life / 3);
+    acme_cert_free(c);
+    acme_free(chain);
+
+    char s[64], e[64], e0[64];
+    rfc3339(fake_now + 10 * DAY, 0, s, sizeof(s));
+    rfc3339(fake_now + 9 * DAY, 0, e, sizeof(e));
+    rfc3339(fake_now + 10 * DAY, 0, e0, sizeof(e0));
+    char cases[10][512];
+    int n = 0;
+    /* end before start, end equal to start */
+    snprintf(cases[n++], 512, "{\"window\":{\"start\":\"%s\",\"end\":\"%s\"}}", s, e);
+    snprintf(cases[n++], 512, "{\"window\":{\"start\":\"%s\",\"end\":\"%s\"}}", s, e0);
+    /* end missing; no suggestedWindow; not JSON; not an object */
+    snprintf(cases[n++], 512, "{\"window\":{\"start\":\"%s\"}}", s);
+    snprintf(cases[n++], 512, "{\"body\":\"{\\\"explanationURL\\\":\\\"https://x.example/\\\"}\"}");
+    snprintf(cases[n++], 512, "{\"body\":\"<html>maintenance</html>\"}");
+    snprintf(cases[n++], 512, "{\"body\":\"[1,2,3]\"}");
+    /* times that are no RFC 3339: words, a 30th of February, no zone */
+    snprintf(cases[n++], 512, "{\"window\":{\"start\":\"tomorrow\",\"end\":\"%s\"}}", e);
+    snprintf(cases[n++], 512,
+             "{\"window\":{\"start\":\"2031-02-30T00:00:00Z\",\"end\":\"2031-03-05T00:00:00Z\"}}");
+    snprintf(cases[n++], 512,
+             "{\"window\":{\"start\":\"2031-02-01T00:00:00\",\"end\":\"2031-03-05T00:00:00Z\"}}");
+    /* an error status */
+    snprintf(cases[n++], 512, "{\"status\":404}");
+    for (int i = 0; i < n; i++) {
+        test_log_clear();
+        control("%s", cases[i]);
+        int64_t t = fake_now = i == 0 ? fake_now : fake_now + HOUR;
+        CHECK_MSG(ensure() == ACME_RESULT_NOT_DUE, "control %s", cases[i]);
+        CHECK_MSG(asked == 1, "control %s: asked %zu times", cases[i], asked);
+        CHECK_MSG(strstr(message(), "ARI") == NULL && message_time() == lifetime_at,
+                  "control %s: \"%s\", wanted the lifetime rule (renewal at %lld)", cases[i],
+                  message(), (long long)lifetime_at);
+        CHECK_MSG(strstr(test_log(), "renewalInfo unavailable") != NULL,
+                  "control %s: the failure was not logged", cases[i]);
+        CHECK(ari_state("end") == 0 && ari_state("next_check") == t + HOUR);
+        /* Not asked again within the hour. */
+        fake_now = t + HOUR - 1;
+        CHECK(ensure() == ACME_RESULT_NOT_DUE);
+        CHECK(asked == 0);
+        fake_now = t;
+    }
+    /* A good answer again: ARI again. */
+    fake_now += HOUR;
+    set_window(fake_now + 10 * DAY, fake_now + 11 * DAY, "3600");
+    CHECK(ensure() == ACME_RESULT_NOT_DUE);
+    CHECK(asked == 1 && strstr(message(), "ARI") != NULL);
+}
+
+/* The CA says the certificate was already replaced: once more without. */
+static char *test_already_replaced(const char *id)
+{
+    fake_now = ari_state("next_check");
+    control("{\"window\":{\"start\":\"2001-01-01T00:00:00Z\",\"end\":\"2001-01-02T00:00:00Z\"},"
+            "\"already_replaced_once\":true}");
+    size_t orders = log_count("newOrder");
+    test_log_clear();
+    CHECK(ensure() == ACME_RESULT_RENEWED);
+    CHECK_MSG(ordered == 2, "%zu newOrders", ordered);
+    char got[256] = "";
+    CHECK(log_field("newOrder", orders, "replaces", got, sizeof(got)) == 1);
+    CHECK_STR(got, id);
+    char *log = read_file(log_path);
+    CHECK(log && strstr(log, "\"status\":409"));
+    free(log);
+    CHECK_MSG(log_field("newOrder", orders + 1, "replaces", got, sizeof(got)) == 0,
+              "the second newOrder carried replaces=%s", got);
+    CHECK(strstr(test_log(), "already replaced") != NULL);
+    char *ctl = read_file(control_path);
+    CHECK(ctl && strstr(ctl, "\"already_replaced_once\": false"));
+    free(ctl);
+    return current_ari_id();
+}
+
+/* "replaces" only when a name is kept and this directory issued it. */
+static char *test_replaces_rules(const char *id, acme_provider *plain)
+{
+    char got[256] = "";
+    /* Another name too: a name is kept, so it replaces. */
+    const char *more[] = { NAME, "more." NAME };
+    REQUIRE_OK(acme_desire_add(desire, NAME, more, 2, ACME_KEY_EC256, NULL));
+    size_t orders = log_count("newOrder");
+    CHECK(ensure() == ACME_RESULT_RENEWED);
+    CHECK(strstr(message(), "names") != NULL);
+    CHECK(log_field("newOrder", orders, "replaces", got, sizeof(got)) == 1);
+    CHECK_STR(got, id);
+    char *id2 = current_ari_id();
+
+    /* No name kept: a CA may refuse "replaces" (RFC 9773 5), so none. */
+    const char *other[] = { "other.example.org" };
+    REQUIRE_OK(acme_desire_add(desire, NAME, other, 1, ACME_KEY_EC256, NULL));
+    orders = log_count("newOrder");
+    CHECK(ensure() == ACME_RESULT_RENEWED);
+    CHECK_MSG(log_field("newOrder", orders, "replaces", got, sizeof(got)) == 0,
+              "replaces=%s for a certificate with none of the names", got);
+    free(id2);
+    id2 = current_ari_id();
+
+    /* Issued through another directory (here the same Pebble without
+     * renewalInfo; the library cannot tell): not replaced by this one. */
+    acme_desire *d2 = new_desire(plain);
+    REQUIRE_OK(acme_desire_add(d2, NAME, other, 1, ACME_KEY_EC384, NULL));
+    CHECK(ensure_with(d2, plain) == ACME_RESULT_RENEWED); /* the key type changed */
+    CHECK_MSG(asked == 0 && ordered == 1, "asked %zu, %zu newOrders", asked, ordered);
+    CHECK(log_field("newOrder", log_count("newOrder") - 1, "replaces", got, sizeof(got)) == 0);
+    acme_desire_free(d2);
+    free(id2);
+    id2 = current_ari_id();
+    char *meta = stored("meta.json");
+    CHECK(meta && strstr(meta, test_env("ACME_TEST_ARI_PLAIN_DIRECTORY")));
+    acme_free(meta);
+    REQUIRE_OK(acme_desire_add(desire, NAME, other, 1, ACME_KEY_EC384, NULL));
+    fake_now = ari_state("next_check") > fake_now ? ari_state("next_check") : fake_now;
+    set_window(fake_now - 2 * DAY, fake_now - DAY, NULL);
+    orders = log_count("newOrder");
+    CHECK(ensure() == ACME_RESULT_RENEWED);
+    /* A certificate from another directory is replaced by this CA's. */
+    CHECK_MSG(strstr(message(), "another CA") != NULL, "message: %s", message());
+    CHECK_MSG(log_field("newOrder", orders, "replaces", got, sizeof(got)) == 0,
+              "replaces=%s for a certificate from another directory", got);
+    free(id2);
+    return current_ari_id();
+}
+
+/* acme_order_set_replaces directly. */
+static void test_order_api(const char *id, acme_provider *plain)
+{
+    acme_account *account = NULL;
+    REQUIRE_OK(acme_desire_account(desire, &account));
+    acme_order *o = NULL;
+    char got[256] = "";
+
+    REQUIRE_OK(acme_order_new(&o, account));
+    CHECK_OK(acme_order_add_dns(o, "order-api.example.com"));
+    CHECK_RC(acme_order_set_replaces(o, "no-dot-here"), ACME_ERR_INVALID);
+    CHECK_OK(acme_order_set_replaces(o, id));
+    size_t orders = log_count("newOrder");
+    CHECK_OK(acme_order_submit(o));
+    CHECK(log_field("newOrder", orders, "replaces", got, sizeof(got)) == 1);
+    CHECK_STR(got, id);
+    acme_order_free(o);
+
+    /* NULL clears it. */
+    REQUIRE_OK(acme_order_new(&o, account));
+    CHECK_OK(acme_order_add_dns(o, "order-api.example.com"));
+    CHECK_OK(acme_order_set_replaces(o, id));
+    CHECK_OK(acme_order_set_replaces(o, NULL));
+    orders = log_count("newOrder");
+    CHECK_OK(acme_order_submit(o));
+    CHECK(log_field("newOrder", orders, "replaces", got, sizeof(got)) == 0);
+    acme_order_free(o);
+
+    /* alreadyReplaced reaches the caller as the CA's problem; the provider
+     * goes on (the 409 carried a good nonce). */
+    control("{\"already_replaced_once\":true}");
+    REQUIRE_OK(acme_order_new(&o, account));
+    CHECK_OK(acme_order_add_dns(o, "order-api.example.com"));
+    CHECK_OK(acme_order_set_replaces(o, id));
+    CHECK_RC(acme_order_submit(o), ACME_ERR_PROBLEM);
+    const acme_problem *pr = acme_order_last_problem(o);
+    CHECK(acme_problem_is(pr, "alreadyReplaced"));
+    CHECK(acme_problem_status(pr) == 409);
+    acme_order_free(o);
+    REQUIRE_OK(acme_order_new(&o, account));
+    CHECK_OK(acme_order_add_dns(o, "order-api.example.com"));
+    CHECK_OK(acme_order_set_replaces(o, id));
+    CHECK_OK(acme_order_submit(o));
+    acme_order_free(o);
+
+    /* The same Pebble without renewalInfo: "replaces" is not sent. */
+    acme_key *key = test_key(ACME_KEY_EC256);
+    acme_account_options ao;
+    acme_account_options_init(&ao);
+    ao.agree_tos = 1;
+    acme_account *plain_account = NULL;
+    REQUIRE_OK(acme_account_register(&plain_account, plain, key, &ao));
+    REQUIRE_OK(acme_order_new(&o, plain_account));
+    CHECK_OK(acme_order_add_dns(o, "order-api.example.com"));
+    CHECK_OK(acme_order_set_replaces(o, id));
+    orders = log_count("newOrder");
+    CHECK_OK(acme_order_submit(o));
+    CHECK(log_count("newOrder") == orders + 1);
+    CHECK_MSG(log_field("newOrder", orders, "replaces", got, sizeof(got)) == 0,
+              "replaces=%s sent to a CA without renewalInfo", got);
+    acme_order_free(o);
+    acme_account_free(plain_account);
+    acme_key_free(key);
+}
+
+/* "renewalInfo": "" in the directory: no URL to ask, so the lifetime rule. */
+static void test_empty_url(void)
+{
+    control("{\"directory_extra\":{\"renewalInfo\":\"\"}}");
+    acme_provider *p = new_provider(test_env("ACME_TEST_ARI_DIRECTORY"));
+    CHECK_STR(acme_provider_endpoint(p, "renewalInfo"), "");
+    acme_desire *d = new_desire(p);
+    const char *other[] = { "other.example.org" };
+    REQUIRE_OK(acme_desire_add(d, NAME, other, 1, ACME_KEY_EC384, NULL));
+    fake_now += HOUR; /* the stored certificate is new: no ARI state yet */
+    CHECK(ari_state("next_check") == 0);
+    test_log_clear();
+    CHECK(ensure_with(d, p) == ACME_RESULT_NOT_DUE);
+    CHECK(asked == 0 && requests == 0);
+    CHECK(strstr(acme_desire_message(d, 0), "ARI") == NULL);
+    CHECK(strstr(test_log(), "renewalInfo unavailable") != NULL);
+    acme_desire_free(d);
+    acme_provider_free(p);
+    control("{}");
+}
+
+int main(void)
+{
+    control_path = test_env("ACME_TEST_ARI_CONTROL");
+    log_path = test_env("ACME_TEST_ARI_LOG");
+    control("{}");
+    provider = new_provider(test_env("ACME_TEST_ARI_DIRECTORY"));
+    acme_provider *plain = new_provider(test_env("ACME_TEST_ARI_PLAIN_DIRECTORY"));
+    acme_http_responder *responder = NULL;
+    REQUIRE_OK(acme_http_responder_start(&responder, "127.0.0.1",
+                                         (unsigned int)atoi(test_env("ACME_TEST_HTTP_PORT"))));
+    REQUIRE_OK(acme_solvers_new(&solvers));
+    REQUIRE_OK(acme_solvers_add_http_responder(solvers, responder));
+    char *dir = test_tmpdir();
+    REQUIRE(dir != NULL);
+    REQUIRE_OK(acme_store_new_fs(&store, dir));
+    fake_now = (int64_t)time(NULL);
+    desire = new_desire(provider);
+
+    test_directory(plain);
+    char *id = test_obtain();
+    test_window(id);
+    char *id2 = test_past_window(id);
+    char *id3 = test_moment(id2);
+    test_malformed();
+    char *id4 = test_already_replaced(id3);
+    char *id5 = test_replaces_rules(id4, plain);
+    test_order_api(id5, plain);
+    test_empty_url();
+
+    free(id);
+    free(id2);
+    free(id3);
+    free(id4);
+    free(id5);
+    acme_desire_free(desire);
+    acme_store_free(store);
+    free(dir);
+    acme_solvers_free(solvers);
+    acme_http_responder_stop(responder);
+    acme_provider_free(plain);
+    acme_provider_free(provider);
+    test_log_clear();
+    return check_done();
+}
