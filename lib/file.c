@@ -48,8 +48,8 @@ int acme__file_sync_dir_of(const char *path)
     return rc;
 }
 
-int acme__file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                            acme__err *err)
+static int write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                        int durable, acme__err *err)
 {
     size_t plen = strlen(path);
     char *tmp = malloc(plen + sizeof(".tmp-XXXXXX"));
@@ -70,7 +70,7 @@ int acme__file_write_atomic(const char *path, const void *data, size_t len, mode
         step = "chmod";
     else if (write_all(fd, data, len) != 0)
         step = "write";
-    else if (fsync(fd) != 0)
+    else if (durable && fsync(fd) != 0)
         step = "fsync";
     else
         step = NULL;
@@ -90,10 +90,22 @@ int acme__file_write_atomic(const char *path, const void *data, size_t len, mode
                           strerror(e));
     }
     free(tmp);
-    if (acme__file_sync_dir_of(path) != 0)
+    if (durable && acme__file_sync_dir_of(path) != 0)
         return acme__fail(err, ACME_ERR_IO, "cannot sync the directory of %s: %s", path,
                           strerror(errno));
     return ACME_OK;
+}
+
+int acme__file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                            acme__err *err)
+{
+    return write_atomic(path, data, len, mode, 1, err);
+}
+
+int acme__file_write_visible(const char *path, const void *data, size_t len, mode_t mode,
+                             acme__err *err)
+{
+    return write_atomic(path, data, len, mode, 0, err);
 }
 
 int acme__file_read(const char *path, size_t max, acme__buf *out, acme__err *err)

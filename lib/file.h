@@ -13,6 +13,12 @@
  * directory. On failure path is untouched and the temporary is removed. */
 int acme__file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
                             acme__err *err);
+/* The same without the fsyncs: all or nothing for readers, but not made
+ * durable, for files that do not outlive a crash's meaning (an http-01
+ * answer is useless after a restart anyway, and its fsyncs would sit on the
+ * critical path of every validation). */
+int acme__file_write_visible(const char *path, const void *data, size_t len, mode_t mode,
+                             acme__err *err);
 /* Read a whole file (at most max bytes, else ACME_ERR_TOO_LARGE) into out.
  * ACME_ERR_NOT_FOUND when it does not exist, ACME_ERR_IO otherwise. */
 int acme__file_read(const char *path, size_t max, acme__buf *out, acme__err *err);

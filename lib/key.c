@@ -465,8 +465,14 @@ int acme__key_sign_jws(acme_key *k, const void *data, size_t len, unsigned char 
     unsigned char der[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
     size_t der_len = 0;
     pthread_mutex_lock(&k->lock);
-    int rc = ACME__PK_SIGN(&k->pk, kind->md, hash, mbedtls_md_get_size(md), der, sizeof(der),
-                           &der_len);
+    /* EC: sign on the key's own group, which keeps the precomputed table of
+     * the base point across signatures; mbedtls_pk_sign copies the group
+     * each time and so rebuilds it (about 40% of a signature). */
+    int rc = kind->rsa_bits
+                 ? ACME__PK_SIGN(&k->pk, kind->md, hash, mbedtls_md_get_size(md), der, sizeof(der),
+                                 &der_len)
+                 : ACME__ECDSA_SIGN(mbedtls_pk_ec(k->pk), kind->md, hash,
+                                    mbedtls_md_get_size(md), der, sizeof(der), &der_len);
     pthread_mutex_unlock(&k->lock);
     if (rc != 0)
         return acme__fail(err, ACME_ERR_CRYPTO, "JWS: signing failed (mbedTLS -0x%04x)",

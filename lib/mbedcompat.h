@@ -4,6 +4,7 @@
 #define ACME_LIB_MBEDCOMPAT_H
 
 #include <mbedtls/version.h>
+#include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
@@ -16,12 +17,16 @@
 #define ACME__PK_SIGN(pk, md, hash, hlen, sig, size, olen) \
     mbedtls_pk_sign((pk), (md), (hash), (hlen), (sig), (size), (olen), acme__rng, NULL)
 #define ACME__PK_CHECK_PAIR(pub, prv) mbedtls_pk_check_pair((pub), (prv), acme__rng, NULL)
+#define ACME__ECDSA_SIGN(ec, md, hash, hlen, sig, size, olen) \
+    mbedtls_ecdsa_write_signature((ec), (md), (hash), (hlen), (sig), (size), (olen), acme__rng, NULL)
 #define ACME__EC_GROUP_ID(keypair) ((keypair)->MBEDTLS_PRIVATE(grp).id)
 #else
 #define ACME__PK_PARSE_KEY(pk, der, len) mbedtls_pk_parse_key((pk), (der), (len), NULL, 0)
 #define ACME__PK_SIGN(pk, md, hash, hlen, sig, size, olen) \
     mbedtls_pk_sign((pk), (md), (hash), (hlen), (sig), (olen), acme__rng, NULL)
 #define ACME__PK_CHECK_PAIR(pub, prv) mbedtls_pk_check_pair((pub), (prv))
+#define ACME__ECDSA_SIGN(ec, md, hash, hlen, sig, size, olen) \
+    mbedtls_ecdsa_write_signature((ec), (md), (hash), (hlen), (sig), (olen), acme__rng, NULL)
 #define ACME__EC_GROUP_ID(keypair) ((keypair)->grp.id)
 #endif
 

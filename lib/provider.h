@@ -15,7 +15,7 @@
 #include "key.h"
 
 /* Nonces kept for later requests; the oldest are dropped beyond this. */
-#define ACME__NONCE_POOL 16
+#define ACME__NONCE_POOL 64 /* enough for the widest parallel ensure (64 threads) */
 
 struct acme_provider {
     atomic_int refs;

@@ -93,7 +93,7 @@ static int webroot_present(const acme_challenge *ch, void *userdata)
         acme__buf_printf(&path, "/%s", acme_challenge_token(ch));
         const char *ka = acme_challenge_key_authorization(ch);
         rc = acme__buf_status(&path) == ACME_OK
-                 ? acme__file_write_atomic(acme__buf_str(&path), ka, strlen(ka), 0644, NULL)
+                 ? acme__file_write_visible(acme__buf_str(&path), ka, strlen(ka), 0644, NULL)
                  : acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
     }
     acme__buf_free(&path);
