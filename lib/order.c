@@ -27,8 +27,10 @@
  * Pebble (PEBBLE_VA_NOSLEEP=1, busy 2-core machine): its VA answers 2-25 ms
  * after the challenge POST and a finalize is done within ~3 ms, so a first
  * look after 15 ms (authorization) or 10 ms (order) is almost always the
- * only one, while a CA that takes seconds gets about 10 polls in its first
- * 3 s and never waits whole seconds more than it has to. */
+ * only one; a CA that takes seconds is polled about 10 times in its first
+ * 3 s, then every 2 s. (Pebble 2.4 itself can wedge when an order poll meets
+ * its CompleteOrder under heavy parallel load, letsencrypt/pebble issue 554;
+ * bench/ has seen it at --parallel 32 on 2 cores.) */
 #define AUTHZ_FIRST_POLL_MS 15
 #define ORDER_FIRST_POLL_MS 10
 #define MAX_POLL_MS 2000
