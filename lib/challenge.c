@@ -80,6 +80,7 @@ int acme__challenge_new(acme_challenge **out, yajl_val json, const char *authz_u
     ch->ident_type = acme__strdup(ident_type);
     ch->ident_value = acme__strdup(ident_value);
     ch->wildcard = wildcard;
+    ch->status = "pending";
     int oom = !ch->json || !ch->type || !ch->url || !ch->authz_url || !ch->ident_type ||
               !ch->ident_value;
     if (!oom && token) {
@@ -206,4 +207,21 @@ const char *acme_challenge_tls_alpn_key_pem(const acme_challenge *ch)
 const char *acme_challenge_json(const acme_challenge *ch)
 {
     return ch ? ch->json : NULL;
+}
+
+/* Only one challenge of an authorization is ever presented, so the
+ * authorization's final status is that challenge's outcome. */
+void acme__challenge_settle(acme_challenge *ch, const char *authz_status)
+{
+    if (authz_status && strcmp(authz_status, "valid") == 0)
+        ch->status = "valid";
+    else if (authz_status && strcmp(authz_status, "invalid") == 0)
+        ch->status = "invalid";
+    else
+        ch->status = "pending";
+}
+
+const char *acme_challenge_status(const acme_challenge *ch)
+{
+    return ch ? ch->status : NULL;
 }

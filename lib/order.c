@@ -813,6 +813,7 @@ int acme_order_authorize(acme_order *o, const acme_solvers *solvers)
     if (rc == ACME_OK && npres)
         rc = authz_wait_all(o, pres, npres, invalid_now ? 0 : first_poll, deadline);
     for (size_t i = 0; i < npres; i++) {
+        acme__challenge_settle(pres[i].ch, pres[i].az->status);
         if (pres[i].solver->cleanup)
             pres[i].solver->cleanup(pres[i].ch, pres[i].solver->userdata);
         acme__challenge_free(pres[i].ch);

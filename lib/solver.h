@@ -44,7 +44,11 @@ struct acme_challenge {
     char *alpn_key_pem;
     int alpn_built;
     char *json;
+    const char *status; /* a static string: "pending", "valid" or "invalid" */
 };
+
+/* Record the outcome of validation before the cleanup callbacks run. */
+void acme__challenge_settle(acme_challenge *ch, const char *authz_status);
 
 /* Build a challenge view from the CA's challenge object. thumbprint is the
  * account key's JWK thumbprint. A token that is not base64url is refused

@@ -36,7 +36,7 @@ class HttpSolver:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.presented = 0
+        self.presented = self.validated = 0
 
     def present(self, ch):
         self.answers[ch.http_path] = ch.key_authorization
@@ -45,6 +45,7 @@ class HttpSolver:
 
     def cleanup(self, ch):
         self.answers.pop(ch.http_path, None)
+        self.validated += ch.status == "valid"
 
     def close(self):
         self.server.shutdown()
@@ -68,7 +69,8 @@ def main():
         print("account", account.url, account.status, file=sys.stderr)
         solvers.add("http-01", solver)
         chain = libacme.issue(account, args.names, solvers, cert_key)
-        print(f"issued ({solver.presented} challenge(s) answered from Python)", file=sys.stderr)
+        print(f"issued ({solver.presented} challenge(s) answered from Python, "
+              f"{solver.validated} validated)", file=sys.stderr)
         sys.stdout.write(chain)
         account.close()
     except libacme.AcmeError as e:

@@ -57,7 +57,7 @@ _sig("acme_order_last_error", c_char_p, c_void_p)
 _sig("acme_order_certificate_pem", c_char_p, c_void_p)
 _sig("acme_order_free", None, c_void_p)
 for _getter in ("type", "identifier_value", "token", "key_authorization", "http_path",
-                "dns_txt_name", "dns_txt_value"):
+                "dns_txt_name", "dns_txt_value", "status"):
     _sig("acme_challenge_" + _getter, c_char_p, c_void_p)
 
 PRESENT = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p)

@@ -10,7 +10,8 @@
  *   wait(ch)     optional: block until the answer is visible to the CA (e.g.
  *                DNS propagation); called after every present of the order;
  *   cleanup(ch)  remove the answer; called for everything that was presented,
- *                on success and on failure.
+ *                on success and on failure; acme_challenge_status() tells
+ *                which (a hook's "done" or "failed").
  * Solvers are kept in the order they were added: that is the host's order of
  * preference among the types a CA offers for an authorization.
  *
@@ -66,6 +67,14 @@ ACME_API const char *acme_challenge_tls_alpn_key_pem(const acme_challenge *ch);
 ACME_API const char *acme_challenge_tls_alpn_digest(const acme_challenge *ch);
 /** The challenge object exactly as the CA sent it (JSON), for types the library does not know. */
 ACME_API const char *acme_challenge_json(const acme_challenge *ch);
+/**
+ * Outcome of validation: "pending" until the CA has decided, then "valid"
+ * or "invalid". In a cleanup callback, "valid" means the CA validated this
+ * challenge; "invalid" that it refused it; "pending" that the order stopped
+ * (another authorization failed, a timeout, an error) before it decided.
+ * Since 0.2.
+ */
+ACME_API const char *acme_challenge_status(const acme_challenge *ch);
 
 /** Make the answer available; ACME_OK, ACME_ERR_DECLINED, or a negative error. */
 typedef int (*acme_solver_present_fn)(const acme_challenge *ch, void *userdata);

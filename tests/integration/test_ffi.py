@@ -18,9 +18,11 @@ sys.stderr.write(p.stderr)
 failures = []
 if p.returncode != 0:
     failures.append(f"issue.py exited {p.returncode}")
-m = re.search(r"issued \((\d+) challenge", p.stderr)
+m = re.search(r"issued \((\d+) challenge.*, (\d+) validated", p.stderr)
 if not m or int(m.group(1)) < 1:
     failures.append("the Python solver answered no challenge")
+elif m.group(1) != m.group(2):
+    failures.append("a challenge of the issued certificate was not reported valid in cleanup")
 if "-----BEGIN CERTIFICATE-----" not in p.stdout:
     failures.append("no certificate on stdout")
 else:

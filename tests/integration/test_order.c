@@ -153,6 +153,8 @@ static void cts_cleanup(const acme_challenge *ch, void *ud)
     char body[512];
     snprintf(body, sizeof(body), "{\"token\":\"%s\"}", acme_challenge_token(ch));
     test_challtestsrv("del-http01", body);
+    /* The order succeeds, so every presented challenge was validated. */
+    CHECK_STR(acme_challenge_status(ch), "valid");
     ((cts_state *)ud)->cleaned++;
 }
 
@@ -295,6 +297,7 @@ static void test_tls_alpn(void)
 typedef struct fail_state {
     int presented;
     int cleaned;
+    char status[16]; /* acme_challenge_status() in the last cleanup */
 } fail_state;
 
 /* Says it presented, but publishes nothing: the CA cannot validate. */
@@ -314,13 +317,14 @@ static int broken_present(const acme_challenge *ch, void *ud)
 
 static void count_cleanup(const acme_challenge *ch, void *ud)
 {
-    (void)ch;
-    ((fail_state *)ud)->cleaned++;
+    fail_state *st = ud;
+    snprintf(st->status, sizeof(st->status), "%s", acme_challenge_status(ch));
+    st->cleaned++;
 }
 
 static void test_failures(void)
 {
-    fail_state st = { 0, 0 };
+    fail_state st = { 0, 0, "" };
     acme_solvers *s = NULL;
     REQUIRE_OK(acme_solvers_new(&s));
     REQUIRE_OK(acme_solvers_add(s, "http-01", fake_present, NULL, count_cleanup, &st));
@@ -339,13 +343,14 @@ static void test_failures(void)
     CHECK(strstr(acme_order_last_error(o), "unanswered.example.com") != NULL);
     CHECK(strstr(acme_order_last_error(o), "http-01") != NULL);
     CHECK(st.presented == 1 && st.cleaned == 1);
+    CHECK_STR(st.status, "invalid"); /* the CA refused it */
     CHECK(acme_last_problem() == p);
     acme_order_free(o);
 
     /* A solver that fails: a callback error, and the challenges already
      * presented for other names are cleaned up. */
     acme_solvers_free(s);
-    fail_state st2 = { 0, 0 };
+    fail_state st2 = { 0, 0, "" };
     REQUIRE_OK(acme_solvers_new(&s));
     REQUIRE_OK(acme_solvers_add(s, "http-01", fake_present, NULL, count_cleanup, &st2));
     REQUIRE_OK(acme_solvers_add(s, "dns-01", broken_present, NULL, count_cleanup, &st2));
@@ -354,6 +359,8 @@ static void test_failures(void)
     CHECK_OK(acme_order_add_dns(o, "*.broken.example.com"));
     CHECK_RC(acme_order_issue(o, s, cert_key), ACME_ERR_CALLBACK);
     CHECK(st2.presented == st2.cleaned);
+    /* Stopped before the CA was asked to validate: undecided. */
+    CHECK(st2.cleaned == 0 || strcmp(st2.status, "pending") == 0);
     acme_order_free(o);
 
     /* The account key cannot be the certificate key. */
