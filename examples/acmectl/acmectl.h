@@ -180,11 +180,10 @@ int is_executable(const char *path);
 typedef struct hook_ctx hook_ctx;
 hook_ctx *hook_ctx_new(const char *prog, const char *cert);
 void hook_ctx_free(hook_ctx *h);
-const char *hook_ctx_cert(const hook_ctx *h);
 /* acme_solver_present_fn: runs PROG begin TYPE IDENT TOKEN AUTH. */
 int hook_present(const acme_challenge *ch, void *userdata);
-/* Run PROG done|failed ... for the challenges this thread presented (all: every thread's). */
-void hook_finish(hook_ctx *h, int success, int all);
+/* acme_solver_cleanup_fn: runs PROG done|failed TYPE IDENT TOKEN AUTH. */
+void hook_cleanup(const acme_challenge *ch, void *userdata);
 
 /* ---- solvers.c -------------------------------------------------------- */
 
@@ -233,10 +232,6 @@ solver_env *solver_env_new(const solver_opts *so);
 int solver_env_start(solver_env *e, const solver_conf *const *confs, size_t n, int strict);
 /* A solver set for one certificate (owned by e). */
 int solver_env_build(solver_env *e, const solver_conf *sc, const char *cert, acme_solvers **out);
-/* The hook context of certificate `cert`, or NULL. */
-hook_ctx *solver_env_hook(solver_env *e, const char *cert);
-/* Finish the hooks of this thread's challenges (all: of every thread's). */
-void solver_env_finish(solver_env *e, int success, int all);
 void solver_env_free(solver_env *e);
 
 /* ---- wants.c ---------------------------------------------------------- */

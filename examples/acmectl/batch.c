@@ -125,7 +125,6 @@ typedef struct deploy_item {
 } deploy_item;
 
 struct batch_events {
-    solver_env *env;
     pthread_mutex_t mu;
     deploy_item *deploys;
     size_t ndeploys;
@@ -139,7 +138,6 @@ void batch_on_event(const acme_event *e, void *userdata)
     switch (type) {
     case ACME_EVENT_OBTAINED:
     case ACME_EVENT_RENEWED: {
-        solver_env_finish(be->env, 1, 0);
         const char *what = type == ACME_EVENT_OBTAINED ? "obtained" : "renewed";
         const char *chain = acme_event_chain_path(e) ? acme_event_chain_path(e)
                                                      : acme_event_chain_key(e);
@@ -156,7 +154,6 @@ void batch_on_event(const acme_event *e, void *userdata)
         break;
     }
     case ACME_EVENT_FAILED:
-        solver_env_finish(be->env, 0, 0);
         fail_with(name, acme_event_message(e), acme_event_problem(e));
         break;
     case ACME_EVENT_REVOKED:
@@ -289,7 +286,6 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
     solver_env *env = solver_env_new(&bp->so);
     batch_events be;
     memset(&be, 0, sizeof(be));
-    be.env = env;
     pthread_mutex_init(&be.mu, NULL);
     acme_desire *d = NULL;
     acme_solvers *shared = NULL;
@@ -349,7 +345,6 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
 
     if (rc == EXIT_OK) {
         int erc = acme_desire_ensure(d);
-        solver_env_finish(env, erc == ACME_OK, 1); /* anything not settled by an event */
         size_t obtained = 0, renewed = 0, not_due = 0, failed = 0;
         acme_desire_summary(d, &obtained, &renewed, &not_due, &failed);
         for (size_t i = 0; i < acme_desire_count(d); i++)

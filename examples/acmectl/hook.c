@@ -16,22 +16,17 @@
  * base64url SHA-256 digest of the key authorization for tls-alpn-01 (the
  * key authorization for any other type).
  *
- * done/failed: the library calls a solver's cleanup without saying whether
- * that challenge was validated. acmectl therefore keeps every accepted
- * challenge of a certificate and, when the certificate is settled (the
- * desire's event for it), runs "done" for all of them if the certificate
- * was obtained or renewed (so each of them was validated), "failed" for all
- * of them if it was not (then some may have been validated and some not).
- * Declined challenges get neither, as in uacme. A certificate is ensured by
- * one thread from start to event, so the challenges are matched to their
- * certificate by the thread that presented them.
+ * done/failed run from the solver's cleanup, once per accepted challenge,
+ * after the CA has decided: "done" when acme_challenge_status() says the
+ * challenge was validated, "failed" otherwise (refused by the CA, or the
+ * order stopped before it decided). Declined challenges get neither, as in
+ * uacme.
  *
  * Programs run without a shell (posix_spawn), with stdin from /dev/null and
  * their stdout sent to acmectl's stderr, so that acmectl's stdout stays
  * machine-readable. */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,17 +99,9 @@ int run_program(const char *const *argv, const char *const *env, int *status, ch
 
 /* ---- the challenge hook solver ---------------------------------------------------- */
 
-typedef struct hook_item {
-    char *type, *ident, *token, *auth;
-    pthread_t thread; /* the thread that presented it: the one ensuring its certificate */
-} hook_item;
-
 struct hook_ctx {
     char *prog;
-    char *cert;
-    pthread_mutex_t mu;
-    hook_item *items;
-    size_t n;
+    char *cert; /* the certificate's name, for messages */
 };
 
 hook_ctx *hook_ctx_new(const char *prog, const char *cert)
@@ -122,41 +109,35 @@ hook_ctx *hook_ctx_new(const char *prog, const char *cert)
     hook_ctx *h = xcalloc(1, sizeof(*h));
     h->prog = xstrdup(prog);
     h->cert = xstrdup(cert);
-    pthread_mutex_init(&h->mu, NULL);
     return h;
-}
-
-static void item_clear(hook_item *it)
-{
-    free(it->type);
-    free(it->ident);
-    free(it->token);
-    free(it->auth);
 }
 
 void hook_ctx_free(hook_ctx *h)
 {
     if (!h)
         return;
-    for (size_t i = 0; i < h->n; i++)
-        item_clear(&h->items[i]);
-    free(h->items);
     free(h->prog);
     free(h->cert);
-    pthread_mutex_destroy(&h->mu);
     free(h);
 }
 
-const char *hook_ctx_cert(const hook_ctx *h)
+/* PROG METHOD TYPE IDENT TOKEN AUTH for one challenge. */
+static int run_hook(const hook_ctx *h, const char *method, const acme_challenge *ch, int *status)
 {
-    return h->cert;
-}
-
-static int run_hook(const hook_ctx *h, const char *method, const hook_item *it, int *status)
-{
-    const char *argv[] = { h->prog, method, it->type, it->ident, it->token, it->auth, NULL };
-    detail("%s: running %s %s %s %s %s %s", h->cert, h->prog, method, it->type, it->ident,
-           it->token, it->auth);
+    const char *type = acme_challenge_type(ch);
+    const char *auth = NULL;
+    if (strcmp(type, "dns-01") == 0)
+        auth = acme_challenge_dns_txt_value(ch);
+    else if (strcmp(type, "tls-alpn-01") == 0)
+        auth = acme_challenge_tls_alpn_digest(ch);
+    else
+        auth = acme_challenge_key_authorization(ch);
+    const char *ident = acme_challenge_identifier_value(ch);
+    const char *token = acme_challenge_token(ch) ? acme_challenge_token(ch) : "";
+    if (!auth)
+        auth = "";
+    const char *argv[] = { h->prog, method, type, ident, token, auth, NULL };
+    detail("%s: running %s %s %s %s %s %s", h->cert, h->prog, method, type, ident, token, auth);
     char err[512];
     if (run_program(argv, NULL, status, err, sizeof(err)) != 0) {
         error_msg("%s: hook: %s", h->cert, err);
@@ -168,61 +149,23 @@ static int run_hook(const hook_ctx *h, const char *method, const hook_item *it, 
 int hook_present(const acme_challenge *ch, void *userdata)
 {
     hook_ctx *h = userdata;
-    const char *type = acme_challenge_type(ch);
-    const char *auth = NULL;
-    if (strcmp(type, "dns-01") == 0)
-        auth = acme_challenge_dns_txt_value(ch);
-    else if (strcmp(type, "tls-alpn-01") == 0)
-        auth = acme_challenge_tls_alpn_digest(ch);
-    else
-        auth = acme_challenge_key_authorization(ch);
-    hook_item it;
-    it.type = xstrdup(type);
-    it.ident = xstrdup(acme_challenge_identifier_value(ch));
-    it.token = xstrdup(acme_challenge_token(ch) ? acme_challenge_token(ch) : "");
-    it.auth = xstrdup(auth ? auth : "");
-    it.thread = pthread_self();
     int status = 0;
-    if (run_hook(h, "begin", &it, &status) != 0) {
-        item_clear(&it);
+    if (run_hook(h, "begin", ch, &status) != 0)
         return ACME_ERR_CALLBACK;
-    }
     if (status != 0) {
-        say("%s: hook declined %s for %s%s (exit status %d)", h->cert, it.type,
-            acme_challenge_wildcard(ch) ? "*." : "", it.ident, status);
-        item_clear(&it);
+        say("%s: hook declined %s for %s%s (exit status %d)", h->cert, acme_challenge_type(ch),
+            acme_challenge_wildcard(ch) ? "*." : "", acme_challenge_identifier_value(ch), status);
         return ACME_ERR_DECLINED;
     }
-    pthread_mutex_lock(&h->mu);
-    h->items = xrealloc(h->items, h->n + 1, sizeof(*h->items));
-    h->items[h->n++] = it;
-    pthread_mutex_unlock(&h->mu);
     return ACME_OK;
 }
 
-void hook_finish(hook_ctx *h, int success, int all)
+void hook_cleanup(const acme_challenge *ch, void *userdata)
 {
-    if (!h)
-        return;
-    /* Take this thread's items (or all), run the hooks without the lock. */
-    pthread_mutex_lock(&h->mu);
-    hook_item *mine = xcalloc(h->n, sizeof(*mine));
-    size_t n = 0, kept = 0;
-    for (size_t i = 0; i < h->n; i++) {
-        if (all || pthread_equal(h->items[i].thread, pthread_self()))
-            mine[n++] = h->items[i];
-        else
-            h->items[kept++] = h->items[i];
-    }
-    h->n = kept;
-    pthread_mutex_unlock(&h->mu);
-    const char *method = success ? "done" : "failed";
-    for (size_t i = 0; i < n; i++) {
-        int status = 0;
-        if (run_hook(h, method, &mine[i], &status) == 0 && status != 0)
-            warn_msg("%s: hook %s %s %s exited with status %d", h->cert, method, mine[i].type,
-                     mine[i].ident, status);
-        item_clear(&mine[i]);
-    }
-    free(mine);
+    hook_ctx *h = userdata;
+    const char *method = strcmp(acme_challenge_status(ch), "valid") == 0 ? "done" : "failed";
+    int status = 0;
+    if (run_hook(h, method, ch, &status) == 0 && status != 0)
+        warn_msg("%s: hook %s %s %s exited with status %d", h->cert, method,
+                 acme_challenge_type(ch), acme_challenge_identifier_value(ch), status);
 }

@@ -149,7 +149,6 @@ static int run_csr(cli *c, const batch_params *bp, const char *csr, char **ids, 
         if (arc == ACME_OK) {
             say("%s: ordering with the CSR", name);
             arc = acme_order_issue(o, solvers, NULL);
-            solver_env_finish(env, arc == ACME_OK, 1);
         }
         if (arc != ACME_OK)
             rc = fail_with(name, o ? acme_order_last_error(o) : acme_last_error(),

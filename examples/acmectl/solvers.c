@@ -255,14 +255,6 @@ int solver_env_start(solver_env *e, const solver_conf *const *confs, size_t n, i
     return EXIT_OK;
 }
 
-hook_ctx *solver_env_hook(solver_env *e, const char *cert)
-{
-    for (size_t i = 0; e && i < e->nhooks; i++)
-        if (strcmp(hook_ctx_cert(e->hooks[i]), cert) == 0)
-            return e->hooks[i];
-    return NULL;
-}
-
 int solver_env_build(solver_env *e, const solver_conf *sc, const char *cert, acme_solvers **out)
 {
     acme_solvers *s = NULL;
@@ -274,12 +266,9 @@ int solver_env_build(solver_env *e, const solver_conf *sc, const char *cert, acm
     e->sets[e->nsets++] = s;
     hook_ctx *h = NULL;
     if (sc->kind == SOLVER_HOOK) {
-        h = solver_env_hook(e, cert);
-        if (!h) {
-            h = hook_ctx_new(sc->hook, cert);
-            e->hooks = xrealloc(e->hooks, e->nhooks + 1, sizeof(*e->hooks));
-            e->hooks[e->nhooks++] = h;
-        }
+        h = hook_ctx_new(sc->hook, cert);
+        e->hooks = xrealloc(e->hooks, e->nhooks + 1, sizeof(*e->hooks));
+        e->hooks[e->nhooks++] = h;
     }
     int rc = ACME_OK;
     for (size_t i = 0; rc == ACME_OK && i < sc->ntypes; i++) {
@@ -295,7 +284,7 @@ int solver_env_build(solver_env *e, const solver_conf *sc, const char *cert, acm
             rc = acme_solvers_add_webroot(s, sc->webroot);
             break;
         case SOLVER_HOOK:
-            rc = acme_solvers_add(s, t, hook_present, NULL, NULL, h);
+            rc = acme_solvers_add(s, t, hook_present, NULL, hook_cleanup, h);
             break;
         default:
             break;
@@ -313,12 +302,6 @@ int solver_env_build(solver_env *e, const solver_conf *sc, const char *cert, acm
     detail("%s: %s solver, challenges %s", cert, solver_kind_name(sc->kind), prefs);
     *out = s;
     return EXIT_OK;
-}
-
-void solver_env_finish(solver_env *e, int success, int all)
-{
-    for (size_t i = 0; e && i < e->nhooks; i++)
-        hook_finish(e->hooks[i], success, all);
 }
 
 void solver_env_free(solver_env *e)

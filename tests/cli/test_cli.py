@@ -474,7 +474,8 @@ if typ not in os.environ.get("HOOK_TYPES", "").split(","):
 print("hook output goes to stderr")   # never to acmectl's stdout
 if typ == "http-01":
     if method == "begin":
-        content = auth if not os.environ.get("HOOK_WRONG") else "wrong"
+        wrong = os.environ.get("HOOK_WRONG", "")   # "1": every name; else one name
+        content = "wrong" if wrong in ("1", ident) else auth
         cts("/add-http01", {"token": token, "content": content})
     else:
         cts("/del-http01", {"token": token})
@@ -525,6 +526,18 @@ def scenario_hook_http():
     check([c[0] for c in calls] == ["begin", "failed"], f"begin then failed: {calls}")
     check("wrong.example" in res.err, f"the failure names the certificate: {res.err}")
     check(res.out == "", "nothing on stdout when it failed")
+    # One name answered wrongly: that challenge hears "failed"; the other hears
+    # "done" or, if the CA had not decided it when the order stopped, "failed".
+    os.remove(hook_log)
+    acmectl("issue", "good.mixed.example", "bad.mixed.example", "--hook", hook, state=state,
+            env={**env, "HOOK_WRONG": "bad.mixed.example"}, expect=1)
+    calls = read_calls(hook_log)
+    ends = {c[2]: c[0] for c in calls if c[0] != "begin"}
+    check(sorted(c[2] for c in calls if c[0] == "begin") == ["bad.mixed.example",
+                                                            "good.mixed.example"]
+          and len(calls) == 4, f"one begin and one end per challenge: {calls}")
+    check(ends.get("bad.mixed.example") == "failed", f"the refused challenge failed: {calls}")
+    check(ends.get("good.mixed.example") in ("done", "failed"), f"the other ended: {calls}")
 
 
 def scenario_hook_dns():
