@@ -9,6 +9,15 @@ them, then always stops both servers by PID and removes its temp dir (also when
 CMD fails or the harness gets SIGTERM/SIGINT/SIGHUP, e.g. from meson's test
 timeout; if the harness is SIGKILLed the servers die by PR_SET_PDEATHSIG).
 
+Pebble 2.4 can deadlock under concurrent load (letsencrypt/pebble issue 554:
+an order's locks and its database lock are taken in opposite orders by a
+request handler and by the CA issuing that order). Every request that reads
+its database then hangs. When CMD fails and Pebble no longer answers such a
+request from the harness itself, the harness says so, dumps the logs, and
+runs CMD once more against a fresh Pebble; a failure of that second run
+stands. A client cannot make Pebble stop answering an independent request
+except through that Pebble bug.
+
 Exit status: CMD's status (128+signo if CMD died by a signal, or if the harness
 itself was signalled); 77 (meson "skip") if pebble, pebble-challtestsrv or
 openssl is not installed; 99 (meson "hard error") if the servers cannot start.
@@ -53,6 +62,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 EXIT_SKIP = 77          # meson: test skipped
@@ -62,6 +72,7 @@ READY_TIMEOUT = 20.0
 POLL_INTERVAL = 0.05
 STOP_GRACE = 3.0
 LOG_TAIL_LINES = 40
+WEDGE_PROBE_TIMEOUT = 5.0
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 PR_SET_PDEATHSIG = 1
 EAB_KID = "kid-1"
@@ -451,6 +462,22 @@ class Harness:
         except (OSError, ValueError, http.client.HTTPException):
             return False
 
+    def pebble_answers(self):
+        """Pebble answers a request that reads its database (GET /dir does
+        not: a deadlocked Pebble still serves it): the management API's
+        status of a certificate that does not exist, 404 expected."""
+        ctx = ssl.create_default_context(cafile=self.ca)
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                             urllib.request.HTTPSHandler(context=ctx))
+        url = f"https://127.0.0.1:{self.ports['mgmt']}/cert-status-by-serial/7e57"
+        try:
+            with opener.open(url, timeout=WEDGE_PROBE_TIMEOUT) as resp:
+                return resp.status in (200, 404)
+        except urllib.error.HTTPError as e:
+            return e.code == 404
+        except (OSError, http.client.HTTPException):
+            return False
+
     def start_servers(self):
         for attempt in range(1, STARTUP_ATTEMPTS + 1):
             self.ports = allocate_ports()
@@ -496,6 +523,7 @@ class Harness:
 
     def run_command(self, cmd):
         """Run CMD; returns its exit status in shell convention."""
+        shutil.rmtree(self.testdir, ignore_errors=True)
         os.mkdir(self.testdir)
         extra = self.cmd_env()
         if self.opts.verbose:
@@ -551,6 +579,20 @@ class Harness:
             self.dump_logs()
             return EXIT_SETUP_ERROR
         status = self.run_command(cmd)
+        if status not in (0, EXIT_SKIP) and status < 128 and self.pebble is not None \
+                and not self.pebble_answers():
+            warn(f"{cmd[0]} exited with status {status}, and Pebble no longer answers a "
+                 f"database read within {WEDGE_PROBE_TIMEOUT:.0f} s: Pebble deadlocked "
+                 "(letsencrypt/pebble issue 554). Its logs, then one more run of the "
+                 "command against a fresh Pebble:")
+            self.dump_logs()
+            self.stop_servers()
+            try:
+                self.start_servers()
+            except HarnessError as e:
+                warn(f"restart failed: {e}")
+                return EXIT_SETUP_ERROR
+            status = self.run_command(cmd)
         if status != 0:
             warn(f"{cmd[0]} exited with status {status}")
             self.dump_logs()
