@@ -5,7 +5,7 @@
 #      integration and CLI tests, halting on the first error
 #   3. valgrind memcheck over the unit tests and the core integration tests
 #   4. libFuzzer (clang) build: every fuzz target over its seed corpus and
-#      then for FUZZ_SECONDS (default 15) of new inputs
+#      then for FUZZ_SECONDS (default 30, two targets at a time) of new inputs
 # Exits non-zero when anything fails. PHASES="normal asan valgrind fuzz"
 # selects phases (all by default); SKIP_DEPS=1 skips the apt-get step.
 set -eu
@@ -61,7 +61,7 @@ for p in $PHASES; do
     fuzz)
         phase "libFuzzer: every target over its corpus, then ${FUZZ_SECONDS:-15} s each"
         CC=clang setup build-fuzz -Dfuzzing=true -Db_lundef=false
-        FUZZ_SECONDS=${FUZZ_SECONDS:-15} meson test -C build-fuzz --print-errorlogs \
+        FUZZ_SECONDS=${FUZZ_SECONDS:-30} meson test -C build-fuzz --print-errorlogs \
             --num-processes "$JOBS" --suite fuzz
         ;;
     *)
