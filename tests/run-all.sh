@@ -59,9 +59,11 @@ for p in $PHASES; do
             desire-ari hostile secrets
         ;;
     fuzz)
-        phase "libFuzzer: every target over its corpus, then ${FUZZ_SECONDS:-15} s each"
+        FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+        export FUZZ_SECONDS
+        phase "libFuzzer: every target over its corpus, then $FUZZ_SECONDS s each"
         CC=clang setup build-fuzz -Dfuzzing=true -Db_lundef=false
-        FUZZ_SECONDS=${FUZZ_SECONDS:-30} meson test -C build-fuzz --print-errorlogs \
+        meson test -C build-fuzz --print-errorlogs \
             --num-processes "$JOBS" --suite fuzz
         ;;
     *)
