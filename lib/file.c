@@ -144,6 +144,11 @@ int acme__file_read(const char *path, size_t max, acme__buf *out, acme__err *err
 
 int acme__file_mkdirs(const char *dir, mode_t mode, acme__err *err)
 {
+    struct stat st;
+    /* The common case, an existing directory, costs one call, not a mkdir
+     * per component. */
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return ACME_OK;
     char *p = acme__strdup(dir);
     if (!p)
         return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
@@ -164,7 +169,6 @@ int acme__file_mkdirs(const char *dir, mode_t mode, acme__err *err)
         }
     }
     free(p);
-    struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return acme__fail(err, ACME_ERR_IO, "%s is not a directory", dir);
     return ACME_OK;
