@@ -456,6 +456,9 @@ esac
         os.chmod(self.hook, 0o755)
         # One static web server answers http-01 for everyone: acmectl
         # --webroot, lego --http.webroot and uacme's hook write files into it.
+        self.start_web()
+
+    def start_web(self):
         self.web = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), "--serve-webroot", self.webroot,
              str(self.http_port)],
@@ -471,6 +474,7 @@ esac
             except subprocess.TimeoutExpired:
                 self.web.kill()
                 self.web.wait()
+        self.web = None
 
     def log_path(self, what):
         self.seq += 1
@@ -642,13 +646,26 @@ esac
         n = len(names)
         label = f"{c}-p{p}"
         state = self.register(c, f"batch-r{r}-p{p}")
+        standalone = c in self.binaries and self.args.batch_solver == "standalone"
+        if standalone:
+            # acmectl's own responder answers on the port the web server had.
+            self.stop()
+            solver = ["--solver", "standalone", "--http-port", str(self.http_port),
+                      "--listen", "127.0.0.1"]
+        else:
+            solver = ["--webroot", self.webroot]
         cpu0 = self.server_cpu()
         if c in self.binaries:
             argv = [self.binaries[c], "-v", "--state", state, "--ca-bundle", self.bundle,
-                    "ensure", "--wants", wants, "--parallel", str(p), "--webroot", self.webroot]
+                    "ensure", "--wants", wants, "--parallel", str(p)] + solver
             log = self.log_path(f"batch-{label}")
             self.pebble_log.take()
-            res = run_process(argv, env=self.env(c), log=log)
+            try:
+                res = run_process(argv, env=self.env(c), log=log)
+            finally:
+                cpu1 = self.server_cpu()
+                if standalone:
+                    self.start_web()
             with open(log, errors="replace") as f:
                 text = f.read()
             m = re.search(r"ensure: (\d+) obtained", text)
@@ -673,8 +690,9 @@ esac
                 cpu += x["utime_s"] + x["stime_s"]
             res = {"wall_s": time.monotonic() - t0, "maxrss_kib": rss, "utime_s": cpu,
                    "stime_s": 0.0, "connections": None}
+            cpu1 = self.server_cpu()
         res["requests"] = len(self.pebble_log.take())
-        res["pebble_cpu_s"], res["web_cpu_s"] = self.cpu_delta(cpu0, self.server_cpu())
+        res["pebble_cpu_s"], res["web_cpu_s"] = self.cpu_delta(cpu0, cpu1)
         res["round"] = r
         return res
 
@@ -771,6 +789,7 @@ esac
         self.results["settings"] = {
             "runs": self.args.runs, "conn_runs": self.args.conn_runs,
             "batch_runs": self.args.batch_runs, "batch_size": self.args.batch_size,
+            "batch_solver": self.args.batch_solver,
             "parallel": self.args.parallel, "pebble_env": PEBBLE_ENV,
             "contenders": self.contenders, "solver": "http-01, shared webroot",
             "baseline": self.binaries.get("baseline"),
@@ -897,10 +916,14 @@ def table(R):
     b = R.get("batch")
     if b:
         w("")
+        solver = R["settings"].get("batch_solver", "webroot")
         w(f"{b['size']} certificates, one account (fresh each run), rounds interleaved; "
           f"--parallel above {HEAVY_PARALLEL} after the others")
+        w("acmectl answers http-01 " + ("with its own responder" if solver == "standalone"
+                                        else "through the webroot server")
+          + ", uacme through the webroot server; CPU: the client's, then Pebble's")
         w(f"{'how':<30} {'runs':>4} {'wall median':>11} {'min-max':>17} {'certs/s':>8} "
-          f"{'x p1':>6} {'requests':>8} {'conns':>5} {'peak RSS':>9}")
+          f"{'x p1':>6} {'requests':>8} {'conns':>5} {'peak RSS':>9} {'CPU':>7} {'Pebble':>7}")
         p1 = b["configs"].get("acmectl-p1", {}).get("wall_s", {}).get("median")
         for label, x in b["configs"].items():
             c, p = label.split("-p")
@@ -914,7 +937,9 @@ def table(R):
               f"{fmt_ratio(p1 / ws['median']) if p1 else 'n/a':>6} "
               f"{x['requests']['median']:>8g} "
               f"{(str(max(conns)) if conns else 'n/a'):>5} "
-              f"{fmt_mib(x['maxrss_kib']['max']):>9}")
+              f"{fmt_mib(x['maxrss_kib']['max']):>9} "
+              f"{fmt_s(x['cpu_s']['median']):>7} "
+              f"{(fmt_s(x['pebble_cpu_s']['median']) if x['pebble_cpu_s'] else 'n/a'):>7}")
         if b.get("failure"):
             w(f"  note: {b['failure']}")
     lib = R.get("library", {})
@@ -1014,6 +1039,9 @@ def parse_args(argv):
     p.add_argument("--batch-size", type=int, default=100, help="certificates per batch")
     p.add_argument("--parallel", default="1,8,32",
                    help="acmectl ensure --parallel values (default 1,8,32)")
+    p.add_argument("--batch-solver", choices=("standalone", "webroot"), default="standalone",
+                   help="how acmectl answers http-01 in the batch: its own responder "
+                        "(default) or the shared webroot server uacme uses")
     p.add_argument("--quick", action="store_true", help="fewer repetitions")
     p.add_argument("--only", default=",".join(CONTENDERS),
                    help="contenders, comma-separated (default acmectl,uacme,lego)")
