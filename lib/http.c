@@ -1,6 +1,13 @@
-/* HTTPS client on libcurl: a small pool of easy handles per provider, each
- * keeping its own connection to the CA, so that threads can send requests at
- * once while a single-threaded user keeps reusing one connection. */
+/* HTTPS client on libcurl. Every request of a provider runs on one curl
+ * multi handle. One multi handle means one connection cache (requests reuse
+ * each other's connections, and concurrent ones share an HTTP/2 connection
+ * when the CA speaks it) and one CA store, which OpenSSL takes tens of
+ * milliseconds to build from a system bundle. A multi handle is not for
+ * several threads at once, so one of the threads waiting for a reply drives
+ * it at a time (a leader/followers scheme): a single-threaded user drives
+ * its own requests with no hand-over, and threads that arrive while another
+ * drives queue their transfer, wake the driver and wait; when the driver's
+ * own reply is in, one of them takes over. */
 #include "http.h"
 
 #include <ctype.h>
@@ -21,12 +28,27 @@
 /* Idle easy handles kept for reuse. */
 #define MAX_IDLE_HANDLES 64
 
+/* One request waiting for its turn on the shared multi handle. */
+typedef struct job {
+    CURL *easy;
+    CURLcode result;
+    int done;
+    struct job *next;
+} job;
+
 struct acme__http {
     CURLSH *share;
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
     pthread_mutex_t pool_lock;
     CURL *idle[MAX_IDLE_HANDLES];
     size_t nidle;
+    /* Only the driving thread touches `multi`, except curl_multi_wakeup,
+     * which libcurl allows from any thread. q_lock guards the rest. */
+    CURLM *multi;
+    pthread_mutex_t q_lock;
+    pthread_cond_t q_done;
+    job *queued;
+    int driving;
     char *ca_bundle;
     char *user_agent;
     long connect_timeout_ms;
@@ -59,6 +81,89 @@ static void share_unlock(CURL *handle, curl_lock_data data, void *ud)
     pthread_mutex_unlock(&h->share_locks[data]);
 }
 
+/* ---- the shared multi handle ----------------------------------------------- */
+
+static void job_finish(acme__http *h, job *j, CURLcode result)
+{
+    pthread_mutex_lock(&h->q_lock);
+    j->result = result;
+    j->done = 1;
+    pthread_cond_broadcast(&h->q_done);
+    pthread_mutex_unlock(&h->q_lock);
+}
+
+/* Drive every transfer of the multi handle until `mine` is done. Called by
+ * the one thread that holds the `driving` role. */
+static void drive(acme__http *h, job *mine)
+{
+    int running = 0;
+    for (;;) {
+        pthread_mutex_lock(&h->q_lock);
+        job *take = h->queued;
+        h->queued = NULL;
+        pthread_mutex_unlock(&h->q_lock);
+        for (job *j = take, *next; j; j = next) {
+            next = j->next;
+            curl_easy_setopt(j->easy, CURLOPT_PRIVATE, (char *)j);
+            CURLMcode mrc = curl_multi_add_handle(h->multi, j->easy);
+            if (mrc != CURLM_OK)
+                job_finish(h, j, mrc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
+                                                            : CURLE_FAILED_INIT);
+        }
+        curl_multi_perform(h->multi, &running);
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            CURL *easy = m->easy_handle;
+            CURLcode result = m->data.result;
+            char *priv = NULL;
+            curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+            curl_multi_remove_handle(h->multi, easy);
+            job_finish(h, (job *)priv, result);
+        }
+        pthread_mutex_lock(&h->q_lock);
+        int done = mine->done;
+        pthread_mutex_unlock(&h->q_lock);
+        if (done)
+            return;
+        /* Returns early for socket activity, libcurl's own timers and
+         * curl_multi_wakeup from a thread that queued a transfer. */
+        curl_multi_poll(h->multi, NULL, 0, 1000, NULL);
+    }
+}
+
+/* Run one transfer on the shared multi handle and wait for it. */
+static CURLcode shared_perform(acme__http *h, CURL *easy)
+{
+    job j = { .easy = easy, .result = CURLE_OK, .done = 0, .next = NULL };
+    int woke = 0;
+    pthread_mutex_lock(&h->q_lock);
+    j.next = h->queued;
+    h->queued = &j;
+    while (!j.done) {
+        if (!h->driving) {
+            h->driving = 1;
+            pthread_mutex_unlock(&h->q_lock);
+            drive(h, &j);
+            pthread_mutex_lock(&h->q_lock);
+            h->driving = 0;
+            /* One of the waiting threads takes over its transfers. */
+            pthread_cond_broadcast(&h->q_done);
+        } else if (!woke) {
+            woke = 1;
+            pthread_mutex_unlock(&h->q_lock);
+            curl_multi_wakeup(h->multi); /* the driver adds the new transfer */
+            pthread_mutex_lock(&h->q_lock);
+        } else {
+            pthread_cond_wait(&h->q_done, &h->q_lock);
+        }
+    }
+    pthread_mutex_unlock(&h->q_lock);
+    return j.result;
+}
+
 int acme__http_new(acme__http **out, const acme__http_config *cfg, acme__err *err)
 {
     *out = NULL;
@@ -72,6 +177,8 @@ int acme__http_new(acme__http **out, const acme__http_config *cfg, acme__err *er
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&h->share_locks[i], NULL);
     pthread_mutex_init(&h->pool_lock, NULL);
+    pthread_mutex_init(&h->q_lock, NULL);
+    pthread_cond_init(&h->q_done, NULL);
     h->ca_bundle = acme__strdup(cfg->ca_bundle);
     h->user_agent = acme__strdup(cfg->user_agent);
     h->connect_timeout_ms = cfg->connect_timeout_ms;
@@ -82,17 +189,16 @@ int acme__http_new(acme__http **out, const acme__http_config *cfg, acme__err *er
         acme__http_free(h);
         return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     }
+    h->multi = curl_multi_init();
+    if (!h->multi) {
+        acme__http_free(h);
+        return acme__fail(err, ACME_ERR_NOMEM, "out of memory (curl multi handle)");
+    }
     curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
     curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
     curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
     curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-    /* No CURL_LOCK_DATA_CONNECT: libcurl does not support one connection
-     * cache shared by concurrent threads, and with it most requests of a
-     * parallel batch opened a new TLS connection (bench/: 68 connections
-     * for 80 requests at --parallel 8). Each pooled handle keeps its own
-     * connection instead: one per thread at work, one in all for a
-     * single-threaded user (the pool hands out the most recent handle). */
     *out = h;
     return ACME_OK;
 }
@@ -101,6 +207,11 @@ void acme__http_free(acme__http *h)
 {
     if (!h)
         return;
+    /* No request is running: the provider is freed after its last one. */
+    if (h->multi)
+        curl_multi_cleanup(h->multi);
+    pthread_cond_destroy(&h->q_done);
+    pthread_mutex_destroy(&h->q_lock);
     for (size_t i = 0; i < h->nidle; i++)
         curl_easy_cleanup(h->idle[i]);
     if (h->share)
@@ -338,7 +449,10 @@ int acme__http_request(acme__http *h, const char *method, const char *url, const
     }
 
     atomic_fetch_add(&h->requests, 1);
-    CURLcode crc = curl_easy_perform(c);
+    /* Several requests at once wait for one HTTP/2 connection rather than
+     * each opening its own. */
+    curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
+    CURLcode crc = shared_perform(h, c);
     long connects = 0;
     if (curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0)
         atomic_fetch_add(&h->connections, (uint_fast64_t)connects);

@@ -5,7 +5,9 @@
  *
  * Threads: a provider MAY be shared by several threads at once. Its nonce
  * pool and connection cache are protected internally; requests from
- * different threads run concurrently. Reference counted: accounts keep their
+ * different threads run concurrently, over one HTTP/2 connection when the CA
+ * offers HTTP/2 (one of the waiting threads drives them all; no thread of
+ * the library's own). Reference counted: accounts keep their
  * own reference, so acme_provider_free() may be called while they live.
  *
  * Errors of the provider's own functions are reported through
