@@ -10,9 +10,9 @@ CMD fails or the harness gets SIGTERM/SIGINT/SIGHUP, e.g. from meson's test
 timeout; if the harness is SIGKILLed the servers die by PR_SET_PDEATHSIG).
 
 Pebble 2.4 can deadlock under concurrent load (letsencrypt/pebble issue 554:
-an order's locks and its database lock are taken in opposite orders by a
-request handler and by the CA issuing that order). Every request that reads
-its database then hangs. When CMD fails and Pebble no longer answers such a
+a request handler takes an order's read lock twice while the CA, completing
+that order, waits for its write lock). Every request that reads its database
+then hangs. When CMD fails and Pebble no longer answers such a
 request from the harness itself, the harness says so, dumps the logs, and
 runs CMD once more against a fresh Pebble; a failure of that second run
 stands. A client cannot make Pebble stop answering an independent request
