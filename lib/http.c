@@ -110,7 +110,7 @@ static void drive(acme__http *h, job *mine)
                 job_finish(h, j, mrc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
                                                             : CURLE_FAILED_INIT);
         }
-        curl_multi_perform(h->multi, &running);
+        CURLMcode prc = curl_multi_perform(h->multi, &running);
         CURLMsg *m;
         int left;
         while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
@@ -130,7 +130,17 @@ static void drive(acme__http *h, job *mine)
             return;
         /* Returns early for socket activity, libcurl's own timers and
          * curl_multi_wakeup from a thread that queued a transfer. */
-        curl_multi_poll(h->multi, NULL, 0, 1000, NULL);
+        if (prc == CURLM_OK)
+            prc = curl_multi_poll(h->multi, NULL, 0, 1000, NULL);
+        if (prc != CURLM_OK) {
+            /* The multi handle itself failed (out of memory): give up this
+             * transfer rather than spin; each waiting thread does the same
+             * for its own when it drives. */
+            curl_multi_remove_handle(h->multi, mine->easy);
+            job_finish(h, mine, prc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
+                                                           : CURLE_FAILED_INIT);
+            return;
+        }
     }
 }
 
