@@ -11,6 +11,7 @@
 
 #include "acme/common.h"
 #include "mem.h"
+#include "rng.h"
 
 static int write_all(int fd, const void *data, size_t len)
 {
@@ -106,6 +107,51 @@ int acme__file_write_visible(const char *path, const void *data, size_t len, mod
                              acme__err *err)
 {
     return write_atomic(path, data, len, mode, 0, err);
+}
+
+int acme__file_link_atomic(const char *from, const char *path, acme__err *err)
+{
+    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + sizeof(".tmp-XXXXXX"));
+    if (!tmp)
+        return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp-XXXXXX", sizeof(".tmp-XXXXXX"));
+    /* The name mkstemp would give, so that the store's sweeps know it. */
+    int r = -1, e = EEXIST;
+    for (int attempt = 0; attempt < 16 && r != 0 && e == EEXIST; attempt++) {
+        unsigned char rnd[6];
+        if (acme__rng(NULL, rnd, sizeof(rnd)) != 0) {
+            free(tmp);
+            return acme__fail(err, ACME_ERR_IO, "cannot link %s: no random bytes", path);
+        }
+        for (size_t i = 0; i < 6; i++)
+            tmp[plen + 5 + i] = alnum[rnd[i] % (sizeof(alnum) - 1)];
+        r = link(from, tmp);
+        e = r == 0 ? 0 : errno;
+    }
+    if (r != 0) {
+        free(tmp);
+        int unsupported = e == EPERM || e == EXDEV || e == EMLINK || e == ENOTSUP ||
+                          e == EOPNOTSUPP || e == ENOSYS;
+        return acme__fail(err, unsupported ? ACME_ERR_UNSUPPORTED : ACME_ERR_IO,
+                          "cannot link %s to %s: %s", path, from, strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        e = errno;
+        unlink(tmp);
+        free(tmp);
+        return acme__fail(err, ACME_ERR_IO, "cannot write %s (rename: %s)", path, strerror(e));
+    }
+    /* rename() does nothing when both names are links to one file already;
+     * the temporary name must not stay behind then. */
+    (void)unlink(tmp);
+    free(tmp);
+    if (acme__file_sync_dir_of(path) != 0)
+        return acme__fail(err, ACME_ERR_IO, "cannot sync the directory of %s: %s", path,
+                          strerror(errno));
+    return ACME_OK;
 }
 
 int acme__file_read(const char *path, size_t max, acme__buf *out, acme__err *err)

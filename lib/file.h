@@ -19,6 +19,12 @@ int acme__file_write_atomic(const char *path, const void *data, size_t len, mode
  * critical path of every validation). */
 int acme__file_write_visible(const char *path, const void *data, size_t len, mode_t mode,
                              acme__err *err);
+/* Make path another name of the existing file `from` (a hard link), atomically
+ * replacing what path held: link to a temporary name beside path, rename
+ * over path, fsync the directory. from must already be durable. Costs no
+ * new inode and no data write. ACME_ERR_UNSUPPORTED when the filesystem
+ * cannot link (the caller then writes a copy); ACME_ERR_IO otherwise. */
+int acme__file_link_atomic(const char *from, const char *path, acme__err *err);
 /* Read a whole file (at most max bytes, else ACME_ERR_TOO_LARGE) into out.
  * ACME_ERR_NOT_FOUND when it does not exist, ACME_ERR_IO otherwise. */
 int acme__file_read(const char *path, size_t max, acme__buf *out, acme__err *err);

@@ -293,6 +293,26 @@ int acme__store_write(acme_store *s, const char *key, const void *data, size_t l
     return rc == ACME_OK ? ACME_OK : cb_fail(s, rc, &bf, "write", key, err);
 }
 
+int acme__store_write_same(acme_store *s, const char *from_key, const char *to_key,
+                           const void *data, size_t len, int secret, acme__err *err)
+{
+    int rc = check_key(s, from_key, "key", err);
+    if (rc == ACME_OK)
+        rc = check_key(s, to_key, "key", err);
+    if (rc != ACME_OK)
+        return rc;
+    if (s->link) {
+        before bf;
+        before_take(s, &bf);
+        rc = s->link(from_key, to_key, s->userdata);
+        if (rc == ACME_OK)
+            return ACME_OK;
+        if (rc != ACME_ERR_UNSUPPORTED)
+            return cb_fail(s, rc, &bf, "write", to_key, err);
+    }
+    return acme__store_write(s, to_key, data, len, secret, err);
+}
+
 int acme__store_remove(acme_store *s, const char *key, acme__err *err)
 {
     int rc = check_key(s, key, "key", err);

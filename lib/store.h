@@ -18,6 +18,10 @@ struct acme_store {
     acme_store_ops ops;
     void *userdata;
     char *fs_root;                 /* set for the filesystem store */
+    /* Optional, built-in stores only: make to_key another name of what
+     * from_key holds (the filesystem store links). ACME_ERR_UNSUPPORTED
+     * lets the caller write a copy instead. */
+    int (*link)(const char *from_key, const char *to_key, void *userdata);
     void (*free_userdata)(void *); /* for stores that own their userdata */
 };
 
@@ -33,6 +37,11 @@ char *acme__store_segment(const char *label);
 int acme__store_read(acme_store *s, const char *key, acme__buf *out, acme__err *err);
 int acme__store_write(acme_store *s, const char *key, const void *data, size_t len, int secret,
                       acme__err *err);
+/* Write to_key with data, which from_key holds already: for a store that
+ * can link (the filesystem store), to_key becomes another name of from_key,
+ * with no new file data; otherwise data is written. */
+int acme__store_write_same(acme_store *s, const char *from_key, const char *to_key,
+                           const void *data, size_t len, int secret, acme__err *err);
 int acme__store_remove(acme_store *s, const char *key, acme__err *err);
 /* Children of prefix as an array of new strings (acme__free_strv). */
 int acme__store_list(acme_store *s, const char *prefix, char ***names, size_t *n,

@@ -188,6 +188,34 @@ static int fs_write(const char *key, const void *data, size_t len, int secret, v
     return rc;
 }
 
+static int fs_link(const char *from_key, const char *to_key, void *userdata)
+{
+    fs *f = userdata;
+    int rc = check_reserved(from_key);
+    if (rc == ACME_OK)
+        rc = check_reserved(to_key);
+    if (rc != ACME_OK)
+        return rc;
+    char *from = join(f->root, from_key);
+    char *path = join(f->root, to_key);
+    if (!from || !path) {
+        free(from);
+        free(path);
+        return oom();
+    }
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    rc = acme__file_mkdirs(path, DIR_MODE, NULL);
+    if (rc == ACME_OK)
+        clean_temps(path);
+    *slash = '/';
+    if (rc == ACME_OK)
+        rc = acme__file_link_atomic(from, path, NULL);
+    free(from);
+    free(path);
+    return rc;
+}
+
 static int fs_remove(const char *key, void *userdata)
 {
     fs *f = userdata;
@@ -466,6 +494,7 @@ int acme_store_new_fs(acme_store **out, const char *dir)
     }
     s->free_userdata = fs_free;
     s->fs_root = root2;
+    s->link = fs_link;
     *out = s;
     return ACME_OK;
 }

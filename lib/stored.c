@@ -207,36 +207,40 @@ int acme__stored_save_meta(acme_store *s, const acme__stored_cert *c, acme__err 
     return meta_write(s, c, err);
 }
 
-/* Write the stable copy of one file if it differs from data. */
-static int sync_copy(acme_store *s, const char *name, const char *file, const char *data,
-                     int secret, acme__err *err)
+/* Make the stable copy of one file of the current generation hold what
+ * that file holds, unless it already does: a hard link to it where the
+ * store can link (no second file to write), else a written copy. */
+static int sync_copy(acme_store *s, const acme__stored_cert *c, const char *file, int secret,
+                     acme__err *err)
 {
-    char *key = key_of(name, file);
-    if (!key)
-        return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
-    acme__buf cur = ACME__BUF_INIT;
-    acme__err ignore = ACME__ERR_QUIET;
-    int same = acme__store_read(s, key, &cur, &ignore) == ACME_OK && cur.len == strlen(data) &&
-               memcmp(cur.data, data, cur.len) == 0;
-    acme__err_clear(&ignore);
-    acme__buf_wipe(&cur);
-    int rc = same ? ACME_OK : acme__store_write(s, key, data, strlen(data), secret, err);
+    char *key = key_of(c->name, file);
+    char *current = acme__stored_key(c, file);
+    acme__buf want = ACME__BUF_INIT, have = ACME__BUF_INIT;
+    int rc = key && current ? acme__store_read(s, current, &want, err)
+                            : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    if (rc == ACME_OK) {
+        acme__err ignore = ACME__ERR_QUIET;
+        int same = acme__store_read(s, key, &have, &ignore) == ACME_OK &&
+                   have.len == want.len && memcmp(have.data, want.data, want.len) == 0;
+        acme__err_clear(&ignore);
+        if (!same)
+            rc = acme__store_write_same(s, current, key, want.data ? want.data : "", want.len,
+                                        secret, err);
+    }
+    acme__buf_wipe(&want);
+    acme__buf_wipe(&have);
     free(key);
+    free(current);
     return rc;
 }
 
 int acme__stored_sync_copies(acme_store *s, const acme__stored_cert *c, acme__err *err)
 {
-    char *pem = NULL;
-    int rc = acme_key_to_pem(c->key, &pem);
-    if (rc != ACME_OK)
-        return acme__fail(err, rc, "%s", acme_last_error());
     /* Key first: a web server reloading between the two writes then sees a
      * new key with the old chain only if it reads during this window. */
-    rc = sync_copy(s, c->name, "key.pem", pem, 1, err);
-    acme__free_secret_str(pem);
+    int rc = sync_copy(s, c, "key.pem", 1, err);
     if (rc == ACME_OK)
-        rc = sync_copy(s, c->name, "chain.pem", c->chain_pem, 0, err);
+        rc = sync_copy(s, c, "chain.pem", 0, err);
     return rc;
 }
 

@@ -18,6 +18,8 @@
  *   certs/<name>/<N>/chain.pem          leaf first, then intermediates
  *   certs/<name>/key.pem, chain.pem     copies of the current generation,
  *                                       at stable paths for web servers
+ *                                       (hard links where the file system
+ *                                       allows, else written copies)
  * @endverbatim
  *
  * A new certificate is written as a new generation and made current by one

@@ -95,6 +95,17 @@ static int mode_of(const char *dir, const char *rel)
     return stat(path, &st) == 0 ? (int)(st.st_mode & 0777) : -1;
 }
 
+/* Non-zero when two store files are one file under two names. */
+static int same_file(const char *dir, const char *a, const char *b)
+{
+    char pa[2048], pb[2048];
+    snprintf(pa, sizeof(pa), "%s/%s", dir, a);
+    snprintf(pb, sizeof(pb), "%s/%s", dir, b);
+    struct stat sa, sb;
+    return stat(pa, &sa) == 0 && stat(pb, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
 /* Revocation status of a serial from Pebble's management API. */
 static int pebble_revoked(const char *serial_hex)
 {
@@ -160,6 +171,9 @@ static void test_lifecycle(void)
     CHECK(mode_of(dir, "certs/site/key.pem") == 0600);
     CHECK(mode_of(dir, "certs/site/1/key.pem") == 0600);
     CHECK(mode_of(dir, "certs") == 0700);
+    /* The stable copies are links to the current generation's files. */
+    CHECK(same_file(dir, "certs/site/key.pem", "certs/site/1/key.pem"));
+    CHECK(same_file(dir, "certs/site/chain.pem", "certs/site/1/chain.pem"));
     char *meta = store_get(store, "certs/site/meta.json");
     CHECK(meta && strstr(meta, "\"generation\":1"));
     acme_free(meta);
@@ -188,6 +202,8 @@ static void test_lifecycle(void)
     meta = store_get(store, "certs/site/meta.json");
     CHECK(meta && strstr(meta, "\"generation\":2"));
     acme_free(meta);
+    CHECK(same_file(dir, "certs/site/chain.pem", "certs/site/2/chain.pem"));
+    CHECK(!same_file(dir, "certs/site/chain.pem", "certs/site/1/chain.pem"));
 
     /* A changed name list reissues that one certificate only. */
     fake_now = (int64_t)time(NULL);
