@@ -49,15 +49,25 @@ int acme__file_sync_dir_of(const char *path)
     return rc;
 }
 
-static int write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                        int durable, acme__err *err)
+/* "<path>.tmp-XXXXXX", the temporary name beside path (the store's sweeps
+ * know the pattern), or NULL. */
+static char *temp_template(const char *path)
 {
     size_t plen = strlen(path);
     char *tmp = malloc(plen + sizeof(".tmp-XXXXXX"));
+    if (tmp) {
+        memcpy(tmp, path, plen);
+        memcpy(tmp + plen, ".tmp-XXXXXX", sizeof(".tmp-XXXXXX"));
+    }
+    return tmp;
+}
+
+static int write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                        int durable, acme__err *err)
+{
+    char *tmp = temp_template(path);
     if (!tmp)
         return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp-XXXXXX", sizeof(".tmp-XXXXXX"));
     /* mkstemp creates 0600; fchmod sets the wanted mode before any data. */
     int fd = mkstemp(tmp);
     if (fd < 0) {
@@ -113,12 +123,10 @@ int acme__file_link_atomic(const char *from, const char *path, acme__err *err)
 {
     static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + sizeof(".tmp-XXXXXX"));
+    char *tmp = temp_template(path);
     if (!tmp)
         return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp-XXXXXX", sizeof(".tmp-XXXXXX"));
-    /* The name mkstemp would give, so that the store's sweeps know it. */
+    /* mkstemp cannot make a link: fill in the XXXXXX as it would. */
     int r = -1, e = EEXIST;
     for (int attempt = 0; attempt < 16 && r != 0 && e == EEXIST; attempt++) {
         unsigned char rnd[6];

@@ -166,6 +166,19 @@ static int fs_read(const char *key, acme_buffer *out, void *userdata)
     return rc;
 }
 
+/* Before a file is put at path (a key's path, so with a '/' after the
+ * root): its directory exists, without the temporaries of crashed writers. */
+static int prepare_dir_of(char *path)
+{
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    int rc = acme__file_mkdirs(path, DIR_MODE, NULL);
+    if (rc == ACME_OK)
+        clean_temps(path);
+    *slash = '/';
+    return rc;
+}
+
 static int fs_write(const char *key, const void *data, size_t len, int secret, void *userdata)
 {
     fs *f = userdata;
@@ -175,13 +188,7 @@ static int fs_write(const char *key, const void *data, size_t len, int secret, v
     char *path = join(f->root, key);
     if (!path)
         return oom();
-    /* The key is valid, so there is a '/' after the root. */
-    char *slash = strrchr(path, '/');
-    *slash = '\0';
-    rc = acme__file_mkdirs(path, DIR_MODE, NULL);
-    if (rc == ACME_OK)
-        clean_temps(path);
-    *slash = '/';
+    rc = prepare_dir_of(path);
     if (rc == ACME_OK)
         rc = acme__file_write_atomic(path, data, len, secret ? SECRET_MODE : PUBLIC_MODE, NULL);
     free(path);
@@ -203,12 +210,7 @@ static int fs_link(const char *from_key, const char *to_key, void *userdata)
         free(path);
         return oom();
     }
-    char *slash = strrchr(path, '/');
-    *slash = '\0';
-    rc = acme__file_mkdirs(path, DIR_MODE, NULL);
-    if (rc == ACME_OK)
-        clean_temps(path);
-    *slash = '/';
+    rc = prepare_dir_of(path);
     if (rc == ACME_OK)
         rc = acme__file_link_atomic(from, path, NULL);
     free(from);

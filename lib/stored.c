@@ -221,7 +221,8 @@ static int sync_copy(acme_store *s, const acme__stored_cert *c, const char *file
     if (rc == ACME_OK) {
         acme__err ignore = ACME__ERR_QUIET;
         int same = acme__store_read(s, key, &have, &ignore) == ACME_OK &&
-                   have.len == want.len && memcmp(have.data, want.data, want.len) == 0;
+                   have.len == want.len &&
+                   (want.len == 0 || memcmp(have.data, want.data, want.len) == 0);
         acme__err_clear(&ignore);
         if (!same)
             rc = acme__store_write_same(s, current, key, want.data ? want.data : "", want.len,
