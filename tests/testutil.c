@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <mbedtls/platform_util.h>
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *log_text;
@@ -164,6 +165,41 @@ char *test_tmpdir(void)
     snprintf(tmpl, sizeof(tmpl), "%s/t-XXXXXX", base && *base ? base : "/tmp");
     char *d = mkdtemp(tmpl);
     return d ? strdup(d) : NULL;
+}
+
+char *test_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0, n;
+    char *buf = calloc(1, cap);
+    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len < 2) {
+            char *grown = calloc(1, cap * 2);
+            if (grown)
+                memcpy(grown, buf, len);
+            mbedtls_platform_zeroize(buf, cap);
+            free(buf);
+            buf = grown;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+int test_replace_file(const char *path, const char *text)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.test-tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    int ok = fputs(text, f) >= 0;
+    ok = fclose(f) == 0 && ok;
+    return ok && rename(tmp, path) == 0 ? 0 : -1;
 }
 
 /* ---- certificate checks (mbedTLS directly: the test must not trust the

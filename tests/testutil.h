@@ -47,4 +47,13 @@ size_t test_chain_length(const char *chain_pem);
 /* A new temporary directory under ACME_TEST_TMPDIR (or /tmp); free(). */
 char *test_tmpdir(void);
 
+/* A whole file as a NUL-terminated string (free()), or NULL. Buffers
+ * outgrown on the way are wiped first: the secrets test reads key files and
+ * then searches freed memory for key material. */
+char *test_read_file(const char *path);
+
+/* Replace a file's content atomically (temporary file, rename), so that a
+ * process polling it never reads half of it. Returns 0, or -1. */
+int test_replace_file(const char *path, const char *text);
+
 #endif

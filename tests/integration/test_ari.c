@@ -66,41 +66,13 @@ static int64_t fake_clock(void *ud)
 static void control(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void control(const char *fmt, ...)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.test-tmp", control_path);
-    FILE *f = fopen(tmp, "w");
-    REQUIRE(f != NULL);
+    char text[4096];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
+    int n = vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    REQUIRE(fclose(f) == 0);
-    REQUIRE(rename(tmp, control_path) == 0);
-}
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    size_t n;
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len < 2) {
-            char *grown = realloc(buf, cap *= 2);
-            if (!grown) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = grown;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[len] = '\0';
-    return buf;
+    REQUIRE(n >= 0 && (size_t)n < sizeof(text));
+    REQUIRE(test_replace_file(control_path, text) == 0);
 }
 
 /* RFC 3339 in UTC; with `fancy`, as a +02:00 offset with a fraction. */
@@ -137,7 +109,7 @@ static int log_is(const char *line, const char *kind)
 /* Number of log entries of a kind. */
 static size_t log_count(const char *kind)
 {
-    char *log = read_file(log_path);
+    char *log = test_read_file(log_path);
     size_t n = 0;
     for (char *line = log; line && *line;) {
         char *nl = strchr(line, '\n');
@@ -156,7 +128,7 @@ static int log_field(const char *kind, size_t index, const char *field, char *ou
 {
     char key[64];
     snprintf(key, sizeof(key), "\"%s\":\"", field);
-    char *log = read_file(log_path);
+    char *log = test_read_file(log_path);
     int found = -1;
     size_t i = 0;
     for (char *line = log; line && *line && found < 0;) {
@@ -602,13 +574,13 @@ static char *test_already_replaced(const char *id)
     char got[256] = "";
     CHECK(log_field("newOrder", orders, "replaces", got, sizeof(got)) == 1);
     CHECK_STR(got, id);
-    char *log = read_file(log_path);
+    char *log = test_read_file(log_path);
     CHECK(log && strstr(log, "\"status\":409"));
     free(log);
     CHECK_MSG(log_field("newOrder", orders + 1, "replaces", got, sizeof(got)) == 0,
               "the second newOrder carried replaces=%s", got);
     CHECK(strstr(test_log(), "already replaced") != NULL);
-    char *ctl = read_file(control_path);
+    char *ctl = test_read_file(control_path);
     CHECK(ctl && strstr(ctl, "\"already_replaced_once\": false"));
     free(ctl);
     return current_ari_id();

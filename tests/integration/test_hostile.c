@@ -139,38 +139,13 @@ static double now_s(void)
 static void control(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void control(const char *fmt, ...)
 {
-    char tmpname[4096];
-    snprintf(tmpname, sizeof(tmpname), "%s.test-tmp", control_path);
-    FILE *f = fopen(tmpname, "w");
-    REQUIRE(f != NULL);
+    char text[4096];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
+    int n = vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    REQUIRE(fclose(f) == 0);
-    REQUIRE(rename(tmpname, control_path) == 0);
-}
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, len = 0, n;
-    char *buf = malloc(cap);
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len < 2) {
-            char *grown = realloc(buf, cap *= 2);
-            if (!grown)
-                free(buf);
-            buf = grown;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[len] = '\0';
-    return buf;
+    REQUIRE(n >= 0 && (size_t)n < sizeof(text));
+    REQUIRE(test_replace_file(control_path, text) == 0);
 }
 
 static int exists(const char *path)
@@ -191,7 +166,7 @@ static char *path_join(const char *a, const char *b)
 /* Proxy log lines of a case with a given action (and status, if >= 0). */
 static size_t log_count(const char *case_id, const char *action, int status)
 {
-    char *log = read_file(log_path);
+    char *log = test_read_file(log_path);
     char want_case[64], want_action[64], want_status[32];
     snprintf(want_case, sizeof(want_case), "\"case\":\"%s\"", case_id);
     snprintf(want_action, sizeof(want_action), "\"action\":\"%s\"", action);

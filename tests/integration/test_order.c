@@ -431,18 +431,6 @@ static int run(const char *cmd)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = calloc(1, 65536);
-    size_t n = fread(buf, 1, 65535, f);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
 static void test_csr(void)
 {
     char *dir = test_tmpdir();
@@ -456,7 +444,7 @@ static void test_csr(void)
              "-addext subjectAltName=DNS:csr.example.com,DNS:www.csr.example.com 2>/dev/null",
              key_path, csr_path);
     REQUIRE(run(cmd) == 0);
-    char *csr = read_file(csr_path);
+    char *csr = test_read_file(csr_path);
     REQUIRE(csr != NULL);
     acme_key *host_key = NULL;
     REQUIRE_OK(acme_key_load_file(&host_key, key_path)); /* PKCS#8 from openssl */

@@ -260,30 +260,6 @@ static size_t b64url_decode(const char *in, unsigned char *out, size_t cap)
 /* A whole file (also /proc files, which have no size), read without stdio
  * (whose buffers are freed unwiped inside libc); the caller wipes and frees
  * it with wipe_free(). Grown by copy, each old block wiped. */
-static char *slurp(const char *path)
-{
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = calloc(1, cap);
-    ssize_t got;
-    while (buf && (got = read(fd, buf + len, cap - len - 1)) > 0) {
-        len += (size_t)got;
-        if (cap - len < 2) {
-            char *grown = calloc(1, cap * 2);
-            if (grown)
-                memcpy(grown, buf, len);
-            mbedtls_platform_zeroize(buf, cap);
-            free(buf);
-            buf = grown;
-            cap *= 2;
-        }
-    }
-    close(fd);
-    return buf;
-}
-
 static void wipe_free(char *s)
 {
     if (s) {
@@ -342,7 +318,7 @@ static void check_store_keys(const char *dir)
         if (S_ISDIR(st.st_mode)) {
             check_store_keys(path);
         } else if (strcmp(e->d_name, "key.pem") == 0) {
-            char *pem = slurp(path);
+            char *pem = test_read_file(path);
             CHECK_MSG(pem != NULL, "cannot read %s", path);
             if (pem)
                 check_pem_not_logged(pem, path);
@@ -357,7 +333,7 @@ static void check_store_keys(const char *dir)
 /* The file mapped at addr, from /proc/self/maps, into path ("" if none). */
 static void mapping_of(uintptr_t addr, char *path, size_t size)
 {
-    char *maps = slurp("/proc/self/maps");
+    char *maps = test_read_file("/proc/self/maps");
     path[0] = '\0';
     for (char *line = maps; line && *line;) {
         char *nl = strchr(line, '\n');
@@ -393,7 +369,7 @@ static int mbedtls_is_static(void)
  * address can be given to addr2line. */
 static uintptr_t load_base(void)
 {
-    char exe[1024], *maps = slurp("/proc/self/maps");
+    char exe[1024], *maps = test_read_file("/proc/self/maps");
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     uintptr_t base = 0;
     if (n > 0 && maps) {
