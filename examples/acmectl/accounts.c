@@ -132,11 +132,7 @@ int cmd_register(cli *c, int argc, char **argv)
     if ((rc = cli_open_store(c)) != EXIT_OK)
         return rc;
     acme_desire_options o;
-    cli_desire_options(c, &o);
-    o.email = email;
-    o.agree_tos = 1;
-    o.eab_kid = a.eab_kid;
-    o.eab_hmac_key = a.eab_hmac_key;
+    batch_desire_options(c, &bp, email, &o);
     acme_desire *d = NULL;
     acme_account *account = NULL;
     if (acme_desire_new(&d, c->provider, c->store, NULL, &o) != ACME_OK)

@@ -297,6 +297,9 @@ int batch_opt(batch_params *bp, int id, const char *value);
 int batch_check_account(cli *c, const batch_params *bp, const char **email);
 /* After the provider is open: the CA's terms and EAB requirements. */
 int batch_check_ca(cli *c, const batch_params *bp, const char *email);
+/* Desire options for the account of email as bp asks (terms, EAB). */
+void batch_desire_options(const cli *c, const batch_params *bp, const char *email,
+                          acme_desire_options *o);
 /*
  * Run a desire over `wants` (MODE_ISSUE, MODE_ENSURE) or over every stored
  * certificate (MODE_RENEW, wants NULL). The command line is checked already.

@@ -258,6 +258,16 @@ static void print_paths(const cli *c, const char *name)
     fflush(stdout);
 }
 
+void batch_desire_options(const cli *c, const batch_params *bp, const char *email,
+                          acme_desire_options *o)
+{
+    cli_desire_options(c, o);
+    o->email = email;
+    o->agree_tos = bp->agree_tos;
+    o->eab_kid = bp->eab_kid;
+    o->eab_hmac_key = bp->eab_hmac_key;
+}
+
 int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
 {
     const char *email = NULL;
@@ -296,11 +306,7 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
         rc = solver_env_build(env, &renew_sc, "renew", &shared);
     if (rc == EXIT_OK) {
         acme_desire_options o;
-        cli_desire_options(c, &o);
-        o.email = email;
-        o.agree_tos = bp->agree_tos;
-        o.eab_kid = bp->eab_kid;
-        o.eab_hmac_key = bp->eab_hmac_key;
+        batch_desire_options(c, bp, email, &o);
         o.no_www_base = bp->no_www_base;
         o.parallel = bp->parallel;
         o.preferred_chain = bp->preferred_chain;

@@ -126,11 +126,7 @@ static int run_csr(cli *c, const batch_params *bp, const char *csr, char **ids, 
         rc = solver_env_build(env, sc, name, &solvers);
     if (rc == EXIT_OK) {
         acme_desire_options dopts;
-        cli_desire_options(c, &dopts);
-        dopts.email = email;
-        dopts.agree_tos = bp->agree_tos;
-        dopts.eab_kid = bp->eab_kid;
-        dopts.eab_hmac_key = bp->eab_hmac_key;
+        batch_desire_options(c, bp, email, &dopts);
         if (acme_desire_new(&d, c->provider, c->store, NULL, &dopts) != ACME_OK)
             rc = fail_with("desire", acme_last_error(), NULL);
         else if (acme_desire_account(d, &account) != ACME_OK)

@@ -214,6 +214,23 @@ solver_env *solver_env_new(const solver_opts *so)
     return e;
 }
 
+/* Report how starting a responder went (rc from its start function): a
+ * port that cannot be bound fails a strict run, else it is a warning. */
+static int responder_started(int rc, int strict, const char *type, const char *where,
+                             unsigned int port)
+{
+    if (rc == ACME_OK) {
+        say("%s responder listening on %s port %u", type, where, port);
+        return EXIT_OK;
+    }
+    if (strict) {
+        error_msg("%s", acme_last_error());
+        return EXIT_FAIL;
+    }
+    warn_msg("%s; certificates due for renewal that need it will fail", acme_last_error());
+    return EXIT_OK;
+}
+
 int solver_env_start(solver_env *e, const solver_conf *const *confs, size_t n, int strict)
 {
     int need_http = 0, need_tls = 0;
@@ -225,32 +242,20 @@ int solver_env_start(solver_env *e, const solver_conf *const *confs, size_t n, i
     }
     const char *where = e->listen ? e->listen : "0.0.0.0";
     if (need_http && !e->http) {
-        if (acme_http_responder_start(&e->http, e->listen, e->http_port) != ACME_OK) {
+        int arc = acme_http_responder_start(&e->http, e->listen, e->http_port);
+        if (arc != ACME_OK)
             e->http = NULL;
-            if (strict) {
-                error_msg("%s", acme_last_error());
-                return EXIT_FAIL;
-            }
-            warn_msg("%s; certificates due for renewal that need it will fail",
-                     acme_last_error());
-        } else {
-            say("http-01 responder listening on %s port %u", where,
-                acme_http_responder_port(e->http));
-        }
+        if (responder_started(arc, strict, "http-01", where,
+                              e->http ? acme_http_responder_port(e->http) : 0) != EXIT_OK)
+            return EXIT_FAIL;
     }
     if (need_tls && !e->tls) {
-        if (acme_tls_alpn_responder_start(&e->tls, e->listen, e->tls_port) != ACME_OK) {
+        int arc = acme_tls_alpn_responder_start(&e->tls, e->listen, e->tls_port);
+        if (arc != ACME_OK)
             e->tls = NULL;
-            if (strict) {
-                error_msg("%s", acme_last_error());
-                return EXIT_FAIL;
-            }
-            warn_msg("%s; certificates due for renewal that need it will fail",
-                     acme_last_error());
-        } else {
-            say("tls-alpn-01 responder listening on %s port %u", where,
-                acme_tls_alpn_responder_port(e->tls));
-        }
+        if (responder_started(arc, strict, "tls-alpn-01", where,
+                              e->tls ? acme_tls_alpn_responder_port(e->tls) : 0) != EXIT_OK)
+            return EXIT_FAIL;
     }
     return EXIT_OK;
 }
