@@ -21,12 +21,12 @@
 #include <mbedtls/md.h>
 
 #include "acme.h"
-#include "buf.h"
-#include "csr.h"
-#include "error.h"
-#include "jws.h"
-#include "key.h"
-#include "rng.h"
+#include "base/buf.h"
+#include "crypto/csr.h"
+#include "base/error.h"
+#include "crypto/jws.h"
+#include "crypto/key.h"
+#include "base/rng.h"
 
 typedef struct kind {
     int type;

@@ -16,7 +16,7 @@
 
 #include <mbedtls/base64.h>
 
-#include "buf.h"
+#include "base/buf.h"
 
 #define FUZZ_TARGETS(X)                                                          \
     X(json) X(problem) X(directory) X(account) X(order) X(authz) X(pem_chain)    \

@@ -2,8 +2,8 @@
  * any JSON, as account registration, lookup and refresh read the reply. */
 #include "fuzz.h"
 
-#include "account_parse.h"
-#include "json.h"
+#include "protocol/account_parse.h"
+#include "net/json.h"
 
 int fuzz_account(const uint8_t *data, size_t size)
 {

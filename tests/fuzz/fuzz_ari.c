@@ -2,7 +2,7 @@
  * on any body; a window that parses ends after it starts. */
 #include "fuzz.h"
 
-#include "renewal.h"
+#include "lifecycle/renewal.h"
 
 int fuzz_ari(const uint8_t *data, size_t size)
 {

@@ -9,11 +9,11 @@
 
 #include <acme.h>
 
-#include "b64.h"
-#include "json.h"
-#include "order_parse.h"
-#include "problem.h"
-#include "solver.h"
+#include "base/b64.h"
+#include "net/json.h"
+#include "protocol/order_parse.h"
+#include "base/problem.h"
+#include "solvers/solver.h"
 
 /* RFC 8555 8.1's key authorization needs the account key's thumbprint. */
 static const char thumbprint[] = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0";

@@ -15,12 +15,12 @@
 #include <mbedtls/md.h>
 #include <mbedtls/pk.h>
 
-#include "cert.h"
-#include "csr.h"
+#include "crypto/x509.h"
+#include "crypto/csr.h"
 #include "fuzz_fixture.h"
-#include "mbedcompat.h"
-#include "mem.h"
-#include "rng.h"
+#include "base/mbedcompat.h"
+#include "base/mem.h"
+#include "base/rng.h"
 
 #define SEQ 0x30
 

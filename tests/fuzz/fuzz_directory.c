@@ -4,8 +4,8 @@
  * as acme_provider_new leaves it for the host. */
 #include "fuzz.h"
 
-#include "json.h"
-#include "provider.h"
+#include "net/json.h"
+#include "protocol/provider.h"
 
 static void check_string_or_null(const char *s)
 {

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "key.h"
+#include "crypto/key.h"
 
 static const char fuzz_fixture_key_pem[] =
     "-----BEGIN EC PRIVATE KEY-----\n"

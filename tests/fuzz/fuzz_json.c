@@ -3,8 +3,8 @@
  * write(parse(x)) parses again and writes the same text (a fixed point). */
 #include "fuzz.h"
 
-#include "error.h"
-#include "json.h"
+#include "base/error.h"
+#include "net/json.h"
 
 /* Walk the tree through the getters the library's parsers use. */
 static size_t walk(yajl_val v, int depth)

@@ -10,8 +10,8 @@
 
 #include <acme.h>
 
-#include "json.h"
-#include "key.h"
+#include "net/json.h"
+#include "crypto/key.h"
 
 static void check_key(acme_key *k)
 {

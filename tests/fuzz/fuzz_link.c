@@ -7,7 +7,7 @@
 
 #include <strings.h>
 
-#include "http.h"
+#include "net/http.h"
 
 static const char base[] = "https://ca.example/acme/cert/mAt3xBGaobw";
 

@@ -4,10 +4,10 @@
  * list the way acme_order_submit reads it. */
 #include "fuzz.h"
 
-#include "json.h"
-#include "mem.h"
-#include "order_parse.h"
-#include "problem.h"
+#include "net/json.h"
+#include "base/mem.h"
+#include "protocol/order_parse.h"
+#include "base/problem.h"
 
 static void report_invalid(const char *url, acme_problem *problem)
 {

@@ -10,9 +10,9 @@
  * base64. */
 #include "fuzz.h"
 
-#include "cert.h"
+#include "crypto/x509.h"
 #include "fuzz_fixture.h"
-#include "pem.h"
+#include "base/pem.h"
 
 static void pem_blocks(const char *text)
 {

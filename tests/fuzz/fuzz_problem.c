@@ -4,9 +4,9 @@
  * several sizes; error records holding the problem (acme__fail_problem). */
 #include "fuzz.h"
 
-#include "error.h"
-#include "json.h"
-#include "problem.h"
+#include "base/error.h"
+#include "net/json.h"
+#include "base/problem.h"
 
 static void check_problem(const acme_problem *p, int depth)
 {

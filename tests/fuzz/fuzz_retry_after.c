@@ -7,7 +7,7 @@
 #include <ctype.h>
 
 #include "acme/common.h"
-#include "http.h"
+#include "net/http.h"
 
 int fuzz_retry_after(const uint8_t *data, size_t size)
 {

@@ -6,7 +6,7 @@
 
 #include <time.h>
 
-#include "clock.h"
+#include "base/clock.h"
 
 int fuzz_rfc3339(const uint8_t *data, size_t size)
 {

@@ -15,8 +15,8 @@
 
 #include "check.h"
 #include "acme/provider.h"
-#include "error.h"
-#include "provider.h"
+#include "base/error.h"
+#include "protocol/provider.h"
 
 #define THREADS 8
 #define PER_THREAD 25

@@ -59,7 +59,7 @@
 #endif
 
 #include "check.h"
-#include "key.h" /* libacme's internal struct acme_key: the mbedTLS context */
+#include "crypto/key.h" /* libacme's internal struct acme_key: the mbedTLS context */
 #include "testutil.h"
 
 #define MAX_SECRETS 256

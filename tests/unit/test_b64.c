@@ -5,9 +5,9 @@
 
 #include <string.h>
 
-#include "b64.h"
-#include "buf.h"
-#include "error.h"
+#include "base/b64.h"
+#include "base/buf.h"
+#include "base/error.h"
 
 #include "unit.h"
 

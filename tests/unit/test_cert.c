@@ -15,14 +15,14 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
-#include "buf.h"
-#include "cert.h"
-#include "clock.h"
-#include "error.h"
-#include "key.h"
-#include "mbedcompat.h"
-#include "mem.h"
-#include "rng.h"
+#include "base/buf.h"
+#include "crypto/x509.h"
+#include "base/clock.h"
+#include "base/error.h"
+#include "crypto/key.h"
+#include "base/mbedcompat.h"
+#include "base/mem.h"
+#include "base/rng.h"
 
 #include "unit.h"
 

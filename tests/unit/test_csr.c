@@ -20,14 +20,14 @@
 #include <mbedtls/version.h>
 #include <mbedtls/x509_csr.h>
 
-#include "buf.h"
-#include "cert.h"
-#include "csr.h"
-#include "error.h"
-#include "key.h"
-#include "mbedcompat.h"
-#include "mem.h"
-#include "rng.h"
+#include "base/buf.h"
+#include "crypto/x509.h"
+#include "crypto/csr.h"
+#include "base/error.h"
+#include "crypto/key.h"
+#include "base/mbedcompat.h"
+#include "base/mem.h"
+#include "base/rng.h"
 
 #include "unit.h"
 

@@ -6,8 +6,8 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "error.h"
-#include "problem.h"
+#include "base/error.h"
+#include "base/problem.h"
 
 #include "unit.h"
 

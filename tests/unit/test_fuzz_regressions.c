@@ -14,10 +14,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "buf.h"
-#include "file.h"
+#include "base/buf.h"
+#include "base/file.h"
 #include "fuzz.h"
-#include "pem.h"
+#include "base/pem.h"
 
 #include "unit.h"
 

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "http.h"
+#include "net/http.h"
 
 #include "unit.h"
 

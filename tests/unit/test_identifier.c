@@ -5,7 +5,7 @@
 #include <acme.h>
 
 #include "check.h"
-#include "identifier.h"
+#include "protocol/identifier.h"
 
 static void check_norm(const char *type, const char *in, const char *want_type,
                        const char *want_value)

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "error.h"
-#include "json.h"
+#include "base/buf.h"
+#include "base/error.h"
+#include "net/json.h"
 
 #include "unit.h"
 

@@ -10,10 +10,10 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/rsa.h>
 
-#include "b64.h"
-#include "buf.h"
-#include "json.h"
-#include "key.h"
+#include "base/b64.h"
+#include "base/buf.h"
+#include "net/json.h"
+#include "crypto/key.h"
 
 #include "unit.h"
 

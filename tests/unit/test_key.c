@@ -22,10 +22,10 @@
 #include <mbedtls/rsa.h>
 #include <mbedtls/x509_crt.h>
 
-#include "error.h"
-#include "key.h"
-#include "mbedcompat.h"
-#include "rng.h"
+#include "base/error.h"
+#include "crypto/key.h"
+#include "base/mbedcompat.h"
+#include "base/rng.h"
 
 #include "unit.h"
 

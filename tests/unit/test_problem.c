@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "error.h"
-#include "json.h"
-#include "problem.h"
+#include "base/buf.h"
+#include "base/error.h"
+#include "net/json.h"
+#include "base/problem.h"
 
 #include "unit.h"
 

@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "clock.h"
-#include "renewal.h"
+#include "base/clock.h"
+#include "lifecycle/renewal.h"
 
 #include "unit.h"
 

@@ -24,16 +24,16 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
-#include "b64.h"
-#include "buf.h"
-#include "clock.h"
-#include "error.h"
-#include "file.h"
-#include "json.h"
-#include "mbedcompat.h"
-#include "mem.h"
-#include "rng.h"
-#include "solver.h"
+#include "base/b64.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/error.h"
+#include "base/file.h"
+#include "net/json.h"
+#include "base/mbedcompat.h"
+#include "base/mem.h"
+#include "base/rng.h"
+#include "solvers/solver.h"
 
 #include "unit.h"
 

@@ -21,10 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "error.h"
-#include "mem.h"
-#include "store.h"
+#include "base/buf.h"
+#include "base/error.h"
+#include "base/mem.h"
+#include "store/store.h"
 
 #include "unit.h"
 

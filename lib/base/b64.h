@@ -1,0 +1,17 @@
+/* base64url without padding (RFC 4648 section 5), as JOSE uses it. */
+#ifndef ACME_LIB_B64_H
+#define ACME_LIB_B64_H
+
+#include <stddef.h>
+
+#include "base/buf.h"
+
+int acme__b64url_append(acme__buf *b, const void *data, size_t len);
+/* Decode into a new buffer (NUL-terminated after *out_len bytes). Padding
+ * '=' is accepted at the end only. ACME_ERR_INVALID on any other byte. */
+int acme__b64url_decode(const char *text, size_t text_len, unsigned char **out, size_t *out_len);
+/* Non-zero when s is non-empty and only of base64url characters (no padding):
+ * what a challenge token must be before it names a file or a URL path. */
+int acme__b64url_valid(const char *s);
+
+#endif

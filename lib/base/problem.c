@@ -1,0 +1,167 @@
+/* RFC 7807 / RFC 8555 section 6.7 problem documents. */
+#include "base/problem.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/json.h"
+#include "base/mem.h"
+
+struct acme_problem {
+    atomic_int refs;
+    int status;
+    char *type;
+    char *detail;
+    char *id_type;
+    char *id_value;
+    size_t nsub;
+    acme_problem **sub;
+};
+
+static const char acme_urn[] = "urn:ietf:params:acme:error:";
+
+acme_problem *acme__problem_new(const char *type, const char *detail, int http_status)
+{
+    acme_problem *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    atomic_init(&p->refs, 1);
+    p->status = http_status;
+    p->type = acme__strdup(type ? type : "");
+    p->detail = acme__strdup(detail ? detail : "");
+    if (!p->type || !p->detail) {
+        acme__problem_unref(p);
+        return NULL;
+    }
+    return p;
+}
+
+static acme_problem *problem_parse(const yajl_val v, int http_status, int with_subs)
+{
+    if (!v || !YAJL_IS_OBJECT(v))
+        return NULL;
+    acme_problem *p = acme__problem_new(acme__json_string(v, "type"),
+                                        acme__json_string(v, "detail"), http_status);
+    if (!p)
+        return NULL;
+    long long status;
+    if (!http_status && acme__json_int(v, "status", &status) == ACME_OK && status > 0 &&
+        status < 1000)
+        p->status = (int)status;
+    yajl_val id = acme__json_object(v, "identifier");
+    if (id) {
+        const char *t = acme__json_string(id, "type"), *val = acme__json_string(id, "value");
+        if (t && val) {
+            p->id_type = acme__strdup(t);
+            p->id_value = acme__strdup(val);
+            if (!p->id_type || !p->id_value)
+                goto oom;
+        }
+    }
+    yajl_val subs = with_subs ? acme__json_array(v, "subproblems") : NULL;
+    size_t n = acme__json_len(subs);
+    if (n > ACME__MAX_SUBPROBLEMS)
+        n = ACME__MAX_SUBPROBLEMS;
+    if (n) {
+        p->sub = calloc(n, sizeof(*p->sub));
+        if (!p->sub)
+            goto oom;
+        for (size_t i = 0; i < n; i++) {
+            /* Subproblems do not nest (RFC 8555 6.7.1); deeper ones are ignored. */
+            acme_problem *s = problem_parse(acme__json_at(subs, i), 0, 0);
+            if (s)
+                p->sub[p->nsub++] = s;
+        }
+    }
+    return p;
+oom:
+    acme__problem_unref(p);
+    return NULL;
+}
+
+acme_problem *acme__problem_from_json(const yajl_val v, int http_status)
+{
+    return problem_parse(v, http_status, 1);
+}
+
+acme_problem *acme__problem_ref(acme_problem *p)
+{
+    if (p)
+        atomic_fetch_add(&p->refs, 1);
+    return p;
+}
+
+void acme__problem_unref(acme_problem *p)
+{
+    if (!p || atomic_fetch_sub(&p->refs, 1) != 1)
+        return;
+    for (size_t i = 0; i < p->nsub; i++)
+        acme__problem_unref(p->sub[i]);
+    free(p->sub);
+    free(p->type);
+    free(p->detail);
+    free(p->id_type);
+    free(p->id_value);
+    free(p);
+}
+
+void acme__problem_describe(const acme_problem *p, char *out, size_t size)
+{
+    const char *type = p->type;
+    if (strncmp(type, acme_urn, sizeof(acme_urn) - 1) == 0)
+        type += sizeof(acme_urn) - 1;
+    int n = snprintf(out, size, "%s%s%s", type[0] ? type : "problem",
+                     p->detail[0] ? ": " : "", p->detail);
+    if (p->nsub && n >= 0 && (size_t)n < size) {
+        const acme_problem *s = p->sub[0];
+        snprintf(out + n, size - (size_t)n, " (%zu subproblem%s, first: %s%s%s)", p->nsub,
+                 p->nsub == 1 ? "" : "s", s->id_value ? s->id_value : "",
+                 s->id_value ? " " : "", s->detail);
+    }
+}
+
+const char *acme_problem_type(const acme_problem *p)
+{
+    return p ? p->type : "";
+}
+
+const char *acme_problem_detail(const acme_problem *p)
+{
+    return p ? p->detail : "";
+}
+
+int acme_problem_status(const acme_problem *p)
+{
+    return p ? p->status : 0;
+}
+
+const char *acme_problem_identifier_type(const acme_problem *p)
+{
+    return p ? p->id_type : NULL;
+}
+
+const char *acme_problem_identifier_value(const acme_problem *p)
+{
+    return p ? p->id_value : NULL;
+}
+
+size_t acme_problem_subproblem_count(const acme_problem *p)
+{
+    return p ? p->nsub : 0;
+}
+
+const acme_problem *acme_problem_subproblem(const acme_problem *p, size_t i)
+{
+    return p && i < p->nsub ? p->sub[i] : NULL;
+}
+
+int acme_problem_is(const acme_problem *p, const char *name)
+{
+    if (!p || !name)
+        return 0;
+    if (strncmp(p->type, acme_urn, sizeof(acme_urn) - 1) == 0)
+        return strcmp(p->type + sizeof(acme_urn) - 1, name) == 0;
+    return strcmp(p->type, name) == 0;
+}

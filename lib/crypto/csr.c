@@ -1,0 +1,554 @@
+/* PKCS#10 certificate signing requests on mbedTLS: building one for an
+ * order, and reading the identifiers out of one a host supplies.
+ *
+ * The request is read with mbedTLS's ASN.1 primitives rather than
+ * mbedtls_x509_csr_parse_der: 2.28 neither exposes the extensionRequest
+ * attribute nor accepts an empty subject, which is what a CSR for IP
+ * addresses only (or for a DNS name too long for a CN) carries. */
+#include "crypto/csr.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/asn1.h>
+#include <mbedtls/asn1write.h>
+#include <mbedtls/md.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/x509_csr.h>
+
+#include "crypto/x509.h"
+#include "base/mbedcompat.h"
+#include "base/mem.h"
+#include "base/pem.h"
+#include "base/rng.h"
+
+#define SEQ (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)
+#define SET (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SET)
+/* GeneralName choices (RFC 5280 section 4.2.1.6), IMPLICIT tags. */
+#define GN_DNS (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2)
+#define GN_IP (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7)
+
+/* ---- building ---------------------------------------------------------- */
+
+/* A dNSName is an IA5String: printable ASCII without spaces here. */
+static int dns_encodable(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+            return 0;
+    return 1;
+}
+
+/* Write a tag, a length and len content octets (already in place before
+ * *p when v is NULL) back to front, as mbedtls asn1write does. Adds the
+ * octets written to *total; negative mbedTLS error when buf is too small. */
+static int put_tlv(unsigned char **p, unsigned char *buf, unsigned char tag,
+                   const unsigned char *v, size_t len, size_t *total)
+{
+    int rc = v ? mbedtls_asn1_write_raw_buffer(p, buf, v, len) : 0;
+    if (rc < 0)
+        return rc;
+    size_t n = (size_t)rc;
+    if ((rc = mbedtls_asn1_write_len(p, buf, len)) < 0)
+        return rc;
+    n += (size_t)rc;
+    if ((rc = mbedtls_asn1_write_tag(p, buf, tag)) < 0)
+        return rc;
+    *total += n + (size_t)rc;
+    return 0;
+}
+
+/* GeneralNames for the subjectAltName extension (the identifiers were
+ * checked by the caller). On success *out is a new buffer whose last
+ * *der_len octets, from *der, are the DER. */
+static int san_der(const char *const *types, const char *const *values, size_t n,
+                   unsigned char **out, unsigned char **der, size_t *der_len)
+{
+    size_t cap = 16;
+    for (size_t i = 0; i < n; i++)
+        cap += strlen(values[i]) + 16 + 8;
+    unsigned char *buf = malloc(cap);
+    if (!buf)
+        return ACME_ERR_NOMEM;
+    unsigned char *p = buf + cap;
+    size_t len = 0;
+    int rc = 0;
+    for (size_t i = n; i-- > 0 && rc == 0;) {
+        unsigned char ip[16];
+        if (strcmp(types[i], "ip") == 0)
+            rc = put_tlv(&p, buf, GN_IP, ip, acme__ip_parse(values[i], ip), &len);
+        else
+            rc = put_tlv(&p, buf, GN_DNS, (const unsigned char *)values[i], strlen(values[i]),
+                         &len);
+    }
+    if (rc == 0)
+        rc = put_tlv(&p, buf, SEQ, NULL, len, &len);
+    if (rc != 0) {
+        free(buf);
+        return ACME_ERR_CRYPTO;
+    }
+    *out = buf;
+    *der = p;
+    *der_len = len;
+    return ACME_OK;
+}
+
+int acme__csr_build(acme_key *key, const char *const *types, const char *const *values,
+                    size_t n, acme__buf *der, acme__err *err)
+{
+    if (!key || !der || (n && (!types || !values)))
+        return acme__fail(err, ACME_ERR_INVALID, "CSR: NULL argument");
+    if (n == 0)
+        return acme__fail(err, ACME_ERR_INVALID, "CSR: no identifiers to request");
+    const char *first_dns = NULL;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ip[16];
+        if (!types[i] || !values[i])
+            return acme__fail(err, ACME_ERR_INVALID, "CSR: identifier %zu is NULL", i);
+        if (strcmp(types[i], "dns") == 0) {
+            if (!dns_encodable(values[i]))
+                return acme__fail(err, ACME_ERR_IDENTIFIER,
+                                  "CSR: DNS name \"%.200s\" is empty or has spaces, control "
+                                  "or non-ASCII characters",
+                                  values[i]);
+            if (!first_dns)
+                first_dns = values[i];
+        } else if (strcmp(types[i], "ip") == 0) {
+            if (!acme__ip_parse(values[i], ip))
+                return acme__fail(err, ACME_ERR_IDENTIFIER,
+                                  "CSR: \"%.200s\" is not an IPv4 or IPv6 address", values[i]);
+        } else {
+            return acme__fail(err, ACME_ERR_IDENTIFIER,
+                              "CSR: unknown identifier type \"%.50s\" (\"dns\" or \"ip\")",
+                              types[i]);
+        }
+    }
+
+    unsigned char *san_buf = NULL, *san = NULL;
+    size_t san_len = 0;
+    if (san_der(types, values, n, &san_buf, &san, &san_len) != ACME_OK)
+        return acme__fail(err, ACME_ERR_NOMEM, "CSR: cannot encode the subjectAltName");
+
+    mbedtls_x509write_csr w;
+    mbedtls_x509write_csr_init(&w);
+    mbedtls_x509write_csr_set_key(&w, &key->pk);
+    mbedtls_x509write_csr_set_md_alg(
+        &w, acme_key_get_type(key) == ACME_KEY_EC384 ? MBEDTLS_MD_SHA384 : MBEDTLS_MD_SHA256);
+    int rc = ACME_OK;
+    int mrc = 0;
+    /* An empty subject otherwise: the SAN carries every name. */
+    if (first_dns && acme__cn_fits(first_dns)) {
+        char subject[sizeof("CN=") + ACME__CN_MAX];
+        snprintf(subject, sizeof(subject), "CN=%s", first_dns);
+        mrc = mbedtls_x509write_csr_set_subject_name(&w, subject);
+        if (mrc != 0)
+            rc = acme__fail(err, ACME_ERR_CRYPTO, "CSR: cannot set the subject (mbedTLS -0x%04x)",
+                            (unsigned)-mrc);
+    }
+    if (rc == ACME_OK) {
+        mrc = ACME__CSR_SET_EXTENSION(&w, MBEDTLS_OID_SUBJECT_ALT_NAME,
+                                      MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0, san,
+                                      san_len);
+        if (mrc != 0)
+            rc = acme__fail(err, ACME_ERR_NOMEM,
+                            "CSR: cannot add the subjectAltName (mbedTLS -0x%04x)",
+                            (unsigned)-mrc);
+    }
+    /* Key, signature, names and the DER framing: 4 KB covers RSA 4096. */
+    size_t cap = 4096 + 2 * san_len;
+    unsigned char *out = rc == ACME_OK ? malloc(cap) : NULL;
+    if (rc == ACME_OK && !out)
+        rc = acme__fail(err, ACME_ERR_NOMEM, "CSR: out of memory");
+    if (rc == ACME_OK) {
+        /* Signing uses the private key, whose RSA blinding state mutates. */
+        pthread_mutex_lock(&key->lock);
+        mrc = mbedtls_x509write_csr_der(&w, out, cap, acme__rng, NULL);
+        pthread_mutex_unlock(&key->lock);
+        if (mrc <= 0)
+            rc = acme__fail(err, ACME_ERR_CRYPTO, "CSR: signing failed (mbedTLS -0x%04x)",
+                            (unsigned)-mrc);
+        else if (acme__buf_append(der, out + cap - (size_t)mrc, (size_t)mrc) != ACME_OK)
+            rc = acme__fail(err, ACME_ERR_NOMEM, "CSR: out of memory");
+    }
+    free(out);
+    mbedtls_x509write_csr_free(&w);
+    free(san_buf);
+    return rc;
+}
+
+/* ---- parsing ----------------------------------------------------------- */
+
+/* The identifiers found so far, without duplicates. */
+typedef struct idlist {
+    char **types;
+    char **values;
+    size_t n, cap;
+} idlist;
+
+static void idlist_free(idlist *l)
+{
+    acme__free_strv(l->types, l->n);
+    acme__free_strv(l->values, l->n);
+    memset(l, 0, sizeof(*l));
+}
+
+/* Add (type, value[0..len)); DNS names are lower-cased. */
+static int idlist_add(idlist *l, const char *type, const char *value, size_t len)
+{
+    char *v = acme__strndup(value, len);
+    if (!v)
+        return ACME_ERR_NOMEM;
+    if (strcmp(type, "dns") == 0)
+        for (char *c = v; *c; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c - 'A' + 'a');
+    for (size_t i = 0; i < l->n; i++) {
+        if (strcmp(l->types[i], type) == 0 && strcmp(l->values[i], v) == 0) {
+            free(v);
+            return ACME_OK;
+        }
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        char **t = realloc(l->types, cap * sizeof(*t));
+        if (t)
+            l->types = t;
+        char **vs = t ? realloc(l->values, cap * sizeof(*vs)) : NULL;
+        if (vs)
+            l->values = vs;
+        if (!t || !vs) {
+            free(v);
+            return ACME_ERR_NOMEM;
+        }
+        l->cap = cap;
+    }
+    char *t = acme__strdup(type);
+    if (!t) {
+        free(v);
+        return ACME_ERR_NOMEM;
+    }
+    l->types[l->n] = t;
+    l->values[l->n] = v;
+    l->n++;
+    return ACME_OK;
+}
+
+/* Printable ASCII without spaces: what a DNS name in a CSR may hold. */
+static int dns_bytes_ok(const unsigned char *p, size_t len)
+{
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (p[i] <= 0x20 || p[i] >= 0x7f)
+            return 0;
+    return 1;
+}
+
+static const char *general_name_kind(unsigned char tag)
+{
+    static const char *const names[] = {
+        "otherName", "rfc822Name (email)", "dNSName", "x400Address", "directoryName",
+        "ediPartyName", "uniformResourceIdentifier", "iPAddress", "registeredID",
+    };
+    unsigned t = tag & 0x1f;
+    return (tag & 0xc0) == MBEDTLS_ASN1_CONTEXT_SPECIFIC && t < sizeof(names) / sizeof(names[0])
+               ? names[t]
+               : "unknown";
+}
+
+/* subjectAltName extension value: GeneralNames. */
+static int read_san(unsigned char *p, const unsigned char *end, idlist *ids, acme__err *err)
+{
+    size_t len;
+    if (mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0 || p + len != end)
+        return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed subjectAltName");
+    if (len == 0)
+        return acme__fail(err, ACME_ERR_INVALID, "CSR: empty subjectAltName");
+    while (p < end) {
+        unsigned char tag = *p++;
+        if (mbedtls_asn1_get_len(&p, end, &len) != 0)
+            return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed subjectAltName entry");
+        int rc = ACME_OK;
+        if (tag == GN_DNS) {
+            if (!dns_bytes_ok(p, len))
+                return acme__fail(err, ACME_ERR_INVALID,
+                                  "CSR: a subjectAltName DNS name is empty or has spaces, "
+                                  "control or non-ASCII characters");
+            rc = idlist_add(ids, "dns", (const char *)p, len);
+        } else if (tag == GN_IP) {
+            char text[64];
+            if ((len != 4 && len != 16) || acme__ip_format(p, len, text, sizeof(text)) != ACME_OK)
+                return acme__fail(err, ACME_ERR_INVALID,
+                                  "CSR: a subjectAltName IP address has %zu octets (want 4 or 16)",
+                                  len);
+            rc = idlist_add(ids, "ip", text, strlen(text));
+        } else {
+            return acme__fail(err, ACME_ERR_INVALID,
+                              "CSR: the subjectAltName holds an entry of type %s; ACME "
+                              "certificates name only DNS names and IP addresses",
+                              general_name_kind(tag));
+        }
+        if (rc != ACME_OK)
+            return acme__fail(err, rc, "CSR: out of memory");
+        p += len;
+    }
+    return ACME_OK;
+}
+
+/* Extensions ::= SEQUENCE OF Extension, from the extensionRequest. */
+static int read_extensions(unsigned char *p, const unsigned char *end, idlist *ids,
+                           int *have_san, acme__err *err)
+{
+    size_t len;
+    if (mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0 || p + len != end)
+        return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed extensionRequest");
+    while (p < end) {
+        if (mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0)
+            return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed extension");
+        const unsigned char *ext_end = p + len;
+        mbedtls_asn1_buf oid;
+        int critical = 0;
+        oid.tag = MBEDTLS_ASN1_OID;
+        if (mbedtls_asn1_get_tag(&p, ext_end, &oid.len, MBEDTLS_ASN1_OID) != 0)
+            return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed extension");
+        oid.p = p;
+        p += oid.len;
+        if (p < ext_end && *p == MBEDTLS_ASN1_BOOLEAN &&
+            mbedtls_asn1_get_bool(&p, ext_end, &critical) != 0)
+            return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed extension");
+        if (mbedtls_asn1_get_tag(&p, ext_end, &len, MBEDTLS_ASN1_OCTET_STRING) != 0 ||
+            p + len != ext_end)
+            return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed extension");
+        if (MBEDTLS_OID_CMP(MBEDTLS_OID_SUBJECT_ALT_NAME, &oid) == 0) {
+            if (*have_san)
+                return acme__fail(err, ACME_ERR_INVALID, "CSR: two subjectAltName extensions");
+            *have_san = 1;
+            int rc = read_san(p, ext_end, ids, err);
+            if (rc != ACME_OK)
+                return rc;
+        }
+        p = (unsigned char *)ext_end;
+    }
+    return ACME_OK;
+}
+
+/* attributes [0] IMPLICIT SET OF Attribute; only extensionRequest
+ * (PKCS#9, RFC 2985) matters, other attributes are skipped. */
+static int read_attributes(unsigned char *p, const unsigned char *end, idlist *ids,
+                           int *have_san, acme__err *err)
+{
+    int seen = 0;
+    while (p < end) {
+        size_t len;
+        if (mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0)
+            return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed attribute");
+        const unsigned char *attr_end = p + len;
+        mbedtls_asn1_buf oid;
+        oid.tag = MBEDTLS_ASN1_OID;
+        if (mbedtls_asn1_get_tag(&p, attr_end, &oid.len, MBEDTLS_ASN1_OID) != 0)
+            return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed attribute");
+        oid.p = p;
+        p += oid.len;
+        if (MBEDTLS_OID_CMP(MBEDTLS_OID_PKCS9_CSR_EXT_REQ, &oid) == 0) {
+            if (seen)
+                return acme__fail(err, ACME_ERR_INVALID, "CSR: two extensionRequest attributes");
+            seen = 1;
+            /* values SET OF Extensions, with exactly one member */
+            if (mbedtls_asn1_get_tag(&p, attr_end, &len, SET) != 0 || p + len != attr_end)
+                return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed extensionRequest");
+            int rc = read_extensions(p, attr_end, ids, have_san, err);
+            if (rc != ACME_OK)
+                return rc;
+        }
+        p = (unsigned char *)attr_end;
+    }
+    return ACME_OK;
+}
+
+/* The first CN of a Name (the SEQUENCE's contents), as a dns identifier. */
+static int read_subject_cn(unsigned char *p, const unsigned char *end, idlist *ids,
+                           acme__err *err)
+{
+    while (p < end) {
+        size_t len;
+        if (mbedtls_asn1_get_tag(&p, end, &len, SET) != 0)
+            return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed subject");
+        const unsigned char *rdn_end = p + len;
+        while (p < rdn_end) {
+            if (mbedtls_asn1_get_tag(&p, rdn_end, &len, SEQ) != 0)
+                return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed subject");
+            const unsigned char *atv_end = p + len;
+            mbedtls_asn1_buf oid;
+            oid.tag = MBEDTLS_ASN1_OID;
+            if (mbedtls_asn1_get_tag(&p, atv_end, &oid.len, MBEDTLS_ASN1_OID) != 0)
+                return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed subject");
+            oid.p = p;
+            p += oid.len;
+            if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &oid) == 0) {
+                if (p >= atv_end)
+                    return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed subject CN");
+                unsigned char tag = *p++;
+                if (mbedtls_asn1_get_len(&p, atv_end, &len) != 0 || p + len != atv_end)
+                    return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed subject CN");
+                if ((tag != MBEDTLS_ASN1_UTF8_STRING && tag != MBEDTLS_ASN1_PRINTABLE_STRING &&
+                     tag != MBEDTLS_ASN1_IA5_STRING && tag != MBEDTLS_ASN1_T61_STRING) ||
+                    !dns_bytes_ok(p, len))
+                    return acme__fail(err, ACME_ERR_INVALID,
+                                      "CSR: no subjectAltName, and the subject CN is not a "
+                                      "DNS name");
+                if (idlist_add(ids, "dns", (const char *)p, len) != ACME_OK)
+                    return acme__fail(err, ACME_ERR_NOMEM, "CSR: out of memory");
+                return ACME_OK;
+            }
+            p = (unsigned char *)atv_end;
+        }
+    }
+    return ACME_OK;
+}
+
+/* Check that der is one CertificationRequest (RFC 2986) with a valid
+ * self-signature, and collect its identifiers. */
+static int read_csr(unsigned char *der, size_t der_len, idlist *ids, acme__err *err)
+{
+    unsigned char *p = der;
+    const unsigned char *end = der + der_len;
+    size_t len;
+    if (mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0 || p + len != end)
+        return acme__fail(err, ACME_ERR_INVALID, "CSR: not a DER CertificationRequest");
+    /* certificationRequestInfo: the signed part */
+    const unsigned char *cri = p;
+    if (mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0)
+        return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed CertificationRequestInfo");
+    const unsigned char *cri_end = p + len;
+    int version;
+    if (mbedtls_asn1_get_int(&p, cri_end, &version) != 0 || version != 0)
+        return acme__fail(err, ACME_ERR_INVALID, "CSR: not a version 1 (0) request");
+    if (mbedtls_asn1_get_tag(&p, cri_end, &len, SEQ) != 0)
+        return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed subject");
+    unsigned char *subject = p, *subject_end = p + len;
+    p += len;
+
+    mbedtls_pk_context pk;
+    mbedtls_pk_init(&pk);
+    int rc = ACME_OK;
+    int mrc = mbedtls_pk_parse_subpubkey(&p, cri_end, &pk);
+    if (mrc != 0)
+        rc = acme__fail(err, ACME_ERR_INVALID,
+                        "CSR: the public key does not parse (mbedTLS -0x%04x)", (unsigned)-mrc);
+    unsigned char *attrs = NULL, *attrs_end = NULL;
+    if (rc == ACME_OK && p < cri_end) {
+        if (mbedtls_asn1_get_tag(&p, cri_end, &len,
+                                 MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED) != 0) {
+            rc = acme__fail(err, ACME_ERR_INVALID, "CSR: malformed attributes");
+        } else {
+            attrs = p;
+            attrs_end = p + len;
+            p = attrs_end;
+        }
+    }
+    if (rc == ACME_OK && p != cri_end)
+        rc = acme__fail(err, ACME_ERR_INVALID, "CSR: malformed CertificationRequestInfo");
+
+    /* signatureAlgorithm and signature */
+    mbedtls_asn1_buf alg, params;
+    mbedtls_md_type_t md = MBEDTLS_MD_NONE;
+    mbedtls_pk_type_t pk_alg = MBEDTLS_PK_NONE;
+    if (rc == ACME_OK && mbedtls_asn1_get_alg(&p, end, &alg, &params) != 0)
+        rc = acme__fail(err, ACME_ERR_INVALID, "CSR: malformed signature algorithm");
+    if (rc == ACME_OK && (mbedtls_oid_get_sig_alg(&alg, &md, &pk_alg) != 0 ||
+                          pk_alg == MBEDTLS_PK_RSASSA_PSS))
+        rc = acme__fail(err, ACME_ERR_INVALID,
+                        "CSR: unsupported signature algorithm (want ECDSA or RSA PKCS#1 v1.5)");
+    const unsigned char *sig = NULL;
+    size_t sig_len = 0;
+    if (rc == ACME_OK) {
+        if (mbedtls_asn1_get_bitstring_null(&p, end, &sig_len) != 0 || p + sig_len != end)
+            rc = acme__fail(err, ACME_ERR_INVALID, "CSR: malformed signature");
+        sig = p;
+    }
+    const mbedtls_md_info_t *md_info = rc == ACME_OK ? mbedtls_md_info_from_type(md) : NULL;
+    if (rc == ACME_OK && !md_info)
+        rc = acme__fail(err, ACME_ERR_INVALID, "CSR: the signature's hash is not available");
+    if (rc == ACME_OK && !mbedtls_pk_can_do(&pk, pk_alg))
+        rc = acme__fail(err, ACME_ERR_INVALID,
+                        "CSR: the signature algorithm does not fit the public key");
+    if (rc == ACME_OK) {
+        unsigned char hash[MBEDTLS_MD_MAX_SIZE];
+        mrc = mbedtls_md(md_info, cri, (size_t)(cri_end - cri), hash);
+        if (mrc == 0)
+            mrc = mbedtls_pk_verify(&pk, md, hash, mbedtls_md_get_size(md_info), sig, sig_len);
+        if (mrc != 0)
+            rc = acme__fail(err, ACME_ERR_INVALID,
+                            "CSR: the self-signature does not verify (mbedTLS -0x%04x)",
+                            (unsigned)-mrc);
+    }
+    mbedtls_pk_free(&pk);
+
+    int have_san = 0;
+    if (rc == ACME_OK && attrs)
+        rc = read_attributes(attrs, attrs_end, ids, &have_san, err);
+    if (rc == ACME_OK && !have_san)
+        rc = read_subject_cn(subject, subject_end, ids, err);
+    if (rc == ACME_OK && ids->n == 0)
+        rc = acme__fail(err, ACME_ERR_INVALID,
+                        "CSR: names no identifier (no subjectAltName and no subject CN)");
+    return rc;
+}
+
+/* The DER inside the first CERTIFICATE REQUEST (or NEW CERTIFICATE
+ * REQUEST) PEM block of pem; other blocks before it are skipped. */
+static int pem_decode(const char *pem, unsigned char **der, size_t *der_len, acme__err *err)
+{
+    char label[ACME__PEM_MAX_LABEL + 1];
+    const char *why;
+    for (const char *p = pem;;) {
+        int rc = acme__pem_next(p, &p, label, der, der_len, &why);
+        if (rc == ACME_ERR_NOT_FOUND)
+            return acme__fail(err, ACME_ERR_INVALID,
+                              "CSR: not PEM (no BEGIN CERTIFICATE REQUEST line)");
+        if (rc == ACME_ERR_NOMEM)
+            return acme__fail(err, rc, "CSR: out of memory");
+        if (rc != ACME_OK)
+            return acme__fail(err, ACME_ERR_INVALID, "CSR: the PEM block is %s", why);
+        if (strcmp(label, "CERTIFICATE REQUEST") == 0 ||
+            strcmp(label, "NEW CERTIFICATE REQUEST") == 0)
+            return ACME_OK;
+        free(*der);
+        *der = NULL;
+    }
+}
+
+int acme__csr_parse(const char *pem, acme__buf *der, char ***types, char ***values, size_t *n,
+                    acme__err *err)
+{
+    if (types)
+        *types = NULL;
+    if (values)
+        *values = NULL;
+    if (n)
+        *n = 0;
+    if (!pem || !der || !types || !values || !n)
+        return acme__fail(err, ACME_ERR_INVALID, "CSR: NULL argument");
+    unsigned char *bin = NULL;
+    size_t bin_len = 0;
+    int rc = pem_decode(pem, &bin, &bin_len, err);
+    if (rc != ACME_OK)
+        return rc;
+    idlist ids = { 0 };
+    rc = read_csr(bin, bin_len, &ids, err);
+    if (rc == ACME_OK && acme__buf_append(der, bin, bin_len) != ACME_OK)
+        rc = acme__fail(err, ACME_ERR_NOMEM, "CSR: out of memory");
+    free(bin);
+    if (rc != ACME_OK) {
+        idlist_free(&ids);
+        return rc;
+    }
+    *types = ids.types;
+    *values = ids.values;
+    *n = ids.n;
+    return ACME_OK;
+}

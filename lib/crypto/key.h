@@ -1,0 +1,45 @@
+/* Keys inside the library: signing for JWS, the JWK, and access to the
+ * mbedTLS context for CSR and certificate code. */
+#ifndef ACME_LIB_KEY_H
+#define ACME_LIB_KEY_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <mbedtls/pk.h>
+
+#include "acme/key.h"
+#include "base/buf.h"
+#include "base/error.h"
+
+struct acme_key {
+    atomic_int refs;
+    int type;
+    /* Private-key operations hold this: RSA blinding state is mutable. */
+    pthread_mutex_t lock;
+    mbedtls_pk_context pk;
+};
+
+/* Largest JWS signature: RSA 4096 (EC P-384 r||s is 96 bytes). */
+#define ACME__MAX_SIG 512
+
+acme_key *acme__key_ref(acme_key *k);
+/* Sign data for JWS: SHA-256 (SHA-384 for P-384), then raw r||s for EC or
+ * PKCS#1 v1.5 for RSA. sig holds ACME__MAX_SIG bytes. */
+int acme__key_sign_jws(acme_key *k, const void *data, size_t len, unsigned char *sig,
+                       size_t *sig_len, acme__err *err);
+/* Append the canonical (RFC 7638) JWK of the public key. */
+int acme__key_append_jwk(const acme_key *k, acme__buf *b);
+/* Canonical JWKs (RFC 7638) from raw public values, and their SHA-256
+ * thumbprint; separate from acme_key so the RFC's examples can be tested. */
+int acme__jwk_append_rsa(acme__buf *b, const unsigned char *n, size_t n_len,
+                         const unsigned char *e, size_t e_len);
+int acme__jwk_append_ec(acme__buf *b, const char *crv, const unsigned char *x,
+                        const unsigned char *y, size_t coord);
+int acme__jwk_thumbprint(const char *jwk, size_t len, char **b64_out);
+/* Non-zero when pub (a certificate's key, say) is k's public key. */
+int acme__key_matches(acme_key *k, mbedtls_pk_context *pub);
+/* Wrap a parsed mbedTLS key (taking it over) after checking its type. */
+int acme__key_from_pk(acme_key **out, mbedtls_pk_context *pk, acme__err *err);
+
+#endif

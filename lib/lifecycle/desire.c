@@ -1,0 +1,814 @@
+/* The desire: wanted certificates and the idempotent ensure that obtains,
+ * renews and stores them, in parallel when asked. */
+#include "acme/desire.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acme/certificate.h"
+#include "acme/order.h"
+#include "store/account_store.h"
+#include "base/clock.h"
+#include "protocol/identifier.h"
+#include "base/mem.h"
+#include "base/problem.h"
+#include "protocol/provider.h"
+#include "lifecycle/renewal.h"
+#include "store/cert_store.h"
+
+#define DEFAULT_PARALLEL 4
+#define MAX_PARALLEL 64
+#define DEFAULT_LOCK_TIMEOUT_S 60
+
+typedef struct want {
+    char *name;
+    char **ids;
+    size_t nids;
+    int key_type;
+    const acme_solvers *solvers;
+    int force;
+    /* outcome of the last ensure */
+    int result;
+    int error;
+    char message[512];
+} want;
+
+struct acme_desire {
+    acme_provider *provider;
+    acme_store *store;
+    const acme_solvers *solvers;
+    acme_desire_options o; /* string members point at the copies below */
+    char *email;
+    char *eab_kid;
+    char *eab_hmac_key;
+    char *eab_algorithm;
+    char *preferred_chain;
+    char *profile;
+    want *wants;
+    size_t nwants;
+    acme_account *account;
+    pthread_mutex_t account_lock;
+    pthread_mutex_t event_lock;
+    acme__err err;
+};
+
+struct acme_event {
+    int type;
+    const char *name;
+    char *chain_key;
+    char *key_key;
+    char *chain_path;
+    char *key_path;
+    int error;
+    const char *message;
+    const acme_problem *problem;
+};
+
+void acme_desire_options_init(acme_desire_options *opts)
+{
+    if (!opts)
+        return;
+    memset(opts, 0, sizeof(*opts));
+    opts->version = ACME_DESIRE_OPTIONS_VERSION;
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+int acme_event_get_type(const acme_event *e)
+{
+    return e ? e->type : 0;
+}
+
+const char *acme_event_name(const acme_event *e)
+{
+    return e ? e->name : NULL;
+}
+
+const char *acme_event_chain_key(const acme_event *e)
+{
+    return e ? e->chain_key : NULL;
+}
+
+const char *acme_event_key_key(const acme_event *e)
+{
+    return e ? e->key_key : NULL;
+}
+
+const char *acme_event_chain_path(const acme_event *e)
+{
+    return e ? e->chain_path : NULL;
+}
+
+const char *acme_event_key_path(const acme_event *e)
+{
+    return e ? e->key_path : NULL;
+}
+
+int acme_event_error(const acme_event *e)
+{
+    return e ? e->error : 0;
+}
+
+const char *acme_event_message(const acme_event *e)
+{
+    return e && e->message ? e->message : "";
+}
+
+const acme_problem *acme_event_problem(const acme_event *e)
+{
+    return e ? e->problem : NULL;
+}
+
+/* Tell the host; events are serialised so its callback needs no lock. */
+static void emit(acme_desire *d, int type, const char *name, int error, const char *message,
+                 const acme_problem *problem)
+{
+    if (!d->o.on_event)
+        return;
+    acme_event e = { type, name, NULL, NULL, NULL, NULL, error, message, problem };
+    if (type != ACME_EVENT_FAILED) {
+        acme__buf b = ACME__BUF_INIT;
+        acme__buf_printf(&b, ACME__CERTS_DIR "/%s/chain.pem", name);
+        e.chain_key = acme__buf_detach(&b);
+        acme__buf_printf(&b, ACME__CERTS_DIR "/%s/key.pem", name);
+        e.key_key = acme__buf_detach(&b);
+        if (e.chain_key && acme_store_path(d->store, e.chain_key, &e.chain_path) != ACME_OK)
+            e.chain_path = NULL;
+        if (e.key_key && acme_store_path(d->store, e.key_key, &e.key_path) != ACME_OK)
+            e.key_path = NULL;
+    }
+    pthread_mutex_lock(&d->event_lock);
+    d->o.on_event(&e, d->o.event_userdata);
+    pthread_mutex_unlock(&d->event_lock);
+    free(e.chain_key);
+    free(e.key_key);
+    acme_free(e.chain_path);
+    acme_free(e.key_path);
+}
+
+/* ---- setup --------------------------------------------------------------------- */
+
+static int copy_opt(char **slot, const char *v)
+{
+    *slot = acme__strdup(v);
+    return v && !*slot ? ACME_ERR_NOMEM : ACME_OK;
+}
+
+int acme_desire_new(acme_desire **out, acme_provider *provider, acme_store *store,
+                    const acme_solvers *solvers, const acme_desire_options *opts)
+{
+    if (!out)
+        return acme__fail(NULL, ACME_ERR_INVALID, "desire: NULL output");
+    *out = NULL;
+    if (!provider || !store)
+        return acme__fail(NULL, ACME_ERR_INVALID, "desire: a provider and a store are required");
+    acme_desire_options defaults;
+    acme_desire_options_init(&defaults);
+    if (!opts)
+        opts = &defaults;
+    if (opts->version < 1 || opts->version > ACME_DESIRE_OPTIONS_VERSION)
+        return acme__fail(NULL, ACME_ERR_INVALID, "desire: unknown options version %u",
+                          opts->version);
+    acme_desire *d = calloc(1, sizeof(*d));
+    if (!d)
+        return acme__fail(NULL, ACME_ERR_NOMEM, "desire: out of memory");
+    d->provider = acme__provider_ref(provider);
+    d->store = store;
+    d->solvers = solvers;
+    d->o = *opts;
+    pthread_mutex_init(&d->account_lock, NULL);
+    pthread_mutex_init(&d->event_lock, NULL);
+    int rc = copy_opt(&d->email, opts->email) | copy_opt(&d->eab_kid, opts->eab_kid) |
+             copy_opt(&d->eab_hmac_key, opts->eab_hmac_key) |
+             copy_opt(&d->eab_algorithm, opts->eab_algorithm) |
+             copy_opt(&d->preferred_chain, opts->preferred_chain) |
+             copy_opt(&d->profile, opts->profile);
+    if (rc != ACME_OK) {
+        acme_desire_free(d);
+        return acme__fail(NULL, ACME_ERR_NOMEM, "desire: out of memory");
+    }
+    if (!d->o.parallel)
+        d->o.parallel = DEFAULT_PARALLEL;
+    if (d->o.parallel > MAX_PARALLEL)
+        d->o.parallel = MAX_PARALLEL;
+    if (!d->o.lock_timeout_s)
+        d->o.lock_timeout_s = DEFAULT_LOCK_TIMEOUT_S;
+    *out = d;
+    return ACME_OK;
+}
+
+static void want_clear(want *w)
+{
+    free(w->name);
+    acme__free_strv(w->ids, w->nids);
+    memset(w, 0, sizeof(*w));
+}
+
+void acme_desire_free(acme_desire *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->nwants; i++)
+        want_clear(&d->wants[i]);
+    free(d->wants);
+    acme_account_free(d->account);
+    acme_provider_free(d->provider);
+    free(d->email);
+    free(d->eab_kid);
+    acme__free_secret_str(d->eab_hmac_key);
+    free(d->eab_algorithm);
+    free(d->preferred_chain);
+    free(d->profile);
+    pthread_mutex_destroy(&d->account_lock);
+    pthread_mutex_destroy(&d->event_lock);
+    acme__err_clear(&d->err);
+    free(d);
+}
+
+static want *find_want(acme_desire *d, const char *name)
+{
+    for (size_t i = 0; i < d->nwants; i++)
+        if (strcmp(d->wants[i].name, name) == 0)
+            return &d->wants[i];
+    return NULL;
+}
+
+static int push_id(char ***ids, size_t *n, const char *id)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*ids)[i], id) == 0)
+            return ACME_OK;
+    char **grown = realloc(*ids, (*n + 1) * sizeof(char *));
+    if (!grown)
+        return ACME_ERR_NOMEM;
+    *ids = grown;
+    if (!((*ids)[*n] = acme__strdup(id)))
+        return ACME_ERR_NOMEM;
+    (*n)++;
+    return ACME_OK;
+}
+
+/* Checked, normalised identifiers, with "www.X" bringing "X" along. */
+static int wanted_ids(acme_desire *d, const char *const *in, size_t n, char ***out,
+                      size_t *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    int rc = ACME_OK;
+    for (size_t i = 0; rc == ACME_OK && i < n; i++) {
+        char *type, *value;
+        rc = acme__identifier_normalize(NULL, in[i], &type, &value, &d->err);
+        if (rc != ACME_OK)
+            break;
+        rc = push_id(out, nout, value);
+        if (rc == ACME_OK && !d->o.no_www_base && strcmp(type, "dns") == 0 &&
+            strncmp(value, "www.", 4) == 0 && strchr(value + 4, '.'))
+            rc = push_id(out, nout, value + 4);
+        if (rc == ACME_ERR_NOMEM)
+            acme__fail(&d->err, rc, "out of memory");
+        free(type);
+        free(value);
+    }
+    if (rc != ACME_OK) {
+        acme__free_strv(*out, *nout);
+        *out = NULL;
+        *nout = 0;
+    }
+    return rc;
+}
+
+static int name_valid(const char *name)
+{
+    if (!name || !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+        strcmp(name, "locks") == 0 || strlen(name) > 255)
+        return 0;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr("._-@+", *p)))
+            return 0;
+    return 1;
+}
+
+static int add_want(acme_desire *d, const char *name, char **ids, size_t nids, int key_type,
+                    const acme_solvers *solvers)
+{
+    want *w = find_want(d, name);
+    if (!w) {
+        want *grown = realloc(d->wants, (d->nwants + 1) * sizeof(*grown));
+        if (!grown)
+            return ACME_ERR_NOMEM;
+        d->wants = grown;
+        w = &d->wants[d->nwants];
+        memset(w, 0, sizeof(*w));
+        if (!(w->name = acme__strdup(name)))
+            return ACME_ERR_NOMEM;
+        d->nwants++;
+    } else {
+        acme__free_strv(w->ids, w->nids);
+    }
+    w->ids = ids;
+    w->nids = nids;
+    w->key_type = key_type ? key_type : ACME_KEY_EC256;
+    w->solvers = solvers;
+    return ACME_OK;
+}
+
+int acme_desire_add(acme_desire *d, const char *name, const char *const *identifiers, size_t n,
+                    int key_type, const acme_solvers *solvers)
+{
+    if (!d)
+        return acme__fail(NULL, ACME_ERR_INVALID, "desire: NULL handle");
+    if (!identifiers || n == 0)
+        return acme__fail(&d->err, ACME_ERR_INVALID, "desire: no identifiers");
+    if (key_type && !acme_key_type_name(key_type))
+        return acme__fail(&d->err, ACME_ERR_INVALID, "desire: unknown key type %d", key_type);
+    char **ids;
+    size_t nids;
+    int rc = wanted_ids(d, identifiers, n, &ids, &nids);
+    if (rc != ACME_OK)
+        return rc;
+    char default_name[256];
+    if (!name) {
+        snprintf(default_name, sizeof(default_name), "%s", ids[0]);
+        for (char *p = default_name; *p; p++)
+            if (*p == '*' || *p == ':')
+                *p = '_';
+        name = default_name;
+    }
+    if (!name_valid(name)) {
+        acme__free_strv(ids, nids);
+        return acme__fail(&d->err, ACME_ERR_INVALID,
+                          "desire: \"%s\" is not a usable certificate name (letters, digits, "
+                          "\"._-@+\")", name);
+    }
+    rc = add_want(d, name, ids, nids, key_type, solvers);
+    if (rc != ACME_OK) {
+        acme__free_strv(ids, nids);
+        return acme__fail(&d->err, rc, "out of memory");
+    }
+    return ACME_OK;
+}
+
+int acme_desire_add_stored(acme_desire *d, size_t *count)
+{
+    if (!d)
+        return acme__fail(NULL, ACME_ERR_INVALID, "desire: NULL handle");
+    if (count)
+        *count = 0;
+    char **names = NULL;
+    size_t n = 0;
+    int rc = acme__store_list(d->store, ACME__CERTS_DIR, &names, &n, &d->err);
+    for (size_t i = 0; rc == ACME_OK && i < n; i++) {
+        if (!name_valid(names[i]))
+            continue;
+        acme__stored_cert c;
+        acme__err lerr = ACME__ERR_QUIET;
+        int lrc = acme__stored_load(d->store, names[i], &c, &lerr);
+        acme__err_clear(&lerr);
+        char **ids = NULL;
+        size_t nids = 0;
+        int key_type = 0;
+        if (lrc == ACME_OK) {
+            ids = c.ids;
+            nids = c.nids;
+            key_type = c.key_type;
+            c.ids = NULL;
+            c.nids = 0;
+            acme__stored_free(&c);
+        } else if (lrc == ACME_ERR_NOT_FOUND) {
+            continue; /* a directory without metadata: not a certificate */
+        }
+        /* A corrupt one is still wanted: ensure reports it by its path. */
+        if (add_want(d, names[i], ids, nids, key_type, NULL) != ACME_OK) {
+            acme__free_strv(ids, nids);
+            rc = acme__fail(&d->err, ACME_ERR_NOMEM, "out of memory");
+        } else if (count) {
+            (*count)++;
+        }
+    }
+    acme__free_strv(names, n);
+    return rc;
+}
+
+int acme_desire_set_force(acme_desire *d, const char *name, int on)
+{
+    if (!d || !name)
+        return acme__fail(d ? &d->err : NULL, ACME_ERR_INVALID, "desire: NULL argument");
+    want *w = find_want(d, name);
+    if (!w)
+        return acme__fail(&d->err, ACME_ERR_NOT_FOUND, "desire: no certificate called %s", name);
+    w->force = on != 0;
+    return ACME_OK;
+}
+
+/* ---- account ---------------------------------------------------------------- */
+
+static int ensure_account(acme_desire *d, acme__err *err)
+{
+    pthread_mutex_lock(&d->account_lock);
+    int rc = ACME_OK;
+    if (!d->account) {
+        acme_account_options reg;
+        acme_account_options_init(&reg);
+        const char *contacts[1] = { d->email };
+        if (d->email) {
+            reg.contacts = contacts;
+            reg.contact_count = 1;
+        }
+        reg.agree_tos = d->o.agree_tos;
+        reg.eab_kid = d->eab_kid;
+        reg.eab_hmac_key = d->eab_hmac_key;
+        reg.eab_algorithm = d->eab_algorithm;
+        rc = acme__account_ensure(d->provider, d->store, d->email, &reg, d->o.account_key_type,
+                                  d->o.lock_timeout_s, &d->account, err);
+    }
+    pthread_mutex_unlock(&d->account_lock);
+    return rc;
+}
+
+int acme_desire_account(acme_desire *d, acme_account **out)
+{
+    if (!d || !out)
+        return acme__fail(d ? &d->err : NULL, ACME_ERR_INVALID, "desire: NULL argument");
+    *out = NULL;
+    int rc = ensure_account(d, &d->err);
+    if (rc == ACME_OK)
+        *out = d->account;
+    return rc;
+}
+
+/* ---- ensure one --------------------------------------------------------------- */
+
+static int64_t now_of(const acme_desire *d)
+{
+    return d->o.clock ? d->o.clock(d->o.clock_userdata) : acme__now();
+}
+
+/* The same identifiers, in any order. */
+static int same_ids(char **a, size_t na, char **b, size_t nb)
+{
+    if (na != nb)
+        return 0;
+    for (size_t i = 0; i < na; i++) {
+        int found = 0;
+        for (size_t j = 0; j < nb && !found; j++)
+            found = strcmp(a[i], b[j]) == 0;
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+/* At least one identifier in common. */
+static int share_id(char **a, size_t na, char **b, size_t nb)
+{
+    for (size_t i = 0; i < na; i++)
+        for (size_t j = 0; j < nb; j++)
+            if (strcmp(a[i], b[j]) == 0)
+                return 1;
+    return 0;
+}
+
+/* Order a certificate for w with key; on alreadyReplaced, once more
+ * without "replaces" (RFC 9773 5). */
+static int order_for(acme_desire *d, want *w, acme_key *key, const char *replaces,
+                     char **chain_out, acme__err *err)
+{
+    const acme_solvers *solvers = w->solvers ? w->solvers : d->solvers;
+    if (!solvers)
+        return acme__fail(err, ACME_ERR_NO_SOLVER, "no solvers were given for %s", w->name);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        acme_order *o = NULL;
+        int rc = acme_order_new(&o, d->account);
+        for (size_t i = 0; rc == ACME_OK && i < w->nids; i++)
+            rc = acme_order_add_identifier(o, w->ids[i]);
+        if (rc == ACME_OK && replaces && attempt == 0)
+            rc = acme_order_set_replaces(o, replaces);
+        if (rc == ACME_OK && d->preferred_chain)
+            rc = acme_order_set_preferred_chain(o, d->preferred_chain);
+        if (rc == ACME_OK && d->profile)
+            rc = acme_order_set_profile(o, d->profile);
+        if (rc == ACME_OK && d->o.order_timeout_s)
+            rc = acme_order_set_timeout(o, d->o.order_timeout_s);
+        if (rc == ACME_OK)
+            rc = acme_order_issue(o, solvers, key);
+        if (rc == ACME_OK) {
+            *chain_out = acme__strdup(acme_order_certificate_pem(o));
+            acme_order_free(o);
+            return *chain_out ? ACME_OK : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+        }
+        const acme_problem *p = o ? acme_order_last_problem(o) : acme_last_problem();
+        int retry = attempt == 0 && replaces && acme_problem_is(p, "alreadyReplaced");
+        acme__fail_problem(err, rc, (acme_problem *)p, "%s",
+                           o ? acme_order_last_error(o) : acme_last_error());
+        acme_order_free(o);
+        if (!retry)
+            return rc;
+        acme__log(d->provider, ACME_LOG_INFO, "%s: already replaced; ordering without \"replaces\"",
+                  w->name);
+    }
+    return ACME_ERR_STATE; /* not reached */
+}
+
+static void set_outcome(want *w, int result, int error, const char *message)
+{
+    w->result = result;
+    w->error = error;
+    snprintf(w->message, sizeof(w->message), "%s", message ? message : "");
+}
+
+static int ensure_want(acme_desire *d, want *w)
+{
+    acme__err err = { 0 };
+    char why[256] = "";
+    int rc = ensure_account(d, &err);
+    char lock[300];
+    snprintf(lock, sizeof(lock), ACME__CERTS_DIR "/%s", w->name);
+    int locked = 0;
+    if (rc == ACME_OK && (rc = acme__store_lock_wait(d->store, lock, d->o.lock_timeout_s, &err)) == ACME_OK)
+        locked = 1;
+
+    acme__stored_cert c;
+    memset(&c, 0, sizeof(c));
+    int have = 0, due = 0, meta_changed = 0;
+    if (rc == ACME_OK) {
+        /* Loaded under the lock: another process may have just renewed. */
+        rc = acme__stored_load(d->store, w->name, &c, &err);
+        if (rc == ACME_OK)
+            have = 1;
+        else if (rc == ACME_ERR_NOT_FOUND)
+            rc = ACME_OK;
+    }
+    if (rc == ACME_OK && !w->nids)
+        rc = acme__fail(&err, ACME_ERR_INVALID, "%s: no identifiers wanted", w->name);
+    int64_t now = now_of(d);
+    if (rc == ACME_OK) {
+        if (!have) {
+            due = 1;
+            snprintf(why, sizeof(why), "no certificate yet");
+        } else if (c.revoked >= 0) {
+            due = 1;
+            snprintf(why, sizeof(why), "revoked");
+        } else if (!same_ids(w->ids, w->nids, c.ids, c.nids)) {
+            due = 1;
+            snprintf(why, sizeof(why), "the wanted names changed");
+        } else if (w->key_type != c.key_type) {
+            due = 1;
+            snprintf(why, sizeof(why), "the wanted key type changed");
+        } else if (c.directory &&
+                   strcmp(c.directory, acme_provider_directory_url(d->provider)) != 0) {
+            /* E.g. staging then production: the host now wants this CA's. */
+            due = 1;
+            snprintf(why, sizeof(why), "issued by another CA (%.150s)", c.directory);
+        } else if (w->force) {
+            due = 1;
+            snprintf(why, sizeof(why), "renewal forced");
+        } else {
+            due = acme__renewal_due(d->provider, &c, now, &meta_changed, why, sizeof(why));
+        }
+    }
+    if (rc == ACME_OK && !due) {
+        if (meta_changed)
+            rc = acme__stored_save_meta(d->store, &c, &err);
+        if (rc == ACME_OK)
+            rc = acme__stored_sync_copies(d->store, &c, &err);
+        if (rc == ACME_OK)
+            set_outcome(w, ACME_RESULT_NOT_DUE, 0, why);
+    }
+    if (rc == ACME_OK && due) {
+        acme__log(d->provider, ACME_LOG_INFO, "%s: ordering (%s)", w->name, why);
+        acme_key *key = NULL;
+        int new_key = !have || d->o.fresh_key_on_renewal || w->key_type != c.key_type;
+        if (new_key) {
+            rc = acme_key_generate(&key, w->key_type);
+            if (rc != ACME_OK)
+                acme__fail(&err, rc, "%s", acme_last_error());
+        } else {
+            key = acme__key_ref(c.key);
+        }
+        /* "replaces" names the certificate being renewed, if the CA does ARI,
+         * issued it (same directory) and the order keeps one of its names:
+         * RFC 9773 5 lets a CA refuse anything else, and only alreadyReplaced
+         * is retried without it. */
+        const char *replaces =
+            have && c.revoked < 0 && share_id(w->ids, w->nids, c.ids, c.nids) &&
+                    (!c.directory ||
+                     strcmp(c.directory, acme_provider_directory_url(d->provider)) == 0)
+                ? c.ari_id
+                : NULL;
+        char *chain = NULL;
+        if (rc == ACME_OK)
+            rc = order_for(d, w, key, replaces, &chain, &err);
+        if (rc == ACME_OK) {
+            acme__stored_cert next;
+            memset(&next, 0, sizeof(next));
+            next.name = acme__strdup(w->name);
+            next.ids = acme__strv_dup((const char *const *)w->ids, w->nids);
+            next.nids = next.ids ? w->nids : 0;
+            next.key_type = w->key_type;
+            next.generation = have ? c.generation : 0;
+            next.revoked = -1;
+            next.obtained_at = now;
+            next.directory = acme__strdup(acme_provider_directory_url(d->provider));
+            next.key = acme__key_ref(key);
+            next.chain_pem = chain;
+            chain = NULL;
+            if (!next.name || !next.ids || !next.directory)
+                rc = acme__fail(&err, ACME_ERR_NOMEM, "out of memory");
+            if (rc == ACME_OK)
+                rc = acme__stored_describe(&next, &err);
+            /* A CA (or a proxy) handing back the very certificate being
+             * renewed would otherwise be stored as a renewal. */
+            if (rc == ACME_OK && have && c.serial && next.serial &&
+                strcmp(c.serial, next.serial) == 0)
+                rc = acme__fail(&err, ACME_ERR_CERTIFICATE,
+                                "%s: the CA returned the certificate being replaced (serial %s)",
+                                w->name, c.serial);
+            if (rc == ACME_OK)
+                rc = acme__stored_save_new(d->store, &next, &err);
+            acme__stored_free(&next);
+        }
+        free(chain);
+        acme_key_free(key);
+        if (rc == ACME_OK) {
+            set_outcome(w, have ? ACME_RESULT_RENEWED : ACME_RESULT_OBTAINED, 0, why);
+            acme__log(d->provider, ACME_LOG_INFO, "%s: %s", w->name,
+                      have ? "renewed" : "obtained");
+        }
+    }
+    if (have)
+        acme__stored_free(&c);
+    if (locked)
+        acme__store_unlock(d->store, lock);
+    if (rc != ACME_OK) {
+        set_outcome(w, ACME_RESULT_FAILED, rc, err.msg);
+        acme__log(d->provider, ACME_LOG_ERROR, "%s: %s", w->name, err.msg);
+        emit(d, ACME_EVENT_FAILED, w->name, rc, err.msg, err.problem);
+    } else if (w->result != ACME_RESULT_NOT_DUE) {
+        w->force = 0;
+        emit(d, w->result == ACME_RESULT_RENEWED ? ACME_EVENT_RENEWED : ACME_EVENT_OBTAINED,
+             w->name, 0, NULL, NULL);
+    }
+    acme__err_clear(&err);
+    return rc;
+}
+
+int acme_desire_ensure_one(acme_desire *d, const char *name)
+{
+    if (!d || !name)
+        return acme__fail(d ? &d->err : NULL, ACME_ERR_INVALID, "desire: NULL argument");
+    want *w = find_want(d, name);
+    if (!w)
+        return acme__fail(&d->err, ACME_ERR_NOT_FOUND, "desire: no certificate called %s", name);
+    int rc = ensure_want(d, w);
+    if (rc != ACME_OK)
+        acme__fail(&d->err, rc, "%s: %s", w->name, w->message);
+    return rc;
+}
+
+/* ---- ensure all, in parallel ----------------------------------------------------- */
+
+typedef struct pool {
+    acme_desire *d;
+    atomic_size_t next;
+} pool;
+
+static void *worker(void *arg)
+{
+    pool *pl = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&pl->next, 1);
+        if (i >= pl->d->nwants)
+            return NULL;
+        ensure_want(pl->d, &pl->d->wants[i]);
+    }
+}
+
+int acme_desire_ensure(acme_desire *d)
+{
+    if (!d)
+        return acme__fail(NULL, ACME_ERR_INVALID, "desire: NULL handle");
+    for (size_t i = 0; i < d->nwants; i++)
+        set_outcome(&d->wants[i], ACME_RESULT_NONE, 0, NULL);
+    /* The account first, once: every certificate needs it. */
+    acme__err err = { 0 };
+    int rc = ensure_account(d, &err);
+    if (rc != ACME_OK) {
+        for (size_t i = 0; i < d->nwants; i++) {
+            set_outcome(&d->wants[i], ACME_RESULT_FAILED, rc, err.msg);
+            emit(d, ACME_EVENT_FAILED, d->wants[i].name, rc, err.msg, err.problem);
+        }
+        acme__err_forward(&d->err, &err);
+        acme__err_clear(&err);
+        return rc;
+    }
+    acme__err_clear(&err);
+
+    pool pl = { d, 0 };
+    size_t nthreads = d->o.parallel < d->nwants ? d->o.parallel : d->nwants;
+    pthread_t threads[MAX_PARALLEL];
+    size_t started = 0;
+    for (; nthreads > 1 && started < nthreads; started++)
+        if (pthread_create(&threads[started], NULL, worker, &pl) != 0)
+            break;
+    worker(&pl); /* the calling thread works too (and alone if threads failed) */
+    for (size_t i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+
+    for (size_t i = 0; i < d->nwants; i++) {
+        if (d->wants[i].result == ACME_RESULT_FAILED) {
+            rc = acme__fail(&d->err, d->wants[i].error, "%s: %s", d->wants[i].name,
+                            d->wants[i].message);
+            break;
+        }
+    }
+    return rc;
+}
+
+/* ---- results ----------------------------------------------------------------------- */
+
+size_t acme_desire_count(const acme_desire *d)
+{
+    return d ? d->nwants : 0;
+}
+
+const char *acme_desire_name(const acme_desire *d, size_t i)
+{
+    return d && i < d->nwants ? d->wants[i].name : NULL;
+}
+
+int acme_desire_result(const acme_desire *d, size_t i)
+{
+    return d && i < d->nwants ? d->wants[i].result : ACME_RESULT_NONE;
+}
+
+const char *acme_desire_message(const acme_desire *d, size_t i)
+{
+    return d && i < d->nwants ? d->wants[i].message : NULL;
+}
+
+int acme_desire_error(const acme_desire *d, size_t i)
+{
+    return d && i < d->nwants ? d->wants[i].error : 0;
+}
+
+void acme_desire_summary(const acme_desire *d, size_t *obtained, size_t *renewed,
+                         size_t *not_due, size_t *failed)
+{
+    size_t counts[5] = { 0 };
+    for (size_t i = 0; d && i < d->nwants; i++)
+        if (d->wants[i].result >= 0 && d->wants[i].result <= 4)
+            counts[d->wants[i].result]++;
+    if (obtained)
+        *obtained = counts[ACME_RESULT_OBTAINED];
+    if (renewed)
+        *renewed = counts[ACME_RESULT_RENEWED];
+    if (not_due)
+        *not_due = counts[ACME_RESULT_NOT_DUE];
+    if (failed)
+        *failed = counts[ACME_RESULT_FAILED];
+}
+
+const char *acme_desire_last_error(const acme_desire *d)
+{
+    return d ? d->err.msg : "";
+}
+
+/* ---- revocation --------------------------------------------------------------------- */
+
+int acme_desire_revoke(acme_desire *d, const char *name, int reason, int with_cert_key)
+{
+    if (!d || !name)
+        return acme__fail(d ? &d->err : NULL, ACME_ERR_INVALID, "revoke: NULL argument");
+    acme__stored_cert c;
+    int rc = acme__stored_load(d->store, name, &c, &d->err);
+    if (rc == ACME_ERR_NOT_FOUND)
+        return acme__fail(&d->err, rc, "revoke: no stored certificate called %s", name);
+    if (rc != ACME_OK)
+        return rc;
+    int revoking = 0; /* set once the request itself is made */
+    if (with_cert_key) {
+        revoking = 1;
+        rc = acme_revoke_with_key(d->provider, c.key, c.chain_pem, reason);
+    } else {
+        rc = ensure_account(d, &d->err); /* records its own failure */
+        if (rc == ACME_OK) {
+            revoking = 1;
+            rc = acme_account_revoke(d->account, c.chain_pem, reason);
+        }
+    }
+    if (rc != ACME_OK && revoking) /* the thread's record has the CA's answer */
+        acme__fail_problem(&d->err, rc, (acme_problem *)acme_last_problem(), "%s",
+                           acme_last_error());
+    if (rc == ACME_OK) {
+        c.revoked = reason;
+        rc = acme__stored_save_meta(d->store, &c, &d->err);
+    }
+    acme__stored_free(&c);
+    if (rc == ACME_OK)
+        emit(d, ACME_EVENT_REVOKED, name, 0, NULL, NULL);
+    return rc;
+}

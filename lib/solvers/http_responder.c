@@ -1,0 +1,487 @@
+/* A small HTTP/1.x server that answers http-01 (RFC 8555 8.3) on its own
+ * thread: GET or HEAD /.well-known/acme-challenge/<token> gives the key
+ * authorization of a presented token, anything else 404 (400 for what is
+ * not HTTP). One poll() loop serves many clients at once, each with a
+ * deadline, so slow clients neither block the others nor stay for long;
+ * stop wakes the loop through a self-pipe. */
+#include "acme/responder.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/b64.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/error.h"
+#include "solvers/responder.h"
+#include "base/mem.h"
+#include "solvers/solver.h"
+
+#define WHAT "http-01 responder"
+#define CHALLENGE_PREFIX "/.well-known/acme-challenge/"
+/* The request head (request line and headers) may not be larger. */
+#define MAX_REQUEST 8192
+/* Clients served at once; more wait in the listen backlog. */
+#define MAX_CONNS 64
+/* After the answer, how long unread input is drained before closing (a
+ * close with unread input sends a reset that can destroy the answer). */
+#define DRAIN_MS 1000
+
+typedef struct http_entry {
+    struct http_entry *next;
+    char *token;
+    char *key_authz;
+} http_entry;
+
+enum conn_state { CONN_READ, CONN_WRITE, CONN_DRAIN };
+
+typedef struct http_conn {
+    int fd;
+    enum conn_state state;
+    int64_t deadline;
+    size_t in_len;
+    char in[MAX_REQUEST];
+    acme__buf out;
+    size_t out_off;
+} http_conn;
+
+struct acme_http_responder {
+    acme__listener l;
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards entries */
+    http_entry *entries;
+    http_conn *conns[MAX_CONNS]; /* the server thread's own */
+};
+
+static void entry_free(http_entry *e)
+{
+    if (!e)
+        return;
+    free(e->token);
+    acme__free_secret_str(e->key_authz);
+    free(e);
+}
+
+static void conn_close(http_conn *c)
+{
+    close(c->fd);
+    acme__buf_wipe(&c->out);
+    free(c);
+}
+
+/* ---- requests ---- */
+
+static int is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Answer into c->out. body may be NULL; head_only leaves it out (HEAD). */
+static void respond(http_conn *c, const char *status, const char *extra, const char *body,
+                    int head_only)
+{
+    size_t blen = body ? strlen(body) : 0;
+    acme__buf_printf(&c->out,
+                     "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+                     "%sConnection: close\r\n\r\n",
+                     status, blen, extra ? extra : "");
+    if (!head_only && blen)
+        acme__buf_append(&c->out, body, blen);
+    c->state = CONN_WRITE;
+    c->out_off = 0;
+}
+
+static void bad_request(http_conn *c)
+{
+    respond(c, "400 Bad Request", NULL, "bad request\n", 0);
+}
+
+/* The request line (without its line end) once it is complete: 0 with
+ * *line, *len set; 1 while more input is needed. Leading empty lines are
+ * skipped (RFC 9112 2.2). */
+static int request_line(const char *in, size_t n, const char **line, size_t *len)
+{
+    size_t i = 0;
+    while (i < n && (in[i] == '\r' || in[i] == '\n'))
+        i++;
+    const char *nl = i < n ? memchr(in + i, '\n', n - i) : NULL;
+    if (!nl)
+        return 1;
+    size_t l = (size_t)(nl - (in + i));
+    if (l > 0 && in[i + l - 1] == '\r')
+        l--;
+    *line = in + i;
+    *len = l;
+    return 0;
+}
+
+/* Split "METHOD SP target SP HTTP/1.x"; 0 when well formed. */
+static int split_request_line(const char *line, size_t len, const char **method, size_t *mlen,
+                              const char **target, size_t *tlen)
+{
+    size_t i = 0;
+    while (i < len && is_tchar((unsigned char)line[i]))
+        i++;
+    if (i == 0 || i >= len || line[i] != ' ')
+        return -1;
+    *method = line;
+    *mlen = i;
+    size_t t = ++i;
+    while (i < len && (unsigned char)line[i] > ' ' && (unsigned char)line[i] < 0x7f)
+        i++;
+    if (i == t || i >= len || line[i] != ' ')
+        return -1;
+    *target = line + t;
+    *tlen = i - t;
+    const char *v = line + i + 1;
+    size_t vlen = len - i - 1;
+    if (vlen != 8 || memcmp(v, "HTTP/1.", 7) != 0 || v[7] < '0' || v[7] > '9')
+        return -1;
+    return 0;
+}
+
+/* Header lines between the request line and the empty line: each must be
+ * "name: value" with a token name (no obsolete line folding). */
+static int headers_ok(const char *p, const char *end)
+{
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            return 0;
+        size_t l = (size_t)(nl - p);
+        if (l > 0 && p[l - 1] == '\r')
+            l--;
+        if (l == 0)
+            return 1;
+        size_t n = 0;
+        while (n < l && is_tchar((unsigned char)p[n]))
+            n++;
+        if (n == 0 || n >= l || p[n] != ':')
+            return 0;
+        for (size_t k = n; k < l; k++)
+            if ((unsigned char)p[k] < ' ' && p[k] != '\t')
+                return 0;
+        p = nl + 1;
+    }
+    return 0;
+}
+
+/* Where the head ends (just past its empty line), or NULL when it has not
+ * arrived yet. */
+static const char *head_end(const char *in, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (in[i] != '\n')
+            continue;
+        if (in[i + 1] == '\n')
+            return in + i + 2;
+        if (i + 2 < n && in[i + 1] == '\r' && in[i + 2] == '\n')
+            return in + i + 3;
+    }
+    return NULL;
+}
+
+/* Answer a complete request: the parsed request line, then the header
+ * lines from hdr up to end (just past the empty line). */
+static void answer(struct acme_http_responder *r, http_conn *c, const char *method, size_t mlen,
+                   const char *target, size_t tlen, const char *hdr, const char *end)
+{
+    if (!headers_ok(hdr, end)) {
+        bad_request(c);
+        return;
+    }
+    int head = mlen == 4 && memcmp(method, "HEAD", 4) == 0;
+    if (!head && !(mlen == 3 && memcmp(method, "GET", 3) == 0)) {
+        respond(c, "405 Method Not Allowed", "Allow: GET, HEAD\r\n", "method not allowed\n", 0);
+        return;
+    }
+    /* absolute-form "http://host/path" (RFC 9112 3.2.2) names the same path. */
+    if (tlen > 7 && strncmp(target, "http://", 7) == 0) {
+        const char *slash = memchr(target + 7, '/', tlen - 7);
+        tlen = slash ? tlen - (size_t)(slash - target) : 0;
+        target = slash ? slash : target;
+    }
+    const size_t plen = sizeof(CHALLENGE_PREFIX) - 1;
+    char *token = NULL;
+    if (tlen > plen && memcmp(target, CHALLENGE_PREFIX, plen) == 0)
+        token = acme__strndup(target + plen, tlen - plen);
+    int found = 0;
+    if (token && acme__b64url_valid(token)) {
+        pthread_mutex_lock(&r->lock);
+        for (http_entry *e = r->entries; e; e = e->next) {
+            if (strcmp(e->token, token) == 0) {
+                respond(c, "200 OK", NULL, e->key_authz, head);
+                found = 1;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&r->lock);
+    }
+    free(token);
+    if (!found)
+        respond(c, "404 Not Found", NULL, "not found\n", head);
+}
+
+/* ---- connections ---- */
+
+static void conn_read(struct acme_http_responder *r, http_conn *c)
+{
+    ssize_t n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) {
+        /* Gone before a whole request: nobody to answer. */
+        c->deadline = 0;
+        return;
+    }
+    size_t start = c->in_len;
+    c->in_len += (size_t)n;
+    if (memchr(c->in + start, '\0', (size_t)n)) {
+        bad_request(c);
+        return;
+    }
+    const char *line, *method, *target;
+    size_t len, mlen, tlen;
+    if (request_line(c->in, c->in_len, &line, &len) == 0) {
+        if (split_request_line(line, len, &method, &mlen, &target, &tlen) != 0) {
+            bad_request(c); /* no need to wait for the headers of garbage */
+            return;
+        }
+        /* The '\n' that ends the request line; the head ends at the first
+         * empty line after it. */
+        const char *eol = line + len + (line[len] == '\r');
+        const char *end = head_end(eol, (size_t)(c->in + c->in_len - eol));
+        if (end) {
+            answer(r, c, method, mlen, target, tlen, eol + 1, end);
+            return;
+        }
+    }
+    if (c->in_len == sizeof(c->in))
+        bad_request(c); /* too large */
+}
+
+static void conn_write(http_conn *c)
+{
+    if (acme__buf_status(&c->out) != ACME_OK) {
+        c->deadline = 0;
+        return;
+    }
+    while (c->out_off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n < 0) {
+            c->deadline = 0;
+            return;
+        }
+        c->out_off += (size_t)n;
+    }
+    shutdown(c->fd, SHUT_WR);
+    c->state = CONN_DRAIN;
+    int64_t drain = acme__mono_ms() + DRAIN_MS;
+    if (drain < c->deadline)
+        c->deadline = drain;
+}
+
+static void conn_drain(http_conn *c)
+{
+    char sink[1024];
+    for (;;) {
+        ssize_t n = recv(c->fd, sink, sizeof(sink), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0) {
+            c->deadline = 0; /* the client closed: done */
+            return;
+        }
+    }
+}
+
+static void conn_step(struct acme_http_responder *r, http_conn *c)
+{
+    if (c->state == CONN_READ)
+        conn_read(r, c);
+    if (c->state == CONN_WRITE && c->deadline != 0)
+        conn_write(c);
+    else if (c->state == CONN_DRAIN && c->deadline != 0)
+        conn_drain(c);
+}
+
+static void accept_all(struct acme_http_responder *r)
+{
+    for (size_t i = 0; i < MAX_CONNS; i++) {
+        if (r->conns[i])
+            continue;
+        int fd = acme__listener_accept(&r->l);
+        if (fd == -2)
+            acme__sleep_ms(100);
+        if (fd < 0)
+            return;
+        http_conn *c = calloc(1, sizeof(*c));
+        if (!c) {
+            close(fd);
+            return;
+        }
+        c->fd = fd;
+        c->state = CONN_READ;
+        c->deadline = acme__mono_ms() + ACME__CONN_TIMEOUT_MS;
+        r->conns[i] = c;
+    }
+}
+
+static void *serve(void *arg)
+{
+    struct acme_http_responder *r = arg;
+    struct pollfd pfd[MAX_CONNS + 2];
+    size_t slot[MAX_CONNS + 2];
+    for (;;) {
+        int64_t now = acme__mono_ms();
+        int timeout = -1, full = 1;
+        nfds_t n = 2;
+        for (size_t i = 0; i < MAX_CONNS; i++) {
+            http_conn *c = r->conns[i];
+            if (c && c->deadline <= now) {
+                conn_close(c);
+                r->conns[i] = c = NULL;
+            }
+            if (!c) {
+                full = 0;
+                continue;
+            }
+            int64_t left = c->deadline - now;
+            if (timeout < 0 || left < timeout)
+                timeout = (int)left;
+            pfd[n] = (struct pollfd){ c->fd, c->state == CONN_WRITE ? POLLOUT : POLLIN, 0 };
+            slot[n++] = i;
+        }
+        pfd[0] = (struct pollfd){ r->l.wake[0], POLLIN, 0 };
+        /* With every slot taken, new clients wait in the backlog. */
+        pfd[1] = (struct pollfd){ full ? -1 : r->l.fd, POLLIN, 0 };
+        int ready = poll(pfd, n, timeout);
+        if (ready < 0 && errno != EINTR)
+            acme__sleep_ms(10); /* should not happen; do not spin */
+        if (ready <= 0)
+            continue;
+        if (pfd[0].revents)
+            break;
+        for (nfds_t k = 2; k < n; k++)
+            if (pfd[k].revents)
+                conn_step(r, r->conns[slot[k]]);
+        if (pfd[1].revents)
+            accept_all(r);
+    }
+    for (size_t i = 0; i < MAX_CONNS; i++) {
+        if (r->conns[i])
+            conn_close(r->conns[i]);
+        r->conns[i] = NULL;
+    }
+    return NULL;
+}
+
+/* ---- the responder ---- */
+
+int acme_http_responder_start(acme_http_responder **out, const char *address, unsigned int port)
+{
+    if (!out)
+        return acme__fail(NULL, ACME_ERR_INVALID, WHAT ": NULL output");
+    *out = NULL;
+    struct acme_http_responder *r = calloc(1, sizeof(*r));
+    if (!r)
+        return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+    if (pthread_mutex_init(&r->lock, NULL) != 0) {
+        free(r);
+        return acme__fail(NULL, ACME_ERR_NOMEM, WHAT ": cannot create a mutex");
+    }
+    int rc = acme__listener_run(&r->l, &r->thread, address, port, WHAT, serve, r);
+    if (rc != ACME_OK) {
+        pthread_mutex_destroy(&r->lock);
+        free(r);
+        return rc;
+    }
+    *out = r;
+    return ACME_OK;
+}
+
+unsigned int acme_http_responder_port(const acme_http_responder *r)
+{
+    return r ? r->l.port : 0;
+}
+
+void acme_http_responder_stop(acme_http_responder *r)
+{
+    if (!r)
+        return;
+    acme__listener_stop(&r->l, r->thread);
+    while (r->entries) {
+        http_entry *e = r->entries;
+        r->entries = e->next;
+        entry_free(e);
+    }
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
+/* ---- the solver ---- */
+
+static int responder_present(const acme_challenge *ch, void *userdata)
+{
+    struct acme_http_responder *r = userdata;
+    const char *token = acme_challenge_token(ch);
+    const char *ka = acme_challenge_key_authorization(ch);
+    if (!token || !ka)
+        return acme__fail(NULL, ACME_ERR_INVALID, WHAT ": the challenge has no token");
+    if (!acme__b64url_valid(token))
+        return acme__fail(NULL, ACME_ERR_INVALID, WHAT ": challenge token is not base64url");
+    http_entry *e = calloc(1, sizeof(*e));
+    if (e) {
+        e->token = acme__strdup(token);
+        e->key_authz = acme__strdup(ka);
+    }
+    if (!e || !e->token || !e->key_authz) {
+        entry_free(e);
+        return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_lock(&r->lock);
+    e->next = r->entries;
+    r->entries = e;
+    pthread_mutex_unlock(&r->lock);
+    return ACME_OK;
+}
+
+static void responder_cleanup(const acme_challenge *ch, void *userdata)
+{
+    struct acme_http_responder *r = userdata;
+    const char *token = acme_challenge_token(ch);
+    const char *ka = acme_challenge_key_authorization(ch);
+    if (!token || !ka)
+        return;
+    http_entry *gone = NULL;
+    pthread_mutex_lock(&r->lock);
+    for (http_entry **p = &r->entries; *p; p = &(*p)->next) {
+        if (strcmp((*p)->token, token) == 0 && strcmp((*p)->key_authz, ka) == 0) {
+            gone = *p;
+            *p = gone->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    entry_free(gone);
+}
+
+int acme_solvers_add_http_responder(acme_solvers *s, acme_http_responder *r)
+{
+    if (!s || !r)
+        return acme__fail(NULL, ACME_ERR_INVALID, WHAT ": a solver set and a responder are required");
+    return acme__solvers_add_owned(s, "http-01", responder_present, NULL, responder_cleanup, r,
+                                   NULL);
+}

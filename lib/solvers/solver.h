@@ -1,0 +1,61 @@
+/* Solvers and challenges inside the library. */
+#ifndef ACME_LIB_SOLVER_H
+#define ACME_LIB_SOLVER_H
+
+#include <yajl/yajl_tree.h>
+
+#include "acme/solver.h"
+#include "base/error.h"
+
+typedef struct acme__solver {
+    char *type;
+    acme_solver_present_fn present;
+    acme_solver_wait_fn wait;
+    acme_solver_cleanup_fn cleanup;
+    void *userdata;
+    void (*free_userdata)(void *); /* for built-in solvers that own it */
+} acme__solver;
+
+struct acme_solvers {
+    acme__solver *v;
+    size_t n;
+};
+
+/* Add a solver whose userdata the set owns (freed with free_userdata). */
+int acme__solvers_add_owned(acme_solvers *s, const char *type, acme_solver_present_fn present,
+                            acme_solver_wait_fn wait, acme_solver_cleanup_fn cleanup,
+                            void *userdata, void (*free_userdata)(void *));
+
+struct acme_challenge {
+    char *type;
+    char *url;
+    char *authz_url;
+    char *ident_type;
+    char *ident_value;
+    int wildcard;
+    char *token;        /* checked base64url, or NULL */
+    char *key_authz;    /* token "." thumbprint, or NULL */
+    char *http_path;    /* http-01 only */
+    char *txt_name;     /* dns-01 only */
+    char *txt_value;    /* dns-01 only */
+    unsigned char alpn_digest[32];
+    char *alpn_digest_b64;  /* tls-alpn-01 only */
+    char *alpn_cert_pem;    /* tls-alpn-01, built on first use */
+    char *alpn_key_pem;
+    int alpn_built;
+    char *json;
+    const char *status; /* a static string: "pending", "valid" or "invalid" */
+};
+
+/* Record the outcome of validation before the cleanup callbacks run. */
+void acme__challenge_settle(acme_challenge *ch, const char *authz_status);
+
+/* Build a challenge view from the CA's challenge object. thumbprint is the
+ * account key's JWK thumbprint. A token that is not base64url is refused
+ * (ACME_ERR_PROTOCOL): it would otherwise reach file names and URLs. */
+int acme__challenge_new(acme_challenge **out, yajl_val json, const char *authz_url,
+                        const char *ident_type, const char *ident_value, int wildcard,
+                        const char *thumbprint, acme__err *err);
+void acme__challenge_free(acme_challenge *ch);
+
+#endif

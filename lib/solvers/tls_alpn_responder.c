@@ -1,0 +1,491 @@
+/* A small TLS server that answers tls-alpn-01 (RFC 8737) on its own thread.
+ * Only ALPN "acme-tls/1" is spoken: a client that offers something else,
+ * or nothing, fails the handshake. The certificate is chosen by SNI among
+ * the presented challenges; for an "ip" identifier (RFC 8738 6) the
+ * validator sends the reverse-DNS name (in-addr.arpa / ip6.arpa), and a
+ * client without SNI gets the certificate of the address it connected to.
+ * One client at a time, each bounded by a deadline; the handshake is all a
+ * validator needs, so the connection closes right after it. */
+#include "acme/responder.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <mbedtls/base64.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
+#include "crypto/x509.h"
+#include "base/clock.h"
+#include "base/error.h"
+#include "solvers/responder.h"
+#include "base/mbedcompat.h"
+#include "base/mem.h"
+#include "base/rng.h"
+#include "solvers/solver.h"
+
+#define WHAT "tls-alpn-01 responder"
+#define ACME_TLS_1 "acme-tls/1"
+/* id-pe-acmeIdentifier, 1.3.6.1.5.5.7.1.31 (RFC 8737 6.1). */
+#define OID_ACME_IDENTIFIER MBEDTLS_OID_PKIX "\x01\x1f"
+
+/* The only protocol offered (RFC 8737 4); mbedTLS keeps the pointer. */
+static const char *alpn_list[] = { ACME_TLS_1, NULL };
+
+/* One presented challenge. The table holds one reference, a handshake
+ * that uses the certificate another, so cleanup never frees what the
+ * server thread is still using; refs is guarded by the table mutex. The
+ * mbedTLS contexts are written once in present, before the entry is
+ * published, and after that only used by the server thread. */
+typedef struct alpn_entry {
+    struct alpn_entry *next;
+    int refs;
+    int is_ip;
+    char *value;             /* the identifier value */
+    char *rdns;              /* ip: its reverse-DNS name, the SNI a validator sends */
+    unsigned char ip[16];
+    size_t ip_len;
+    unsigned char digest[32]; /* SHA-256 of the key authorization */
+    mbedtls_x509_crt crt;
+    mbedtls_pk_context pk;
+} alpn_entry;
+
+struct acme_tls_alpn_responder {
+    acme__listener l;
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards entries and their refs */
+    alpn_entry *entries;
+};
+
+/* One client. */
+typedef struct tls_conn {
+    struct acme_tls_alpn_responder *r;
+    int fd;
+    int64_t deadline;
+    alpn_entry *held[3]; /* the entries this handshake uses (refs taken) */
+    size_t nheld;
+} tls_conn;
+
+/* ---- entries ---- */
+
+static void entry_free(alpn_entry *e)
+{
+    if (!e)
+        return;
+    mbedtls_x509_crt_free(&e->crt);
+    mbedtls_pk_free(&e->pk);
+    free(e->value);
+    free(e->rdns);
+    free(e);
+}
+
+static void entry_unref(struct acme_tls_alpn_responder *r, alpn_entry *e)
+{
+    pthread_mutex_lock(&r->lock);
+    int last = --e->refs == 0;
+    pthread_mutex_unlock(&r->lock);
+    if (last)
+        entry_free(e);
+}
+
+/* "4.3.2.1.in-addr.arpa" or the 32 nibbles of ip6.arpa (RFC 8738 6). */
+static char *reverse_name(const unsigned char *ip, size_t len)
+{
+    char name[80];
+    if (len == 4) {
+        snprintf(name, sizeof(name), "%u.%u.%u.%u.in-addr.arpa", ip[3], ip[2], ip[1], ip[0]);
+    } else {
+        static const char hex[] = "0123456789abcdef";
+        char *p = name;
+        for (size_t i = len; i-- > 0;) {
+            *p++ = hex[ip[i] & 15];
+            *p++ = '.';
+            *p++ = hex[ip[i] >> 4];
+            *p++ = '.';
+        }
+        memcpy(p, "ip6.arpa", sizeof("ip6.arpa"));
+    }
+    return acme__strdup(name);
+}
+
+/* The newest entry whose identifier is `name` (a DNS name, or the reverse
+ * name of an ip), with a reference taken; NULL when there is none. */
+static alpn_entry *find_by_name(struct acme_tls_alpn_responder *r, const unsigned char *name,
+                                size_t len)
+{
+    alpn_entry *found = NULL;
+    pthread_mutex_lock(&r->lock);
+    for (alpn_entry *e = r->entries; e && !found; e = e->next) {
+        const char *want = e->is_ip ? e->rdns : e->value;
+        if (strlen(want) == len && strncasecmp(want, (const char *)name, len) == 0)
+            found = e;
+    }
+    if (found)
+        found->refs++;
+    pthread_mutex_unlock(&r->lock);
+    return found;
+}
+
+static alpn_entry *find_by_ip(struct acme_tls_alpn_responder *r, const unsigned char *ip,
+                              size_t len)
+{
+    alpn_entry *found = NULL;
+    pthread_mutex_lock(&r->lock);
+    for (alpn_entry *e = r->entries; e && !found; e = e->next)
+        if (e->is_ip && e->ip_len == len && memcmp(e->ip, ip, len) == 0)
+            found = e;
+    if (found)
+        found->refs++;
+    pthread_mutex_unlock(&r->lock);
+    return found;
+}
+
+/* mbedTLS refuses certificates with critical extensions it does not know
+ * (unless built with MBEDTLS_X509_ALLOW_UNSUPPORTED_CRITICAL_EXTENSION),
+ * and acmeIdentifier is one: it is accepted here when it holds
+ * OCTET STRING(the digest of this challenge), the rest stays refused. */
+static int accept_acme_identifier(void *ctx, mbedtls_x509_crt const *crt,
+                                  mbedtls_x509_buf const *oid, int critical,
+                                  const unsigned char *p, const unsigned char *end)
+{
+    (void)crt;
+    const unsigned char *digest = ctx;
+    if (oid->len == MBEDTLS_OID_SIZE(OID_ACME_IDENTIFIER) &&
+        memcmp(oid->p, OID_ACME_IDENTIFIER, oid->len) == 0)
+        return end - p == 34 && p[0] == MBEDTLS_ASN1_OCTET_STRING && p[1] == 32 &&
+                       memcmp(p + 2, digest, 32) == 0
+                   ? 0
+                   : MBEDTLS_ERR_X509_INVALID_EXTENSIONS;
+    return critical ? MBEDTLS_ERR_X509_INVALID_EXTENSIONS : 0;
+}
+
+/* The certificate of acme__tls_alpn_cert() (one PEM block) into crt. */
+static int load_cert(mbedtls_x509_crt *crt, const char *pem, const unsigned char digest[32])
+{
+    static const char begin[] = "-----BEGIN CERTIFICATE-----";
+    static const char end[] = "-----END CERTIFICATE-----";
+    const char *b = strstr(pem, begin);
+    const char *e = b ? strstr(b, end) : NULL;
+    if (!e)
+        return MBEDTLS_ERR_X509_INVALID_FORMAT;
+    const unsigned char *b64 = (const unsigned char *)b + sizeof(begin) - 1;
+    size_t b64_len = (size_t)((const unsigned char *)e - b64), n = 0;
+    int ret = mbedtls_base64_decode(NULL, 0, &n, b64, b64_len);
+    if (ret != MBEDTLS_ERR_BASE64_BUFFER_TOO_SMALL)
+        return ret ? ret : MBEDTLS_ERR_X509_INVALID_FORMAT;
+    unsigned char *der = malloc(n);
+    if (!der)
+        return MBEDTLS_ERR_X509_ALLOC_FAILED;
+    ret = mbedtls_base64_decode(der, n, &n, b64, b64_len);
+    if (ret == 0)
+        ret = mbedtls_x509_crt_parse_der_with_ext_cb(crt, der, n, 1, accept_acme_identifier,
+                                                     (void *)digest);
+    free(der);
+    return ret;
+}
+
+/* ---- one connection ---- */
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    tls_conn *c = ctx;
+    if (len > INT_MAX)
+        len = INT_MAX;
+    for (;;) {
+        ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+        if (n >= 0)
+            return (int)n;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return MBEDTLS_ERR_NET_SEND_FAILED;
+        int w = acme__listener_wait(&c->r->l, c->fd, POLLOUT, c->deadline);
+        if (w <= 0)
+            return w == 0 ? MBEDTLS_ERR_SSL_TIMEOUT : MBEDTLS_ERR_NET_SEND_FAILED;
+    }
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    tls_conn *c = ctx;
+    if (len > INT_MAX)
+        len = INT_MAX;
+    for (;;) {
+        ssize_t n = recv(c->fd, buf, len, 0);
+        if (n >= 0)
+            return (int)n; /* 0 is the peer's EOF */
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return MBEDTLS_ERR_NET_RECV_FAILED;
+        int w = acme__listener_wait(&c->r->l, c->fd, POLLIN, c->deadline);
+        if (w <= 0)
+            return w == 0 ? MBEDTLS_ERR_SSL_TIMEOUT : MBEDTLS_ERR_NET_RECV_FAILED;
+    }
+}
+
+/* mbedTLS calls this with the ClientHello's server name. */
+static int on_sni(void *ctx, mbedtls_ssl_context *ssl, const unsigned char *name, size_t len)
+{
+    tls_conn *c = ctx;
+    if (c->nheld >= sizeof(c->held) / sizeof(c->held[0]))
+        return -1;
+    alpn_entry *e = find_by_name(c->r, name, len);
+    if (!e)
+        return -1; /* unknown name: the handshake fails (unrecognized_name) */
+    c->held[c->nheld++] = e;
+    return mbedtls_ssl_set_hs_own_cert(ssl, &e->crt, &e->pk);
+}
+
+/* Without SNI: the ip identifier that is the address the client reached. */
+static alpn_entry *local_ip_entry(tls_conn *c)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) != 0)
+        return NULL;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+        return find_by_ip(c->r, (const unsigned char *)&sin->sin_addr, 4);
+    }
+    if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+        const unsigned char *a = sin6->sin6_addr.s6_addr;
+        static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+        if (memcmp(a, mapped, sizeof(mapped)) == 0) /* IPv4 on a dual-stack socket */
+            return find_by_ip(c->r, a + 12, 4);
+        return find_by_ip(c->r, a, 16);
+    }
+    return NULL;
+}
+
+/* The handshake, step by step so that ALPN is checked as soon as the
+ * ClientHello is read: mbedTLS itself refuses a client whose ALPN list
+ * lacks acme-tls/1, but lets one through that sends no ALPN at all. */
+static int handshake(mbedtls_ssl_context *ssl)
+{
+    int alpn_checked = 0;
+    while (!ACME__SSL_HANDSHAKE_OVER(ssl)) {
+        int ret = mbedtls_ssl_handshake_step(ssl);
+        if (ret != 0)
+            return ret;
+        if (!alpn_checked && ACME__SSL_STATE(ssl) > MBEDTLS_SSL_CLIENT_HELLO) {
+            alpn_checked = 1;
+            const char *proto = mbedtls_ssl_get_alpn_protocol(ssl);
+            if (!proto || strcmp(proto, ACME_TLS_1) != 0) {
+                mbedtls_ssl_send_alert_message(ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                               MBEDTLS_SSL_ALERT_MSG_NO_APPLICATION_PROTOCOL);
+                return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+            }
+        }
+    }
+    const char *proto = mbedtls_ssl_get_alpn_protocol(ssl);
+    return proto && strcmp(proto, ACME_TLS_1) == 0 ? 0 : MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+}
+
+static void serve_one(struct acme_tls_alpn_responder *r, int fd)
+{
+    tls_conn c = { r, fd, acme__mono_ms() + ACME__CONN_TIMEOUT_MS, { NULL }, 0 };
+    alpn_entry *local;
+    mbedtls_ssl_config conf;
+    mbedtls_ssl_context ssl;
+    mbedtls_ssl_config_init(&conf);
+    mbedtls_ssl_init(&ssl);
+
+    /* A fresh configuration per client: its own certificate (for clients
+     * without SNI) cannot be taken back from a shared one. */
+    if (mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                    MBEDTLS_SSL_PRESET_DEFAULT) != 0)
+        goto out;
+    mbedtls_ssl_conf_rng(&conf, acme__rng, NULL);
+    ACME__SSL_CONF_MIN_TLS12(&conf);
+    if (mbedtls_ssl_conf_alpn_protocols(&conf, alpn_list) != 0)
+        goto out;
+    mbedtls_ssl_conf_sni(&conf, on_sni, &c);
+    if ((local = local_ip_entry(&c)) != NULL) {
+        c.held[c.nheld++] = local;
+        if (mbedtls_ssl_conf_own_cert(&conf, &local->crt, &local->pk) != 0)
+            goto out;
+    }
+    if (mbedtls_ssl_setup(&ssl, &conf) != 0)
+        goto out;
+    mbedtls_ssl_set_bio(&ssl, &c, bio_send, bio_recv, NULL);
+    if (handshake(&ssl) == 0)
+        mbedtls_ssl_close_notify(&ssl);
+
+out:
+    mbedtls_ssl_free(&ssl);
+    mbedtls_ssl_config_free(&conf);
+    for (size_t i = 0; i < c.nheld; i++)
+        entry_unref(r, c.held[i]);
+    close(fd);
+}
+
+static void *serve(void *arg)
+{
+    struct acme_tls_alpn_responder *r = arg;
+    for (;;) {
+        struct pollfd p[2] = { { r->l.wake[0], POLLIN, 0 }, { r->l.fd, POLLIN, 0 } };
+        int n = poll(p, 2, -1);
+        if (n < 0 && errno != EINTR)
+            acme__sleep_ms(10); /* should not happen; do not spin */
+        if (n <= 0)
+            continue;
+        if (p[0].revents)
+            break;
+        int fd = acme__listener_accept(&r->l);
+        if (fd >= 0)
+            serve_one(r, fd);
+        else if (fd == -2)
+            acme__sleep_ms(100);
+    }
+    return NULL;
+}
+
+/* ---- the responder ---- */
+
+int acme_tls_alpn_responder_start(acme_tls_alpn_responder **out, const char *address,
+                                  unsigned int port)
+{
+    if (!out)
+        return acme__fail(NULL, ACME_ERR_INVALID, WHAT ": NULL output");
+    *out = NULL;
+    if (ACME__PSA_INIT() != 0)
+        return acme__fail(NULL, ACME_ERR_CRYPTO, WHAT ": cannot initialise PSA crypto");
+    /* mbedTLS fills these static lists on first use, unlocked: filled
+     * here, before the thread starts, the server thread only reads them. */
+    (void)mbedtls_ssl_list_ciphersuites();
+    (void)mbedtls_ecp_grp_id_list();
+    struct acme_tls_alpn_responder *r = calloc(1, sizeof(*r));
+    if (!r)
+        return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+    if (pthread_mutex_init(&r->lock, NULL) != 0) {
+        free(r);
+        return acme__fail(NULL, ACME_ERR_NOMEM, WHAT ": cannot create a mutex");
+    }
+    int rc = acme__listener_run(&r->l, &r->thread, address, port, WHAT, serve, r);
+    if (rc != ACME_OK) {
+        pthread_mutex_destroy(&r->lock);
+        free(r);
+        return rc;
+    }
+    *out = r;
+    return ACME_OK;
+}
+
+unsigned int acme_tls_alpn_responder_port(const acme_tls_alpn_responder *r)
+{
+    return r ? r->l.port : 0;
+}
+
+void acme_tls_alpn_responder_stop(acme_tls_alpn_responder *r)
+{
+    if (!r)
+        return;
+    acme__listener_stop(&r->l, r->thread);
+    while (r->entries) {
+        alpn_entry *e = r->entries;
+        r->entries = e->next;
+        entry_free(e);
+    }
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
+/* ---- the solver ---- */
+
+static int alpn_present(const acme_challenge *ch, void *userdata)
+{
+    struct acme_tls_alpn_responder *r = userdata;
+    const char *type = acme_challenge_identifier_type(ch);
+    const char *value = acme_challenge_identifier_value(ch);
+    if (!type || !value || (strcmp(type, "dns") != 0 && strcmp(type, "ip") != 0))
+        return acme__fail(NULL, ACME_ERR_DECLINED, WHAT ": cannot answer for identifier type %s",
+                          type ? type : "(none)");
+    if (!acme_challenge_tls_alpn_digest(ch))
+        return acme__fail(NULL, ACME_ERR_INVALID, WHAT ": not a tls-alpn-01 challenge with a token");
+    const char *cert = acme_challenge_tls_alpn_cert_pem(ch);
+    const char *key = acme_challenge_tls_alpn_key_pem(ch);
+    if (!cert || !key)
+        return acme__fail(NULL, ACME_ERR_CRYPTO,
+                          WHAT ": the challenge certificate for %s could not be built", value);
+
+    alpn_entry *e = calloc(1, sizeof(*e));
+    if (!e)
+        return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+    mbedtls_x509_crt_init(&e->crt);
+    mbedtls_pk_init(&e->pk);
+    e->refs = 1;
+    e->is_ip = strcmp(type, "ip") == 0;
+    memcpy(e->digest, ch->alpn_digest, sizeof(e->digest));
+    int rc = ACME_OK;
+    if (!(e->value = acme__strdup(value))) {
+        rc = acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+    } else if (e->is_ip && !(e->ip_len = acme__ip_parse(value, e->ip))) {
+        rc = acme__fail(NULL, ACME_ERR_IDENTIFIER, WHAT ": \"%s\" is not an IP address", value);
+    } else if (e->is_ip && !(e->rdns = reverse_name(e->ip, e->ip_len))) {
+        rc = acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+    } else {
+        int ret = load_cert(&e->crt, cert, e->digest);
+        if (ret == 0)
+            ret = ACME__PK_PARSE_KEY(&e->pk, (const unsigned char *)key, strlen(key) + 1);
+        if (ret != 0)
+            rc = acme__fail(NULL, ACME_ERR_CRYPTO,
+                            WHAT ": cannot load the challenge certificate for %s (-0x%04x)", value,
+                            (unsigned int)-ret);
+    }
+    if (rc != ACME_OK) {
+        entry_free(e);
+        return rc;
+    }
+    pthread_mutex_lock(&r->lock);
+    e->next = r->entries;
+    r->entries = e;
+    pthread_mutex_unlock(&r->lock);
+    return ACME_OK;
+}
+
+static void alpn_cleanup(const acme_challenge *ch, void *userdata)
+{
+    struct acme_tls_alpn_responder *r = userdata;
+    const char *type = acme_challenge_identifier_type(ch);
+    const char *value = acme_challenge_identifier_value(ch);
+    if (!type || !value || !acme_challenge_tls_alpn_digest(ch))
+        return;
+    int is_ip = strcmp(type, "ip") == 0;
+    alpn_entry *gone = NULL;
+    pthread_mutex_lock(&r->lock);
+    for (alpn_entry **p = &r->entries; *p; p = &(*p)->next) {
+        alpn_entry *e = *p;
+        if (e->is_ip == is_ip && strcmp(e->value, value) == 0 &&
+            memcmp(e->digest, ch->alpn_digest, sizeof(e->digest)) == 0) {
+            *p = e->next;
+            gone = e;
+            break;
+        }
+    }
+    int last = gone && --gone->refs == 0;
+    pthread_mutex_unlock(&r->lock);
+    if (last)
+        entry_free(gone);
+}
+
+int acme_solvers_add_tls_alpn_responder(acme_solvers *s, acme_tls_alpn_responder *r)
+{
+    if (!s || !r)
+        return acme__fail(NULL, ACME_ERR_INVALID, WHAT ": a solver set and a responder are required");
+    return acme__solvers_add_owned(s, "tls-alpn-01", alpn_present, NULL, alpn_cleanup, r, NULL);
+}

@@ -1,0 +1,311 @@
+/* Stored certificates: metadata record, generations, stable copies. */
+#include "store/cert_store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acme/certificate.h"
+#include "net/json.h"
+#include "crypto/key.h"
+#include "base/mem.h"
+
+static char *key_of(const char *name, const char *rest)
+{
+    acme__buf b = ACME__BUF_INIT;
+    acme__buf_printf(&b, ACME__CERTS_DIR "/%s/%s", name, rest);
+    return acme__buf_detach(&b);
+}
+
+char *acme__stored_key(const acme__stored_cert *c, const char *file)
+{
+    char rest[64];
+    snprintf(rest, sizeof(rest), "%lu/%s", c->generation, file);
+    return key_of(c->name, rest);
+}
+
+void acme__stored_free(acme__stored_cert *c)
+{
+    if (!c)
+        return;
+    free(c->name);
+    acme__free_strv(c->ids, c->nids);
+    free(c->serial);
+    free(c->ari_id);
+    free(c->directory);
+    free(c->chain_pem);
+    acme_key_free(c->key);
+    memset(c, 0, sizeof(*c));
+}
+
+static long long int_or(yajl_val v, const char *key, long long dflt)
+{
+    long long x;
+    return acme__json_int(v, key, &x) == ACME_OK ? x : dflt;
+}
+
+static int corrupt(acme__err *err, const char *key, const char *why)
+{
+    return acme__fail(err, ACME_ERR_CORRUPT, "store: %s is corrupt or foreign (%s); left as it is",
+                      key, why);
+}
+
+/* Parse the metadata record into c. */
+static int meta_parse(acme__stored_cert *c, const char *key, const acme__buf *b, acme__err *err)
+{
+    yajl_val v;
+    acme__err perr = ACME__ERR_QUIET;
+    int rc = acme__json_parse_object(b->data, b->len, key, &v, &perr);
+    if (rc != ACME_OK) {
+        rc = corrupt(err, key, perr.msg);
+        acme__err_clear(&perr);
+        return rc;
+    }
+    yajl_val ids = acme__json_array(v, "identifiers");
+    const char *kt = acme__json_string(v, "key_type");
+    long long gen = int_or(v, "generation", -1);
+    rc = ACME_OK;
+    if (!ids || !acme__json_len(ids) || !kt || acme_key_type_from_name(kt) < 0 || gen < 1)
+        rc = corrupt(err, key, "identifiers, key_type or generation missing");
+    if (rc == ACME_OK && !(c->ids = calloc(acme__json_len(ids), sizeof(char *))))
+        rc = acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; rc == ACME_OK && i < acme__json_len(ids); i++) {
+        const char *id = acme__json_as_string(acme__json_at(ids, i));
+        if (!id)
+            rc = corrupt(err, key, "an identifier is not a string");
+        else if (!(c->ids[c->nids++] = acme__strdup(id)))
+            rc = acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    }
+    if (rc == ACME_OK) {
+        c->key_type = acme_key_type_from_name(kt);
+        c->generation = (unsigned long)gen;
+        c->revoked = (int)int_or(v, "revoked", -1);
+        c->obtained_at = int_or(v, "obtained_at", 0);
+        c->directory = acme__strdup(acme__json_string(v, "directory"));
+        yajl_val ari = acme__json_object(v, "ari");
+        c->ari_start = int_or(ari, "start", 0);
+        c->ari_end = int_or(ari, "end", 0);
+        c->ari_renew_at = int_or(ari, "renew_at", 0);
+        c->ari_next_check = int_or(ari, "next_check", 0);
+    }
+    acme__json_free(v);
+    return rc;
+}
+
+int acme__stored_describe(acme__stored_cert *c, acme__err *err)
+{
+    acme_cert *cert;
+    int rc = acme_cert_parse(&cert, c->chain_pem, strlen(c->chain_pem), c->key);
+    if (rc != ACME_OK)
+        return acme__fail(err, rc, "%s", acme_last_error());
+    c->not_before = acme_cert_not_before(cert);
+    c->not_after = acme_cert_not_after(cert);
+    free(c->serial);
+    free(c->ari_id);
+    c->serial = acme__strdup(acme_cert_serial(cert));
+    c->ari_id = acme__strdup(acme_cert_ari_id(cert));
+    acme_cert_free(cert);
+    if (!c->serial)
+        return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    return ACME_OK;
+}
+
+int acme__stored_load(acme_store *s, const char *name, acme__stored_cert *out, acme__err *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->revoked = -1;
+    char *meta_key = key_of(name, "meta.json");
+    if (!(out->name = acme__strdup(name)) || !meta_key) {
+        free(meta_key);
+        return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    }
+    acme__buf b = ACME__BUF_INIT;
+    acme__err probe = ACME__ERR_QUIET; /* "not stored yet" is an answer, not a failure */
+    int rc = acme__store_read(s, meta_key, &b, &probe);
+    if (rc != ACME_OK && rc != ACME_ERR_NOT_FOUND)
+        acme__err_forward(err, &probe);
+    acme__err_clear(&probe);
+    if (rc == ACME_OK)
+        rc = meta_parse(out, meta_key, &b, err);
+    acme__buf_free(&b);
+    free(meta_key);
+    if (rc != ACME_OK) {
+        acme__stored_free(out);
+        return rc;
+    }
+
+    char *key_key = acme__stored_key(out, "key.pem");
+    char *chain_key = acme__stored_key(out, "chain.pem");
+    rc = key_key && chain_key ? acme__store_read(s, key_key, &b, err)
+                              : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    if (rc == ACME_ERR_NOT_FOUND)
+        rc = corrupt(err, key_key, "the metadata names a key that is missing");
+    if (rc == ACME_OK && acme_key_load_pem(&out->key, b.data, b.len) != ACME_OK)
+        rc = corrupt(err, key_key, acme_last_error());
+    acme__buf_wipe(&b);
+    if (rc == ACME_OK) {
+        rc = acme__store_read(s, chain_key, &b, err);
+        if (rc == ACME_ERR_NOT_FOUND)
+            rc = corrupt(err, chain_key, "the metadata names a chain that is missing");
+        if (rc == ACME_OK && !(out->chain_pem = acme__buf_detach(&b)))
+            rc = acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+        acme__buf_free(&b);
+    }
+    /* The chain must parse and hold the key: a mismatch is never used. */
+    if (rc == ACME_OK) {
+        acme__err derr = { 0 };
+        if (acme__stored_describe(out, &derr) != ACME_OK)
+            rc = corrupt(err, chain_key, derr.msg);
+        acme__err_clear(&derr);
+    }
+    free(key_key);
+    free(chain_key);
+    if (rc != ACME_OK)
+        acme__stored_free(out);
+    return rc;
+}
+
+static int meta_write(acme_store *s, const acme__stored_cert *c, acme__err *err)
+{
+    acme__buf b = ACME__BUF_INIT;
+    acme__buf_puts(&b, "{\"name\":");
+    acme__json_put_string(&b, c->name);
+    acme__buf_puts(&b, ",\"identifiers\":");
+    acme__json_put_strings(&b, (const char *const *)c->ids, c->nids);
+    acme__buf_printf(&b, ",\"key_type\":\"%s\",\"generation\":%lu", acme_key_type_name(c->key_type),
+                     c->generation);
+    acme__buf_printf(&b, ",\"not_before\":%lld,\"not_after\":%lld,\"obtained_at\":%lld",
+                     (long long)c->not_before, (long long)c->not_after,
+                     (long long)c->obtained_at);
+    acme__buf_puts(&b, ",\"serial\":");
+    acme__json_put_string(&b, c->serial ? c->serial : "");
+    if (c->ari_id) {
+        acme__buf_puts(&b, ",\"ari_id\":");
+        acme__json_put_string(&b, c->ari_id);
+    }
+    if (c->directory) {
+        acme__buf_puts(&b, ",\"directory\":");
+        acme__json_put_string(&b, c->directory);
+    }
+    acme__buf_printf(&b, ",\"revoked\":%d", c->revoked);
+    acme__buf_printf(&b,
+                     ",\"ari\":{\"start\":%lld,\"end\":%lld,\"renew_at\":%lld,\"next_check\":%lld}}\n",
+                     (long long)c->ari_start, (long long)c->ari_end, (long long)c->ari_renew_at,
+                     (long long)c->ari_next_check);
+    char *key = key_of(c->name, "meta.json");
+    int rc = acme__buf_status(&b) == ACME_OK && key
+                 ? acme__store_write(s, key, b.data, b.len, 0, err)
+                 : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    free(key);
+    acme__buf_free(&b);
+    return rc;
+}
+
+int acme__stored_save_meta(acme_store *s, const acme__stored_cert *c, acme__err *err)
+{
+    return meta_write(s, c, err);
+}
+
+/* Make the stable copy of one file of the current generation hold what
+ * that file holds, unless it already does: a hard link to it where the
+ * store can link (no second file to write), else a written copy. */
+static int sync_copy(acme_store *s, const acme__stored_cert *c, const char *file, int secret,
+                     acme__err *err)
+{
+    char *key = key_of(c->name, file);
+    char *current = acme__stored_key(c, file);
+    acme__buf want = ACME__BUF_INIT, have = ACME__BUF_INIT;
+    int rc = key && current ? acme__store_read(s, current, &want, err)
+                            : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    if (rc == ACME_OK) {
+        acme__err ignore = ACME__ERR_QUIET;
+        int same = acme__store_read(s, key, &have, &ignore) == ACME_OK &&
+                   have.len == want.len &&
+                   (want.len == 0 || memcmp(have.data, want.data, want.len) == 0);
+        acme__err_clear(&ignore);
+        if (!same)
+            rc = acme__store_write_same(s, current, key, want.data ? want.data : "", want.len,
+                                        secret, err);
+    }
+    acme__buf_wipe(&want);
+    acme__buf_wipe(&have);
+    free(key);
+    free(current);
+    return rc;
+}
+
+int acme__stored_sync_copies(acme_store *s, const acme__stored_cert *c, acme__err *err)
+{
+    /* Key first: a web server reloading between the two writes then sees a
+     * new key with the old chain only if it reads during this window. */
+    int rc = sync_copy(s, c, "key.pem", 1, err);
+    if (rc == ACME_OK)
+        rc = sync_copy(s, c, "chain.pem", 0, err);
+    return rc;
+}
+
+/* Remove generations older than the previous one (kept for a rollback). */
+static void drop_old_generations(acme_store *s, const acme__stored_cert *c)
+{
+    char **names = NULL;
+    size_t n = 0;
+    acme__err ignore = ACME__ERR_QUIET;
+    char *prefix = key_of(c->name, "");
+    if (prefix)
+        prefix[strlen(prefix) - 1] = '\0'; /* no trailing '/' */
+    if (prefix && acme__store_list(s, prefix, &names, &n, &ignore) == ACME_OK) {
+        for (size_t i = 0; i < n; i++) {
+            char *end;
+            errno = 0;
+            unsigned long g = strtoul(names[i], &end, 10);
+            if (*end || errno || g + 1 >= c->generation)
+                continue;
+            char rest[64];
+            snprintf(rest, sizeof(rest), "%lu/key.pem", g);
+            char *k = key_of(c->name, rest);
+            if (k)
+                acme__store_remove(s, k, &ignore);
+            free(k);
+            snprintf(rest, sizeof(rest), "%lu/chain.pem", g);
+            k = key_of(c->name, rest);
+            if (k)
+                acme__store_remove(s, k, &ignore);
+            free(k);
+        }
+    }
+    acme__free_strv(names, n);
+    free(prefix);
+    acme__err_clear(&ignore);
+}
+
+int acme__stored_save_new(acme_store *s, acme__stored_cert *c, acme__err *err)
+{
+    unsigned long old = c->generation;
+    c->generation = old + 1;
+    char *pem = NULL;
+    int rc = acme_key_to_pem(c->key, &pem);
+    if (rc != ACME_OK) {
+        c->generation = old;
+        return acme__fail(err, rc, "%s", acme_last_error());
+    }
+    char *key_key = acme__stored_key(c, "key.pem");
+    char *chain_key = acme__stored_key(c, "chain.pem");
+    rc = key_key && chain_key ? acme__store_write(s, key_key, pem, strlen(pem), 1, err)
+                              : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    acme__free_secret_str(pem);
+    if (rc == ACME_OK)
+        rc = acme__store_write(s, chain_key, c->chain_pem, strlen(c->chain_pem), 0, err);
+    /* The switch: until this write lands, the old generation is current. */
+    if (rc == ACME_OK)
+        rc = meta_write(s, c, err);
+    free(key_key);
+    free(chain_key);
+    if (rc != ACME_OK) {
+        c->generation = old;
+        return rc;
+    }
+    rc = acme__stored_sync_copies(s, c, err);
+    drop_old_generations(s, c);
+    return rc;
+}

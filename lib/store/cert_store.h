@@ -1,0 +1,64 @@
+/* Certificates as kept in a store (layout in acme/store.h): a metadata
+ * record pointing at the current generation of key and chain. Writing a
+ * new generation and then the metadata makes a renewal atomic. */
+#ifndef ACME_LIB_STORED_H
+#define ACME_LIB_STORED_H
+
+#include <stdint.h>
+
+#include "acme/key.h"
+#include "base/error.h"
+#include "store/store.h"
+
+typedef struct acme__stored_cert {
+    char *name;
+    char **ids;           /* identifiers as wanted ("*.x" for wildcards; IPs as text) */
+    size_t nids;
+    int key_type;
+    unsigned long generation;
+    int64_t not_before;
+    int64_t not_after;
+    char *serial;
+    char *ari_id;         /* NULL when the leaf has no AKI */
+    char *directory;      /* the CA that issued it */
+    int revoked;          /* -1, or the reason it was revoked with */
+    int64_t obtained_at;
+    /* ARI (RFC 9773) state */
+    int64_t ari_start;
+    int64_t ari_end;
+    int64_t ari_renew_at;   /* the random moment chosen inside the window */
+    int64_t ari_next_check; /* when renewalInfo may be fetched again */
+    /* The current generation, loaded by acme__stored_load. */
+    char *chain_pem;
+    acme_key *key;
+} acme__stored_cert;
+
+/* Store keys. */
+#define ACME__CERTS_DIR "certs"
+
+/* Load name's metadata and current key and chain. ACME_ERR_NOT_FOUND when
+ * nothing is stored; ACME_ERR_CORRUPT naming the store key when something
+ * is unreadable or inconsistent (the data is left untouched). */
+int acme__stored_load(acme_store *s, const char *name, acme__stored_cert *out, acme__err *err);
+
+/* Store c->key and c->chain_pem as generation c->generation + 1 and make it
+ * current (metadata written last); then refresh the stable copies and drop
+ * older generations. Updates c->generation. */
+int acme__stored_save_new(acme_store *s, acme__stored_cert *c, acme__err *err);
+
+/* Rewrite only the metadata (ARI state, revocation). */
+int acme__stored_save_meta(acme_store *s, const acme__stored_cert *c, acme__err *err);
+
+/* Make the stable copies (certs/<name>/key.pem, chain.pem) equal to the
+ * current generation if they are not (after a crash between the two). */
+int acme__stored_sync_copies(acme_store *s, const acme__stored_cert *c, acme__err *err);
+
+/* Store key of a file of name's current generation ("key.pem", "chain.pem"). */
+char *acme__stored_key(const acme__stored_cert *c, const char *file);
+
+/* Fill names/dates/serial/ARI id from c->chain_pem. */
+int acme__stored_describe(acme__stored_cert *c, acme__err *err);
+
+void acme__stored_free(acme__stored_cert *c);
+
+#endif

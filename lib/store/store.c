@@ -1,0 +1,419 @@
+/* The store wrapper: a table of host (or built-in) callbacks behind
+ * validated keys, bounded reads, lists as arrays and errors that name the
+ * key. The built-in filesystem callbacks live in store_fs.c. */
+#include "store/store.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/clock.h"
+#include "base/mem.h"
+
+/* Longest key (acme/store.h). */
+#define KEY_MAX 1024
+/* Longest segment acme__store_segment makes: below NAME_MAX (255) of
+ * common filesystems, with room for the ".tmp-XXXXXX" suffix of atomic
+ * writes. Longer labels are cut and get a hash of the whole label. */
+#define SEGMENT_MAX 200
+#define SEGMENT_KEEP (SEGMENT_MAX - 17) /* "_" + 16 hex digits */
+
+/* ---- buffers ------------------------------------------------------------ */
+
+int acme_buffer_append(acme_buffer *b, const void *data, size_t len)
+{
+    if (!b || (!data && len))
+        return acme__fail(NULL, ACME_ERR_INVALID, "store: acme_buffer_append: NULL argument");
+    if (b->too_large || len > b->max || b->buf.len > b->max - len) {
+        b->too_large = 1;
+        return acme__fail(NULL, ACME_ERR_TOO_LARGE, "store: a value is larger than %zu bytes",
+                          b->max);
+    }
+    if (acme__buf_append(&b->buf, data, len) != ACME_OK)
+        return acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
+    return ACME_OK;
+}
+
+/* ---- keys --------------------------------------------------------------- */
+
+static int seg_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '@' || c == '+' || c == '-';
+}
+
+int acme__store_key_valid(const char *key)
+{
+    if (!key || !*key)
+        return 0;
+    size_t total = 0;
+    const char *seg = key;
+    for (const char *p = key;; p++) {
+        if (++total > KEY_MAX + 1)
+            return 0;
+        if (*p == '/' || *p == '\0') {
+            size_t n = (size_t)(p - seg);
+            if (n == 0)
+                return 0; /* leading, trailing or doubled '/' */
+            if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+                return 0;
+            if (*p == '\0')
+                break;
+            seg = p + 1;
+        } else if (!seg_char((unsigned char)*p)) {
+            return 0;
+        }
+    }
+    return total - 1 <= KEY_MAX;
+}
+
+/* A URI scheme followed by "://", or "mailto:" (ACME contacts): the
+ * length to skip, else 0. */
+static size_t scheme_len(const char *s)
+{
+    if (strncasecmp(s, "mailto:", 7) == 0)
+        return 7;
+    size_t i = 0;
+    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+        return 0;
+    while ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+           (s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '.' || s[i] == '-')
+        i++;
+    return strncmp(s + i, "://", 3) == 0 ? i + 3 : 0;
+}
+
+char *acme__store_segment(const char *label)
+{
+    if (!label)
+        label = "";
+    const char *p = *label ? label + scheme_len(label) : label;
+    size_t n = strlen(p);
+    int cut = n > SEGMENT_MAX;
+    size_t keep = cut ? SEGMENT_KEEP : n;
+    char *seg = malloc((cut ? SEGMENT_MAX : (n ? n : 2)) + 1);
+    if (!seg)
+        return NULL;
+    for (size_t i = 0; i < keep; i++)
+        seg[i] = seg_char((unsigned char)p[i]) ? p[i] : '_';
+    seg[keep] = '\0';
+    if (cut) {
+        /* FNV-1a over the whole label keeps distinct long labels apart. */
+        uint64_t h = 0xcbf29ce484222325u;
+        for (const unsigned char *q = (const unsigned char *)label; *q; q++)
+            h = (h ^ *q) * 0x100000001b3u;
+        snprintf(seg + keep, SEGMENT_MAX + 1 - keep, "_%016llx", (unsigned long long)h);
+    } else if (n == 0 || strcmp(seg, ".") == 0 || strcmp(seg, "..") == 0) {
+        /* Never empty, "." or "..": dots become '_' ("" gives "_"). */
+        memset(seg, '_', n ? n : 1);
+        seg[n ? n : 1] = '\0';
+    }
+    return seg;
+}
+
+/* ---- handles ------------------------------------------------------------ */
+
+int acme_store_new(acme_store **out, const acme_store_ops *ops, void *userdata)
+{
+    if (!out)
+        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL output");
+    *out = NULL;
+    if (!ops)
+        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL callbacks");
+    if (ops->version < 1 || ops->version > ACME_STORE_OPS_VERSION)
+        return acme__fail(NULL, ACME_ERR_INVALID, "store: unknown callbacks version %u",
+                          ops->version);
+    if (!ops->read || !ops->write || !ops->remove || !ops->list || !ops->lock || !ops->unlock)
+        return acme__fail(NULL, ACME_ERR_INVALID,
+                          "store: every callback (read, write, remove, list, lock, unlock) is required");
+    acme_store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
+    /* Version 1 is the whole struct; later versions append fields, which
+     * would be copied only when ops->version says they are there. */
+    s->ops = *ops;
+    s->userdata = userdata;
+    *out = s;
+    return ACME_OK;
+}
+
+void acme_store_free(acme_store *s)
+{
+    if (!s)
+        return;
+    if (s->free_userdata)
+        s->free_userdata(s->userdata);
+    free(s->fs_root);
+    free(s);
+}
+
+int acme_store_path(const acme_store *s, const char *key, char **path_out)
+{
+    if (!path_out)
+        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL output");
+    *path_out = NULL;
+    if (!s || !key)
+        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL argument");
+    if (!s->fs_root)
+        return acme__fail(NULL, ACME_ERR_UNSUPPORTED,
+                          "store: not a filesystem store; keys have no path");
+    if (!acme__store_key_valid(key))
+        return acme__fail(NULL, ACME_ERR_INVALID, "store: invalid key \"%.200s\"", key);
+    acme__buf b = ACME__BUF_INIT;
+    /* A root of "/" needs no separator of its own. */
+    acme__buf_printf(&b, "%s%s%s", s->fs_root, strcmp(s->fs_root, "/") == 0 ? "" : "/", key);
+    char *path = acme__buf_detach(&b);
+    if (!path)
+        return acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
+    *path_out = path;
+    return ACME_OK;
+}
+
+int acme_store_get(acme_store *s, const char *key, char **data, size_t *len)
+{
+    if (data)
+        *data = NULL;
+    if (len)
+        *len = 0;
+    if (!data)
+        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL output");
+    acme__buf b = ACME__BUF_INIT;
+    int rc = acme__store_read(s, key, &b, NULL);
+    if (rc != ACME_OK)
+        return rc;
+    size_t n = b.len;
+    char *d = acme__buf_detach(&b);
+    if (!d)
+        return acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
+    *data = d;
+    if (len)
+        *len = n;
+    return ACME_OK;
+}
+
+int acme_store_put(acme_store *s, const char *key, const void *data, size_t len, int secret)
+{
+    return acme__store_write(s, key, data, len, secret, NULL);
+}
+
+/* ---- internal API ------------------------------------------------------- */
+
+/* What the thread's last error said before a callback ran, so that a
+ * failing host callback is not blamed with an older, unrelated message. */
+typedef struct before {
+    char msg[sizeof(((acme__err *)0)->msg)];
+} before;
+
+static void before_take(const acme_store *s, before *b)
+{
+    /* The built-in store always records its reason, so it needs no copy. */
+    if (s->fs_root)
+        b->msg[0] = '\0';
+    else
+        snprintf(b->msg, sizeof(b->msg), "%s", acme_last_error());
+}
+
+/* A callback failed with rc: pass the code on, with a message that names
+ * the operation and the key, and the callback's own reason when it left
+ * one in the thread's last error. */
+static int cb_fail(const acme_store *s, int rc, const before *b, const char *verb,
+                   const char *key, acme__err *err)
+{
+    if (rc > 0)
+        rc = ACME_ERR_CALLBACK; /* not an acme_error code */
+    const char *now = acme_last_error();
+    const char *reason = acme_strerror(rc);
+    if (now[0] && (s->fs_root || strcmp(now, b->msg) != 0))
+        reason = now;
+    return acme__fail(err, rc, "store: cannot %s %s: %s", verb, key, reason);
+}
+
+static int check_key(const acme_store *s, const char *key, const char *what, acme__err *err)
+{
+    if (!s || !key)
+        return acme__fail(err, ACME_ERR_INVALID, "store: NULL argument");
+    if (!acme__store_key_valid(key))
+        return acme__fail(err, ACME_ERR_INVALID, "store: invalid %s \"%.200s\"", what, key);
+    return ACME_OK;
+}
+
+/* Run a read-like callback (read, list) into a bounded buffer. */
+static int fetch(acme_store *s, int list, const char *key, acme_buffer *b, acme__err *err)
+{
+    before bf;
+    before_take(s, &bf);
+    int rc = list ? s->ops.list(key, b, s->userdata) : s->ops.read(key, b, s->userdata);
+    if (rc == ACME_OK && b->too_large)
+        rc = acme__fail(err, ACME_ERR_TOO_LARGE, "store: cannot %s %s: larger than %zu bytes",
+                        list ? "list" : "read", key, b->max);
+    else if (rc == ACME_OK && acme__buf_status(&b->buf) != ACME_OK)
+        rc = acme__fail(err, ACME_ERR_NOMEM, "store: cannot %s %s: out of memory",
+                        list ? "list" : "read", key);
+    else if (rc != ACME_OK)
+        rc = cb_fail(s, rc, &bf, list ? "list" : "read", key, err);
+    if (rc != ACME_OK)
+        acme__buf_wipe(&b->buf);
+    return rc;
+}
+
+int acme__store_read(acme_store *s, const char *key, acme__buf *out, acme__err *err)
+{
+    int rc = check_key(s, key, "key", err);
+    if (rc != ACME_OK)
+        return rc;
+    if (!out)
+        return acme__fail(err, ACME_ERR_INVALID, "store: NULL output");
+    acme_buffer b = { ACME__BUF_INIT, ACME__STORE_MAX_VALUE, 0 };
+    rc = fetch(s, 0, key, &b, err);
+    if (rc != ACME_OK)
+        return rc;
+    if (!out->data && !out->oom) {
+        *out = b.buf; /* hand the buffer over: no copy of key material */
+        return ACME_OK;
+    }
+    rc = acme__buf_append(out, b.buf.data ? b.buf.data : "", b.buf.len);
+    acme__buf_wipe(&b.buf);
+    if (rc != ACME_OK)
+        return acme__fail(err, ACME_ERR_NOMEM, "store: cannot read %s: out of memory", key);
+    return ACME_OK;
+}
+
+int acme__store_write(acme_store *s, const char *key, const void *data, size_t len, int secret,
+                      acme__err *err)
+{
+    int rc = check_key(s, key, "key", err);
+    if (rc != ACME_OK)
+        return rc;
+    if (!data && len)
+        return acme__fail(err, ACME_ERR_INVALID, "store: cannot write %s: NULL data", key);
+    before bf;
+    before_take(s, &bf);
+    rc = s->ops.write(key, data ? data : "", len, secret ? 1 : 0, s->userdata);
+    return rc == ACME_OK ? ACME_OK : cb_fail(s, rc, &bf, "write", key, err);
+}
+
+int acme__store_write_same(acme_store *s, const char *from_key, const char *to_key,
+                           const void *data, size_t len, int secret, acme__err *err)
+{
+    int rc = check_key(s, from_key, "key", err);
+    if (rc == ACME_OK)
+        rc = check_key(s, to_key, "key", err);
+    if (rc != ACME_OK)
+        return rc;
+    if (s->link) {
+        before bf;
+        before_take(s, &bf);
+        rc = s->link(from_key, to_key, s->userdata);
+        if (rc == ACME_OK)
+            return ACME_OK;
+        if (rc != ACME_ERR_UNSUPPORTED)
+            return cb_fail(s, rc, &bf, "write", to_key, err);
+    }
+    return acme__store_write(s, to_key, data, len, secret, err);
+}
+
+int acme__store_remove(acme_store *s, const char *key, acme__err *err)
+{
+    int rc = check_key(s, key, "key", err);
+    if (rc != ACME_OK)
+        return rc;
+    before bf;
+    before_take(s, &bf);
+    rc = s->ops.remove(key, s->userdata);
+    return rc == ACME_OK ? ACME_OK : cb_fail(s, rc, &bf, "remove", key, err);
+}
+
+int acme__store_list(acme_store *s, const char *prefix, char ***names, size_t *n,
+                     acme__err *err)
+{
+    if (names)
+        *names = NULL;
+    if (n)
+        *n = 0;
+    int rc = check_key(s, prefix, "prefix", err);
+    if (rc != ACME_OK)
+        return rc;
+    if (!names || !n)
+        return acme__fail(err, ACME_ERR_INVALID, "store: NULL output");
+    acme_buffer b = { ACME__BUF_INIT, ACME__STORE_MAX_VALUE, 0 };
+    rc = fetch(s, 1, prefix, &b, err);
+    if (rc != ACME_OK)
+        return rc;
+
+    /* At most one name per line; the array ends with an extra NULL. */
+    size_t cap = 1;
+    for (size_t i = 0; i < b.buf.len; i++)
+        cap += b.buf.data[i] == '\n';
+    if (b.buf.len && b.buf.data[b.buf.len - 1] != '\n')
+        cap++;
+    char **v = calloc(cap, sizeof(*v));
+    size_t count = 0;
+    const char *p = b.buf.data ? b.buf.data : "";
+    const char *end = p + b.buf.len;
+    while (v && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        /* Empty lines, names with '/' or NUL, and other invalid segments
+         * are dropped: a list gives names to append to the prefix. */
+        if (len && !memchr(p, '/', len) && !memchr(p, '\0', len)) {
+            char *name = acme__strndup(p, len);
+            if (!name) {
+                acme__free_strv(v, count);
+                v = NULL;
+                break;
+            }
+            if (acme__store_key_valid(name))
+                v[count++] = name;
+            else
+                free(name);
+        }
+        p += len + 1;
+    }
+    acme__buf_free(&b.buf);
+    if (!v)
+        return acme__fail(err, ACME_ERR_NOMEM, "store: cannot list %s: out of memory", prefix);
+    *names = v;
+    *n = count;
+    return ACME_OK;
+}
+
+int acme__store_lock(acme_store *s, const char *name, acme__err *err)
+{
+    int rc = check_key(s, name, "lock name", err);
+    if (rc != ACME_OK)
+        return rc;
+    before bf;
+    before_take(s, &bf);
+    rc = s->ops.lock(name, s->userdata);
+    return rc == ACME_OK ? ACME_OK : cb_fail(s, rc, &bf, "lock", name, err);
+}
+
+void acme__store_unlock(acme_store *s, const char *name)
+{
+    if (!s || !acme__store_key_valid(name))
+        return;
+    s->ops.unlock(name, s->userdata);
+}
+
+/* How often a waiting lock is tried again. */
+#define LOCK_POLL_MS 100
+
+int acme__store_lock_wait(acme_store *s, const char *name, unsigned int timeout_s,
+                          acme__err *err)
+{
+    int64_t deadline = acme__mono_ms() + (int64_t)timeout_s * 1000;
+    for (;;) {
+        acme__err lerr = ACME__ERR_QUIET;
+        int rc = acme__store_lock(s, name, &lerr);
+        if (rc != ACME_ERR_LOCKED || acme__mono_ms() >= deadline) {
+            if (rc != ACME_OK)
+                acme__fail(err, rc, "%s (waited %u s)", lerr.msg,
+                           rc == ACME_ERR_LOCKED ? timeout_s : 0);
+            acme__err_clear(&lerr);
+            return rc;
+        }
+        acme__err_clear(&lerr);
+        acme__sleep_ms(LOCK_POLL_MS);
+    }
+}

@@ -1,0 +1,56 @@
+/* The store inside the library: validated keys, bounded reads, lists as
+ * arrays, and errors with the key named. */
+#ifndef ACME_LIB_STORE_H
+#define ACME_LIB_STORE_H
+
+#include "acme/store.h"
+#include "base/buf.h"
+#include "base/error.h"
+
+struct acme_buffer {
+    acme__buf buf;
+    size_t max; /* reads and lists larger than this fail (ACME_ERR_TOO_LARGE) */
+    int too_large; /* set once an append went past max: the result is refused
+                    * even if the callback ignores the error and returns ACME_OK */
+};
+
+struct acme_store {
+    acme_store_ops ops;
+    void *userdata;
+    char *fs_root;                 /* set for the filesystem store */
+    /* Optional, built-in stores only: make to_key another name of what
+     * from_key holds (the filesystem store links). ACME_ERR_UNSUPPORTED
+     * lets the caller write a copy instead. */
+    int (*link)(const char *from_key, const char *to_key, void *userdata);
+    void (*free_userdata)(void *); /* for stores that own their userdata */
+};
+
+/* Largest value the library reads (keys, chains, metadata are small). */
+#define ACME__STORE_MAX_VALUE (1024 * 1024)
+
+/* Non-zero when key follows the rules of acme/store.h. */
+int acme__store_key_valid(const char *key);
+/* Turn an arbitrary label (an e-mail, a CA URL) into one key segment:
+ * allowed characters kept, others replaced by '_'; never empty, "." or "..". */
+char *acme__store_segment(const char *label);
+
+int acme__store_read(acme_store *s, const char *key, acme__buf *out, acme__err *err);
+int acme__store_write(acme_store *s, const char *key, const void *data, size_t len, int secret,
+                      acme__err *err);
+/* Write to_key with data, which from_key holds already: for a store that
+ * can link (the filesystem store), to_key becomes another name of from_key,
+ * with no new file data; otherwise data is written. */
+int acme__store_write_same(acme_store *s, const char *from_key, const char *to_key,
+                           const void *data, size_t len, int secret, acme__err *err);
+int acme__store_remove(acme_store *s, const char *key, acme__err *err);
+/* Children of prefix as an array of new strings (acme__free_strv). */
+int acme__store_list(acme_store *s, const char *prefix, char ***names, size_t *n,
+                     acme__err *err);
+int acme__store_lock(acme_store *s, const char *name, acme__err *err);
+/* Take the lock, waiting up to timeout_s while another holder has it:
+ * ACME_ERR_LOCKED (with the wait in the message) when it never came free. */
+int acme__store_lock_wait(acme_store *s, const char *name, unsigned int timeout_s,
+                          acme__err *err);
+void acme__store_unlock(acme_store *s, const char *name);
+
+#endif

@@ -1,0 +1,502 @@
+/* The built-in filesystem store: one file per key under a private root
+ * directory, atomic writes (acme__file_write_atomic), and flock(2) locks
+ * under <root>/locks/ that the kernel drops when their holder dies. */
+#include "store/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/file.h"
+#include "base/mem.h"
+
+/* Directories are private (the state holds private keys); secrets are
+ * readable by the owner only; the rest (chains, metadata) by anyone who
+ * can reach them, which the 0700 directories already restrict. */
+#define DIR_MODE 0700
+#define SECRET_MODE 0600
+#define PUBLIC_MODE 0644
+#define LOCK_MODE 0600
+
+/* The top-level name that holds the lock files; not usable as a key. */
+#define LOCKS "locks"
+
+/* A temporary file of acme__file_write_atomic ("<name>.tmp-XXXXXX") older
+ * than this was left by a writer that crashed: a live writer renames its
+ * temporary within the time of one write and fsync. */
+#define STALE_TEMP_S 60
+
+typedef struct held {
+    char *name;
+    int fd;
+} held;
+
+typedef struct fs {
+    char *root;
+    pthread_mutex_t mu; /* guards the table of held locks */
+    held *held;
+    size_t nheld;
+    size_t capheld;
+} fs;
+
+/* root + "/" + key, or root itself for an empty key; NULL on OOM. */
+static char *join(const char *root, const char *key)
+{
+    acme__buf b = ACME__BUF_INIT;
+    if (!*key)
+        acme__buf_puts(&b, root);
+    else
+        acme__buf_printf(&b, "%s%s%s", root, strcmp(root, "/") == 0 ? "" : "/", key);
+    return acme__buf_detach(&b);
+}
+
+static int reserved(const char *key)
+{
+    size_t n = strlen(LOCKS);
+    return strncmp(key, LOCKS, n) == 0 && (key[n] == '\0' || key[n] == '/');
+}
+
+static int check_reserved(const char *key)
+{
+    if (reserved(key))
+        return acme__fail(NULL, ACME_ERR_INVALID,
+                          "the top-level name \"" LOCKS "\" is reserved for lock files");
+    return ACME_OK;
+}
+
+static int oom(void)
+{
+    return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+}
+
+/* ---- temporary files ---------------------------------------------------- */
+
+static int alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* "<something>.tmp-XXXXXX", the name mkstemp gives the temporaries of
+ * acme__file_write_atomic. */
+static int temp_name(const char *name)
+{
+    size_t n = strlen(name);
+    const size_t suffix = sizeof(".tmp-XXXXXX") - 1;
+    if (n <= suffix || strncmp(name + n - suffix, ".tmp-", 5) != 0)
+        return 0;
+    for (size_t i = n - 6; i < n; i++)
+        if (!alnum(name[i]))
+            return 0;
+    return 1;
+}
+
+/* For a name that looks like a temporary: non-zero when it is a regular
+ * file (so not a key's directory that happens to be named like one), and
+ * then removed if it is stale. Best effort: errors are ignored. */
+static int temp_file(int dfd, const char *name, time_t now, time_t max_age)
+{
+    struct stat st;
+    if (!temp_name(name) || fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(st.st_mode))
+        return 0;
+    if (now - st.st_mtime > max_age)
+        (void)unlinkat(dfd, name, 0);
+    return 1;
+}
+
+/* Remove the stale temporaries in dir, left by writers that crashed. */
+static void clean_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    time_t now = time(NULL);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        (void)temp_file(dirfd(d), de->d_name, now, STALE_TEMP_S);
+    closedir(d);
+}
+
+/* Remove every temporary under dir (depth levels down), whatever its age:
+ * called by the holder of dir's lock, the only one who writes there, so
+ * they are all left by a holder that crashed. */
+static void sweep_temps(const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    time_t now = time(NULL);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+            temp_file(dirfd(d), de->d_name, now, -1))
+            continue;
+        struct stat st;
+        if (depth > 0 && fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISDIR(st.st_mode)) {
+            char *sub = join(dir, de->d_name);
+            if (sub)
+                sweep_temps(sub, depth - 1);
+            free(sub);
+        }
+    }
+    closedir(d);
+}
+
+/* ---- callbacks ---------------------------------------------------------- */
+
+static int fs_read(const char *key, acme_buffer *out, void *userdata)
+{
+    fs *f = userdata;
+    int rc = check_reserved(key);
+    if (rc != ACME_OK)
+        return rc;
+    char *path = join(f->root, key);
+    if (!path)
+        return oom();
+    rc = acme__file_read(path, out->max, &out->buf, NULL);
+    free(path);
+    return rc;
+}
+
+/* Before a file is put at path (a key's path, so with a '/' after the
+ * root): its directory exists, without the temporaries of crashed writers. */
+static int prepare_dir_of(char *path)
+{
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    int rc = acme__file_mkdirs(path, DIR_MODE, NULL);
+    if (rc == ACME_OK)
+        clean_temps(path);
+    *slash = '/';
+    return rc;
+}
+
+static int fs_write(const char *key, const void *data, size_t len, int secret, void *userdata)
+{
+    fs *f = userdata;
+    int rc = check_reserved(key);
+    if (rc != ACME_OK)
+        return rc;
+    char *path = join(f->root, key);
+    if (!path)
+        return oom();
+    rc = prepare_dir_of(path);
+    if (rc == ACME_OK)
+        rc = acme__file_write_atomic(path, data, len, secret ? SECRET_MODE : PUBLIC_MODE, NULL);
+    free(path);
+    return rc;
+}
+
+static int fs_link(const char *from_key, const char *to_key, void *userdata)
+{
+    fs *f = userdata;
+    int rc = check_reserved(from_key);
+    if (rc == ACME_OK)
+        rc = check_reserved(to_key);
+    if (rc != ACME_OK)
+        return rc;
+    char *from = join(f->root, from_key);
+    char *path = join(f->root, to_key);
+    if (!from || !path) {
+        free(from);
+        free(path);
+        return oom();
+    }
+    rc = prepare_dir_of(path);
+    if (rc == ACME_OK)
+        rc = acme__file_link_atomic(from, path, NULL);
+    free(from);
+    free(path);
+    return rc;
+}
+
+static int fs_remove(const char *key, void *userdata)
+{
+    fs *f = userdata;
+    int rc = check_reserved(key);
+    if (rc != ACME_OK)
+        return rc;
+    char *path = join(f->root, key);
+    if (!path)
+        return oom();
+    if (unlink(path) != 0) {
+        int e = errno;
+        if (e == ENOENT || e == ENOTDIR)
+            rc = ACME_OK; /* not there: nothing to do */
+        else
+            rc = acme__fail(NULL, ACME_ERR_IO, "cannot remove %s: %s", path, strerror(e));
+    } else if (acme__file_sync_dir_of(path) != 0) {
+        rc = acme__fail(NULL, ACME_ERR_IO, "cannot sync the directory of %s: %s", path,
+                        strerror(errno));
+    }
+    free(path);
+    return rc;
+}
+
+static int fs_list(const char *prefix, acme_buffer *out, void *userdata)
+{
+    fs *f = userdata;
+    int rc = check_reserved(prefix);
+    if (rc != ACME_OK)
+        return rc;
+    char *path = join(f->root, prefix);
+    if (!path)
+        return oom();
+    DIR *d = opendir(path);
+    if (!d) {
+        int e = errno;
+        rc = e == ENOENT || e == ENOTDIR
+                 ? ACME_OK /* nothing there lists nothing */
+                 : acme__fail(NULL, ACME_ERR_IO, "cannot open directory %s: %s", path,
+                              strerror(e));
+        free(path);
+        return rc;
+    }
+    time_t now = time(NULL);
+    for (;;) {
+        errno = 0;
+        struct dirent *de = readdir(d);
+        if (!de) {
+            if (errno != 0)
+                rc = acme__fail(NULL, ACME_ERR_IO, "cannot read directory %s: %s", path,
+                                strerror(errno));
+            break;
+        }
+        const char *name = de->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            continue;
+        if (!*prefix && strcmp(name, LOCKS) == 0)
+            continue;
+        /* Temporaries are skipped, and removed when a crash left them. */
+        if (temp_file(dirfd(d), name, now, STALE_TEMP_S))
+            continue;
+        if (!acme__store_key_valid(name))
+            continue;
+        rc = acme_buffer_append(out, name, strlen(name));
+        if (rc == ACME_OK)
+            rc = acme_buffer_append(out, "\n", 1);
+        if (rc != ACME_OK)
+            break;
+    }
+    closedir(d);
+    free(path);
+    return rc;
+}
+
+/* The lock file of `name`: <root>/locks/<name, '/' -> '_'>.lock. Names
+ * that differ only in '/' against '_' share a file, which can only make
+ * locking stricter. */
+static char *lock_path(const fs *f, const char *name)
+{
+    acme__buf b = ACME__BUF_INIT;
+    acme__buf_printf(&b, "%s%s" LOCKS "/", f->root, strcmp(f->root, "/") == 0 ? "" : "/");
+    size_t start = b.len;
+    acme__buf_printf(&b, "%s.lock", name);
+    if (acme__buf_status(&b) == ACME_OK)
+        for (size_t i = start; i < b.len; i++)
+            if (b.data[i] == '/')
+                b.data[i] = '_';
+    return acme__buf_detach(&b);
+}
+
+static held *find_held(fs *f, const char *name)
+{
+    for (size_t i = 0; i < f->nheld; i++)
+        if (strcmp(f->held[i].name, name) == 0)
+            return &f->held[i];
+    return NULL;
+}
+
+/* With f->mu held. */
+static int take_lock(fs *f, const char *name)
+{
+    if (find_held(f, name))
+        return acme__fail(NULL, ACME_ERR_LOCKED, "lock %s is already held by this process",
+                          name);
+    if (f->nheld == f->capheld) {
+        size_t cap = f->capheld ? f->capheld * 2 : 4;
+        held *h = realloc(f->held, cap * sizeof(*h));
+        if (!h)
+            return oom();
+        f->held = h;
+        f->capheld = cap;
+    }
+    char *copy = acme__strdup(name);
+    char *path = lock_path(f, name);
+    if (!copy || !path) {
+        free(copy);
+        free(path);
+        return oom();
+    }
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    int rc = acme__file_mkdirs(path, DIR_MODE, NULL);
+    *slash = '/';
+    int fd = -1;
+    if (rc == ACME_OK) {
+        /* O_CLOEXEC: a hook the host runs does not inherit the lock. */
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, LOCK_MODE);
+        if (fd < 0)
+            rc = acme__fail(NULL, ACME_ERR_IO, "cannot open lock file %s: %s", path,
+                            strerror(errno));
+    }
+    if (rc == ACME_OK) {
+        int r;
+        do
+            r = flock(fd, LOCK_EX | LOCK_NB);
+        while (r != 0 && errno == EINTR);
+        if (r != 0) {
+            int e = errno;
+            if (e == EWOULDBLOCK || e == EAGAIN)
+                rc = acme__fail(NULL, ACME_ERR_LOCKED,
+                                "lock %s is held by another process or thread (%s)", name, path);
+            else
+                rc = acme__fail(NULL, ACME_ERR_IO, "cannot lock %s: %s", path, strerror(e));
+            close(fd);
+        }
+    }
+    free(path);
+    if (rc != ACME_OK) {
+        free(copy);
+        return rc;
+    }
+    f->held[f->nheld].name = copy;
+    f->held[f->nheld].fd = fd;
+    f->nheld++;
+    char *dir = join(f->root, name);
+    if (dir)
+        sweep_temps(dir, 2);
+    free(dir);
+    return ACME_OK;
+}
+
+static int fs_lock(const char *name, void *userdata)
+{
+    fs *f = userdata;
+    pthread_mutex_lock(&f->mu);
+    int rc = take_lock(f, name);
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+/* LOCK_UN before close: the lock goes even if a fork()ed child still
+ * shares the open file description. */
+static void release(held *h)
+{
+    flock(h->fd, LOCK_UN);
+    close(h->fd);
+    free(h->name);
+}
+
+static void fs_unlock(const char *name, void *userdata)
+{
+    fs *f = userdata;
+    pthread_mutex_lock(&f->mu);
+    held *h = find_held(f, name);
+    if (h) {
+        release(h);
+        *h = f->held[--f->nheld];
+    }
+    pthread_mutex_unlock(&f->mu);
+}
+
+static void fs_free(void *userdata)
+{
+    fs *f = userdata;
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->nheld; i++)
+        release(&f->held[i]);
+    free(f->held);
+    pthread_mutex_destroy(&f->mu);
+    free(f->root);
+    free(f);
+}
+
+/* ---- constructor -------------------------------------------------------- */
+
+/* dir as an absolute path without trailing '/' (symbolic links are kept,
+ * so that acme_store_path gives the paths the host configured). */
+static int absolute(const char *dir, char **out)
+{
+    acme__buf b = ACME__BUF_INIT;
+    if (dir[0] != '/') {
+        size_t size = 256;
+        for (;;) {
+            char *cwd = malloc(size);
+            if (!cwd)
+                return acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
+            if (getcwd(cwd, size)) {
+                acme__buf_puts(&b, cwd);
+                if (strcmp(cwd, "/") != 0)
+                    acme__buf_putc(&b, '/');
+                free(cwd);
+                break;
+            }
+            int e = errno;
+            free(cwd);
+            if (e != ERANGE || size > 65536) {
+                acme__buf_free(&b);
+                return acme__fail(NULL, ACME_ERR_IO, "store: cannot get the current directory: %s",
+                                  strerror(e));
+            }
+            size *= 2;
+        }
+    }
+    acme__buf_puts(&b, dir);
+    if (acme__buf_status(&b) == ACME_OK)
+        while (b.len > 1 && b.data[b.len - 1] == '/')
+            b.data[--b.len] = '\0';
+    *out = acme__buf_detach(&b);
+    return *out ? ACME_OK : acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
+}
+
+int acme_store_new_fs(acme_store **out, const char *dir)
+{
+    if (!out)
+        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL output");
+    *out = NULL;
+    if (!dir || !*dir)
+        return acme__fail(NULL, ACME_ERR_INVALID, "store: no directory given");
+    char *root = NULL;
+    int rc = absolute(dir, &root);
+    if (rc != ACME_OK)
+        return rc;
+    rc = acme__file_mkdirs(root, DIR_MODE, NULL);
+    if (rc != ACME_OK) {
+        free(root);
+        return acme__fail(NULL, rc, "store: %s", acme_last_error());
+    }
+    fs *f = calloc(1, sizeof(*f));
+    char *root2 = acme__strdup(root);
+    if (!f || !root2 || pthread_mutex_init(&f->mu, NULL) != 0) {
+        free(f);
+        free(root2);
+        free(root);
+        return acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
+    }
+    f->root = root;
+    static const acme_store_ops ops = {
+        ACME_STORE_OPS_VERSION, fs_read, fs_write, fs_remove, fs_list, fs_lock, fs_unlock,
+    };
+    acme_store *s = NULL;
+    rc = acme_store_new(&s, &ops, f);
+    if (rc != ACME_OK) {
+        fs_free(f);
+        free(root2);
+        return rc;
+    }
+    s->free_userdata = fs_free;
+    s->fs_root = root2;
+    s->link = fs_link;
+    *out = s;
+    return ACME_OK;
+}
