@@ -18,17 +18,13 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_csr.h>
 
+#include "base/ip.h"
+#include "crypto/asn1.h"
 #include "crypto/x509.h"
 #include "base/mbedcompat.h"
 #include "base/mem.h"
 #include "base/pem.h"
 #include "base/rng.h"
-
-#define SEQ (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)
-#define SET (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SET)
-/* GeneralName choices (RFC 5280 section 4.2.1.6), IMPLICIT tags. */
-#define GN_DNS (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2)
-#define GN_IP (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7)
 
 /* ---- building ---------------------------------------------------------- */
 
@@ -78,15 +74,15 @@ static int san_der(const char *const *types, const char *const *values, size_t n
     size_t len = 0;
     int rc = 0;
     for (size_t i = n; i-- > 0 && rc == 0;) {
-        unsigned char ip[16];
+        unsigned char ip[ACME__IP_MAX_OCTETS];
         if (strcmp(types[i], "ip") == 0)
-            rc = put_tlv(&p, buf, GN_IP, ip, acme__ip_parse(values[i], ip), &len);
+            rc = put_tlv(&p, buf, ACME__GN_IP, ip, acme__ip_parse(values[i], ip), &len);
         else
-            rc = put_tlv(&p, buf, GN_DNS, (const unsigned char *)values[i], strlen(values[i]),
+            rc = put_tlv(&p, buf, ACME__GN_DNS, (const unsigned char *)values[i], strlen(values[i]),
                          &len);
     }
     if (rc == 0)
-        rc = put_tlv(&p, buf, SEQ, NULL, len, &len);
+        rc = put_tlv(&p, buf, ACME__ASN1_SEQ, NULL, len, &len);
     if (rc != 0) {
         free(buf);
         return ACME_ERR_CRYPTO;
@@ -106,7 +102,7 @@ int acme__csr_build(acme_key *key, const char *const *types, const char *const *
         return acme__fail(err, ACME_ERR_INVALID, "CSR: no identifiers to request");
     const char *first_dns = NULL;
     for (size_t i = 0; i < n; i++) {
-        unsigned char ip[16];
+        unsigned char ip[ACME__IP_MAX_OCTETS];
         if (!types[i] || !values[i])
             return acme__fail(err, ACME_ERR_INVALID, "CSR: identifier %zu is NULL", i);
         if (strcmp(types[i], "dns") == 0) {
@@ -264,7 +260,7 @@ static const char *general_name_kind(unsigned char tag)
 static int read_san(unsigned char *p, const unsigned char *end, idlist *ids, acme__err *err)
 {
     size_t len;
-    if (mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0 || p + len != end)
+    if (mbedtls_asn1_get_tag(&p, end, &len, ACME__ASN1_SEQ) != 0 || p + len != end)
         return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed subjectAltName");
     if (len == 0)
         return acme__fail(err, ACME_ERR_INVALID, "CSR: empty subjectAltName");
@@ -273,14 +269,14 @@ static int read_san(unsigned char *p, const unsigned char *end, idlist *ids, acm
         if (mbedtls_asn1_get_len(&p, end, &len) != 0)
             return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed subjectAltName entry");
         int rc = ACME_OK;
-        if (tag == GN_DNS) {
+        if (tag == ACME__GN_DNS) {
             if (!dns_bytes_ok(p, len))
                 return acme__fail(err, ACME_ERR_INVALID,
                                   "CSR: a subjectAltName DNS name is empty or has spaces, "
                                   "control or non-ASCII characters");
             rc = idlist_add(ids, "dns", (const char *)p, len);
-        } else if (tag == GN_IP) {
-            char text[64];
+        } else if (tag == ACME__GN_IP) {
+            char text[ACME__IP_TEXT_SIZE];
             if ((len != 4 && len != 16) || acme__ip_format(p, len, text, sizeof(text)) != ACME_OK)
                 return acme__fail(err, ACME_ERR_INVALID,
                                   "CSR: a subjectAltName IP address has %zu octets (want 4 or 16)",
@@ -304,10 +300,10 @@ static int read_extensions(unsigned char *p, const unsigned char *end, idlist *i
                            int *have_san, acme__err *err)
 {
     size_t len;
-    if (mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0 || p + len != end)
+    if (mbedtls_asn1_get_tag(&p, end, &len, ACME__ASN1_SEQ) != 0 || p + len != end)
         return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed extensionRequest");
     while (p < end) {
-        if (mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0)
+        if (mbedtls_asn1_get_tag(&p, end, &len, ACME__ASN1_SEQ) != 0)
             return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed extension");
         const unsigned char *ext_end = p + len;
         mbedtls_asn1_buf oid;
@@ -344,7 +340,7 @@ static int read_attributes(unsigned char *p, const unsigned char *end, idlist *i
     int seen = 0;
     while (p < end) {
         size_t len;
-        if (mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0)
+        if (mbedtls_asn1_get_tag(&p, end, &len, ACME__ASN1_SEQ) != 0)
             return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed attribute");
         const unsigned char *attr_end = p + len;
         mbedtls_asn1_buf oid;
@@ -358,7 +354,7 @@ static int read_attributes(unsigned char *p, const unsigned char *end, idlist *i
                 return acme__fail(err, ACME_ERR_INVALID, "CSR: two extensionRequest attributes");
             seen = 1;
             /* values SET OF Extensions, with exactly one member */
-            if (mbedtls_asn1_get_tag(&p, attr_end, &len, SET) != 0 || p + len != attr_end)
+            if (mbedtls_asn1_get_tag(&p, attr_end, &len, ACME__ASN1_SET) != 0 || p + len != attr_end)
                 return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed extensionRequest");
             int rc = read_extensions(p, attr_end, ids, have_san, err);
             if (rc != ACME_OK)
@@ -375,11 +371,11 @@ static int read_subject_cn(unsigned char *p, const unsigned char *end, idlist *i
 {
     while (p < end) {
         size_t len;
-        if (mbedtls_asn1_get_tag(&p, end, &len, SET) != 0)
+        if (mbedtls_asn1_get_tag(&p, end, &len, ACME__ASN1_SET) != 0)
             return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed subject");
         const unsigned char *rdn_end = p + len;
         while (p < rdn_end) {
-            if (mbedtls_asn1_get_tag(&p, rdn_end, &len, SEQ) != 0)
+            if (mbedtls_asn1_get_tag(&p, rdn_end, &len, ACME__ASN1_SEQ) != 0)
                 return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed subject");
             const unsigned char *atv_end = p + len;
             mbedtls_asn1_buf oid;
@@ -417,17 +413,17 @@ static int read_csr(unsigned char *der, size_t der_len, idlist *ids, acme__err *
     unsigned char *p = der;
     const unsigned char *end = der + der_len;
     size_t len;
-    if (mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0 || p + len != end)
+    if (mbedtls_asn1_get_tag(&p, end, &len, ACME__ASN1_SEQ) != 0 || p + len != end)
         return acme__fail(err, ACME_ERR_INVALID, "CSR: not a DER CertificationRequest");
     /* certificationRequestInfo: the signed part */
     const unsigned char *cri = p;
-    if (mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0)
+    if (mbedtls_asn1_get_tag(&p, end, &len, ACME__ASN1_SEQ) != 0)
         return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed CertificationRequestInfo");
     const unsigned char *cri_end = p + len;
     int version;
     if (mbedtls_asn1_get_int(&p, cri_end, &version) != 0 || version != 0)
         return acme__fail(err, ACME_ERR_INVALID, "CSR: not a version 1 (0) request");
-    if (mbedtls_asn1_get_tag(&p, cri_end, &len, SEQ) != 0)
+    if (mbedtls_asn1_get_tag(&p, cri_end, &len, ACME__ASN1_SEQ) != 0)
         return acme__fail(err, ACME_ERR_INVALID, "CSR: malformed subject");
     unsigned char *subject = p, *subject_end = p + len;
     p += len;

@@ -1,57 +1,30 @@
-/* X.509 on mbedTLS: inspecting a downloaded PEM chain, the self-signed
- * tls-alpn-01 certificate (RFC 8737), and IP address text.
+/* X.509 on mbedTLS: inspecting a downloaded PEM chain, and which names
+ * fit a certificate's CN.
  *
  * Extensions mbedTLS 2.28 does not hand out (authorityKeyIdentifier, the
  * iPAddress SANs) are read from the leaf's raw DER, which works the same
  * on 2.28 and 3.x. */
 #include "crypto/x509.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <mbedtls/asn1.h>
-#include <mbedtls/asn1write.h>
-#include <mbedtls/ecp.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
 #include "base/clock.h"
+#include "base/ip.h"
 #include "base/mbedcompat.h"
 #include "base/mem.h"
 #include "base/pem.h"
-#include "base/rng.h"
+#include "crypto/asn1.h"
 
-#define SEQ (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)
-/* GeneralName choices (RFC 5280 section 4.2.1.6), IMPLICIT tags. */
-#define GN_DNS (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2)
-#define GN_IP (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7)
 /* AuthorityKeyIdentifier keyIdentifier [0] IMPLICIT OCTET STRING. */
 #define AKI_KEYID (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 0)
-/* id-pe-acmeIdentifier, 1.3.6.1.5.5.7.1.31 (RFC 8737 section 6.1). */
-#define OID_ACME_IDENTIFIER MBEDTLS_OID_PKIX "\x01\x1f"
-/* ---- IP addresses -------------------------------------------------------- */
-
-size_t acme__ip_parse(const char *text, unsigned char out[16])
-{
-    if (!text || !out)
-        return 0;
-    if (strchr(text, ':'))
-        return inet_pton(AF_INET6, text, out) == 1 ? 16 : 0;
-    return inet_pton(AF_INET, text, out) == 1 ? 4 : 0;
-}
-
-int acme__ip_format(const unsigned char *ip, size_t len, char *out, size_t size)
-{
-    if (!ip || !out || (len != 4 && len != 16))
-        return acme__fail(NULL, ACME_ERR_INVALID, "IP address: %zu octets (want 4 or 16)", len);
-    if (!inet_ntop(len == 4 ? AF_INET : AF_INET6, ip, out, (socklen_t)size))
-        return acme__fail(NULL, ACME_ERR_INVALID, "IP address: output buffer too small");
-    return ACME_OK;
-}
 
 /* ---- chain inspection ---------------------------------------------------- */
 
@@ -91,12 +64,12 @@ static int find_extension(const mbedtls_x509_buf *v3, const char *oid, size_t oi
         mbedtls_asn1_get_tag(&p, end, &len,
                              MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 3) != 0)
         return -1;
-    if (mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0)
+    if (mbedtls_asn1_get_tag(&p, end, &len, ACME__ASN1_SEQ) != 0)
         return -1;
     end = p + len;
     int found = 0;
     while (p < end) {
-        if (mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0)
+        if (mbedtls_asn1_get_tag(&p, end, &len, ACME__ASN1_SEQ) != 0)
             return -1;
         const unsigned char *ext_end = p + len;
         if (mbedtls_asn1_get_tag(&p, ext_end, &len, MBEDTLS_ASN1_OID) != 0)
@@ -127,7 +100,7 @@ static int read_sans(unsigned char *p, size_t ext_len, acme__chain_info *info, a
 {
     const unsigned char *end = p + ext_len;
     size_t len;
-    if (mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0 || p + len != end)
+    if (mbedtls_asn1_get_tag(&p, end, &len, ACME__ASN1_SEQ) != 0 || p + len != end)
         return acme__fail(err, ACME_ERR_CERTIFICATE,
                           "certificate chain: the leaf's subjectAltName is malformed");
     size_t cap = 0;
@@ -136,10 +109,10 @@ static int read_sans(unsigned char *p, size_t ext_len, acme__chain_info *info, a
         if (mbedtls_asn1_get_len(&p, end, &len) != 0)
             return acme__fail(err, ACME_ERR_CERTIFICATE,
                               "certificate chain: the leaf's subjectAltName is malformed");
-        char text[64];
+        char text[ACME__IP_TEXT_SIZE];
         const char *type = NULL, *value = NULL;
         size_t value_len = 0;
-        if (tag == GN_DNS) {
+        if (tag == ACME__GN_DNS) {
             if (len == 0 || memchr(p, 0, len))
                 return acme__fail(err, ACME_ERR_CERTIFICATE,
                                   "certificate chain: the leaf has an empty or NUL-containing "
@@ -147,7 +120,7 @@ static int read_sans(unsigned char *p, size_t ext_len, acme__chain_info *info, a
             type = "dns";
             value = (const char *)p;
             value_len = len;
-        } else if (tag == GN_IP) {
+        } else if (tag == ACME__GN_IP) {
             if ((len != 4 && len != 16) || acme__ip_format(p, len, text, sizeof(text)) != ACME_OK)
                 return acme__fail(err, ACME_ERR_CERTIFICATE,
                                   "certificate chain: the leaf has an IP address SAN of %zu "
@@ -191,7 +164,7 @@ static int read_aki(unsigned char *p, size_t ext_len, acme__chain_info *info, ac
 {
     const unsigned char *end = p + ext_len;
     size_t len;
-    if (mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0 || p + len != end)
+    if (mbedtls_asn1_get_tag(&p, end, &len, ACME__ASN1_SEQ) != 0 || p + len != end)
         return acme__fail(err, ACME_ERR_CERTIFICATE,
                           "certificate chain: the leaf's authorityKeyIdentifier is malformed");
     if (p == end || *p != AKI_KEYID)
@@ -360,17 +333,7 @@ void acme__chain_info_free(acme__chain_info *info)
     memset(info, 0, sizeof(*info));
 }
 
-/* ---- tls-alpn-01 --------------------------------------------------------- */
-
-/* "YYYYMMDDhhmmss" in UTC, as mbedtls_x509write_crt_set_validity wants. */
-static int format_time(int64_t t, char out[16])
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (!gmtime_r(&tt, &tm))
-        return -1;
-    return strftime(out, 16, "%Y%m%d%H%M%S", &tm) == 14 ? 0 : -1;
-}
+/* ---- names ----------------------------------------------------------------- */
 
 int acme__cn_fits(const char *name)
 {
@@ -384,138 +347,4 @@ int acme__cn_fits(const char *name)
             return 0;
     }
     return 1;
-}
-
-int acme__tls_alpn_cert(const char *ident_type, const char *ident_value,
-                        const unsigned char digest[32], char **cert_pem, char **key_pem,
-                        acme__err *err)
-{
-    if (cert_pem)
-        *cert_pem = NULL;
-    if (key_pem)
-        *key_pem = NULL;
-    if (!ident_type || !ident_value || !digest || !cert_pem || !key_pem)
-        return acme__fail(err, ACME_ERR_INVALID, "tls-alpn-01 certificate: NULL argument");
-
-    /* The one SAN: SEQUENCE { [2] name } or SEQUENCE { [7] address }. */
-    unsigned char ip[16];
-    char ip_text[64];
-    const char *cn = ident_value;
-    const unsigned char *id = (const unsigned char *)ident_value;
-    size_t id_len = strlen(ident_value);
-    unsigned char tag = GN_DNS;
-    if (strcmp(ident_type, "ip") == 0) {
-        id_len = acme__ip_parse(ident_value, ip);
-        if (!id_len || acme__ip_format(ip, id_len, ip_text, sizeof(ip_text)) != ACME_OK)
-            return acme__fail(err, ACME_ERR_IDENTIFIER,
-                              "tls-alpn-01 certificate: \"%.200s\" is not an IP address",
-                              ident_value);
-        id = ip;
-        tag = GN_IP;
-        cn = ip_text;
-    } else if (strcmp(ident_type, "dns") == 0) {
-        int ok = id_len > 0 && id_len <= 255;
-        for (size_t i = 0; ok && i < id_len; i++)
-            ok = id[i] > 0x20 && id[i] < 0x7f;
-        if (!ok)
-            return acme__fail(err, ACME_ERR_IDENTIFIER,
-                              "tls-alpn-01 certificate: \"%.200s\" is not a DNS name",
-                              ident_value);
-    } else {
-        return acme__fail(err, ACME_ERR_IDENTIFIER,
-                          "tls-alpn-01 certificate: unknown identifier type \"%.50s\"",
-                          ident_type);
-    }
-    /* 2.28 cannot parse a certificate whose issuer is empty, so a
-     * self-signed one always has a CN; RFC 8737 puts no rule on it. */
-    char subject[sizeof("CN=") + ACME__CN_MAX];
-    snprintf(subject, sizeof(subject), "CN=%s", acme__cn_fits(cn) ? cn : "acme-tls-alpn-01");
-
-    unsigned char san[8 + 255], *san_p = san + sizeof(san);
-    int san_len = mbedtls_asn1_write_raw_buffer(&san_p, san, id, id_len);
-    size_t total = san_len < 0 ? 0 : (size_t)san_len;
-    int mrc = san_len;
-    if (mrc >= 0 && (mrc = mbedtls_asn1_write_len(&san_p, san, id_len)) >= 0)
-        total += (size_t)mrc;
-    if (mrc >= 0 && (mrc = mbedtls_asn1_write_tag(&san_p, san, tag)) >= 0)
-        total += (size_t)mrc;
-    if (mrc >= 0 && (mrc = mbedtls_asn1_write_len(&san_p, san, total)) >= 0)
-        total += (size_t)mrc;
-    if (mrc >= 0 && (mrc = mbedtls_asn1_write_tag(&san_p, san, SEQ)) >= 0)
-        total += (size_t)mrc;
-    if (mrc < 0)
-        return acme__fail(err, ACME_ERR_CRYPTO,
-                          "tls-alpn-01 certificate: cannot encode the subjectAltName");
-    /* acmeIdentifier ::= OCTET STRING (SIZE (32)) */
-    unsigned char acme_id[2 + 32] = { MBEDTLS_ASN1_OCTET_STRING, 32 };
-    memcpy(acme_id + 2, digest, 32);
-
-    char not_before[16], not_after[16];
-    int64_t now = acme__now();
-    if (format_time(now - 86400, not_before) != 0 || format_time(now + 7 * 86400, not_after) != 0)
-        return acme__fail(err, ACME_ERR_CRYPTO, "tls-alpn-01 certificate: clock out of range");
-    /* A positive 16-octet serial without a leading zero octet. */
-    unsigned char serial[16];
-    if (acme__rng(NULL, serial, sizeof(serial)) != 0)
-        return acme__fail(err, ACME_ERR_CRYPTO, "tls-alpn-01 certificate: no random bytes");
-    serial[0] = (unsigned char)((serial[0] & 0x7f) | 0x40);
-
-    /* The key comes from acme_key so that its PEM is written (and wiped)
-     * by acme_key_to_pem: mbedTLS's own PEM writer frees an unwiped copy. */
-    acme_key *key = NULL;
-    mbedtls_x509write_cert w;
-    mbedtls_x509write_crt_init(&w);
-    unsigned char *buf = NULL;
-    const size_t buf_size = 4096;
-    int rc = ACME_OK;
-    const char *step = "key generation";
-    mrc = acme_key_generate(&key, ACME_KEY_EC256) == ACME_OK ? 0 : MBEDTLS_ERR_PK_ALLOC_FAILED;
-    if (mrc == 0) {
-        step = "building";
-        mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);
-        mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
-        mbedtls_x509write_crt_set_subject_key(&w, &key->pk);
-        mbedtls_x509write_crt_set_issuer_key(&w, &key->pk);
-        mrc = acme__x509write_crt_set_serial(&w, serial, sizeof(serial));
-    }
-    if (mrc == 0)
-        mrc = mbedtls_x509write_crt_set_subject_name(&w, subject);
-    if (mrc == 0)
-        mrc = mbedtls_x509write_crt_set_issuer_name(&w, subject);
-    if (mrc == 0)
-        mrc = mbedtls_x509write_crt_set_validity(&w, not_before, not_after);
-    if (mrc == 0)
-        mrc = mbedtls_x509write_crt_set_extension(&w, MBEDTLS_OID_SUBJECT_ALT_NAME,
-                                                  MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME),
-                                                  0, san_p, total);
-    if (mrc == 0)
-        mrc = mbedtls_x509write_crt_set_extension(&w, OID_ACME_IDENTIFIER,
-                                                  MBEDTLS_OID_SIZE(OID_ACME_IDENTIFIER), 1,
-                                                  acme_id, sizeof(acme_id));
-    if (mrc == 0 && !(buf = calloc(1, buf_size)))
-        rc = acme__fail(err, ACME_ERR_NOMEM, "tls-alpn-01 certificate: out of memory");
-    if (mrc == 0 && rc == ACME_OK) {
-        step = "signing";
-        mrc = mbedtls_x509write_crt_pem(&w, buf, buf_size, acme__rng, NULL);
-    }
-    if (mrc == 0 && rc == ACME_OK && !(*cert_pem = acme__strdup((char *)buf)))
-        rc = acme__fail(err, ACME_ERR_NOMEM, "tls-alpn-01 certificate: out of memory");
-    if (mrc == 0 && rc == ACME_OK && acme_key_to_pem(key, key_pem) != ACME_OK)
-        rc = acme__fail(err, ACME_ERR_CRYPTO, "tls-alpn-01 certificate: key encoding failed");
-    if (mrc != 0)
-        rc = acme__fail(err, ACME_ERR_CRYPTO,
-                        "tls-alpn-01 certificate: %s failed (mbedTLS -0x%04x)", step,
-                        (unsigned)-mrc);
-    if (buf) {
-        acme__wipe(buf, buf_size);
-        free(buf);
-    }
-    mbedtls_x509write_crt_free(&w);
-    acme_key_free(key);
-    if (rc != ACME_OK) {
-        free(*cert_pem);
-        acme__free_secret_str(*key_pem);
-        *cert_pem = *key_pem = NULL;
-    }
-    return rc;
 }

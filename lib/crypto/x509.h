@@ -1,5 +1,5 @@
-/* X.509 on mbedTLS: inspecting a downloaded chain, and the self-signed
- * certificate that answers a tls-alpn-01 challenge. */
+/* X.509 on mbedTLS: inspecting a downloaded chain, and the names that fit
+ * a CN. */
 #ifndef ACME_LIB_CERT_H
 #define ACME_LIB_CERT_H
 
@@ -33,15 +33,6 @@ int acme__chain_inspect(const char *pem, size_t len, acme_key *key, acme__chain_
                         acme__err *err);
 void acme__chain_info_free(acme__chain_info *info);
 
-/* RFC 8737: a self-signed certificate for one identifier ("dns" name or
- * "ip" literal) as its only SAN, with the critical id-pe-acmeIdentifier
- * extension (1.3.6.1.5.5.7.1.31) holding OCTET STRING(digest), where digest
- * is SHA-256 of the key authorization. A fresh EC P-256 key signs it. Both
- * results are new PEM strings (free; the key with acme__free_secret_str). */
-int acme__tls_alpn_cert(const char *ident_type, const char *ident_value,
-                        const unsigned char digest[32], char **cert_pem, char **key_pem,
-                        acme__err *err);
-
 /* Whether "CN=name" passes through mbedTLS's subject-name syntax
  * unescaped on every version (2.28 escapes only ',', 3.x also reads '+',
  * '#', '\\' ...), and fits a CN (64 octets): host names, wildcards, IP
@@ -49,11 +40,5 @@ int acme__tls_alpn_cert(const char *ident_type, const char *ident_value,
 int acme__cn_fits(const char *name);
 /* The longest CN (RFC 5280 ub-common-name). */
 #define ACME__CN_MAX 64
-
-/* Textual IP (v4 or v6) to network octets: 4 or 16 bytes in out[16];
- * returns the length, or 0 when text is not an IP literal. */
-size_t acme__ip_parse(const char *text, unsigned char out[16]);
-/* Network octets (4 or 16) to canonical text in out (at least 46 bytes). */
-int acme__ip_format(const unsigned char *ip, size_t len, char *out, size_t size);
 
 #endif

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "acme/order.h"
-#include "crypto/x509.h"
+#include "base/ip.h"
 #include "base/mem.h"
 
 #define MAX_NAME 253

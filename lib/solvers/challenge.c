@@ -10,7 +10,7 @@
 #include <mbedtls/md.h>
 
 #include "base/b64.h"
-#include "crypto/x509.h"
+#include "crypto/tls_alpn_cert.h"
 #include "net/json.h"
 #include "base/mem.h"
 

@@ -28,7 +28,8 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
-#include "crypto/x509.h"
+#include "base/ip.h"
+#include "crypto/tls_alpn_cert.h"
 #include "base/clock.h"
 #include "base/error.h"
 #include "solvers/responder.h"

@@ -15,7 +15,7 @@
 #include <mbedtls/md.h>
 #include <mbedtls/pk.h>
 
-#include "crypto/x509.h"
+#include "base/ip.h"
 #include "crypto/csr.h"
 #include "fuzz_fixture.h"
 #include "base/mbedcompat.h"

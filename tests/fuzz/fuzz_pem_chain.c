@@ -10,6 +10,7 @@
  * base64. */
 #include "fuzz.h"
 
+#include "base/ip.h"
 #include "crypto/x509.h"
 #include "fuzz_fixture.h"
 #include "base/pem.h"

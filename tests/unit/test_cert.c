@@ -16,6 +16,8 @@
 #include <mbedtls/x509_crt.h>
 
 #include "base/buf.h"
+#include "base/ip.h"
+#include "crypto/tls_alpn_cert.h"
 #include "crypto/x509.h"
 #include "base/clock.h"
 #include "base/error.h"

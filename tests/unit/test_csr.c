@@ -21,7 +21,8 @@
 #include <mbedtls/x509_csr.h>
 
 #include "base/buf.h"
-#include "crypto/x509.h"
+#include "base/ip.h"
+#include "crypto/tls_alpn_cert.h"
 #include "crypto/csr.h"
 #include "base/error.h"
 #include "crypto/key.h"
