@@ -1,4 +1,5 @@
-/* RFC 7807 / RFC 8555 section 6.7 problem documents. */
+/* RFC 7807 / RFC 8555 section 6.7 problem documents: the object and its
+ * getters. Reading one from a CA's JSON is net/problem_json.c. */
 #include "base/problem.h"
 
 #include <stdatomic.h>
@@ -6,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/json.h"
 #include "base/mem.h"
 
 struct acme_problem {
@@ -38,52 +38,35 @@ acme_problem *acme__problem_new(const char *type, const char *detail, int http_s
     return p;
 }
 
-static acme_problem *problem_parse(const yajl_val v, int http_status, int with_subs)
+int acme__problem_set_identifier(acme_problem *p, const char *type, const char *value)
 {
-    if (!v || !YAJL_IS_OBJECT(v))
-        return NULL;
-    acme_problem *p = acme__problem_new(acme__json_string(v, "type"),
-                                        acme__json_string(v, "detail"), http_status);
-    if (!p)
-        return NULL;
-    long long status;
-    if (!http_status && acme__json_int(v, "status", &status) == ACME_OK && status > 0 &&
-        status < 1000)
-        p->status = (int)status;
-    yajl_val id = acme__json_object(v, "identifier");
-    if (id) {
-        const char *t = acme__json_string(id, "type"), *val = acme__json_string(id, "value");
-        if (t && val) {
-            p->id_type = acme__strdup(t);
-            p->id_value = acme__strdup(val);
-            if (!p->id_type || !p->id_value)
-                goto oom;
-        }
+    char *t = acme__strdup(type), *v = acme__strdup(value);
+    if (!t || !v) {
+        free(t);
+        free(v);
+        return ACME_ERR_NOMEM;
     }
-    yajl_val subs = with_subs ? acme__json_array(v, "subproblems") : NULL;
-    size_t n = acme__json_len(subs);
-    if (n > ACME__MAX_SUBPROBLEMS)
-        n = ACME__MAX_SUBPROBLEMS;
-    if (n) {
-        p->sub = calloc(n, sizeof(*p->sub));
-        if (!p->sub)
-            goto oom;
-        for (size_t i = 0; i < n; i++) {
-            /* Subproblems do not nest (RFC 8555 6.7.1); deeper ones are ignored. */
-            acme_problem *s = problem_parse(acme__json_at(subs, i), 0, 0);
-            if (s)
-                p->sub[p->nsub++] = s;
-        }
-    }
-    return p;
-oom:
-    acme__problem_unref(p);
-    return NULL;
+    free(p->id_type);
+    free(p->id_value);
+    p->id_type = t;
+    p->id_value = v;
+    return ACME_OK;
 }
 
-acme_problem *acme__problem_from_json(const yajl_val v, int http_status)
+int acme__problem_add_subproblem(acme_problem *p, acme_problem *sub)
 {
-    return problem_parse(v, http_status, 1);
+    if (p->nsub >= ACME__MAX_SUBPROBLEMS) {
+        acme__problem_unref(sub);
+        return ACME_OK;
+    }
+    acme_problem **grown = realloc(p->sub, (p->nsub + 1) * sizeof(*grown));
+    if (!grown) {
+        acme__problem_unref(sub);
+        return ACME_ERR_NOMEM;
+    }
+    p->sub = grown;
+    p->sub[p->nsub++] = sub;
+    return ACME_OK;
 }
 
 acme_problem *acme__problem_ref(acme_problem *p)

@@ -17,7 +17,7 @@
 #include "net/json.h"
 #include "base/mem.h"
 #include "protocol/order_parse.h"
-#include "base/problem.h"
+#include "net/problem_json.h"
 #include "protocol/provider.h"
 #include "solvers/solver.h"
 

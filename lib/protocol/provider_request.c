@@ -11,7 +11,7 @@
 #include "crypto/jws.h"
 #include "net/json.h"
 #include "base/mem.h"
-#include "base/problem.h"
+#include "net/problem_json.h"
 
 /* Backoff for 5xx replies without Retry-After: short, since a CA's
  * hiccup is usually brief and the retry count is bounded anyway. */

@@ -12,7 +12,7 @@
 #include "base/b64.h"
 #include "net/json.h"
 #include "protocol/order_parse.h"
-#include "base/problem.h"
+#include "net/problem_json.h"
 #include "solvers/solver.h"
 
 /* RFC 8555 8.1's key authorization needs the account key's thumbprint. */

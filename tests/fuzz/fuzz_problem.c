@@ -6,7 +6,7 @@
 
 #include "base/error.h"
 #include "net/json.h"
-#include "base/problem.h"
+#include "net/problem_json.h"
 
 static void check_problem(const acme_problem *p, int depth)
 {

@@ -8,7 +8,7 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "net/json.h"
-#include "base/problem.h"
+#include "net/problem_json.h"
 
 #include "unit.h"
 
