@@ -9,7 +9,10 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 
-#include "base/rng.h"
+/* The RNG the macros below hand to mbedTLS (base/rng.c). Declared here
+ * rather than by including base/rng.h, because rng.c itself needs this
+ * header (PSA start-up) and a module cycle would follow. */
+int acme__rng(void *ctx, unsigned char *out, size_t len);
 
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
 #define ACME__PK_PARSE_KEY(pk, der, len) \
