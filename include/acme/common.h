@@ -108,6 +108,19 @@ ACME_API const acme_problem *acme_problem_subproblem(const acme_problem *p, size
  */
 ACME_API int acme_problem_is(const acme_problem *p, const char *name);
 
+/**
+ * base64url (RFC 4648 section 5) without padding, into a new NUL-terminated
+ * string released with acme_free().
+ */
+ACME_API int acme_base64url_encode(const void *data, size_t len, char **out);
+
+/**
+ * Decode base64url (padding optional). *out is released with acme_free()
+ * and has a NUL byte after *out_len bytes for convenience.
+ * Errors: ACME_ERR_INVALID on any character outside the alphabet.
+ */
+ACME_API int acme_base64url_decode(const char *text, unsigned char **out, size_t *out_len);
+
 /** Log levels passed to an acme_log_fn. */
 typedef enum acme_log_level {
     ACME_LOG_ERROR = 0,

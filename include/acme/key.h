@@ -100,19 +100,6 @@ ACME_API const char *acme_key_type_name(int type);
  */
 ACME_API void acme_key_free(acme_key *key);
 
-/**
- * base64url (RFC 4648 section 5) without padding, into a new NUL-terminated
- * string released with acme_free().
- */
-ACME_API int acme_base64url_encode(const void *data, size_t len, char **out);
-
-/**
- * Decode base64url (padding optional). *out is released with acme_free()
- * and has a NUL byte after *out_len bytes for convenience.
- * Errors: ACME_ERR_INVALID on any character outside the alphabet.
- */
-ACME_API int acme_base64url_decode(const char *text, unsigned char **out, size_t *out_len);
-
 #ifdef __cplusplus
 }
 #endif

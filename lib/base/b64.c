@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acme/key.h"
+#include "acme/common.h"
 #include "base/error.h"
 #include "base/mem.h"
 
