@@ -106,13 +106,6 @@ char *acme__buf_detach(acme__buf *b)
     return d;
 }
 
-void acme__buf_reset(acme__buf *b)
-{
-    b->len = 0;
-    if (b->data)
-        b->data[0] = '\0';
-}
-
 void acme__buf_free(acme__buf *b)
 {
     free(b->data);

@@ -29,7 +29,6 @@ const char *acme__buf_str(const acme__buf *b);
 /* Hand the string to the caller (who frees it) and reset the buffer.
  * Returns NULL after an allocation failure (the buffer is freed then). */
 char *acme__buf_detach(acme__buf *b);
-void acme__buf_reset(acme__buf *b);
 void acme__buf_free(acme__buf *b);
 /* Free after wiping: for buffers that held secrets or signing input. */
 void acme__buf_wipe(acme__buf *b);

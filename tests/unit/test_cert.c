@@ -475,14 +475,14 @@ static void test_chain(void)
     acme__buf_append(&t, f.leaf_pem, leaf_len);
     acme__buf_append(&t, f.ca_pem, strlen(f.ca_pem) / 2);
     check_chain_fails("leaf, then half a CA", t.data, t.len, NULL, ACME_ERR_CERTIFICATE);
-    acme__buf_reset(&t);
+    acme__buf_free(&t);
     acme__buf_append(&t, f.leaf_pem, leaf_len / 2);
     acme__buf_puts(&t, "\n");
     acme__buf_puts(&t, f.ca_pem);
     check_chain_fails("half a leaf, then the CA", t.data, t.len, NULL, ACME_ERR_CERTIFICATE);
 
     /* Garbage inside a block. */
-    acme__buf_reset(&t);
+    acme__buf_free(&t);
     acme__buf_puts(&t, f.leaf_pem);
     acme__buf_puts(&t, "-----BEGIN CERTIFICATE-----\n@@@ not base64 at all ###\n"
                        "-----END CERTIFICATE-----\n");
@@ -496,11 +496,11 @@ static void test_chain(void)
                       ACME_ERR_CERTIFICATE);
 
     /* A block of another kind, and a NUL byte inside. */
-    acme__buf_reset(&t);
+    acme__buf_free(&t);
     acme__buf_puts(&t, f.leaf_pem);
     acme__buf_puts(&t, "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n");
     check_chain_fails("private key block", t.data, t.len, NULL, ACME_ERR_CERTIFICATE);
-    acme__buf_reset(&t);
+    acme__buf_free(&t);
     acme__buf_puts(&t, f.leaf_pem);
     acme__buf_append(&t, "\0x", 2);
     acme__buf_puts(&t, f.ca_pem);
@@ -508,7 +508,7 @@ static void test_chain(void)
 
     /* A flipped bit in the DER: the block still decodes, the certificate
      * no longer parses (or no longer matches the key). */
-    acme__buf_reset(&t);
+    acme__buf_free(&t);
     acme__buf_puts(&t, f.leaf_pem);
     char *body = strchr(t.data, '\n') + 1;
     body[1] = body[1] == 'A' ? 'B' : 'A'; /* inside the outer SEQUENCE header */
