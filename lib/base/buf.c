@@ -8,6 +8,10 @@
 #include "acme/common.h"
 #include "base/mem.h"
 
+/* Most buffers hold a short string; doubling from here keeps appends
+ * amortised constant. */
+#define FIRST_CAPACITY 64
+
 static int buf_grow(acme__buf *b, size_t extra)
 {
     if (b->oom)
@@ -19,7 +23,7 @@ static int buf_grow(acme__buf *b, size_t extra)
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
         return ACME_OK;
-    size_t cap = b->cap ? b->cap : 64;
+    size_t cap = b->cap ? b->cap : FIRST_CAPACITY;
     while (cap < need)
         cap *= 2;
     /* Grow by copy, not realloc, so the old block can be wiped: buffers

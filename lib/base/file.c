@@ -13,6 +13,10 @@
 #include "base/mem.h"
 #include "base/rng.h"
 
+/* Random link names collide only if another writer races for the same
+ * name; a few tries make a failure that is not a collision certain. */
+#define LINK_NAME_ATTEMPTS 16
+
 static int write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
@@ -128,7 +132,7 @@ int acme__file_link_atomic(const char *from, const char *path, acme__err *err)
         return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     /* mkstemp cannot make a link: fill in the XXXXXX as it would. */
     int r = -1, e = EEXIST;
-    for (int attempt = 0; attempt < 16 && r != 0 && e == EEXIST; attempt++) {
+    for (int attempt = 0; attempt < LINK_NAME_ATTEMPTS && r != 0 && e == EEXIST; attempt++) {
         unsigned char rnd[6];
         if (acme__rng(NULL, rnd, sizeof(rnd)) != 0) {
             free(tmp);

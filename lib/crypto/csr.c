@@ -26,6 +26,12 @@
 #include "base/pem.h"
 #include "base/rng.h"
 
+/* Room for one DER tag and length here (1 + 1 + 4 octets), rounded up;
+ * buffers take a few of them per element as slack. */
+#define DER_HEADER_MAX 8
+/* Key, signature and DER framing of a CSR: 4 KiB covers RSA 4096. */
+#define CSR_DER_BASE 4096
+
 /* ---- building ---------------------------------------------------------- */
 
 /* A dNSName is an IA5String: printable ASCII without spaces here. */
@@ -64,9 +70,9 @@ static int put_tlv(unsigned char **p, unsigned char *buf, unsigned char tag,
 static int san_der(const char *const *types, const char *const *values, size_t n,
                    unsigned char **out, unsigned char **der, size_t *der_len)
 {
-    size_t cap = 16;
+    size_t cap = 2 * DER_HEADER_MAX;
     for (size_t i = 0; i < n; i++)
-        cap += strlen(values[i]) + 16 + 8;
+        cap += strlen(values[i]) + 3 * DER_HEADER_MAX;
     unsigned char *buf = malloc(cap);
     if (!buf)
         return ACME_ERR_NOMEM;
@@ -154,8 +160,7 @@ int acme__csr_build(acme_key *key, const char *const *types, const char *const *
                             "CSR: cannot add the subjectAltName (mbedTLS -0x%04x)",
                             (unsigned)-mrc);
     }
-    /* Key, signature, names and the DER framing: 4 KB covers RSA 4096. */
-    size_t cap = 4096 + 2 * san_len;
+    size_t cap = CSR_DER_BASE + 2 * san_len;
     unsigned char *out = rc == ACME_OK ? malloc(cap) : NULL;
     if (rc == ACME_OK && !out)
         rc = acme__fail(err, ACME_ERR_NOMEM, "CSR: out of memory");
@@ -277,7 +282,7 @@ static int read_san(unsigned char *p, const unsigned char *end, idlist *ids, acm
             rc = idlist_add(ids, "dns", (const char *)p, len);
         } else if (tag == ACME__GN_IP) {
             char text[ACME__IP_TEXT_SIZE];
-            if ((len != 4 && len != 16) || acme__ip_format(p, len, text, sizeof(text)) != ACME_OK)
+            if (acme__ip_format(p, len, text, sizeof(text)) != ACME_OK)
                 return acme__fail(err, ACME_ERR_INVALID,
                                   "CSR: a subjectAltName IP address has %zu octets (want 4 or 16)",
                                   len);

@@ -23,6 +23,10 @@
 #define PEM_BUF_SIZE 16000
 /* Key files are small; anything bigger is not a key. */
 #define MAX_KEY_FILE (256 * 1024)
+/* F4, the exponent every CA and TLS stack expects. */
+#define RSA_PUBLIC_EXPONENT 65537
+/* PEM body line width (RFC 7468 section 2). */
+#define PEM_LINE 64
 
 static const struct key_kind {
     int type;
@@ -94,7 +98,7 @@ int acme_key_generate(acme_key **out, int type)
         rc = mbedtls_pk_setup(&k->pk, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA));
         if (rc == 0)
             rc = mbedtls_rsa_gen_key(mbedtls_pk_rsa(k->pk), acme__rng, NULL,
-                                     (unsigned int)kind->rsa_bits, 65537);
+                                     (unsigned int)kind->rsa_bits, RSA_PUBLIC_EXPONENT);
     } else {
         rc = mbedtls_pk_setup(&k->pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
         if (rc == 0)
@@ -246,8 +250,8 @@ int acme_key_to_pem(const acme_key *key, char **pem_out)
     }
     if (b64 && mrc == 0) {
         acme__buf_printf(&pem, "-----BEGIN %s PRIVATE KEY-----\n", label);
-        for (size_t i = 0; i < b64_len; i += 64) {
-            acme__buf_append(&pem, b64 + i, b64_len - i < 64 ? b64_len - i : 64);
+        for (size_t i = 0; i < b64_len; i += PEM_LINE) {
+            acme__buf_append(&pem, b64 + i, b64_len - i < PEM_LINE ? b64_len - i : PEM_LINE);
             acme__buf_putc(&pem, '\n');
         }
         acme__buf_printf(&pem, "-----END %s PRIVATE KEY-----\n", label);

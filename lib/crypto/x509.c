@@ -121,7 +121,7 @@ static int read_sans(unsigned char *p, size_t ext_len, acme__chain_info *info, a
             value = (const char *)p;
             value_len = len;
         } else if (tag == ACME__GN_IP) {
-            if ((len != 4 && len != 16) || acme__ip_format(p, len, text, sizeof(text)) != ACME_OK)
+            if (acme__ip_format(p, len, text, sizeof(text)) != ACME_OK)
                 return acme__fail(err, ACME_ERR_CERTIFICATE,
                                   "certificate chain: the leaf has an IP address SAN of %zu "
                                   "octets",

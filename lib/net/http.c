@@ -27,6 +27,9 @@
 #define MAX_HEADER_VALUE 8192
 /* Idle easy handles kept for reuse. */
 #define MAX_IDLE_HANDLES 64
+/* The longest the driving thread sleeps in curl_multi_poll: a thread that
+ * queued a transfer wakes it sooner, so this only bounds a missed wake-up. */
+#define POLL_MAX_MS 1000
 
 /* One request waiting for its turn on the shared multi handle. */
 typedef struct job {
@@ -131,7 +134,7 @@ static void drive(acme__http *h, job *mine)
         /* Returns early for socket activity, libcurl's own timers and
          * curl_multi_wakeup from a thread that queued a transfer. */
         if (prc == CURLM_OK)
-            prc = curl_multi_poll(h->multi, NULL, 0, 1000, NULL);
+            prc = curl_multi_poll(h->multi, NULL, 0, POLL_MAX_MS, NULL);
         if (prc != CURLM_OK) {
             /* The multi handle itself failed (out of memory): give up this
              * transfer rather than spin; each waiting thread does the same
