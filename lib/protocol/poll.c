@@ -1,0 +1,22 @@
+/* Poll delays for orders and authorizations (RFC 8555 7.4, 7.5.1). */
+#include "protocol/poll.h"
+
+#include "base/clock.h"
+
+#define MAX_POLL_MS 2000
+
+int64_t acme__poll_backoff(int64_t backoff_ms)
+{
+    int64_t next = backoff_ms + backoff_ms / 2;
+    return next > MAX_POLL_MS ? MAX_POLL_MS : next;
+}
+
+int64_t acme__poll_delay(const acme__response *res, int64_t backoff_ms, int64_t deadline_ms)
+{
+    int64_t delay = backoff_ms, s;
+    if (res && res->retry_after &&
+        acme__http_parse_retry_after(res->retry_after, acme__now(), &s) == ACME_OK)
+        delay = (s < 86400 ? s : 86400) * 1000; /* capped: no overflow; the deadline cuts anyway */
+    int64_t left = deadline_ms - acme__mono_ms();
+    return delay < left ? delay : left;
+}
