@@ -22,15 +22,8 @@
 #include "protocol/provider.h"
 
 #define DEFAULT_TIMEOUT_S 300
-/* Polls start soon and back off gently (x1.5) to a ceiling, unless the CA
- * says when with Retry-After, which always wins. Measured with bench/ on
- * Pebble (PEBBLE_VA_NOSLEEP=1, busy 2-core machine): its VA answers 2-25 ms
- * after the challenge POST and a finalize is done within ~3 ms, so a first
- * look after 15 ms (authorization) or 10 ms (order) is almost always the
- * only one; a CA that takes seconds is polled about 10 times in its first
- * 3 s, then every 2 s. (Pebble 2.4 itself can wedge when an order poll meets
- * its CompleteOrder under heavy parallel load, letsencrypt/pebble issue 554;
- * bench/ has seen it at --parallel 32 on 2 cores.) */
+/* A finalize is usually done within milliseconds, so the first look at a
+ * processing order comes soon; the backoff or Retry-After takes over. */
 #define ORDER_FIRST_POLL_MS 10
 
 /* ---- creation and settings ------------------------------------------ */

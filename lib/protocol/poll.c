@@ -3,6 +3,7 @@
 
 #include "base/clock.h"
 
+/* The backoff's ceiling: a slow CA is still seen soon after it is done. */
 #define MAX_POLL_MS 2000
 
 int64_t acme__poll_backoff(int64_t backoff_ms)
