@@ -20,6 +20,9 @@
  * so the first look comes soon; the backoff takes over from there. */
 #define AUTHZ_FIRST_POLL_MS 15
 
+/* Room for the list of offered challenge types in an error message. */
+#define OFFERED_TYPES_LEN 256
+
 /* A challenge that a solver presented: cleaned up whatever happens. */
 typedef struct presented {
     acme_challenge *ch;
@@ -101,7 +104,7 @@ static int authz_failed(acme_order *o, const acme__authz *a)
 {
     const char *type;
     acme_problem *problem = authz_problem(a, &type);
-    char desc[400] = "no reason given";
+    char desc[ACME__PROBLEM_DESC_LEN] = "no reason given";
     if (problem)
         acme__problem_describe(problem, desc, sizeof(desc));
     int rc = acme__fail_problem(&o->err, ACME_ERR_VALIDATION, problem,
@@ -168,7 +171,7 @@ static int authz_present(acme_order *o, acme__authz *a, const acme_solvers *solv
             return ACME_OK;
         }
     }
-    char types[256];
+    char types[OFFERED_TYPES_LEN];
     return acme__fail(&o->err, ACME_ERR_NO_SOLVER,
                       "authorization for %s%s: no solver accepted any offered challenge (%s)",
                       a->wildcard ? "*." : "", a->ident_value, offered_types(a, types, sizeof(types)));

@@ -21,10 +21,17 @@
 #include "protocol/poll.h"
 #include "protocol/provider.h"
 
+/* How long authorize and finalize each wait for the CA, unless the host
+ * says otherwise: ample for a validation, yet a stuck CA does not hold
+ * the host forever. */
 #define DEFAULT_TIMEOUT_S 300
 /* A finalize is usually done within milliseconds, so the first look at a
  * processing order comes soon; the backoff or Retry-After takes over. */
 #define ORDER_FIRST_POLL_MS 10
+
+/* Room for an RFC 3339 UTC time ("2025-01-02T03:04:05Z") and its NUL, with
+ * spare for a year past 9999. */
+#define RFC3339_LEN 32
 
 /* ---- creation and settings ------------------------------------------ */
 
@@ -301,7 +308,7 @@ static int order_invalid(acme_order *o, acme_problem *problem)
 {
     if (!problem)
         return acme__fail(&o->err, ACME_ERR_VALIDATION, "order %s is invalid", o->url);
-    char desc[400];
+    char desc[ACME__PROBLEM_DESC_LEN];
     acme__problem_describe(problem, desc, sizeof(desc));
     int rc = acme__fail_problem(&o->err, ACME_ERR_VALIDATION, problem, "order %s is invalid: %s",
                                 o->url, desc);
@@ -336,7 +343,7 @@ static void put_time(acme__buf *b, const char *name, int64_t t)
 {
     time_t tt = (time_t)t;
     struct tm tm;
-    char text[32];
+    char text[RFC3339_LEN];
     gmtime_r(&tt, &tm);
     strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
     acme__buf_printf(b, ",\"%s\":\"%s\"", name, text);

@@ -5,6 +5,9 @@
 
 /* The backoff's ceiling: a slow CA is still seen soon after it is done. */
 #define MAX_POLL_MS 2000
+/* A Retry-After is capped (a day) so that it cannot overflow in
+ * milliseconds; the order's deadline cuts it shorter anyway. */
+#define MAX_RETRY_AFTER_S 86400
 
 int64_t acme__poll_backoff(int64_t backoff_ms)
 {
@@ -17,7 +20,7 @@ int64_t acme__poll_delay(const acme__response *res, int64_t backoff_ms, int64_t 
     int64_t delay = backoff_ms, s;
     if (res && res->retry_after &&
         acme__http_parse_retry_after(res->retry_after, acme__now(), &s) == ACME_OK)
-        delay = (s < 86400 ? s : 86400) * 1000; /* capped: no overflow; the deadline cuts anyway */
+        delay = (s < MAX_RETRY_AFTER_S ? s : MAX_RETRY_AFTER_S) * 1000;
     int64_t left = deadline_ms - acme__mono_ms();
     return delay < left ? delay : left;
 }

@@ -32,10 +32,14 @@ static int leaf_der_b64(const char *pem, acme__buf *b, acme__err *err)
                                           : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
 }
 
-/* RFC 5280 5.3.1: 0-10, 7 unused. */
+/* RFC 5280 5.3.1: reason codes run from 0 (unspecified) to 10
+ * (aACompromise); 7 is not used. */
+#define REASON_MAX 10
+#define REASON_UNUSED 7
+
 static int reason_valid(int reason)
 {
-    return reason >= 0 && reason <= 10 && reason != 7;
+    return reason >= 0 && reason <= REASON_MAX && reason != REASON_UNUSED;
 }
 
 /* POST revokeCert, signed by key with kid (account) or its JWK (cert key). */
