@@ -177,6 +177,12 @@ static int authz_present(acme_order *o, acme__authz *a, const acme_solvers *solv
                       a->wildcard ? "*." : "", a->ident_value, offered_types(a, types, sizeof(types)));
 }
 
+/* Still with the CA: neither valid nor failed yet. */
+static int in_progress(const acme__authz *a)
+{
+    return strcmp(a->status, "pending") == 0 || strcmp(a->status, "processing") == 0;
+}
+
 /* Poll the presented authorizations until none is pending, the first time
  * after first_ms. */
 static int authz_wait_all(acme_order *o, presented *p, size_t n, int64_t first_ms,
@@ -184,56 +190,45 @@ static int authz_wait_all(acme_order *o, presented *p, size_t n, int64_t first_m
 {
     size_t waiting = 0;
     for (size_t i = 0; i < n; i++)
-        waiting += strcmp(p[i].az->status, "pending") == 0 ||
-                   strcmp(p[i].az->status, "processing") == 0;
+        waiting += in_progress(p[i].az);
     if (!waiting)
         return ACME_OK; /* the challenge replies said valid */
     int64_t backoff = AUTHZ_FIRST_POLL_MS;
     int64_t delay = first_ms;
+    /* The last reply of a round, for its Retry-After; freeing it is safe
+     * whether or not a fetch filled it. */
+    acme__response last;
+    memset(&last, 0, sizeof(last));
     for (;;) {
         acme__sleep_ms(delay);
         size_t pending = 0;
-        acme__response last;
-        memset(&last, 0, sizeof(last));
-        int have_last = 0;
-        for (size_t i = 0; i < n; i++) {
+        int rc = ACME_OK;
+        for (size_t i = 0; rc == ACME_OK && i < n; i++) {
             acme__authz *a = p[i].az;
-            if (strcmp(a->status, "pending") != 0 && strcmp(a->status, "processing") != 0)
+            if (!in_progress(a))
                 continue;
-            if (have_last)
-                acme__response_free(&last);
-            int rc = acme__authz_fetch(o, a, &last);
+            acme__response_free(&last);
+            rc = acme__authz_fetch(o, a, &last);
             if (rc != ACME_OK)
-                return rc;
-            have_last = 1;
-            if (strcmp(a->status, "valid") == 0) {
+                break;
+            if (strcmp(a->status, "valid") == 0)
                 acme__log(o->provider, ACME_LOG_INFO, "authorization %s%s: valid",
                           a->wildcard ? "*." : "", a->ident_value);
-                continue;
-            }
-            if (strcmp(a->status, "pending") != 0 && strcmp(a->status, "processing") != 0) {
-                if (have_last)
-                    acme__response_free(&last);
-                return authz_failed(o, a);
-            }
-            pending++;
+            else if (!in_progress(a))
+                rc = authz_failed(o, a);
+            else
+                pending++;
         }
-        if (!pending) {
-            if (have_last)
-                acme__response_free(&last);
-            return ACME_OK;
-        }
-        if (acme__mono_ms() >= deadline) {
-            if (have_last)
-                acme__response_free(&last);
-            return acme__fail(&o->err, ACME_ERR_TIMEOUT,
-                              "validation: %zu authorization%s still pending after %u s", pending,
-                              pending == 1 ? "" : "s", o->timeout_s);
+        if (rc == ACME_OK && pending && acme__mono_ms() >= deadline)
+            rc = acme__fail(&o->err, ACME_ERR_TIMEOUT,
+                            "validation: %zu authorization%s still pending after %u s", pending,
+                            pending == 1 ? "" : "s", o->timeout_s);
+        if (rc != ACME_OK || !pending) {
+            acme__response_free(&last);
+            return rc;
         }
         backoff = acme__poll_backoff(backoff);
-        delay = acme__poll_delay(have_last ? &last : NULL, backoff, deadline);
-        if (have_last)
-            acme__response_free(&last);
+        delay = acme__poll_delay(&last, backoff, deadline);
     }
 }
 
