@@ -12,10 +12,15 @@
 
 #define MAX_NAME 253
 #define MAX_LABEL 63
+/* At most this much of a refused value is echoed into a message (it may be
+ * anything the host was given). */
+#define ECHO_MAX 200
+#define ECHO_TYPE_MAX 50
 
 static int dns_fail(acme__err *err, const char *name, const char *why)
 {
-    return acme__fail(err, ACME_ERR_IDENTIFIER, "invalid DNS name \"%.*s\": %s", 200, name, why);
+    return acme__fail(err, ACME_ERR_IDENTIFIER, "invalid DNS name \"%.*s\": %s", ECHO_MAX, name,
+                      why);
 }
 
 static int check_dns(const char *name, acme__err *err)
@@ -25,7 +30,7 @@ static int check_dns(const char *name, acme__err *err)
         return dns_fail(err, name, "empty");
     if (len > MAX_NAME)
         return dns_fail(err, name, "longer than 253 octets");
-    unsigned char ip[16];
+    unsigned char ip[ACME__IP_MAX_OCTETS];
     if (acme__ip_parse(name, ip))
         return dns_fail(err, name, "an IP address is not a DNS name (use an \"ip\" identifier)");
     if (name[len - 1] == '.')
@@ -70,19 +75,19 @@ int acme__identifier_normalize(const char *type, const char *value, char **type_
     *type_out = *value_out = NULL;
     if (!value)
         return acme__fail(err, ACME_ERR_IDENTIFIER, "identifier: NULL value");
-    unsigned char ip[16];
+    unsigned char ip[ACME__IP_MAX_OCTETS];
     size_t ip_len = acme__ip_parse(value, ip);
     if (!type)
         type = ip_len ? "ip" : "dns";
-    char text[64];
+    char text[ACME__IP_TEXT_SIZE];
     const char *norm;
     if (strcmp(type, "ip") == 0) {
         if (!ip_len)
-            return acme__fail(err, ACME_ERR_IDENTIFIER, "invalid IP address \"%.*s\"", 200,
-                              value);
+            return acme__fail(err, ACME_ERR_IDENTIFIER, "invalid IP address \"%.*s\"",
+                              ECHO_MAX, value);
         if (acme__ip_format(ip, ip_len, text, sizeof(text)) != ACME_OK)
-            return acme__fail(err, ACME_ERR_IDENTIFIER, "invalid IP address \"%.*s\"", 200,
-                              value);
+            return acme__fail(err, ACME_ERR_IDENTIFIER, "invalid IP address \"%.*s\"",
+                              ECHO_MAX, value);
         norm = text;
     } else if (strcmp(type, "dns") == 0) {
         int rc = check_dns(value, err);
@@ -91,7 +96,8 @@ int acme__identifier_normalize(const char *type, const char *value, char **type_
         norm = value;
     } else {
         return acme__fail(err, ACME_ERR_IDENTIFIER,
-                          "unknown identifier type \"%.*s\" (\"dns\" or \"ip\")", 50, type);
+                          "unknown identifier type \"%.*s\" (\"dns\" or \"ip\")", ECHO_TYPE_MAX,
+                          type);
     }
     *type_out = acme__strdup(type);
     *value_out = acme__strdup(norm);

@@ -1,10 +1,9 @@
-/* Orders (RFC 8555 7.4, state machine in 7.1.6): newOrder, the
- * authorizations and their challenges through the host's solvers,
- * finalize with a CSR, and the certificate download with alternates. */
+/* Orders (RFC 8555 7.4, state machine in 7.1.6): newOrder, finalize with
+ * a CSR, and the certificate download with alternates. The authorizations
+ * are in authz.c. */
 #include "acme/order.h"
 
 #include <stdlib.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -16,78 +15,24 @@
 #include "protocol/identifier.h"
 #include "net/json.h"
 #include "base/mem.h"
+#include "protocol/authz.h"
+#include "protocol/order_internal.h"
 #include "protocol/order_parse.h"
 #include "net/problem_json.h"
+#include "protocol/poll.h"
 #include "protocol/provider.h"
-#include "solvers/solver.h"
 
+/* How long authorize and finalize each wait for the CA, unless the host
+ * says otherwise: ample for a validation, yet a stuck CA does not hold
+ * the host forever. */
 #define DEFAULT_TIMEOUT_S 300
-/* Polls start soon and back off gently (x1.5) to a ceiling, unless the CA
- * says when with Retry-After, which always wins. Measured with bench/ on
- * Pebble (PEBBLE_VA_NOSLEEP=1, busy 2-core machine): its VA answers 2-25 ms
- * after the challenge POST and a finalize is done within ~3 ms, so a first
- * look after 15 ms (authorization) or 10 ms (order) is almost always the
- * only one; a CA that takes seconds is polled about 10 times in its first
- * 3 s, then every 2 s. (Pebble 2.4 itself can wedge when an order poll meets
- * its CompleteOrder under heavy parallel load, letsencrypt/pebble issue 554;
- * bench/ has seen it at --parallel 32 on 2 cores.) */
-#define AUTHZ_FIRST_POLL_MS 15
+/* A finalize is usually done within milliseconds, so the first look at a
+ * processing order comes soon; the backoff or Retry-After takes over. */
 #define ORDER_FIRST_POLL_MS 10
-#define MAX_POLL_MS 2000
-/* At most this many alternate chains are fetched. */
-#define MAX_CHAINS 8
 
-typedef struct authz {
-    char *url;
-    char *status;
-    char *ident_type;
-    char *ident_value;
-    int wildcard;
-    char *solved_by; /* challenge type used; "" when it was already valid */
-    yajl_val json;
-} authz;
-
-/* A challenge that a solver presented: cleaned up whatever happens. */
-typedef struct presented {
-    acme_challenge *ch;
-    const acme__solver *solver;
-    authz *az;
-} presented;
-
-typedef struct chain {
-    char *pem;
-    char *issuer; /* issuer CN of the topmost certificate */
-} chain;
-
-struct acme_order {
-    acme_provider *provider;
-    acme_key *account_key;
-    char *kid;
-    char *thumbprint;
-    char **id_types;
-    char **id_values;
-    size_t nids;
-    int64_t not_before;
-    int64_t not_after;
-    char *profile;
-    char *replaces;
-    acme__buf csr_der;
-    char *preferred_chain;
-    unsigned int timeout_s;
-    int deactivate_on_failure;
-
-    char *url;
-    char *status;
-    char *finalize_url;
-    char *cert_url;
-    authz *authz;
-    size_t nauthz;
-    acme_key *cert_key; /* from finalize, to check the downloaded leaf */
-    chain chains[MAX_CHAINS];
-    size_t nchains;
-    size_t chosen;
-    acme__err err;
-};
+/* Room for an RFC 3339 UTC time ("2025-01-02T03:04:05Z") and its NUL, with
+ * spare for a year past 9999. */
+#define RFC3339_LEN 32
 
 /* ---- creation and settings ------------------------------------------ */
 
@@ -114,16 +59,6 @@ int acme_order_new(acme_order **out, acme_account *account)
     }
     *out = o;
     return ACME_OK;
-}
-
-static void authz_clear(authz *a)
-{
-    free(a->url);
-    free(a->status);
-    free(a->ident_type);
-    free(a->ident_value);
-    free(a->solved_by);
-    acme__json_free(a->json);
 }
 
 static void chains_clear(acme_order *o)
@@ -156,7 +91,7 @@ void acme_order_free(acme_order *o)
     free(o->finalize_url);
     free(o->cert_url);
     for (size_t i = 0; i < o->nauthz; i++)
-        authz_clear(&o->authz[i]);
+        acme__authz_clear(&o->authz[i]);
     free(o->authz);
     chains_clear(o);
     acme__err_clear(&o->err);
@@ -332,7 +267,7 @@ int acme_order_set_csr(acme_order *o, const char *csr_pem)
 
 /* ---- replies ---------------------------------------------------------- */
 
-static int set_str(char **slot, const char *v)
+int acme__order_set_str(char **slot, const char *v)
 {
     if (!v)
         return ACME_OK;
@@ -351,8 +286,9 @@ int acme__order_parse(yajl_val v, const char *url, char **status_slot, char **fi
     const char *status = acme__json_string(v, "status");
     if (!status)
         return acme__fail(err, ACME_ERR_PROTOCOL, "order %s: no status", url);
-    if (set_str(status_slot, status) || set_str(finalize_url, acme__json_string(v, "finalize")) ||
-        set_str(cert_url, acme__json_string(v, "certificate")))
+    if (acme__order_set_str(status_slot, status) ||
+        acme__order_set_str(finalize_url, acme__json_string(v, "finalize")) ||
+        acme__order_set_str(cert_url, acme__json_string(v, "certificate")))
         return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     yajl_val e = acme__json_object(v, "error");
     if (e)
@@ -373,7 +309,7 @@ static int order_invalid(acme_order *o, acme_problem *problem)
 {
     if (!problem)
         return acme__fail(&o->err, ACME_ERR_VALIDATION, "order %s is invalid", o->url);
-    char desc[400];
+    char desc[ACME__PROBLEM_DESC_LEN];
     acme__problem_describe(problem, desc, sizeof(desc));
     int rc = acme__fail_problem(&o->err, ACME_ERR_VALIDATION, problem, "order %s is invalid: %s",
                                 o->url, desc);
@@ -381,9 +317,8 @@ static int order_invalid(acme_order *o, acme_problem *problem)
     return rc;
 }
 
-/* POST (payload, or POST-as-GET) to url and parse the JSON reply. */
-static int post_json(acme_order *o, const char *url, const char *payload, const char *what,
-                     yajl_val *out, acme__response *res_out)
+int acme__order_post_json(acme_order *o, const char *url, const char *payload, const char *what,
+                          yajl_val *out, acme__response *res_out)
 {
     acme__response res;
     *out = NULL;
@@ -398,22 +333,9 @@ static int post_json(acme_order *o, const char *url, const char *payload, const 
     return rc;
 }
 
-static int64_t next_backoff(int64_t backoff_ms)
+int64_t acme__order_deadline(const acme_order *o)
 {
-    int64_t next = backoff_ms + backoff_ms / 2;
-    return next > MAX_POLL_MS ? MAX_POLL_MS : next;
-}
-
-/* Milliseconds to wait before the next poll: the CA's Retry-After when it
- * gave one, else the backoff; never past the deadline. */
-static int64_t poll_delay(const acme__response *res, int64_t backoff_ms, int64_t deadline_ms)
-{
-    int64_t delay = backoff_ms, s;
-    if (res && res->retry_after &&
-        acme__http_parse_retry_after(res->retry_after, acme__now(), &s) == ACME_OK)
-        delay = (s < 86400 ? s : 86400) * 1000; /* capped: no overflow; the deadline cuts anyway */
-    int64_t left = deadline_ms - acme__mono_ms();
-    return delay < left ? delay : left;
+    return acme__mono_ms() + (int64_t)o->timeout_s * 1000;
 }
 
 /* ---- submit ----------------------------------------------------------- */
@@ -422,52 +344,10 @@ static void put_time(acme__buf *b, const char *name, int64_t t)
 {
     time_t tt = (time_t)t;
     struct tm tm;
-    char text[32];
+    char text[RFC3339_LEN];
     gmtime_r(&tt, &tm);
     strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
     acme__buf_printf(b, ",\"%s\":\"%s\"", name, text);
-}
-
-int acme__authz_parse(yajl_val v, const char *url, char **status_slot, char **ident_type,
-                      char **ident_value, int *wildcard, acme__err *err)
-{
-    yajl_val id = acme__json_object(v, "identifier");
-    const char *status = acme__json_string(v, "status");
-    const char *type = acme__json_string(id, "type");
-    const char *value = acme__json_string(id, "value");
-    if (!status || !type || !value)
-        return acme__fail(err, ACME_ERR_PROTOCOL,
-                          "authorization %s: status or identifier missing", url);
-    if (set_str(status_slot, status) || set_str(ident_type, type) || set_str(ident_value, value))
-        return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
-    *wildcard = acme__json_bool(v, "wildcard", 0);
-    return ACME_OK;
-}
-
-static int authz_parse(acme_order *o, authz *a, yajl_val v)
-{
-    int rc = acme__authz_parse(v, a->url, &a->status, &a->ident_type, &a->ident_value,
-                               &a->wildcard, &o->err);
-    if (rc != ACME_OK)
-        return rc;
-    acme__json_free(a->json);
-    a->json = v;
-    return ACME_OK;
-}
-
-static int authz_fetch(acme_order *o, authz *a, acme__response *res_out)
-{
-    yajl_val v;
-    int rc = post_json(o, a->url, NULL, "authorization", &v, res_out);
-    if (rc != ACME_OK)
-        return rc;
-    rc = authz_parse(o, a, v);
-    if (rc != ACME_OK) {
-        acme__json_free(v);
-        if (res_out)
-            acme__response_free(res_out);
-    }
-    return rc;
 }
 
 int acme_order_submit(acme_order *o)
@@ -518,7 +398,7 @@ int acme_order_submit(acme_order *o)
     yajl_val v = NULL;
     if (rc == ACME_OK && !res.location)
         rc = acme__fail(&o->err, ACME_ERR_PROTOCOL, "newOrder reply has no Location header");
-    if (rc == ACME_OK && set_str(&o->url, res.location))
+    if (rc == ACME_OK && acme__order_set_str(&o->url, res.location))
         rc = acme__fail(&o->err, ACME_ERR_NOMEM, "out of memory");
     if (rc == ACME_OK)
         rc = acme__provider_json(&res, "order", &v, &o->err);
@@ -552,7 +432,7 @@ int acme_order_submit(acme_order *o)
         return order_invalid(o, problem);
     acme__problem_unref(problem);
     for (size_t i = 0; rc == ACME_OK && i < o->nauthz; i++)
-        rc = authz_fetch(o, &o->authz[i], NULL);
+        rc = acme__authz_fetch(o, &o->authz[i], NULL);
     if (rc != ACME_OK) {
         acme__err_prefix(&o->err, "placing the order");
         return rc;
@@ -562,281 +442,13 @@ int acme_order_submit(acme_order *o)
     return ACME_OK;
 }
 
-/* ---- authorize -------------------------------------------------------- */
-
-/* The CA's problem for an invalid authorization: the error of the
- * challenge that failed (RFC 8555 7.1.4), if any. */
-static acme_problem *authz_problem(const authz *a, const char **type_out)
-{
-    yajl_val list = acme__json_array(a->json, "challenges");
-    for (size_t i = 0; i < acme__json_len(list); i++) {
-        yajl_val ch = acme__json_at(list, i);
-        yajl_val err = acme__json_object(ch, "error");
-        if (err) {
-            *type_out = acme__json_string(ch, "type");
-            return acme__problem_from_json(err, 0);
-        }
-    }
-    *type_out = NULL;
-    return NULL;
-}
-
-static int authz_failed(acme_order *o, const authz *a)
-{
-    const char *type;
-    acme_problem *problem = authz_problem(a, &type);
-    char desc[400] = "no reason given";
-    if (problem)
-        acme__problem_describe(problem, desc, sizeof(desc));
-    int rc = acme__fail_problem(&o->err, ACME_ERR_VALIDATION, problem,
-                                "authorization for %s%s is %s: %s%s%s", a->wildcard ? "*." : "",
-                                a->ident_value, a->status, type ? type : "", type ? ": " : "",
-                                desc);
-    acme__problem_unref(problem);
-    return rc;
-}
-
-static const char *offered_types(const authz *a, char *out, size_t size)
-{
-    acme__buf b = ACME__BUF_INIT;
-    yajl_val list = acme__json_array(a->json, "challenges");
-    for (size_t i = 0; i < acme__json_len(list); i++) {
-        const char *t = acme__json_string(acme__json_at(list, i), "type");
-        acme__buf_printf(&b, "%s%s", i ? ", " : "", t ? t : "?");
-    }
-    snprintf(out, size, "%s", b.len ? acme__buf_str(&b) : "none");
-    acme__buf_free(&b);
-    return out;
-}
-
-/* Let the solvers, in the host's order of preference, present one of the
- * authorization's challenges. */
-static int authz_present(acme_order *o, authz *a, const acme_solvers *solvers,
-                         presented *out)
-{
-    yajl_val list = acme__json_array(a->json, "challenges");
-    for (size_t s = 0; s < solvers->n; s++) {
-        const acme__solver *solver = &solvers->v[s];
-        for (size_t i = 0; i < acme__json_len(list); i++) {
-            yajl_val cj = acme__json_at(list, i);
-            const char *type = acme__json_string(cj, "type");
-            if (!type || strcmp(type, solver->type) != 0)
-                continue;
-            /* Refused before a solver acts on it, not only when POSTed. */
-            const char *curl = acme__json_string(cj, "url");
-            if (curl && !acme__http_same_origin(acme_provider_directory_url(o->provider), curl))
-                return acme__fail(&o->err, ACME_ERR_PROTOCOL,
-                                  "authorization %s: challenge URL %s is not on the CA's origin",
-                                  a->url, curl);
-            acme_challenge *ch;
-            int rc = acme__challenge_new(&ch, cj, a->url, a->ident_type, a->ident_value,
-                                         a->wildcard, o->thumbprint, &o->err);
-            if (rc != ACME_OK)
-                return rc;
-            rc = solver->present(ch, solver->userdata);
-            if (rc == ACME_ERR_DECLINED) {
-                acme__log(o->provider, ACME_LOG_INFO, "%s: solver for %s declined",
-                          a->ident_value, type);
-                acme__challenge_free(ch);
-                break; /* next solver */
-            }
-            if (rc != ACME_OK) {
-                acme__challenge_free(ch);
-                return acme__fail(&o->err, ACME_ERR_CALLBACK,
-                                  "%s: the %s solver failed to present the challenge (%s)",
-                                  a->ident_value, type, acme_strerror(rc));
-            }
-            acme__log(o->provider, ACME_LOG_INFO, "authorization %s%s: presented %s",
-                      a->wildcard ? "*." : "", a->ident_value, type);
-            *out = (presented){ ch, solver, a };
-            return ACME_OK;
-        }
-    }
-    char types[256];
-    return acme__fail(&o->err, ACME_ERR_NO_SOLVER,
-                      "authorization for %s%s: no solver accepted any offered challenge (%s)",
-                      a->wildcard ? "*." : "", a->ident_value, offered_types(a, types, sizeof(types)));
-}
-
-/* Poll the presented authorizations until none is pending, the first time
- * after first_ms. */
-static int authz_wait_all(acme_order *o, presented *p, size_t n, int64_t first_ms,
-                          int64_t deadline)
-{
-    size_t waiting = 0;
-    for (size_t i = 0; i < n; i++)
-        waiting += strcmp(p[i].az->status, "pending") == 0 ||
-                   strcmp(p[i].az->status, "processing") == 0;
-    if (!waiting)
-        return ACME_OK; /* the challenge replies said valid */
-    int64_t backoff = AUTHZ_FIRST_POLL_MS;
-    int64_t delay = first_ms;
-    for (;;) {
-        acme__sleep_ms(delay);
-        size_t pending = 0;
-        acme__response last;
-        memset(&last, 0, sizeof(last));
-        int have_last = 0;
-        for (size_t i = 0; i < n; i++) {
-            authz *a = p[i].az;
-            if (strcmp(a->status, "pending") != 0 && strcmp(a->status, "processing") != 0)
-                continue;
-            if (have_last)
-                acme__response_free(&last);
-            int rc = authz_fetch(o, a, &last);
-            if (rc != ACME_OK)
-                return rc;
-            have_last = 1;
-            if (strcmp(a->status, "valid") == 0) {
-                acme__log(o->provider, ACME_LOG_INFO, "authorization %s%s: valid",
-                          a->wildcard ? "*." : "", a->ident_value);
-                continue;
-            }
-            if (strcmp(a->status, "pending") != 0 && strcmp(a->status, "processing") != 0) {
-                if (have_last)
-                    acme__response_free(&last);
-                return authz_failed(o, a);
-            }
-            pending++;
-        }
-        if (!pending) {
-            if (have_last)
-                acme__response_free(&last);
-            return ACME_OK;
-        }
-        if (acme__mono_ms() >= deadline) {
-            if (have_last)
-                acme__response_free(&last);
-            return acme__fail(&o->err, ACME_ERR_TIMEOUT,
-                              "validation: %zu authorization%s still pending after %u s", pending,
-                              pending == 1 ? "" : "s", o->timeout_s);
-        }
-        backoff = next_backoff(backoff);
-        delay = poll_delay(have_last ? &last : NULL, backoff, deadline);
-        if (have_last)
-            acme__response_free(&last);
-    }
-}
-
-static void deactivate_pending(acme_order *o)
-{
-    for (size_t i = 0; i < o->nauthz; i++) {
-        authz *a = &o->authz[i];
-        if (!a->status || strcmp(a->status, "pending") != 0)
-            continue;
-        yajl_val v;
-        acme__err ignore = ACME__ERR_QUIET;
-        acme__response res;
-        if (acme__provider_post(o->provider, o->account_key, o->kid, a->url,
-                                "{\"status\":\"deactivated\"}", NULL, &res, &ignore) == ACME_OK &&
-            acme__provider_json(&res, "authorization", &v, &ignore) == ACME_OK) {
-            set_str(&a->status, acme__json_string(v, "status"));
-            acme__json_free(v);
-        }
-        acme__response_free(&res);
-        acme__err_clear(&ignore);
-        acme__log(o->provider, ACME_LOG_INFO, "authorization %s: deactivated", a->url);
-    }
-}
-
-int acme_order_authorize(acme_order *o, const acme_solvers *solvers)
-{
-    if (!o || !solvers)
-        return acme__fail(o ? &o->err : NULL, ACME_ERR_INVALID,
-                          "authorize: order and solvers are required");
-    if (!o->url)
-        return acme__fail(&o->err, ACME_ERR_STATE, "authorize: submit the order first");
-    if (strcmp(o->status, "pending") != 0)
-        return ACME_OK; /* ready, processing or valid: nothing to authorize */
-
-    int64_t deadline = acme__mono_ms() + (int64_t)o->timeout_s * 1000;
-    presented *pres = calloc(o->nauthz, sizeof(*pres));
-    if (!pres)
-        return acme__fail(&o->err, ACME_ERR_NOMEM, "out of memory");
-    size_t npres = 0;
-    int rc = ACME_OK;
-    for (size_t i = 0; rc == ACME_OK && i < o->nauthz; i++) {
-        authz *a = &o->authz[i];
-        if (strcmp(a->status, "valid") == 0) {
-            set_str(&a->solved_by, "");
-            continue; /* reused authorization */
-        }
-        if (strcmp(a->status, "pending") != 0) {
-            rc = authz_failed(o, a);
-            break;
-        }
-        rc = authz_present(o, a, solvers, &pres[npres]);
-        if (rc == ACME_OK)
-            npres++;
-    }
-    /* The host's chance to wait for its answers to be visible (DNS). */
-    for (size_t i = 0; rc == ACME_OK && i < npres; i++) {
-        if (pres[i].solver->wait) {
-            int wrc = pres[i].solver->wait(pres[i].ch, pres[i].solver->userdata);
-            if (wrc != ACME_OK)
-                rc = acme__fail(&o->err, ACME_ERR_CALLBACK, "%s: the %s solver's wait failed (%s)",
-                                pres[i].az->ident_value, pres[i].ch->type, acme_strerror(wrc));
-        }
-    }
-    /* Tell the CA to validate: the payload is exactly {} (RFC 8555 7.5.1).
-     * The reply may settle it: "valid" (a CA that validated at once) needs
-     * no poll, "invalid" has the authorization fetched at once for the
-     * reason, and a Retry-After says when to look first. */
-    int64_t first_poll = 0;
-    int invalid_now = 0;
-    for (size_t i = 0; rc == ACME_OK && i < npres; i++) {
-        yajl_val v;
-        acme__response res;
-        authz *a = pres[i].az;
-        rc = post_json(o, pres[i].ch->url, "{}", "challenge", &v, &res);
-        if (rc == ACME_OK) {
-            const char *status = acme__json_string(v, "status");
-            if (status && strcmp(status, "valid") == 0) {
-                if (set_str(&a->status, "valid"))
-                    rc = acme__fail(&o->err, ACME_ERR_NOMEM, "out of memory");
-                acme__log(o->provider, ACME_LOG_INFO, "authorization %s%s: valid",
-                          a->wildcard ? "*." : "", a->ident_value);
-            } else if (status && strcmp(status, "invalid") == 0) {
-                invalid_now = 1;
-            } else {
-                int64_t d = poll_delay(&res, AUTHZ_FIRST_POLL_MS, deadline);
-                first_poll = d > first_poll ? d : first_poll;
-            }
-            acme__response_free(&res);
-        }
-        acme__json_free(v);
-        if (rc == ACME_OK)
-            rc = set_str(&a->solved_by, pres[i].ch->type)
-                     ? acme__fail(&o->err, ACME_ERR_NOMEM, "out of memory")
-                     : ACME_OK;
-    }
-    if (rc == ACME_OK && npres)
-        rc = authz_wait_all(o, pres, npres, invalid_now ? 0 : first_poll, deadline);
-    for (size_t i = 0; i < npres; i++) {
-        acme__challenge_settle(pres[i].ch, pres[i].az->status);
-        if (pres[i].solver->cleanup)
-            pres[i].solver->cleanup(pres[i].ch, pres[i].solver->userdata);
-        acme__challenge_free(pres[i].ch);
-    }
-    free(pres);
-    if (rc != ACME_OK) {
-        if (o->deactivate_on_failure)
-            deactivate_pending(o);
-        return rc;
-    }
-    /* Every authorization is valid, so the order is ready (7.1.6); no
-     * request is spent confirming it: finalize would say otherwise. */
-    set_str(&o->status, "ready");
-    return ACME_OK;
-}
-
 /* ---- finalize and download ---------------------------------------------- */
 
 /* Poll the order until it leaves "processing". */
 static int order_wait(acme_order *o, acme__response *first, int64_t deadline)
 {
     int64_t backoff = ORDER_FIRST_POLL_MS;
-    int64_t delay = poll_delay(first, backoff, deadline);
+    int64_t delay = acme__poll_delay(first, backoff, deadline);
     while (strcmp(o->status, "processing") == 0) {
         if (acme__mono_ms() >= deadline)
             return acme__fail(&o->err, ACME_ERR_TIMEOUT,
@@ -844,7 +456,7 @@ static int order_wait(acme_order *o, acme__response *first, int64_t deadline)
         acme__sleep_ms(delay);
         yajl_val v;
         acme__response res;
-        int rc = post_json(o, o->url, NULL, "order", &v, &res);
+        int rc = acme__order_post_json(o, o->url, NULL, "order", &v, &res);
         if (rc != ACME_OK)
             return rc;
         acme_problem *problem;
@@ -855,8 +467,8 @@ static int order_wait(acme_order *o, acme__response *first, int64_t deadline)
             return order_invalid(o, problem);
         }
         acme__problem_unref(problem);
-        backoff = next_backoff(backoff);
-        delay = poll_delay(&res, backoff, deadline);
+        backoff = acme__poll_backoff(backoff);
+        delay = acme__poll_delay(&res, backoff, deadline);
         acme__response_free(&res);
         if (rc != ACME_OK)
             return rc;
@@ -897,12 +509,12 @@ int acme_order_finalize(acme_order *o, acme_key *cert_key)
     if (rc == ACME_OK && acme__buf_status(&payload) != ACME_OK)
         rc = acme__fail(&o->err, ACME_ERR_NOMEM, "out of memory");
 
-    int64_t deadline = acme__mono_ms() + (int64_t)o->timeout_s * 1000;
+    int64_t deadline = acme__order_deadline(o);
     yajl_val v = NULL;
     acme__response res;
     memset(&res, 0, sizeof(res));
     if (rc == ACME_OK)
-        rc = post_json(o, o->finalize_url, payload.data, "order", &v, &res);
+        rc = acme__order_post_json(o, o->finalize_url, payload.data, "order", &v, &res);
     acme__buf_free(&payload);
     acme_problem *problem = NULL;
     if (rc == ACME_OK)
@@ -929,7 +541,7 @@ int acme_order_finalize(acme_order *o, acme_key *cert_key)
 }
 
 /* Download one chain and check it; key may be NULL (host-supplied CSR). */
-static int fetch_chain(acme_order *o, const char *url, acme_key *key, chain *out,
+static int fetch_chain(acme_order *o, const char *url, acme_key *key, acme__chain *out,
                        acme__response *res)
 {
     int rc = acme__provider_post(o->provider, o->account_key, o->kid, url, NULL,
@@ -976,7 +588,7 @@ int acme_order_download(acme_order *o)
     if (rc == ACME_OK)
         o->nchains = 1;
     /* Alternates cost a request each: fetched only when a choice is asked for. */
-    for (size_t i = 0; rc == ACME_OK && o->preferred_chain && o->nchains < MAX_CHAINS; i++) {
+    for (size_t i = 0; rc == ACME_OK && o->preferred_chain && o->nchains < ACME__MAX_CHAINS; i++) {
         const char *alt = acme__response_link(&res, "alternate", i);
         if (!alt)
             break;

@@ -10,12 +10,16 @@
 #include "net/json.h"
 #include "base/mem.h"
 
+/* What a zero in acme_provider_options stands for, as documented there. */
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L
 #define DEFAULT_TIMEOUT_MS 30000L
 #define DEFAULT_MAX_RESPONSE (1024 * 1024)
 #define DEFAULT_MAX_RETRY_AFTER_S 30
 #define DEFAULT_MAX_RETRIES 3
 #define DEFAULT_MAX_BAD_NONCE_RETRIES 16
+/* Log lines and the User-Agent are cut beyond these. */
+#define LOG_LINE_MAX 1024
+#define USER_AGENT_MAX 256
 
 void acme_provider_options_init(acme_provider_options *opts)
 {
@@ -49,7 +53,7 @@ void acme__log(const acme_provider *p, int level, const char *fmt, ...)
 {
     if (!p || !p->log || level > p->log_level)
         return;
-    char msg[1024];
+    char msg[LOG_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -104,7 +108,7 @@ int acme_provider_new(acme_provider **out, const char *directory_url,
     p->log_userdata = opts->log_userdata;
     p->log_level = opts->log_level;
 
-    char user_agent[256];
+    char user_agent[USER_AGENT_MAX];
     snprintf(user_agent, sizeof(user_agent), "libacme/%s%s%s", ACME_VERSION_STRING,
              opts->user_agent ? " " : "", opts->user_agent ? opts->user_agent : "");
     acme__http_config cfg = {

@@ -33,6 +33,10 @@ struct acme_provider {
     int log_level;
 };
 
+/* Room for a problem's description (acme__problem_describe) in an error
+ * message: its type, detail and subproblem count, cut beyond this. */
+#define ACME__PROBLEM_DESC_LEN 400
+
 acme_provider *acme__provider_ref(acme_provider *p);
 
 /* Check a parsed directory (url names it in messages): newNonce, newAccount

@@ -101,7 +101,7 @@ static int reply_error(const char *method, const char *url, acme__response *res,
     if (!*problem_out)
         return acme__fail(err, ACME_ERR_HTTP, "%s %s: HTTP %ld without a problem document",
                           method, url, res->status);
-    char desc[400];
+    char desc[ACME__PROBLEM_DESC_LEN];
     acme__problem_describe(*problem_out, desc, sizeof(desc));
     return acme__fail_problem(err, ACME_ERR_PROBLEM, *problem_out, "%s %s: HTTP %ld: %s",
                               method, url, res->status, desc);
