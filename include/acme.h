@@ -16,6 +16,7 @@
 #include "acme/order.h"
 #include "acme/responder.h"
 #include "acme/certificate.h"
+#include "acme/revoke.h"
 #include "acme/store.h"
 #include "acme/desire.h"
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "acme/certificate.h"
+#include "acme/revoke.h"
 #include "acme/order.h"
 #include "store/account_store.h"
 #include "base/clock.h"

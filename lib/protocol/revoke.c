@@ -1,6 +1,6 @@
 /* Revocation (RFC 8555 7.6): revokeCert signed by the account or by the
  * certificate's own key. */
-#include "acme/certificate.h"
+#include "acme/revoke.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -22,6 +22,7 @@ PUBLIC = {
     'key': 'crypto', 'certificate': 'crypto',
     'solver': 'solvers', 'responder': 'solvers',
     'provider': 'protocol', 'account': 'protocol', 'order': 'protocol',
+    'revoke': 'protocol',
     'store': 'store',
     'desire': 'lifecycle',
 }
