@@ -30,6 +30,8 @@
 /* After the answer, how long unread input is drained before closing (a
  * close with unread input sends a reset that can destroy the answer). */
 #define DRAIN_MS 1000
+/* Read size while draining; what is read is thrown away. */
+#define DRAIN_CHUNK 1024
 
 /* One presented token. */
 typedef struct http_entry {
@@ -289,7 +291,7 @@ static void conn_write(http_conn *c)
 
 static void conn_drain(http_conn *c)
 {
-    char sink[1024];
+    char sink[DRAIN_CHUNK];
     for (;;) {
         ssize_t n = recv(c->fd, sink, sizeof(sink), 0);
         if (n < 0 && errno == EINTR)
@@ -363,7 +365,7 @@ static void *serve(void *arg)
         pfd[1] = (struct pollfd){ full ? -1 : r->core.fd, POLLIN, 0 };
         int ready = poll(pfd, n, timeout);
         if (ready < 0 && errno != EINTR)
-            acme__sleep_ms(10); /* should not happen; do not spin */
+            acme__sleep_ms(ACME__POLL_BACKOFF_MS);
         if (ready <= 0)
             continue;
         if (pfd[0].revents)

@@ -17,6 +17,17 @@
 #include "base/clock.h"
 #include "base/error.h"
 
+/* Room for an IPv6 literal with a zone ("fe80::1%eth0"); anything longer
+ * is not an address. */
+#define HOST_MAX (INET6_ADDRSTRLEN + 64)
+/* Connections the kernel queues while the serve loop is busy. */
+#define LISTEN_BACKLOG 64
+/* poll() takes an int timeout, so longer waits go in slices. */
+#define POLL_SLICE_MS 1000
+/* Pause after accept() fails for want of resources, which a retry at
+ * once would only repeat. */
+#define ACCEPT_BACKOFF_MS 100
+
 static int set_flags(int fd, int nonblock)
 {
     int fl = fcntl(fd, F_GETFD);
@@ -55,7 +66,7 @@ static int listen_on(acme__responder *r, const char *address, unsigned int port,
 
     /* A numeric address only: a responder binds where it is told, it does
      * not resolve names. "[::1]" is accepted as well as "::1". */
-    char host[INET6_ADDRSTRLEN + 64];
+    char host[HOST_MAX];
     const char *a = address ? address : "0.0.0.0";
     size_t alen = strlen(a);
     if (alen >= 2 && a[0] == '[' && a[alen - 1] == ']') {
@@ -67,7 +78,7 @@ static int listen_on(acme__responder *r, const char *address, unsigned int port,
                           address ? address : "");
     memcpy(host, a, alen);
     host[alen] = '\0';
-    char service[8];
+    char service[sizeof("65535")];
     snprintf(service, sizeof(service), "%u", port);
     struct addrinfo hints, *ai = NULL;
     memset(&hints, 0, sizeof(hints));
@@ -89,7 +100,7 @@ static int listen_on(acme__responder *r, const char *address, unsigned int port,
             step = "SO_REUSEADDR";
         else if (bind(r->fd, ai->ai_addr, ai->ai_addrlen) != 0)
             step = "bind";
-        else if (listen(r->fd, 64) != 0)
+        else if (listen(r->fd, LISTEN_BACKLOG) != 0)
             step = "listen";
         else
             step = NULL;
@@ -193,7 +204,7 @@ int acme__responder_accept(const acme__responder *r)
             continue;
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED)
-                acme__sleep_ms(100);
+                acme__sleep_ms(ACCEPT_BACKOFF_MS);
             return -1;
         }
         if (set_flags(fd, 1) != 0) {
@@ -211,7 +222,7 @@ int acme__responder_wait(const acme__responder *r, int fd, short events, int64_t
         if (left <= 0)
             return 0;
         struct pollfd p[2] = { { fd, events, 0 }, { r->wake[0], POLLIN, 0 } };
-        int n = poll(p, 2, left > 1000 ? 1000 : (int)left);
+        int n = poll(p, 2, left > POLL_SLICE_MS ? POLL_SLICE_MS : (int)left);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 || p[1].revents)

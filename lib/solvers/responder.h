@@ -12,6 +12,9 @@
 /* How long one client may take, in all, before it is dropped: a stalled
  * or slow-dripping peer cannot hold a responder longer than this. */
 #define ACME__CONN_TIMEOUT_MS 5000
+/* Pause after poll() fails in a serve loop: it should not fail, and a
+ * loop that keeps failing must not spin. */
+#define ACME__POLL_BACKOFF_MS 10
 
 /* One answer a responder gives (an http-01 token, a tls-alpn-01
  * certificate): the first member of the responder's own entry type. The

@@ -44,6 +44,14 @@
 /* The only protocol offered (RFC 8737 4); mbedTLS keeps the pointer. */
 static const char *alpn_list[] = { ACME_TLS_1, NULL };
 
+/* Octets of the longest address, IPv6. */
+#define IP_MAX 16
+/* "f.e.d. ... .ip6.arpa": two labels per octet of an IPv6 address. */
+#define REVERSE_NAME_MAX (IP_MAX * 4 + sizeof("ip6.arpa"))
+/* Entries one handshake can hold: its address's own (no SNI) and one per
+ * ClientHello, of which a HelloRetryRequest makes two. */
+#define MAX_HELD 3
+
 /* One presented challenge. The mbedTLS contexts are written once in
  * present, before the entry is published, and after that only used by the
  * server thread. */
@@ -52,9 +60,9 @@ typedef struct alpn_entry {
     int is_ip;
     char *value;             /* the identifier value */
     char *rdns;              /* ip: its reverse-DNS name, the SNI a validator sends */
-    unsigned char ip[16];
+    unsigned char ip[IP_MAX];
     size_t ip_len;
-    unsigned char digest[32]; /* SHA-256 of the key authorization */
+    unsigned char digest[ACME__KEY_AUTHZ_DIGEST_LEN]; /* SHA-256 of the key authorization */
     mbedtls_x509_crt crt;
     mbedtls_pk_context pk;
 } alpn_entry;
@@ -68,7 +76,7 @@ typedef struct tls_conn {
     struct acme_tls_alpn_responder *r;
     int fd;
     int64_t deadline;
-    alpn_entry *held[3]; /* the entries this handshake uses (refs taken) */
+    alpn_entry *held[MAX_HELD]; /* the entries this handshake uses (refs taken) */
     size_t nheld;
 } tls_conn;
 
@@ -87,7 +95,7 @@ static void entry_free(acme__answer *a)
 /* "4.3.2.1.in-addr.arpa" or the 32 nibbles of ip6.arpa (RFC 8738 6). */
 static char *reverse_name(const unsigned char *ip, size_t len)
 {
-    char name[80];
+    char name[REVERSE_NAME_MAX];
     if (len == 4) {
         snprintf(name, sizeof(name), "%u.%u.%u.%u.in-addr.arpa", ip[3], ip[2], ip[1], ip[0]);
     } else {
@@ -146,17 +154,20 @@ static int accept_acme_identifier(void *ctx, mbedtls_x509_crt const *crt,
 {
     (void)crt;
     const unsigned char *digest = ctx;
+    /* DER: the OCTET STRING tag and a one-octet length, then the digest. */
     if (oid->len == MBEDTLS_OID_SIZE(OID_ACME_IDENTIFIER) &&
         memcmp(oid->p, OID_ACME_IDENTIFIER, oid->len) == 0)
-        return end - p == 34 && p[0] == MBEDTLS_ASN1_OCTET_STRING && p[1] == 32 &&
-                       memcmp(p + 2, digest, 32) == 0
+        return end - p == 2 + ACME__KEY_AUTHZ_DIGEST_LEN && p[0] == MBEDTLS_ASN1_OCTET_STRING &&
+                       p[1] == ACME__KEY_AUTHZ_DIGEST_LEN &&
+                       memcmp(p + 2, digest, ACME__KEY_AUTHZ_DIGEST_LEN) == 0
                    ? 0
                    : MBEDTLS_ERR_X509_INVALID_EXTENSIONS;
     return critical ? MBEDTLS_ERR_X509_INVALID_EXTENSIONS : 0;
 }
 
 /* The certificate of acme__tls_alpn_cert() (one PEM block) into crt. */
-static int load_cert(mbedtls_x509_crt *crt, const char *pem, const unsigned char digest[32])
+static int load_cert(mbedtls_x509_crt *crt, const char *pem,
+                     const unsigned char digest[ACME__KEY_AUTHZ_DIGEST_LEN])
 {
     static const char begin[] = "-----BEGIN CERTIFICATE-----";
     static const char end[] = "-----END CERTIFICATE-----";
@@ -224,7 +235,7 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 static int on_sni(void *ctx, mbedtls_ssl_context *ssl, const unsigned char *name, size_t len)
 {
     tls_conn *c = ctx;
-    if (c->nheld >= sizeof(c->held) / sizeof(c->held[0]))
+    if (c->nheld >= MAX_HELD)
         return -1;
     alpn_entry *e = find(c->r, has_name, name, len);
     if (!e)
@@ -324,7 +335,7 @@ static void *serve(void *arg)
         struct pollfd p[2] = { { r->core.wake[0], POLLIN, 0 }, { r->core.fd, POLLIN, 0 } };
         int n = poll(p, 2, -1);
         if (n < 0 && errno != EINTR)
-            acme__sleep_ms(10); /* should not happen; do not spin */
+            acme__sleep_ms(ACME__POLL_BACKOFF_MS);
         if (n <= 0)
             continue;
         if (p[0].revents)
