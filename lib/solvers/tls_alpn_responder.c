@@ -193,42 +193,37 @@ static int load_cert(mbedtls_x509_crt *crt, const char *pem,
 
 /* ---- one connection ---- */
 
-static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+/* One send (of out) or recv (into in) on the non-blocking socket for
+ * mbedTLS, waiting while it would block: the bytes moved (0 from recv is
+ * the peer's EOF) or an mbedTLS error, MBEDTLS_ERR_SSL_TIMEOUT once the
+ * client's deadline has passed. */
+static int bio_io(tls_conn *c, const unsigned char *out, unsigned char *in, size_t len)
 {
-    tls_conn *c = ctx;
+    const int failed = out ? MBEDTLS_ERR_NET_SEND_FAILED : MBEDTLS_ERR_NET_RECV_FAILED;
     if (len > INT_MAX)
         len = INT_MAX;
     for (;;) {
-        ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+        ssize_t n = out ? send(c->fd, out, len, MSG_NOSIGNAL) : recv(c->fd, in, len, 0);
         if (n >= 0)
             return (int)n;
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return MBEDTLS_ERR_NET_SEND_FAILED;
-        int w = acme__responder_wait(&c->r->core, c->fd, POLLOUT, c->deadline);
+            return failed;
+        int w = acme__responder_wait(&c->r->core, c->fd, out ? POLLOUT : POLLIN, c->deadline);
         if (w <= 0)
-            return w == 0 ? MBEDTLS_ERR_SSL_TIMEOUT : MBEDTLS_ERR_NET_SEND_FAILED;
+            return w == 0 ? MBEDTLS_ERR_SSL_TIMEOUT : failed;
     }
+}
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    return bio_io(ctx, buf, NULL, len);
 }
 
 static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 {
-    tls_conn *c = ctx;
-    if (len > INT_MAX)
-        len = INT_MAX;
-    for (;;) {
-        ssize_t n = recv(c->fd, buf, len, 0);
-        if (n >= 0)
-            return (int)n; /* 0 is the peer's EOF */
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return MBEDTLS_ERR_NET_RECV_FAILED;
-        int w = acme__responder_wait(&c->r->core, c->fd, POLLIN, c->deadline);
-        if (w <= 0)
-            return w == 0 ? MBEDTLS_ERR_SSL_TIMEOUT : MBEDTLS_ERR_NET_RECV_FAILED;
-    }
+    return bio_io(ctx, NULL, buf, len);
 }
 
 /* mbedTLS calls this with the ClientHello's server name. */
