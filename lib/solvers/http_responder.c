@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -56,6 +57,10 @@ struct acme_http_responder {
     acme__responder core; /* first: acme__responder_start allocates the whole */
     http_conn *conns[MAX_CONNS]; /* the server thread's own */
 };
+
+/* The casts between these and the shared types rely on it. */
+_Static_assert(offsetof(struct acme_http_responder, core) == 0, "core is the first member");
+_Static_assert(offsetof(http_entry, answer) == 0, "answer is the first member");
 
 static void entry_free(acme__answer *a)
 {

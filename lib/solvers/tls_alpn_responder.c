@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,10 @@ typedef struct alpn_entry {
 struct acme_tls_alpn_responder {
     acme__responder core; /* first: acme__responder_start allocates the whole */
 };
+
+/* The casts between these and the shared types rely on it. */
+_Static_assert(offsetof(struct acme_tls_alpn_responder, core) == 0, "core is the first member");
+_Static_assert(offsetof(alpn_entry, answer) == 0, "answer is the first member");
 
 /* One client. */
 typedef struct tls_conn {
