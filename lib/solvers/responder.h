@@ -28,7 +28,8 @@ typedef struct acme__answer {
 /* Tells whether answer a is the one `key` asks for. */
 typedef int (*acme__answer_match_fn)(const acme__answer *a, const void *key);
 
-/* The first member of each responder. */
+/* The first member of each responder, so that start and stop below can
+ * allocate and free the whole of it. */
 typedef struct acme__responder {
     int fd;            /* listening socket (non-blocking) */
     int wake[2];       /* self-pipe: a byte in wake[1] means "stop" */
