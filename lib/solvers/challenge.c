@@ -35,13 +35,13 @@ void acme__challenge_free(acme_challenge *ch)
     free(ch);
 }
 
-static char *sha256_b64(const char *text, unsigned char digest[32])
+static char *sha256_b64(const char *text, unsigned char digest[ACME__KEY_AUTHZ_DIGEST_LEN])
 {
     if (mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), (const unsigned char *)text,
                    strlen(text), digest) != 0)
         return NULL;
     acme__buf b = ACME__BUF_INIT;
-    acme__b64url_append(&b, digest, 32);
+    acme__b64url_append(&b, digest, ACME__KEY_AUTHZ_DIGEST_LEN);
     return acme__buf_detach(&b);
 }
 
@@ -91,7 +91,7 @@ int acme__challenge_new(acme_challenge **out, yajl_val json, const char *authz_u
         oom = !ch->token || !ch->key_authz;
     }
     if (!oom && ch->key_authz) {
-        unsigned char digest[32];
+        unsigned char digest[ACME__KEY_AUTHZ_DIGEST_LEN];
         if (strcmp(type, "http-01") == 0) {
             oom = !(ch->http_path = concat("/.well-known/acme-challenge/", token));
         } else if (strcmp(type, "dns-01") == 0) {

@@ -8,7 +8,7 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -31,9 +31,12 @@
 /* After the answer, how long unread input is drained before closing (a
  * close with unread input sends a reset that can destroy the answer). */
 #define DRAIN_MS 1000
+/* Read size while draining; what is read is thrown away. */
+#define DRAIN_CHUNK 1024
 
+/* One presented token. */
 typedef struct http_entry {
-    struct http_entry *next;
+    acme__answer answer; /* first: the table hands back this pointer */
     char *token;
     char *key_authz;
 } http_entry;
@@ -51,17 +54,17 @@ typedef struct http_conn {
 } http_conn;
 
 struct acme_http_responder {
-    acme__listener l;
-    pthread_t thread;
-    pthread_mutex_t lock; /* guards entries */
-    http_entry *entries;
+    acme__responder core; /* first: acme__responder_start allocates the whole */
     http_conn *conns[MAX_CONNS]; /* the server thread's own */
 };
 
-static void entry_free(http_entry *e)
+/* The casts between these and the shared types rely on it. */
+_Static_assert(offsetof(struct acme_http_responder, core) == 0, "core is the first member");
+_Static_assert(offsetof(http_entry, answer) == 0, "answer is the first member");
+
+static void entry_free(acme__answer *a)
 {
-    if (!e)
-        return;
+    http_entry *e = (http_entry *)a;
     free(e->token);
     acme__free_secret_str(e->key_authz);
     free(e);
@@ -187,6 +190,11 @@ static const char *head_end(const char *in, size_t n)
     return NULL;
 }
 
+static int has_token(const acme__answer *a, const void *token)
+{
+    return strcmp(((const http_entry *)a)->token, token) == 0;
+}
+
 /* Answer a complete request: the parsed request line, then the header
  * lines from hdr up to end (just past the empty line). */
 static void answer(struct acme_http_responder *r, http_conn *c, const char *method, size_t mlen,
@@ -211,21 +219,16 @@ static void answer(struct acme_http_responder *r, http_conn *c, const char *meth
     char *token = NULL;
     if (tlen > plen && memcmp(target, CHALLENGE_PREFIX, plen) == 0)
         token = acme__strndup(target + plen, tlen - plen);
-    int found = 0;
-    if (token && acme__b64url_valid(token)) {
-        pthread_mutex_lock(&r->lock);
-        for (http_entry *e = r->entries; e; e = e->next) {
-            if (strcmp(e->token, token) == 0) {
-                respond(c, "200 OK", NULL, e->key_authz, head);
-                found = 1;
-                break;
-            }
-        }
-        pthread_mutex_unlock(&r->lock);
-    }
+    acme__answer *found = NULL;
+    if (token && acme__b64url_valid(token))
+        found = acme__responder_find(&r->core, has_token, token);
     free(token);
-    if (!found)
+    if (found) {
+        respond(c, "200 OK", NULL, ((http_entry *)found)->key_authz, head);
+        acme__responder_release(&r->core, found);
+    } else {
         respond(c, "404 Not Found", NULL, "not found\n", head);
+    }
 }
 
 /* ---- connections ---- */
@@ -293,7 +296,7 @@ static void conn_write(http_conn *c)
 
 static void conn_drain(http_conn *c)
 {
-    char sink[1024];
+    char sink[DRAIN_CHUNK];
     for (;;) {
         ssize_t n = recv(c->fd, sink, sizeof(sink), 0);
         if (n < 0 && errno == EINTR)
@@ -322,9 +325,7 @@ static void accept_all(struct acme_http_responder *r)
     for (size_t i = 0; i < MAX_CONNS; i++) {
         if (r->conns[i])
             continue;
-        int fd = acme__listener_accept(&r->l);
-        if (fd == -2)
-            acme__sleep_ms(100);
+        int fd = acme__responder_accept(&r->core);
         if (fd < 0)
             return;
         http_conn *c = calloc(1, sizeof(*c));
@@ -364,12 +365,12 @@ static void *serve(void *arg)
             pfd[n] = (struct pollfd){ c->fd, c->state == CONN_WRITE ? POLLOUT : POLLIN, 0 };
             slot[n++] = i;
         }
-        pfd[0] = (struct pollfd){ r->l.wake[0], POLLIN, 0 };
+        pfd[0] = (struct pollfd){ r->core.wake[0], POLLIN, 0 };
         /* With every slot taken, new clients wait in the backlog. */
-        pfd[1] = (struct pollfd){ full ? -1 : r->l.fd, POLLIN, 0 };
+        pfd[1] = (struct pollfd){ full ? -1 : r->core.fd, POLLIN, 0 };
         int ready = poll(pfd, n, timeout);
         if (ready < 0 && errno != EINTR)
-            acme__sleep_ms(10); /* should not happen; do not spin */
+            acme__sleep_ms(ACME__POLL_BACKOFF_MS);
         if (ready <= 0)
             continue;
         if (pfd[0].revents)
@@ -394,44 +395,31 @@ int acme_http_responder_start(acme_http_responder **out, const char *address, un
 {
     if (!out)
         return acme__fail(NULL, ACME_ERR_INVALID, WHAT ": NULL output");
-    *out = NULL;
-    struct acme_http_responder *r = calloc(1, sizeof(*r));
-    if (!r)
-        return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
-    if (pthread_mutex_init(&r->lock, NULL) != 0) {
-        free(r);
-        return acme__fail(NULL, ACME_ERR_NOMEM, WHAT ": cannot create a mutex");
-    }
-    int rc = acme__listener_run(&r->l, &r->thread, address, port, WHAT, serve, r);
-    if (rc != ACME_OK) {
-        pthread_mutex_destroy(&r->lock);
-        free(r);
-        return rc;
-    }
-    *out = r;
-    return ACME_OK;
+    acme__responder *core;
+    int rc = acme__responder_start(&core, sizeof(**out), address, port, WHAT, serve, entry_free);
+    *out = (acme_http_responder *)core;
+    return rc;
 }
 
 unsigned int acme_http_responder_port(const acme_http_responder *r)
 {
-    return r ? r->l.port : 0;
+    return r ? r->core.port : 0;
 }
 
 void acme_http_responder_stop(acme_http_responder *r)
 {
-    if (!r)
-        return;
-    acme__listener_stop(&r->l, r->thread);
-    while (r->entries) {
-        http_entry *e = r->entries;
-        r->entries = e->next;
-        entry_free(e);
-    }
-    pthread_mutex_destroy(&r->lock);
-    free(r);
+    acme__responder_stop(r ? &r->core : NULL);
 }
 
 /* ---- the solver ---- */
+
+/* The presented answer for this challenge. */
+static int is_challenge(const acme__answer *a, const void *ch)
+{
+    const http_entry *e = (const http_entry *)a;
+    return strcmp(e->token, acme_challenge_token(ch)) == 0 &&
+           strcmp(e->key_authz, acme_challenge_key_authorization(ch)) == 0;
+}
 
 static int responder_present(const acme_challenge *ch, void *userdata)
 {
@@ -443,39 +431,23 @@ static int responder_present(const acme_challenge *ch, void *userdata)
     if (!acme__b64url_valid(token))
         return acme__fail(NULL, ACME_ERR_INVALID, WHAT ": challenge token is not base64url");
     http_entry *e = calloc(1, sizeof(*e));
-    if (e) {
-        e->token = acme__strdup(token);
-        e->key_authz = acme__strdup(ka);
-    }
-    if (!e || !e->token || !e->key_authz) {
-        entry_free(e);
+    if (!e)
+        return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+    e->token = acme__strdup(token);
+    e->key_authz = acme__strdup(ka);
+    if (!e->token || !e->key_authz) {
+        entry_free(&e->answer);
         return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
     }
-    pthread_mutex_lock(&r->lock);
-    e->next = r->entries;
-    r->entries = e;
-    pthread_mutex_unlock(&r->lock);
+    acme__responder_publish(&r->core, &e->answer);
     return ACME_OK;
 }
 
 static void responder_cleanup(const acme_challenge *ch, void *userdata)
 {
     struct acme_http_responder *r = userdata;
-    const char *token = acme_challenge_token(ch);
-    const char *ka = acme_challenge_key_authorization(ch);
-    if (!token || !ka)
-        return;
-    http_entry *gone = NULL;
-    pthread_mutex_lock(&r->lock);
-    for (http_entry **p = &r->entries; *p; p = &(*p)->next) {
-        if (strcmp((*p)->token, token) == 0 && strcmp((*p)->key_authz, ka) == 0) {
-            gone = *p;
-            *p = gone->next;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&r->lock);
-    entry_free(gone);
+    if (acme_challenge_token(ch) && acme_challenge_key_authorization(ch))
+        acme__responder_withdraw(&r->core, is_challenge, ch);
 }
 
 int acme_solvers_add_http_responder(acme_solvers *s, acme_http_responder *r)

@@ -1,5 +1,5 @@
-/* Listening sockets, wake pipes and signal-free threads for the built-in
- * responders. */
+/* Listening sockets, wake pipes, signal-free threads and answer tables for
+ * the built-in responders. */
 #include "solvers/responder.h"
 
 #include <errno.h>
@@ -9,12 +9,24 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/clock.h"
 #include "base/error.h"
+
+/* Room for an IPv6 literal with a zone ("fe80::1%eth0"); anything longer
+ * is not an address. */
+#define HOST_MAX (INET6_ADDRSTRLEN + 64)
+/* Connections the kernel queues while the serve loop is busy. */
+#define LISTEN_BACKLOG 64
+/* poll() takes an int timeout, so longer waits go in slices. */
+#define POLL_SLICE_MS 1000
+/* Pause after accept() fails for want of resources, which a retry at
+ * once would only repeat. */
+#define ACCEPT_BACKOFF_MS 100
 
 static int set_flags(int fd, int nonblock)
 {
@@ -36,24 +48,25 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
-void acme__listener_close(acme__listener *l)
+static void close_all(acme__responder *r)
 {
-    close_fd(&l->fd);
-    close_fd(&l->wake[0]);
-    close_fd(&l->wake[1]);
+    close_fd(&r->fd);
+    close_fd(&r->wake[0]);
+    close_fd(&r->wake[1]);
 }
 
-int acme__listener_open(acme__listener *l, const char *address, unsigned int port,
-                        const char *what)
+/* Bind and listen, and make the wake pipe; on failure nothing is left
+ * open. */
+static int listen_on(acme__responder *r, const char *address, unsigned int port,
+                     const char *what)
 {
-    l->fd = l->wake[0] = l->wake[1] = -1;
-    l->port = 0;
+    r->fd = r->wake[0] = r->wake[1] = -1;
     if (port > 65535)
         return acme__fail(NULL, ACME_ERR_INVALID, "%s: port %u is out of range", what, port);
 
     /* A numeric address only: a responder binds where it is told, it does
      * not resolve names. "[::1]" is accepted as well as "::1". */
-    char host[INET6_ADDRSTRLEN + 64];
+    char host[HOST_MAX];
     const char *a = address ? address : "0.0.0.0";
     size_t alen = strlen(a);
     if (alen >= 2 && a[0] == '[' && a[alen - 1] == ']') {
@@ -65,7 +78,7 @@ int acme__listener_open(acme__listener *l, const char *address, unsigned int por
                           address ? address : "");
     memcpy(host, a, alen);
     host[alen] = '\0';
-    char service[8];
+    char service[sizeof("65535")];
     snprintf(service, sizeof(service), "%u", port);
     struct addrinfo hints, *ai = NULL;
     memset(&hints, 0, sizeof(hints));
@@ -78,16 +91,16 @@ int acme__listener_open(acme__listener *l, const char *address, unsigned int por
                           host, gai_strerror(gai));
 
     const char *step = "socket";
-    l->fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-    if (l->fd >= 0) {
+    r->fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    if (r->fd >= 0) {
         int one = 1;
-        if (set_flags(l->fd, 1) != 0)
+        if (set_flags(r->fd, 1) != 0)
             step = "fcntl";
-        else if (setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
+        else if (setsockopt(r->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
             step = "SO_REUSEADDR";
-        else if (bind(l->fd, ai->ai_addr, ai->ai_addrlen) != 0)
+        else if (bind(r->fd, ai->ai_addr, ai->ai_addrlen) != 0)
             step = "bind";
-        else if (listen(l->fd, 64) != 0)
+        else if (listen(r->fd, LISTEN_BACKLOG) != 0)
             step = "listen";
         else
             step = NULL;
@@ -95,83 +108,30 @@ int acme__listener_open(acme__listener *l, const char *address, unsigned int por
     int e = errno;
     freeaddrinfo(ai);
     if (step) {
-        acme__listener_close(l);
+        close_all(r);
         return acme__fail(NULL, ACME_ERR_IO, "%s: cannot listen on %s port %u (%s: %s)", what,
                           address ? address : "0.0.0.0", port, step, strerror(e));
     }
 
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    if (getsockname(l->fd, (struct sockaddr *)&ss, &sl) != 0) {
+    if (getsockname(r->fd, (struct sockaddr *)&ss, &sl) != 0) {
         e = errno;
-        acme__listener_close(l);
+        close_all(r);
         return acme__fail(NULL, ACME_ERR_IO, "%s: getsockname: %s", what, strerror(e));
     }
     if (ss.ss_family == AF_INET6)
-        l->port = ntohs(((const struct sockaddr_in6 *)&ss)->sin6_port);
+        r->port = ntohs(((const struct sockaddr_in6 *)&ss)->sin6_port);
     else
-        l->port = ntohs(((const struct sockaddr_in *)&ss)->sin_port);
+        r->port = ntohs(((const struct sockaddr_in *)&ss)->sin_port);
 
-    if (pipe(l->wake) != 0 || set_flags(l->wake[0], 1) != 0 || set_flags(l->wake[1], 1) != 0) {
+    if (pipe(r->wake) != 0 || set_flags(r->wake[0], 1) != 0 || set_flags(r->wake[1], 1) != 0) {
         e = errno;
-        acme__listener_close(l);
+        close_all(r);
         return acme__fail(NULL, ACME_ERR_IO, "%s: cannot create a wake pipe: %s", what,
                           strerror(e));
     }
     return ACME_OK;
-}
-
-void acme__listener_wake(acme__listener *l)
-{
-    /* Never drained: every later poll on wake[0] returns at once. A full
-     * pipe (EAGAIN) means it is readable already. */
-    ssize_t n;
-    do
-        n = write(l->wake[1], "x", 1);
-    while (n < 0 && errno == EINTR);
-}
-
-int acme__listener_woken(const acme__listener *l)
-{
-    struct pollfd p = { l->wake[0], POLLIN, 0 };
-    return poll(&p, 1, 0) > 0;
-}
-
-int acme__listener_accept(const acme__listener *l)
-{
-    for (;;) {
-        int fd = accept(l->fd, NULL, NULL);
-        if (fd < 0 && errno == EINTR)
-            continue;
-        if (fd < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED ? -1 : -2;
-        if (set_flags(fd, 1) != 0) {
-            close(fd);
-            return -1;
-        }
-        return fd;
-    }
-}
-
-int acme__listener_wait(const acme__listener *l, int fd, short events, int64_t deadline_ms)
-{
-    for (;;) {
-        int64_t left = deadline_ms - acme__mono_ms();
-        if (left <= 0)
-            return 0;
-        struct pollfd p[2] = { { fd, events, 0 }, { l->wake[0], POLLIN, 0 } };
-        int n = poll(p, 2, left > 1000 ? 1000 : (int)left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 || p[1].revents)
-            return -1;
-        if (p[0].revents & POLLNVAL)
-            return -1;
-        /* Errors and hang-ups count as ready: the read or write that
-         * follows reports them. */
-        if (p[0].revents)
-            return 1;
-    }
 }
 
 int acme__thread_start(pthread_t *thread, void *(*fn)(void *), void *arg, const char *what)
@@ -187,21 +147,140 @@ int acme__thread_start(pthread_t *thread, void *(*fn)(void *), void *arg, const 
     return ACME_OK;
 }
 
-int acme__listener_run(acme__listener *l, pthread_t *thread, const char *address,
-                       unsigned int port, const char *what, void *(*serve)(void *), void *arg)
+int acme__responder_start(acme__responder **out, size_t size, const char *address,
+                          unsigned int port, const char *what, void *(*serve)(void *),
+                          void (*free_answer)(acme__answer *a))
 {
-    int rc = acme__listener_open(l, address, port, what);
+    *out = NULL;
+    acme__responder *r = calloc(1, size);
+    if (!r)
+        return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+    if (pthread_mutex_init(&r->lock, NULL) != 0) {
+        free(r);
+        return acme__fail(NULL, ACME_ERR_NOMEM, "%s: cannot create a mutex", what);
+    }
+    r->free_answer = free_answer;
+    int rc = listen_on(r, address, port, what);
     if (rc == ACME_OK) {
-        rc = acme__thread_start(thread, serve, arg, what);
+        rc = acme__thread_start(&r->thread, serve, r, what);
         if (rc != ACME_OK)
-            acme__listener_close(l);
+            close_all(r);
+    }
+    if (rc == ACME_OK) {
+        *out = r;
+    } else {
+        pthread_mutex_destroy(&r->lock);
+        free(r);
     }
     return rc;
 }
 
-void acme__listener_stop(acme__listener *l, pthread_t thread)
+void acme__responder_stop(acme__responder *r)
 {
-    acme__listener_wake(l);
-    pthread_join(thread, NULL);
-    acme__listener_close(l);
+    if (!r)
+        return;
+    /* The pipe is never drained: every later poll on wake[0] returns at
+     * once. A full pipe (EAGAIN) means it is readable already. */
+    ssize_t n;
+    do
+        n = write(r->wake[1], "x", 1);
+    while (n < 0 && errno == EINTR);
+    pthread_join(r->thread, NULL);
+    close_all(r);
+    while (r->answers) {
+        acme__answer *a = r->answers;
+        r->answers = a->next;
+        r->free_answer(a);
+    }
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
+int acme__responder_accept(const acme__responder *r)
+{
+    for (;;) {
+        int fd = accept(r->fd, NULL, NULL);
+        if (fd < 0 && errno == EINTR)
+            continue;
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED)
+                acme__sleep_ms(ACCEPT_BACKOFF_MS);
+            return -1;
+        }
+        if (set_flags(fd, 1) != 0) {
+            close(fd);
+            return -1;
+        }
+        return fd;
+    }
+}
+
+int acme__responder_wait(const acme__responder *r, int fd, short events, int64_t deadline_ms)
+{
+    for (;;) {
+        int64_t left = deadline_ms - acme__mono_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd p[2] = { { fd, events, 0 }, { r->wake[0], POLLIN, 0 } };
+        int n = poll(p, 2, left > POLL_SLICE_MS ? POLL_SLICE_MS : (int)left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || p[1].revents)
+            return -1;
+        if (p[0].revents & POLLNVAL)
+            return -1;
+        /* Errors and hang-ups count as ready: the read or write that
+         * follows reports them. */
+        if (p[0].revents)
+            return 1;
+    }
+}
+
+/* ---- the answer table ---- */
+
+void acme__responder_publish(acme__responder *r, acme__answer *a)
+{
+    a->refs = 1;
+    pthread_mutex_lock(&r->lock);
+    a->next = r->answers;
+    r->answers = a;
+    pthread_mutex_unlock(&r->lock);
+}
+
+acme__answer *acme__responder_find(acme__responder *r, acme__answer_match_fn match,
+                                   const void *key)
+{
+    pthread_mutex_lock(&r->lock);
+    acme__answer *a = r->answers;
+    while (a && !match(a, key))
+        a = a->next;
+    if (a)
+        a->refs++;
+    pthread_mutex_unlock(&r->lock);
+    return a;
+}
+
+void acme__responder_release(acme__responder *r, acme__answer *a)
+{
+    pthread_mutex_lock(&r->lock);
+    int last = --a->refs == 0;
+    pthread_mutex_unlock(&r->lock);
+    if (last)
+        r->free_answer(a);
+}
+
+void acme__responder_withdraw(acme__responder *r, acme__answer_match_fn match, const void *key)
+{
+    acme__answer *gone = NULL;
+    pthread_mutex_lock(&r->lock);
+    for (acme__answer **p = &r->answers; *p; p = &(*p)->next) {
+        if (match(*p, key)) {
+            gone = *p;
+            *p = gone->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (gone)
+        acme__responder_release(r, gone);
 }

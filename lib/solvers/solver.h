@@ -26,6 +26,10 @@ int acme__solvers_add_owned(acme_solvers *s, const char *type, acme_solver_prese
                             acme_solver_wait_fn wait, acme_solver_cleanup_fn cleanup,
                             void *userdata, void (*free_userdata)(void *));
 
+/* SHA-256 of a key authorization, which dns-01 (RFC 8555 8.4) and
+ * tls-alpn-01 (RFC 8737 3) publish. */
+#define ACME__KEY_AUTHZ_DIGEST_LEN 32
+
 struct acme_challenge {
     char *type;
     char *url;
@@ -38,7 +42,7 @@ struct acme_challenge {
     char *http_path;    /* http-01 only */
     char *txt_name;     /* dns-01 only */
     char *txt_value;    /* dns-01 only */
-    unsigned char alpn_digest[32];
+    unsigned char alpn_digest[ACME__KEY_AUTHZ_DIGEST_LEN];
     char *alpn_digest_b64;  /* tls-alpn-01 only */
     char *alpn_cert_pem;    /* tls-alpn-01, built on first use */
     char *alpn_key_pem;

@@ -12,7 +12,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,46 +46,51 @@
 /* The only protocol offered (RFC 8737 4); mbedTLS keeps the pointer. */
 static const char *alpn_list[] = { ACME_TLS_1, NULL };
 
-/* One presented challenge. The table holds one reference, a handshake
- * that uses the certificate another, so cleanup never frees what the
- * server thread is still using; refs is guarded by the table mutex. The
- * mbedTLS contexts are written once in present, before the entry is
- * published, and after that only used by the server thread. */
+/* Octets of the longest address, IPv6. */
+#define IP_MAX 16
+/* "f.e.d. ... .ip6.arpa": two labels per octet of an IPv6 address. */
+#define REVERSE_NAME_MAX (IP_MAX * 4 + sizeof("ip6.arpa"))
+/* Entries one handshake can hold: its address's own (no SNI) and one per
+ * ClientHello, of which a HelloRetryRequest makes two. */
+#define MAX_HELD 3
+
+/* One presented challenge. The mbedTLS contexts are written once in
+ * present, before the entry is published, and after that only used by the
+ * server thread. */
 typedef struct alpn_entry {
-    struct alpn_entry *next;
-    int refs;
+    acme__answer answer; /* first: the table hands back this pointer */
     int is_ip;
     char *value;             /* the identifier value */
     char *rdns;              /* ip: its reverse-DNS name, the SNI a validator sends */
-    unsigned char ip[16];
+    unsigned char ip[IP_MAX];
     size_t ip_len;
-    unsigned char digest[32]; /* SHA-256 of the key authorization */
+    unsigned char digest[ACME__KEY_AUTHZ_DIGEST_LEN]; /* SHA-256 of the key authorization */
     mbedtls_x509_crt crt;
     mbedtls_pk_context pk;
 } alpn_entry;
 
 struct acme_tls_alpn_responder {
-    acme__listener l;
-    pthread_t thread;
-    pthread_mutex_t lock; /* guards entries and their refs */
-    alpn_entry *entries;
+    acme__responder core; /* first: acme__responder_start allocates the whole */
 };
+
+/* The casts between these and the shared types rely on it. */
+_Static_assert(offsetof(struct acme_tls_alpn_responder, core) == 0, "core is the first member");
+_Static_assert(offsetof(alpn_entry, answer) == 0, "answer is the first member");
 
 /* One client. */
 typedef struct tls_conn {
     struct acme_tls_alpn_responder *r;
     int fd;
     int64_t deadline;
-    alpn_entry *held[3]; /* the entries this handshake uses (refs taken) */
+    alpn_entry *held[MAX_HELD]; /* the entries this handshake uses (refs taken) */
     size_t nheld;
 } tls_conn;
 
 /* ---- entries ---- */
 
-static void entry_free(alpn_entry *e)
+static void entry_free(acme__answer *a)
 {
-    if (!e)
-        return;
+    alpn_entry *e = (alpn_entry *)a;
     mbedtls_x509_crt_free(&e->crt);
     mbedtls_pk_free(&e->pk);
     free(e->value);
@@ -93,19 +98,10 @@ static void entry_free(alpn_entry *e)
     free(e);
 }
 
-static void entry_unref(struct acme_tls_alpn_responder *r, alpn_entry *e)
-{
-    pthread_mutex_lock(&r->lock);
-    int last = --e->refs == 0;
-    pthread_mutex_unlock(&r->lock);
-    if (last)
-        entry_free(e);
-}
-
 /* "4.3.2.1.in-addr.arpa" or the 32 nibbles of ip6.arpa (RFC 8738 6). */
 static char *reverse_name(const unsigned char *ip, size_t len)
 {
-    char name[80];
+    char name[REVERSE_NAME_MAX];
     if (len == 4) {
         snprintf(name, sizeof(name), "%u.%u.%u.%u.in-addr.arpa", ip[3], ip[2], ip[1], ip[0]);
     } else {
@@ -122,36 +118,36 @@ static char *reverse_name(const unsigned char *ip, size_t len)
     return acme__strdup(name);
 }
 
-/* The newest entry whose identifier is `name` (a DNS name, or the reverse
- * name of an ip), with a reference taken; NULL when there is none. */
-static alpn_entry *find_by_name(struct acme_tls_alpn_responder *r, const unsigned char *name,
-                                size_t len)
+/* What a client asks for: a name from SNI, or the address it reached. */
+typedef struct wanted {
+    const unsigned char *p;
+    size_t len;
+} wanted;
+
+/* An entry whose identifier is the SNI name (a DNS name, or the reverse
+ * name of an ip). */
+static int has_name(const acme__answer *a, const void *key)
 {
-    alpn_entry *found = NULL;
-    pthread_mutex_lock(&r->lock);
-    for (alpn_entry *e = r->entries; e && !found; e = e->next) {
-        const char *want = e->is_ip ? e->rdns : e->value;
-        if (strlen(want) == len && strncasecmp(want, (const char *)name, len) == 0)
-            found = e;
-    }
-    if (found)
-        found->refs++;
-    pthread_mutex_unlock(&r->lock);
-    return found;
+    const alpn_entry *e = (const alpn_entry *)a;
+    const wanted *w = key;
+    const char *name = e->is_ip ? e->rdns : e->value;
+    return strlen(name) == w->len && strncasecmp(name, (const char *)w->p, w->len) == 0;
 }
 
-static alpn_entry *find_by_ip(struct acme_tls_alpn_responder *r, const unsigned char *ip,
-                              size_t len)
+static int has_ip(const acme__answer *a, const void *key)
 {
-    alpn_entry *found = NULL;
-    pthread_mutex_lock(&r->lock);
-    for (alpn_entry *e = r->entries; e && !found; e = e->next)
-        if (e->is_ip && e->ip_len == len && memcmp(e->ip, ip, len) == 0)
-            found = e;
-    if (found)
-        found->refs++;
-    pthread_mutex_unlock(&r->lock);
-    return found;
+    const alpn_entry *e = (const alpn_entry *)a;
+    const wanted *w = key;
+    return e->is_ip && e->ip_len == w->len && memcmp(e->ip, w->p, w->len) == 0;
+}
+
+/* The newest entry that matches, with a reference taken; NULL when there
+ * is none. */
+static alpn_entry *find(struct acme_tls_alpn_responder *r, acme__answer_match_fn match,
+                        const unsigned char *p, size_t len)
+{
+    wanted w = { p, len };
+    return (alpn_entry *)acme__responder_find(&r->core, match, &w);
 }
 
 /* mbedTLS refuses certificates with critical extensions it does not know
@@ -164,17 +160,20 @@ static int accept_acme_identifier(void *ctx, mbedtls_x509_crt const *crt,
 {
     (void)crt;
     const unsigned char *digest = ctx;
+    /* DER: the OCTET STRING tag and a one-octet length, then the digest. */
     if (oid->len == MBEDTLS_OID_SIZE(OID_ACME_IDENTIFIER) &&
         memcmp(oid->p, OID_ACME_IDENTIFIER, oid->len) == 0)
-        return end - p == 34 && p[0] == MBEDTLS_ASN1_OCTET_STRING && p[1] == 32 &&
-                       memcmp(p + 2, digest, 32) == 0
+        return end - p == 2 + ACME__KEY_AUTHZ_DIGEST_LEN && p[0] == MBEDTLS_ASN1_OCTET_STRING &&
+                       p[1] == ACME__KEY_AUTHZ_DIGEST_LEN &&
+                       memcmp(p + 2, digest, ACME__KEY_AUTHZ_DIGEST_LEN) == 0
                    ? 0
                    : MBEDTLS_ERR_X509_INVALID_EXTENSIONS;
     return critical ? MBEDTLS_ERR_X509_INVALID_EXTENSIONS : 0;
 }
 
 /* The certificate of acme__tls_alpn_cert() (one PEM block) into crt. */
-static int load_cert(mbedtls_x509_crt *crt, const char *pem, const unsigned char digest[32])
+static int load_cert(mbedtls_x509_crt *crt, const char *pem,
+                     const unsigned char digest[ACME__KEY_AUTHZ_DIGEST_LEN])
 {
     static const char begin[] = "-----BEGIN CERTIFICATE-----";
     static const char end[] = "-----END CERTIFICATE-----";
@@ -200,51 +199,46 @@ static int load_cert(mbedtls_x509_crt *crt, const char *pem, const unsigned char
 
 /* ---- one connection ---- */
 
-static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+/* One send (of out) or recv (into in) on the non-blocking socket for
+ * mbedTLS, waiting while it would block: the bytes moved (0 from recv is
+ * the peer's EOF) or an mbedTLS error, MBEDTLS_ERR_SSL_TIMEOUT once the
+ * client's deadline has passed. */
+static int bio_io(tls_conn *c, const unsigned char *out, unsigned char *in, size_t len)
 {
-    tls_conn *c = ctx;
+    const int failed = out ? MBEDTLS_ERR_NET_SEND_FAILED : MBEDTLS_ERR_NET_RECV_FAILED;
     if (len > INT_MAX)
         len = INT_MAX;
     for (;;) {
-        ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+        ssize_t n = out ? send(c->fd, out, len, MSG_NOSIGNAL) : recv(c->fd, in, len, 0);
         if (n >= 0)
             return (int)n;
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return MBEDTLS_ERR_NET_SEND_FAILED;
-        int w = acme__listener_wait(&c->r->l, c->fd, POLLOUT, c->deadline);
+            return failed;
+        int w = acme__responder_wait(&c->r->core, c->fd, out ? POLLOUT : POLLIN, c->deadline);
         if (w <= 0)
-            return w == 0 ? MBEDTLS_ERR_SSL_TIMEOUT : MBEDTLS_ERR_NET_SEND_FAILED;
+            return w == 0 ? MBEDTLS_ERR_SSL_TIMEOUT : failed;
     }
+}
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    return bio_io(ctx, buf, NULL, len);
 }
 
 static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 {
-    tls_conn *c = ctx;
-    if (len > INT_MAX)
-        len = INT_MAX;
-    for (;;) {
-        ssize_t n = recv(c->fd, buf, len, 0);
-        if (n >= 0)
-            return (int)n; /* 0 is the peer's EOF */
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return MBEDTLS_ERR_NET_RECV_FAILED;
-        int w = acme__listener_wait(&c->r->l, c->fd, POLLIN, c->deadline);
-        if (w <= 0)
-            return w == 0 ? MBEDTLS_ERR_SSL_TIMEOUT : MBEDTLS_ERR_NET_RECV_FAILED;
-    }
+    return bio_io(ctx, NULL, buf, len);
 }
 
 /* mbedTLS calls this with the ClientHello's server name. */
 static int on_sni(void *ctx, mbedtls_ssl_context *ssl, const unsigned char *name, size_t len)
 {
     tls_conn *c = ctx;
-    if (c->nheld >= sizeof(c->held) / sizeof(c->held[0]))
+    if (c->nheld >= MAX_HELD)
         return -1;
-    alpn_entry *e = find_by_name(c->r, name, len);
+    alpn_entry *e = find(c->r, has_name, name, len);
     if (!e)
         return -1; /* unknown name: the handshake fails (unrecognized_name) */
     c->held[c->nheld++] = e;
@@ -260,15 +254,15 @@ static alpn_entry *local_ip_entry(tls_conn *c)
         return NULL;
     if (ss.ss_family == AF_INET) {
         const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
-        return find_by_ip(c->r, (const unsigned char *)&sin->sin_addr, 4);
+        return find(c->r, has_ip, (const unsigned char *)&sin->sin_addr, sizeof(sin->sin_addr));
     }
     if (ss.ss_family == AF_INET6) {
         const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
         const unsigned char *a = sin6->sin6_addr.s6_addr;
-        static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+        static const unsigned char mapped[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
         if (memcmp(a, mapped, sizeof(mapped)) == 0) /* IPv4 on a dual-stack socket */
-            return find_by_ip(c->r, a + 12, 4);
-        return find_by_ip(c->r, a, 16);
+            return find(c->r, has_ip, a + sizeof(mapped), sizeof(sin6->sin6_addr) - sizeof(mapped));
+        return find(c->r, has_ip, a, sizeof(sin6->sin6_addr));
     }
     return NULL;
 }
@@ -331,7 +325,7 @@ out:
     mbedtls_ssl_free(&ssl);
     mbedtls_ssl_config_free(&conf);
     for (size_t i = 0; i < c.nheld; i++)
-        entry_unref(r, c.held[i]);
+        acme__responder_release(&r->core, &c.held[i]->answer);
     close(fd);
 }
 
@@ -339,19 +333,17 @@ static void *serve(void *arg)
 {
     struct acme_tls_alpn_responder *r = arg;
     for (;;) {
-        struct pollfd p[2] = { { r->l.wake[0], POLLIN, 0 }, { r->l.fd, POLLIN, 0 } };
+        struct pollfd p[2] = { { r->core.wake[0], POLLIN, 0 }, { r->core.fd, POLLIN, 0 } };
         int n = poll(p, 2, -1);
         if (n < 0 && errno != EINTR)
-            acme__sleep_ms(10); /* should not happen; do not spin */
+            acme__sleep_ms(ACME__POLL_BACKOFF_MS);
         if (n <= 0)
             continue;
         if (p[0].revents)
             break;
-        int fd = acme__listener_accept(&r->l);
+        int fd = acme__responder_accept(&r->core);
         if (fd >= 0)
             serve_one(r, fd);
-        else if (fd == -2)
-            acme__sleep_ms(100);
     }
     return NULL;
 }
@@ -370,40 +362,20 @@ int acme_tls_alpn_responder_start(acme_tls_alpn_responder **out, const char *add
      * here, before the thread starts, the server thread only reads them. */
     (void)mbedtls_ssl_list_ciphersuites();
     (void)mbedtls_ecp_grp_id_list();
-    struct acme_tls_alpn_responder *r = calloc(1, sizeof(*r));
-    if (!r)
-        return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
-    if (pthread_mutex_init(&r->lock, NULL) != 0) {
-        free(r);
-        return acme__fail(NULL, ACME_ERR_NOMEM, WHAT ": cannot create a mutex");
-    }
-    int rc = acme__listener_run(&r->l, &r->thread, address, port, WHAT, serve, r);
-    if (rc != ACME_OK) {
-        pthread_mutex_destroy(&r->lock);
-        free(r);
-        return rc;
-    }
-    *out = r;
-    return ACME_OK;
+    acme__responder *core;
+    int rc = acme__responder_start(&core, sizeof(**out), address, port, WHAT, serve, entry_free);
+    *out = (acme_tls_alpn_responder *)core;
+    return rc;
 }
 
 unsigned int acme_tls_alpn_responder_port(const acme_tls_alpn_responder *r)
 {
-    return r ? r->l.port : 0;
+    return r ? r->core.port : 0;
 }
 
 void acme_tls_alpn_responder_stop(acme_tls_alpn_responder *r)
 {
-    if (!r)
-        return;
-    acme__listener_stop(&r->l, r->thread);
-    while (r->entries) {
-        alpn_entry *e = r->entries;
-        r->entries = e->next;
-        entry_free(e);
-    }
-    pthread_mutex_destroy(&r->lock);
-    free(r);
+    acme__responder_stop(r ? &r->core : NULL);
 }
 
 /* ---- the solver ---- */
@@ -429,7 +401,6 @@ static int alpn_present(const acme_challenge *ch, void *userdata)
         return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
     mbedtls_x509_crt_init(&e->crt);
     mbedtls_pk_init(&e->pk);
-    e->refs = 1;
     e->is_ip = strcmp(type, "ip") == 0;
     memcpy(e->digest, ch->alpn_digest, sizeof(e->digest));
     int rc = ACME_OK;
@@ -449,39 +420,29 @@ static int alpn_present(const acme_challenge *ch, void *userdata)
                             (unsigned int)-ret);
     }
     if (rc != ACME_OK) {
-        entry_free(e);
+        entry_free(&e->answer);
         return rc;
     }
-    pthread_mutex_lock(&r->lock);
-    e->next = r->entries;
-    r->entries = e;
-    pthread_mutex_unlock(&r->lock);
+    acme__responder_publish(&r->core, &e->answer);
     return ACME_OK;
+}
+
+/* The presented answer for this challenge. */
+static int is_challenge(const acme__answer *a, const void *key)
+{
+    const alpn_entry *e = (const alpn_entry *)a;
+    const acme_challenge *ch = key;
+    return e->is_ip == (strcmp(ch->ident_type, "ip") == 0) &&
+           strcmp(e->value, ch->ident_value) == 0 &&
+           memcmp(e->digest, ch->alpn_digest, sizeof(e->digest)) == 0;
 }
 
 static void alpn_cleanup(const acme_challenge *ch, void *userdata)
 {
     struct acme_tls_alpn_responder *r = userdata;
-    const char *type = acme_challenge_identifier_type(ch);
-    const char *value = acme_challenge_identifier_value(ch);
-    if (!type || !value || !acme_challenge_tls_alpn_digest(ch))
-        return;
-    int is_ip = strcmp(type, "ip") == 0;
-    alpn_entry *gone = NULL;
-    pthread_mutex_lock(&r->lock);
-    for (alpn_entry **p = &r->entries; *p; p = &(*p)->next) {
-        alpn_entry *e = *p;
-        if (e->is_ip == is_ip && strcmp(e->value, value) == 0 &&
-            memcmp(e->digest, ch->alpn_digest, sizeof(e->digest)) == 0) {
-            *p = e->next;
-            gone = e;
-            break;
-        }
-    }
-    int last = gone && --gone->refs == 0;
-    pthread_mutex_unlock(&r->lock);
-    if (last)
-        entry_free(gone);
+    if (acme_challenge_identifier_type(ch) && acme_challenge_identifier_value(ch) &&
+        acme_challenge_tls_alpn_digest(ch))
+        acme__responder_withdraw(&r->core, is_challenge, ch);
 }
 
 int acme_solvers_add_tls_alpn_responder(acme_solvers *s, acme_tls_alpn_responder *r)
