@@ -1,6 +1,7 @@
 /* The store wrapper: a table of host (or built-in) callbacks behind
  * validated keys, bounded reads, lists as arrays and errors that name the
- * key. The built-in filesystem callbacks live in store_fs.c. */
+ * key. Built-in stores (store_fs.c) may add a path and a link callback
+ * (acme__store_backend). */
 #include "store/store.h"
 
 #include <stdint.h>
@@ -144,7 +145,6 @@ void acme_store_free(acme_store *s)
         return;
     if (s->free_userdata)
         s->free_userdata(s->userdata);
-    free(s->fs_root);
     free(s);
 }
 
@@ -155,15 +155,12 @@ int acme_store_path(const acme_store *s, const char *key, char **path_out)
     *path_out = NULL;
     if (!s || !key)
         return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL argument");
-    if (!s->fs_root)
+    if (!s->backend || !s->backend->path)
         return acme__fail(NULL, ACME_ERR_UNSUPPORTED,
                           "store: not a filesystem store; keys have no path");
     if (!acme__store_key_valid(key))
         return acme__fail(NULL, ACME_ERR_INVALID, "store: invalid key \"%.200s\"", key);
-    acme__buf b = ACME__BUF_INIT;
-    /* A root of "/" needs no separator of its own. */
-    acme__buf_printf(&b, "%s%s%s", s->fs_root, strcmp(s->fs_root, "/") == 0 ? "" : "/", key);
-    char *path = acme__buf_detach(&b);
+    char *path = s->backend->path(key, s->userdata);
     if (!path)
         return acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
     *path_out = path;
@@ -207,8 +204,8 @@ typedef struct before {
 
 static void before_take(const acme_store *s, before *b)
 {
-    /* The built-in store always records its reason, so it needs no copy. */
-    if (s->fs_root)
+    /* A built-in store always records its reason, so it needs no copy. */
+    if (s->backend)
         b->msg[0] = '\0';
     else
         snprintf(b->msg, sizeof(b->msg), "%s", acme_last_error());
@@ -224,7 +221,7 @@ static int cb_fail(const acme_store *s, int rc, const before *b, const char *ver
         rc = ACME_ERR_CALLBACK; /* not an acme_error code */
     const char *now = acme_last_error();
     const char *reason = acme_strerror(rc);
-    if (now[0] && (s->fs_root || strcmp(now, b->msg) != 0))
+    if (now[0] && (s->backend || strcmp(now, b->msg) != 0))
         reason = now;
     return acme__fail(err, rc, "store: cannot %s %s: %s", verb, key, reason);
 }
@@ -301,10 +298,10 @@ int acme__store_write_same(acme_store *s, const char *from_key, const char *to_k
         rc = check_key(s, to_key, "key", err);
     if (rc != ACME_OK)
         return rc;
-    if (s->link) {
+    if (s->backend && s->backend->link) {
         before bf;
         before_take(s, &bf);
-        rc = s->link(from_key, to_key, s->userdata);
+        rc = s->backend->link(from_key, to_key, s->userdata);
         if (rc == ACME_OK)
             return ACME_OK;
         if (rc != ACME_ERR_UNSUPPORTED)

@@ -218,6 +218,12 @@ static int fs_link(const char *from_key, const char *to_key, void *userdata)
     return rc;
 }
 
+static char *fs_path(const char *key, void *userdata)
+{
+    const fs *f = userdata;
+    return join(f->root, key);
+}
+
 static int fs_remove(const char *key, void *userdata)
 {
     fs *f = userdata;
@@ -476,10 +482,8 @@ int acme_store_new_fs(acme_store **out, const char *dir)
         return acme__fail(NULL, rc, "store: %s", acme_last_error());
     }
     fs *f = calloc(1, sizeof(*f));
-    char *root2 = acme__strdup(root);
-    if (!f || !root2 || pthread_mutex_init(&f->mu, NULL) != 0) {
+    if (!f || pthread_mutex_init(&f->mu, NULL) != 0) {
         free(f);
-        free(root2);
         free(root);
         return acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
     }
@@ -487,16 +491,15 @@ int acme_store_new_fs(acme_store **out, const char *dir)
     static const acme_store_ops ops = {
         ACME_STORE_OPS_VERSION, fs_read, fs_write, fs_remove, fs_list, fs_lock, fs_unlock,
     };
+    static const acme__store_backend backend = { fs_path, fs_link };
     acme_store *s = NULL;
     rc = acme_store_new(&s, &ops, f);
     if (rc != ACME_OK) {
         fs_free(f);
-        free(root2);
         return rc;
     }
     s->free_userdata = fs_free;
-    s->fs_root = root2;
-    s->link = fs_link;
+    s->backend = &backend;
     *out = s;
     return ACME_OK;
 }
