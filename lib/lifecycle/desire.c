@@ -130,11 +130,8 @@ static void emit(acme_desire *d, int type, const char *name, int error, const ch
         return;
     acme_event e = { type, name, NULL, NULL, NULL, NULL, error, message, problem };
     if (type != ACME_EVENT_FAILED) {
-        acme__buf b = ACME__BUF_INIT;
-        acme__buf_printf(&b, ACME__CERTS_DIR "/%s/chain.pem", name);
-        e.chain_key = acme__buf_detach(&b);
-        acme__buf_printf(&b, ACME__CERTS_DIR "/%s/key.pem", name);
-        e.key_key = acme__buf_detach(&b);
+        e.chain_key = acme__store_cert_key(name, ACME__FILE_CHAIN);
+        e.key_key = acme__store_cert_key(name, ACME__FILE_KEY);
         if (e.chain_key && acme_store_path(d->store, e.chain_key, &e.chain_path) != ACME_OK)
             e.chain_path = NULL;
         if (e.key_key && acme_store_path(d->store, e.key_key, &e.key_path) != ACME_OK)
@@ -280,18 +277,6 @@ static int wanted_ids(acme_desire *d, const char *const *in, size_t n, char ***o
     return rc;
 }
 
-static int name_valid(const char *name)
-{
-    if (!name || !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-        strcmp(name, "locks") == 0 || strlen(name) > 255)
-        return 0;
-    for (const char *p = name; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              strchr("._-@+", *p)))
-            return 0;
-    return 1;
-}
-
 static int add_want(acme_desire *d, const char *name, char **ids, size_t nids, int key_type,
                     const acme_solvers *solvers)
 {
@@ -338,7 +323,7 @@ int acme_desire_add(acme_desire *d, const char *name, const char *const *identif
                 *p = '_';
         name = default_name;
     }
-    if (!name_valid(name)) {
+    if (!acme__store_cert_name_valid(name)) {
         acme__free_strv(ids, nids);
         return acme__fail(&d->err, ACME_ERR_INVALID,
                           "desire: \"%s\" is not a usable certificate name (letters, digits, "
@@ -362,7 +347,7 @@ int acme_desire_add_stored(acme_desire *d, size_t *count)
     size_t n = 0;
     int rc = acme__store_list(d->store, ACME__CERTS_DIR, &names, &n, &d->err);
     for (size_t i = 0; rc == ACME_OK && i < n; i++) {
-        if (!name_valid(names[i]))
+        if (!acme__store_cert_name_valid(names[i]))
             continue;
         acme__stored_cert c;
         acme__err lerr = ACME__ERR_QUIET;
@@ -525,8 +510,9 @@ static int ensure_want(acme_desire *d, want *w)
     acme__err err = { 0 };
     char why[256] = "";
     int rc = ensure_account(d, &err);
-    char lock[300];
-    snprintf(lock, sizeof(lock), ACME__CERTS_DIR "/%s", w->name);
+    char *lock = acme__store_cert_key(w->name, NULL);
+    if (rc == ACME_OK && !lock)
+        rc = acme__fail(&err, ACME_ERR_NOMEM, "out of memory");
     int locked = 0;
     if (rc == ACME_OK && (rc = acme__store_lock_wait(d->store, lock, d->o.lock_timeout_s, &err)) == ACME_OK)
         locked = 1;
@@ -643,6 +629,7 @@ static int ensure_want(acme_desire *d, want *w)
         acme__stored_free(&c);
     if (locked)
         acme__store_unlock(d->store, lock);
+    free(lock);
     if (rc != ACME_OK) {
         set_outcome(w, ACME_RESULT_FAILED, rc, err.msg);
         acme__log(d->provider, ACME_LOG_ERROR, "%s: %s", w->name, err.msg);

@@ -4,22 +4,15 @@
  * (acme__store_backend). */
 #include "store/store.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "base/clock.h"
 #include "base/mem.h"
 
 /* Longest key (acme/store.h). */
 #define KEY_MAX 1024
-/* Longest segment acme__store_segment makes: below NAME_MAX (255) of
- * common filesystems, with room for the ".tmp-XXXXXX" suffix of atomic
- * writes. Longer labels are cut and get a hash of the whole label. */
-#define SEGMENT_MAX 200
-#define SEGMENT_KEEP (SEGMENT_MAX - 17) /* "_" + 16 hex digits */
 
 /* ---- buffers ------------------------------------------------------------ */
 
@@ -39,7 +32,7 @@ int acme_buffer_append(acme_buffer *b, const void *data, size_t len)
 
 /* ---- keys --------------------------------------------------------------- */
 
-static int seg_char(unsigned char c)
+int acme__store_key_char(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            c == '.' || c == '_' || c == '@' || c == '+' || c == '-';
@@ -63,54 +56,11 @@ int acme__store_key_valid(const char *key)
             if (*p == '\0')
                 break;
             seg = p + 1;
-        } else if (!seg_char((unsigned char)*p)) {
+        } else if (!acme__store_key_char((unsigned char)*p)) {
             return 0;
         }
     }
     return total - 1 <= KEY_MAX;
-}
-
-/* A URI scheme followed by "://", or "mailto:" (ACME contacts): the
- * length to skip, else 0. */
-static size_t scheme_len(const char *s)
-{
-    if (strncasecmp(s, "mailto:", 7) == 0)
-        return 7;
-    size_t i = 0;
-    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-        return 0;
-    while ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-           (s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '.' || s[i] == '-')
-        i++;
-    return strncmp(s + i, "://", 3) == 0 ? i + 3 : 0;
-}
-
-char *acme__store_segment(const char *label)
-{
-    if (!label)
-        label = "";
-    const char *p = *label ? label + scheme_len(label) : label;
-    size_t n = strlen(p);
-    int cut = n > SEGMENT_MAX;
-    size_t keep = cut ? SEGMENT_KEEP : n;
-    char *seg = malloc((cut ? SEGMENT_MAX : (n ? n : 2)) + 1);
-    if (!seg)
-        return NULL;
-    for (size_t i = 0; i < keep; i++)
-        seg[i] = seg_char((unsigned char)p[i]) ? p[i] : '_';
-    seg[keep] = '\0';
-    if (cut) {
-        /* FNV-1a over the whole label keeps distinct long labels apart. */
-        uint64_t h = 0xcbf29ce484222325u;
-        for (const unsigned char *q = (const unsigned char *)label; *q; q++)
-            h = (h ^ *q) * 0x100000001b3u;
-        snprintf(seg + keep, SEGMENT_MAX + 1 - keep, "_%016llx", (unsigned long long)h);
-    } else if (n == 0 || strcmp(seg, ".") == 0 || strcmp(seg, "..") == 0) {
-        /* Never empty, "." or "..": dots become '_' ("" gives "_"). */
-        memset(seg, '_', n ? n : 1);
-        seg[n ? n : 1] = '\0';
-    }
-    return seg;
 }
 
 /* ---- handles ------------------------------------------------------------ */

@@ -39,9 +39,8 @@ struct acme_store {
 
 /* Non-zero when key follows the rules of acme/store.h. */
 int acme__store_key_valid(const char *key);
-/* Turn an arbitrary label (an e-mail, a CA URL) into one key segment:
- * allowed characters kept, others replaced by '_'; never empty, "." or "..". */
-char *acme__store_segment(const char *label);
+/* Non-zero when c may appear in a key segment (acme/store.h). */
+int acme__store_key_char(unsigned char c);
 
 int acme__store_read(acme_store *s, const char *key, acme__buf *out, acme__err *err);
 int acme__store_write(acme_store *s, const char *key, const void *data, size_t len, int secret,

@@ -25,6 +25,7 @@
 #include "base/error.h"
 #include "base/mem.h"
 #include "store/store.h"
+#include "store/store_layout.h"
 
 #include "unit.h"
 
