@@ -142,6 +142,12 @@ int cli_open_provider(cli *c);
 int cli_open_store(cli *c);
 /* Remember e-mail, directory and CA bundle in <state>/acmectl.conf (if changed). */
 int cli_save_conf(cli *c, const char *email);
+/* <state>/KEY: where the store keeps KEY, known before the store is opened
+ * (malloc'd). */
+char *cli_state_path(const cli *c, const char *key);
+/* The path of a file (ACME_STORE_FILE_*) of the stored certificate `name`
+ * (malloc'd), or NULL for an invalid name. */
+char *cli_cert_file(const cli *c, const char *name, int file);
 /* Non-zero when an account for `email` at the effective directory is stored. */
 int cli_account_stored(const cli *c, const char *email);
 /* The path of the stored account key file holding `key` (malloc'd), or NULL. */

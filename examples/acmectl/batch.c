@@ -220,23 +220,21 @@ static void say_not_due(const char *name, const char *message)
 /* Whether the state dir holds any certificate (without opening the store). */
 static int any_stored(const cli *c)
 {
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/certs", c->state_dir);
+    char *path = cli_state_path(c, ACME_STORE_CERTS);
     DIR *d = opendir(path);
+    free(path);
     if (!d)
         return 0;
     int found = 0;
     struct dirent *e;
     while (!found && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char meta[4600];
-        snprintf(meta, sizeof(meta), "%s/%s/meta.json", path, e->d_name);
-        FILE *f = fopen(meta, "r");
+        char *meta = cli_cert_file(c, e->d_name, ACME_STORE_FILE_META);
+        FILE *f = meta ? fopen(meta, "r") : NULL;
         if (f) {
             found = 1;
             fclose(f);
         }
+        free(meta);
     }
     closedir(d);
     return found;
@@ -244,17 +242,15 @@ static int any_stored(const cli *c)
 
 static void print_paths(const cli *c, const char *name)
 {
-    char key[600];
-    char *path = NULL;
-    snprintf(key, sizeof(key), "certs/%s/chain.pem", name);
-    if (acme_store_path(c->store, key, &path) == ACME_OK)
-        printf("%s\n", path);
-    acme_free(path);
-    path = NULL;
-    snprintf(key, sizeof(key), "certs/%s/key.pem", name);
-    if (acme_store_path(c->store, key, &path) == ACME_OK)
-        printf("%s\n", path);
-    acme_free(path);
+    static const int files[] = { ACME_STORE_FILE_CHAIN, ACME_STORE_FILE_KEY };
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char *key = NULL, *path = NULL;
+        if (acme_store_cert_key(name, files[i], &key) == ACME_OK &&
+            acme_store_path(c->store, key, &path) == ACME_OK)
+            printf("%s\n", path);
+        acme_free(key);
+        acme_free(path);
+    }
     fflush(stdout);
 }
 

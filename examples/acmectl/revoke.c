@@ -116,9 +116,10 @@ static int revoke_name(cli *c, const char *email_opt, const char *name, int reas
         return rc;
     if ((rc = cli_require_state(c)) != EXIT_OK)
         return rc;
-    char meta[4600];
-    snprintf(meta, sizeof(meta), "%s/certs/%s/meta.json", c->state_dir, name);
-    if (access(meta, F_OK) != 0) {
+    char *meta = cli_cert_file(c, name, ACME_STORE_FILE_META);
+    int stored = meta && access(meta, F_OK) == 0;
+    free(meta);
+    if (!stored) {
         error_msg("no certificate called %s in %s", name, c->state_dir);
         return EXIT_FAIL;
     }
@@ -136,13 +137,14 @@ static int revoke_name(cli *c, const char *email_opt, const char *name, int reas
     if (acme_desire_new(&d, c->provider, c->store, NULL, &o) != ACME_OK)
         return fail_with("desire", acme_last_error(), NULL);
     /* The serial, for the record (and for scripts, on stdout). */
-    char key[600];
+    char *key = NULL;
     char *pem = NULL;
     size_t len = 0;
     acme_cert *cert = NULL;
-    snprintf(key, sizeof(key), "certs/%s/chain.pem", name);
-    if (acme_store_get(c->store, key, &pem, &len) == ACME_OK)
+    if (acme_store_cert_key(name, ACME_STORE_FILE_CHAIN, &key) == ACME_OK &&
+        acme_store_get(c->store, key, &pem, &len) == ACME_OK)
         acme_cert_parse(&cert, pem, len, NULL);
+    acme_free(key);
     if (acme_desire_revoke(d, name, reason, with_cert_key) != ACME_OK) {
         rc = fail_with(name, acme_desire_last_error(d), acme_last_problem());
     } else {

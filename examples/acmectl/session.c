@@ -98,14 +98,7 @@ char *derive_cert_name(const char *first_id)
 
 int cert_name_ok(const char *name)
 {
-    if (!name || !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-        strlen(name) > 200)
-        return 0;
-    for (const char *p = name; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              strchr("._-@+", *p)))
-            return 0;
-    return 1;
+    return acme_desire_name_valid(name);
 }
 
 int check_email(const char *email)
@@ -364,15 +357,33 @@ int cli_save_conf(cli *c, const char *email)
     return EXIT_OK;
 }
 
-/* The store's name for an e-mail: characters outside letters, digits and
- * "._-@+" become '_' (the segment rule of include/acme/store.h). */
-static void email_segment(const char *email, char *out, size_t size)
+char *cli_state_path(const cli *c, const char *key)
 {
-    snprintf(out, size, "%s", email);
-    for (char *p = out; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              strchr("._-@+", *p)))
-            *p = '_';
+    size_t n = strlen(c->state_dir) + strlen(key) + 2;
+    char *path = xcalloc(n, 1);
+    snprintf(path, n, "%s/%s", c->state_dir, key);
+    return path;
+}
+
+/* The path of an account file of email at the effective CA, or NULL. */
+static char *account_file(const cli *c, const char *email, int file)
+{
+    char *key = NULL;
+    if (acme_store_account_key(c->directory, email, file, &key) != ACME_OK)
+        return NULL;
+    char *path = cli_state_path(c, key);
+    acme_free(key);
+    return path;
+}
+
+char *cli_cert_file(const cli *c, const char *name, int file)
+{
+    char *key = NULL;
+    if (acme_store_cert_key(name, file, &key) != ACME_OK)
+        return NULL;
+    char *path = cli_state_path(c, key);
+    acme_free(key);
+    return path;
 }
 
 /* Calls fn(path of accounts/<ca>/<name>, name, userdata) for each stored
@@ -409,39 +420,25 @@ static int each_account_dir(const cli *c, int (*fn)(const char *dir, const char 
     return rc;
 }
 
-typedef struct stored_probe {
-    const char *segment;
-    const char *directory;
-} stored_probe;
-
-static int probe_stored(const char *dir, const char *name, void *ud)
-{
-    stored_probe *p = ud;
-    if (strcmp(name, p->segment) != 0)
-        return 0;
-    char path[5000];
-    snprintf(path, sizeof(path), "%s/key.pem", dir);
-    if (access(path, R_OK) != 0)
-        return 0;
-    snprintf(path, sizeof(path), "%s/account.json", dir);
-    char *json = read_text_file(path, 65536, NULL);
-    if (!json)
-        return 0;
-    char needle[2200];
-    snprintf(needle, sizeof(needle), "\"directory\":\"%s\"", p->directory);
-    int found = strstr(json, needle) != NULL;
-    free(json);
-    return found;
-}
-
 int cli_account_stored(const cli *c, const char *email)
 {
     if (!c->state_exists || !email)
         return 0;
-    char seg[512];
-    email_segment(email, seg, sizeof(seg));
-    stored_probe p = { seg, c->directory };
-    return each_account_dir(c, probe_stored, &p);
+    char *key_path = account_file(c, email, ACME_STORE_FILE_KEY);
+    char *json_path = account_file(c, email, ACME_STORE_FILE_META);
+    char *json = key_path && json_path && access(key_path, R_OK) == 0
+                     ? read_text_file(json_path, 65536, NULL)
+                     : NULL;
+    int found = 0;
+    if (json) {
+        char needle[2200];
+        snprintf(needle, sizeof(needle), "\"directory\":\"%s\"", c->directory);
+        found = strstr(json, needle) != NULL;
+    }
+    free(json);
+    free(key_path);
+    free(json_path);
+    return found;
 }
 
 typedef struct key_probe {

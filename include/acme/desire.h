@@ -124,6 +124,14 @@ ACME_API int acme_desire_add(acme_desire *d, const char *name, const char *const
                              size_t n, int key_type, const acme_solvers *solvers);
 
 /**
+ * Non-zero when `name` is usable as a certificate name by acme_desire_add()
+ * (one store segment of letters, digits and "._-@+", at most 255
+ * characters, not "." or ".." and not "locks"); 0 otherwise, also for NULL.
+ * Sets no error. Thread-safe: it touches no shared state. Since 0.3.
+ */
+ACME_API int acme_desire_name_valid(const char *name);
+
+/**
  * Want every certificate already in the store, with the names and key type
  * it was issued for (what `renew` of a CLI does). Returns how many were
  * added through *count (may be NULL).

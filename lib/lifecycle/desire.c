@@ -337,6 +337,11 @@ int acme_desire_add(acme_desire *d, const char *name, const char *const *identif
     return ACME_OK;
 }
 
+int acme_desire_name_valid(const char *name)
+{
+    return acme__store_cert_name_valid(name);
+}
+
 int acme_desire_add_stored(acme_desire *d, size_t *count)
 {
     if (!d)

@@ -109,3 +109,38 @@ char *acme__store_generation_key(const char *name, unsigned long generation, con
     snprintf(gen, sizeof(gen), "%lu", generation);
     return join_key(ACME__CERTS_DIR, name, gen, file);
 }
+
+int acme_store_cert_key(const char *name, int file, char **key_out)
+{
+    if (!key_out)
+        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL output");
+    *key_out = NULL;
+    static const char *const files[] = {
+        [ACME_STORE_FILE_KEY] = ACME__FILE_KEY,
+        [ACME_STORE_FILE_CHAIN] = ACME__FILE_CHAIN,
+        [ACME_STORE_FILE_META] = ACME__FILE_META,
+    };
+    if (file < ACME_STORE_FILE_KEY || file > ACME_STORE_FILE_META)
+        return acme__fail(NULL, ACME_ERR_INVALID, "store: unknown certificate file %d", file);
+    if (!acme__store_cert_name_valid(name))
+        return acme__fail(NULL, ACME_ERR_INVALID, "store: \"%.200s\" is not a certificate name",
+                          name ? name : "(null)");
+    *key_out = acme__store_cert_key(name, files[file]);
+    return *key_out ? ACME_OK : acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
+}
+
+int acme_store_account_key(const char *directory_url, const char *email, int file,
+                           char **key_out)
+{
+    if (!key_out)
+        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL output");
+    *key_out = NULL;
+    if (!directory_url)
+        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL directory URL");
+    if (file != ACME_STORE_FILE_KEY && file != ACME_STORE_FILE_META)
+        return acme__fail(NULL, ACME_ERR_INVALID, "store: unknown account file %d", file);
+    *key_out = acme__store_account_key(directory_url, email,
+                                       file == ACME_STORE_FILE_KEY ? ACME__FILE_KEY
+                                                                   : ACME__FILE_ACCOUNT);
+    return *key_out ? ACME_OK : acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
+}

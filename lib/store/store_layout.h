@@ -4,6 +4,8 @@
 #ifndef ACME_LIB_STORE_LAYOUT_H
 #define ACME_LIB_STORE_LAYOUT_H
 
+#include "acme/store.h"
+
 /* Files of an account and of a certificate (and of each generation). */
 #define ACME__FILE_KEY "key.pem"
 #define ACME__FILE_CHAIN "chain.pem"
@@ -11,7 +13,7 @@
 #define ACME__FILE_ACCOUNT "account.json"
 
 /* The prefix whose children are the stored certificates. */
-#define ACME__CERTS_DIR "certs"
+#define ACME__CERTS_DIR ACME_STORE_CERTS
 
 /* Turn an arbitrary label (an e-mail, a CA URL) into one key segment:
  * allowed characters kept, others replaced by '_'; never empty, "." or "..". */
