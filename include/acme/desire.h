@@ -195,16 +195,6 @@ ACME_API const char *acme_desire_last_error(const acme_desire *d);
 /** Free the desire (not the provider, store or solvers). NULL is allowed. */
 ACME_API void acme_desire_free(acme_desire *d);
 
-/**
- * Restore the account stored for `email` at this provider's CA and verify
- * it with the CA (onlyReturnExisting): the seed's LoadAccount(email).
- * Errors: ACME_ERR_NOT_FOUND (nothing stored for the e-mail), ACME_ERR_CORRUPT,
- * ACME_ERR_PROBLEM (the CA does not know the key), ACME_ERR_STATE (the CA
- * returns another URL than the stored one).
- */
-ACME_API int acme_account_restore(acme_account **out, acme_provider *p, acme_store *store,
-                                  const char *email);
-
 #ifdef __cplusplus
 }
 #endif

@@ -33,6 +33,7 @@
 #ifndef ACME_STORE_H
 #define ACME_STORE_H
 
+#include "account.h"
 #include "common.h"
 
 #ifdef __cplusplus
@@ -181,6 +182,18 @@ ACME_API int acme_store_cert_key(const char *name, int file, char **key_out);
  */
 ACME_API int acme_store_account_key(const char *directory_url, const char *email, int file,
                                     char **key_out);
+
+/* ---- account records -------------------------------------------------- */
+
+/**
+ * Restore the account stored for `email` at this provider's CA and verify
+ * it with the CA (onlyReturnExisting): the seed's LoadAccount(email).
+ * Errors: ACME_ERR_NOT_FOUND (nothing stored for the e-mail), ACME_ERR_CORRUPT,
+ * ACME_ERR_PROBLEM (the CA does not know the key), ACME_ERR_STATE (the CA
+ * returns another URL than the stored one).
+ */
+ACME_API int acme_account_restore(acme_account **out, acme_provider *p, acme_store *store,
+                                  const char *email);
 
 #ifdef __cplusplus
 }

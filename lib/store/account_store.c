@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acme/desire.h"
 #include "net/json.h"
 #include "base/mem.h"
 #include "protocol/provider.h"
