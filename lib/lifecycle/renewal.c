@@ -27,9 +27,7 @@ static int64_t random_in(int64_t start, int64_t end)
     return start + (int64_t)(r % (uint64_t)(end - start));
 }
 
-/* The suggestedWindow of a renewalInfo object; url (may be NULL) names it
- * in messages. */
-static int ari_window(yajl_val v, const char *url, int64_t *start, int64_t *end, acme__err *err)
+int acme__ari_parse(yajl_val v, const char *url, int64_t *start, int64_t *end, acme__err *err)
 {
     yajl_val w = acme__json_object(v, "suggestedWindow");
     if (acme__parse_rfc3339(acme__json_string(w, "start"), start) != 0 ||
@@ -43,16 +41,6 @@ static int ari_window(yajl_val v, const char *url, int64_t *start, int64_t *end,
                           "renewalInfo%s%s: the window ends before it starts", url ? " " : "",
                           url ? url : "");
     return ACME_OK;
-}
-
-int acme__ari_parse(const char *body, size_t len, int64_t *start, int64_t *end, acme__err *err)
-{
-    yajl_val v;
-    int rc = acme__json_parse_object(body, len, "renewalInfo", &v, err);
-    if (rc == ACME_OK)
-        rc = ari_window(v, NULL, start, end, err);
-    acme__json_free(v);
-    return rc;
 }
 
 int acme__renewal_fetch_ari(acme_provider *p, acme__stored_cert *c, int64_t now, acme__err *err)
@@ -70,7 +58,7 @@ int acme__renewal_fetch_ari(acme_provider *p, acme__stored_cert *c, int64_t now,
         rc = acme__provider_json(&res, "renewalInfo", &v, err);
     int64_t start = 0, end = 0;
     if (rc == ACME_OK)
-        rc = ari_window(v, url, &start, &end, err);
+        rc = acme__ari_parse(v, url, &start, &end, err);
     int64_t retry = ARI_DEFAULT_RETRY;
     if (rc == ACME_OK && res.retry_after &&
         acme__http_parse_retry_after(res.retry_after, now, &retry) == ACME_OK) {
