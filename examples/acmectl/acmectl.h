@@ -37,6 +37,11 @@
 #define LE_STAGING "https://acme-staging-v02.api.letsencrypt.org/directory"
 #define CONF_FILE "acmectl.conf"
 
+/* Latest time accepted, 9999-12-31T23:59:59Z: dates print with four-digit years. */
+#define TIME_MAX 253402300799UL
+/* Largest settings or account record read: they are a few lines. */
+#define RECORD_MAX 65536
+
 /* ---- output.c --------------------------------------------------------- */
 
 enum { V_QUIET = 0, V_NORMAL = 1, V_VERBOSE = 2 };

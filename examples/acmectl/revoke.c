@@ -18,6 +18,12 @@
 
 enum { R_REASON = 4000, R_CERT, R_CERT_KEY, R_WITH_CERT_KEY, R_EMAIL };
 
+/* RFC 5280 5.3.1 CRLReason codes run to aACompromise (10); 7 is unused. */
+#define REASON_MAX 10
+#define REASON_UNUSED 7
+/* Largest certificate file read: a chain is a few kilobytes. */
+#define CERT_FILE_MAX (1024 * 1024)
+
 static const opt_spec revoke_options[] = {
     { "reason", 0, 1, R_REASON },
     { "cert", 0, 1, R_CERT },
@@ -40,8 +46,8 @@ static const struct {
 int parse_reason(const char *s)
 {
     unsigned long n;
-    if (parse_ulong(s, 0, 10, &n) == 0)
-        return n == 7 ? -1 : (int)n;
+    if (parse_ulong(s, 0, REASON_MAX, &n) == 0)
+        return n == REASON_UNUSED ? -1 : (int)n;
     char folded[64];
     size_t k = 0;
     for (const char *p = s; *p && k + 1 < sizeof(folded); p++)
@@ -57,7 +63,7 @@ int parse_reason(const char *s)
 static int revoke_file(cli *c, const char *email_opt, const char *cert_path,
                        const char *key_path, int reason)
 {
-    char *pem = read_text_file(cert_path, 1024 * 1024, NULL);
+    char *pem = read_text_file(cert_path, CERT_FILE_MAX, NULL);
     if (!pem)
         return usage_error("--cert %s: %s", cert_path, strerror(errno));
     acme_key *key = NULL;

@@ -216,7 +216,7 @@ static int read_conf(cli *c)
 {
     char path[4200];
     snprintf(path, sizeof(path), "%s/%s", c->state_dir, CONF_FILE);
-    char *text = read_text_file(path, 65536, NULL);
+    char *text = read_text_file(path, RECORD_MAX, NULL);
     if (!text) {
         if (errno == ENOENT)
             return EXIT_OK;
@@ -273,7 +273,7 @@ int cli_resolve(cli *c)
     const char *now = getenv("ACMECTL_NOW");
     if (now && *now) {
         unsigned long v;
-        if (parse_ulong(now, 1, 253402300799UL, &v) != 0)
+        if (parse_ulong(now, 1, TIME_MAX, &v) != 0)
             return usage_error("ACMECTL_NOW=%s is not a time in seconds since 1970", now);
         c->have_clock = 1;
         c->now = (int64_t)v;
@@ -427,7 +427,7 @@ int cli_account_stored(const cli *c, const char *email)
     char *key_path = account_file(c, email, ACME_STORE_FILE_KEY);
     char *json_path = account_file(c, email, ACME_STORE_FILE_META);
     char *json = key_path && json_path && access(key_path, R_OK) == 0
-                     ? read_text_file(json_path, 65536, NULL)
+                     ? read_text_file(json_path, RECORD_MAX, NULL)
                      : NULL;
     int found = 0;
     if (json) {

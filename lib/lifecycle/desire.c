@@ -750,9 +750,10 @@ int acme_desire_error(const acme_desire *d, size_t i)
 void acme_desire_summary(const acme_desire *d, size_t *obtained, size_t *renewed,
                          size_t *not_due, size_t *failed)
 {
-    size_t counts[5] = { 0 };
+    /* One count per acme_result, which runs from NONE to FAILED. */
+    size_t counts[ACME_RESULT_FAILED + 1] = { 0 };
     for (size_t i = 0; d && i < d->nwants; i++)
-        if (d->wants[i].result >= 0 && d->wants[i].result <= 4)
+        if (d->wants[i].result >= ACME_RESULT_NONE && d->wants[i].result <= ACME_RESULT_FAILED)
             counts[d->wants[i].result]++;
     if (obtained)
         *obtained = counts[ACME_RESULT_OBTAINED];

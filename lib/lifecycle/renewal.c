@@ -10,13 +10,20 @@
 #include "protocol/provider.h"
 #include "base/rng.h"
 
+#define MINUTE_S 60
+#define HOUR_S (60 * MINUTE_S)
+#define DAY_S (24 * HOUR_S)
+
 /* RFC 9773 4.3: Retry-After below a minute counts as a minute, above a day
  * as a day; without one, check again in six hours. */
-#define ARI_MIN_RETRY 60
-#define ARI_MAX_RETRY 86400
-#define ARI_DEFAULT_RETRY (6 * 3600)
+#define ARI_MIN_RETRY MINUTE_S
+#define ARI_MAX_RETRY DAY_S
+#define ARI_DEFAULT_RETRY (6 * HOUR_S)
+/* After a failed renewalInfo check: soon enough to see the CA recover, not
+ * so soon that every run asks a CA that is down. */
+#define ARI_FAILED_RETRY HOUR_S
 /* Short-lived certificates (under ten days) renew at half their life. */
-#define SHORT_LIVED (10 * 86400)
+#define SHORT_LIVED (10 * DAY_S)
 
 /* A uniformly random moment in [start, end). */
 static int64_t random_in(int64_t start, int64_t end)
@@ -103,7 +110,7 @@ int acme__renewal_due(acme_provider *p, acme__stored_cert *c, int64_t now, int *
             } else {
                 acme__log(p, ACME_LOG_WARN, "%s: renewalInfo unavailable (%s); using the lifetime rule",
                           c->name, err.msg[0] ? err.msg : acme_strerror(rc));
-                c->ari_next_check = now + ARI_MIN_RETRY * 60;
+                c->ari_next_check = now + ARI_FAILED_RETRY;
                 *meta_changed = 1;
             }
             acme__err_clear(&err);

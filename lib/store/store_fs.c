@@ -33,6 +33,15 @@
  * temporary within the time of one write and fsync. */
 #define STALE_TEMP_S 60
 
+/* Levels below a locked key's directory swept for temporaries: a
+ * certificate keeps its generations one level down; one more is spare. */
+#define LOCK_SWEEP_DEPTH 2
+
+/* getcwd buffer: the first size tried, then doubled until it passes
+ * CWD_MAX (far beyond any working directory seen in practice). */
+#define CWD_FIRST 256
+#define CWD_MAX 65536
+
 typedef struct held {
     char *name;
     int fd;
@@ -379,7 +388,7 @@ static int take_lock(fs *f, const char *name)
     f->nheld++;
     char *dir = join(f->root, name);
     if (dir)
-        sweep_temps(dir, 2);
+        sweep_temps(dir, LOCK_SWEEP_DEPTH);
     free(dir);
     return ACME_OK;
 }
@@ -435,7 +444,7 @@ static int absolute(const char *dir, char **out)
 {
     acme__buf b = ACME__BUF_INIT;
     if (dir[0] != '/') {
-        size_t size = 256;
+        size_t size = CWD_FIRST;
         for (;;) {
             char *cwd = malloc(size);
             if (!cwd)
@@ -449,7 +458,7 @@ static int absolute(const char *dir, char **out)
             }
             int e = errno;
             free(cwd);
-            if (e != ERANGE || size > 65536) {
+            if (e != ERANGE || size > CWD_MAX) {
                 acme__buf_free(&b);
                 return acme__fail(NULL, ACME_ERR_IO, "store: cannot get the current directory: %s",
                                   strerror(e));
