@@ -85,6 +85,17 @@ static int oom(void)
     return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
 }
 
+/* The path of a key a callback was given (not a reserved one) in *path. */
+static int key_path(const fs *f, const char *key, char **path)
+{
+    *path = NULL;
+    int rc = check_reserved(key);
+    if (rc != ACME_OK)
+        return rc;
+    *path = join(f->root, key);
+    return *path ? ACME_OK : oom();
+}
+
 /* ---- temporary files ---------------------------------------------------- */
 
 static int alnum(char c)
@@ -163,13 +174,10 @@ static void sweep_temps(const char *dir, int depth)
 
 static int fs_read(const char *key, acme_buffer *out, void *userdata)
 {
-    fs *f = userdata;
-    int rc = check_reserved(key);
+    char *path;
+    int rc = key_path(userdata, key, &path);
     if (rc != ACME_OK)
         return rc;
-    char *path = join(f->root, key);
-    if (!path)
-        return oom();
     rc = acme__file_read(path, out->max, &out->buf, NULL);
     free(path);
     return rc;
@@ -190,13 +198,10 @@ static int prepare_dir_of(char *path)
 
 static int fs_write(const char *key, const void *data, size_t len, int secret, void *userdata)
 {
-    fs *f = userdata;
-    int rc = check_reserved(key);
+    char *path;
+    int rc = key_path(userdata, key, &path);
     if (rc != ACME_OK)
         return rc;
-    char *path = join(f->root, key);
-    if (!path)
-        return oom();
     rc = prepare_dir_of(path);
     if (rc == ACME_OK)
         rc = acme__file_write_atomic(path, data, len, secret ? SECRET_MODE : PUBLIC_MODE, NULL);
@@ -206,20 +211,12 @@ static int fs_write(const char *key, const void *data, size_t len, int secret, v
 
 static int fs_link(const char *from_key, const char *to_key, void *userdata)
 {
-    fs *f = userdata;
-    int rc = check_reserved(from_key);
+    char *from, *path = NULL;
+    int rc = key_path(userdata, from_key, &from);
     if (rc == ACME_OK)
-        rc = check_reserved(to_key);
-    if (rc != ACME_OK)
-        return rc;
-    char *from = join(f->root, from_key);
-    char *path = join(f->root, to_key);
-    if (!from || !path) {
-        free(from);
-        free(path);
-        return oom();
-    }
-    rc = prepare_dir_of(path);
+        rc = key_path(userdata, to_key, &path);
+    if (rc == ACME_OK)
+        rc = prepare_dir_of(path);
     if (rc == ACME_OK)
         rc = acme__file_link_atomic(from, path, NULL);
     free(from);
@@ -235,13 +232,10 @@ static char *fs_path(const char *key, void *userdata)
 
 static int fs_remove(const char *key, void *userdata)
 {
-    fs *f = userdata;
-    int rc = check_reserved(key);
+    char *path;
+    int rc = key_path(userdata, key, &path);
     if (rc != ACME_OK)
         return rc;
-    char *path = join(f->root, key);
-    if (!path)
-        return oom();
     if (unlink(path) != 0) {
         int e = errno;
         if (e == ENOENT || e == ENOTDIR)
@@ -258,13 +252,10 @@ static int fs_remove(const char *key, void *userdata)
 
 static int fs_list(const char *prefix, acme_buffer *out, void *userdata)
 {
-    fs *f = userdata;
-    int rc = check_reserved(prefix);
+    char *path;
+    int rc = key_path(userdata, prefix, &path);
     if (rc != ACME_OK)
         return rc;
-    char *path = join(f->root, prefix);
-    if (!path)
-        return oom();
     DIR *d = opendir(path);
     if (!d) {
         int e = errno;
