@@ -386,40 +386,6 @@ char *cli_cert_file(const cli *c, const char *name, int file)
     return path;
 }
 
-/* Calls fn(path of accounts/<ca>/<name>, name, userdata) for each stored
- * account directory; stops when fn returns non-zero and returns that. */
-static int each_account_dir(const cli *c, int (*fn)(const char *dir, const char *name, void *ud),
-                            void *ud)
-{
-    char base[4200];
-    snprintf(base, sizeof(base), "%s/accounts", c->state_dir);
-    DIR *cas = opendir(base);
-    if (!cas)
-        return 0;
-    int rc = 0;
-    struct dirent *ca;
-    while (!rc && (ca = readdir(cas))) {
-        if (ca->d_name[0] == '.')
-            continue;
-        char cadir[4600];
-        snprintf(cadir, sizeof(cadir), "%s/%s", base, ca->d_name);
-        DIR *ems = opendir(cadir);
-        if (!ems)
-            continue;
-        struct dirent *em;
-        while (!rc && (em = readdir(ems))) {
-            if (em->d_name[0] == '.')
-                continue;
-            char dir[4900];
-            snprintf(dir, sizeof(dir), "%s/%s", cadir, em->d_name);
-            rc = fn(dir, em->d_name, ud);
-        }
-        closedir(ems);
-    }
-    closedir(cas);
-    return rc;
-}
-
 int cli_account_stored(const cli *c, const char *email)
 {
     if (!c->state_exists || !email)
@@ -441,27 +407,27 @@ int cli_account_stored(const cli *c, const char *email)
     return found;
 }
 
-typedef struct key_probe {
-    const char *thumbprint;
-    char *found;
-} key_probe;
-
-static int probe_key(const char *dir, const char *name, void *ud)
+/* The path of the account key under `ca` and `em` if it is `thumbprint`'s,
+ * else NULL. The names listed under accounts are segments already, which
+ * acme_store_account_key keeps as they are. */
+static char *key_file_if(const cli *c, const char *ca, const char *em, const char *thumbprint)
 {
-    (void)name;
-    key_probe *p = ud;
-    char path[5000];
-    snprintf(path, sizeof(path), "%s/key.pem", dir);
+    char *key = NULL;
+    if (acme_store_account_key(ca, em, ACME_STORE_FILE_KEY, &key) != ACME_OK)
+        return NULL;
+    char *path = cli_state_path(c, key);
+    acme_free(key);
     acme_key *k = NULL;
-    if (acme_key_load_file(&k, path) != ACME_OK)
-        return 0;
     char *tp = NULL;
-    int match = acme_key_thumbprint(k, &tp) == ACME_OK && strcmp(tp, p->thumbprint) == 0;
+    int match = acme_key_load_file(&k, path) == ACME_OK && acme_key_thumbprint(k, &tp) == ACME_OK &&
+                strcmp(tp, thumbprint) == 0;
     acme_free(tp);
     acme_key_free(k);
-    if (match)
-        p->found = xstrdup(path);
-    return match;
+    if (!match) {
+        free(path);
+        path = NULL;
+    }
+    return path;
 }
 
 char *cli_find_account_key_file(const cli *c, const acme_key *key)
@@ -469,10 +435,30 @@ char *cli_find_account_key_file(const cli *c, const acme_key *key)
     char *tp = NULL;
     if (acme_key_thumbprint(key, &tp) != ACME_OK)
         return NULL;
-    key_probe p = { tp, NULL };
-    each_account_dir(c, probe_key, &p);
+    char *found = NULL;
+    char *base = cli_state_path(c, ACME_STORE_ACCOUNTS);
+    DIR *cas = opendir(base);
+    struct dirent *ca;
+    while (cas && !found && (ca = readdir(cas))) {
+        if (ca->d_name[0] == '.')
+            continue;
+        size_t n = strlen(base) + strlen(ca->d_name) + 2;
+        char *cadir = xcalloc(n, 1);
+        snprintf(cadir, n, "%s/%s", base, ca->d_name);
+        DIR *ems = opendir(cadir);
+        struct dirent *em;
+        while (ems && !found && (em = readdir(ems)))
+            if (em->d_name[0] != '.')
+                found = key_file_if(c, ca->d_name, em->d_name, tp);
+        if (ems)
+            closedir(ems);
+        free(cadir);
+    }
+    if (cas)
+        closedir(cas);
+    free(base);
     acme_free(tp);
-    return p.found;
+    return found;
 }
 
 int cli_restore_account(cli *c, const char *email, acme_account **out)

@@ -150,6 +150,8 @@ ACME_API void acme_store_free(acme_store *s);
 
 /** The key whose children are the names of the stored certificates. Since 0.3. */
 #define ACME_STORE_CERTS "certs"
+/** The key whose children are the CA segments of the stored accounts. Since 0.3. */
+#define ACME_STORE_ACCOUNTS "accounts"
 
 /** Which file of a stored certificate or account a key names. Since 0.3. */
 typedef enum acme_store_file {
@@ -173,8 +175,10 @@ ACME_API int acme_store_cert_key(const char *name, int file, char **key_out);
 /**
  * The store key of a file of the account of `email` (NULL or "": the
  * default account) at the CA of `directory_url`, with the CA and e-mail
- * segments sanitised as the library does: ACME_STORE_FILE_KEY for the
- * account key, ACME_STORE_FILE_META for account.json. Only makes the key:
+ * segments sanitised as the library does (a label that is a segment already,
+ * such as a name listed under ACME_STORE_ACCOUNTS, is kept as it is):
+ * ACME_STORE_FILE_KEY for the account key, ACME_STORE_FILE_META for
+ * account.json. Only makes the key:
  * whether anything is stored there is not checked. *key_out is a new string
  * (acme_free()). Errors: ACME_ERR_INVALID (NULL directory_url or key_out,
  * or another `file`), ACME_ERR_NOMEM. Thread-safe: it touches no shared

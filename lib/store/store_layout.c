@@ -92,7 +92,7 @@ char *acme__store_account_key(const char *directory_url, const char *email, cons
 {
     char *ca = acme__store_segment(directory_url);
     char *em = acme__store_segment(email && *email ? email : DEFAULT_ACCOUNT);
-    char *key = ca && em ? join_key("accounts", ca, em, file) : NULL;
+    char *key = ca && em ? join_key(ACME_STORE_ACCOUNTS, ca, em, file) : NULL;
     free(ca);
     free(em);
     return key;
