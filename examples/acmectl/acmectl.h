@@ -37,6 +37,11 @@
 #define LE_STAGING "https://acme-staging-v02.api.letsencrypt.org/directory"
 #define CONF_FILE "acmectl.conf"
 
+/* Latest time accepted, 9999-12-31T23:59:59Z: dates print with four-digit years. */
+#define TIME_MAX 253402300799UL
+/* Largest settings or account record read: they are a few lines. */
+#define RECORD_MAX 65536
+
 /* ---- output.c --------------------------------------------------------- */
 
 enum { V_QUIET = 0, V_NORMAL = 1, V_VERBOSE = 2 };
@@ -142,6 +147,12 @@ int cli_open_provider(cli *c);
 int cli_open_store(cli *c);
 /* Remember e-mail, directory and CA bundle in <state>/acmectl.conf (if changed). */
 int cli_save_conf(cli *c, const char *email);
+/* <state>/KEY: where the store keeps KEY, known before the store is opened
+ * (malloc'd). */
+char *cli_state_path(const cli *c, const char *key);
+/* The path of a file (ACME_STORE_FILE_*) of the stored certificate `name`
+ * (malloc'd), or NULL for an invalid name. */
+char *cli_cert_file(const cli *c, const char *name, int file);
 /* Non-zero when an account for `email` at the effective directory is stored. */
 int cli_account_stored(const cli *c, const char *email);
 /* The path of the stored account key file holding `key` (malloc'd), or NULL. */

@@ -20,6 +20,9 @@
 
 #include "acmectl.h"
 
+/* --parallel: the most certificates the library ensures at once. */
+#define PARALLEL_MAX 64
+
 static const opt_spec ensure_options[] = {
     { "wants", 0, 1, B_WANTS },
     { "email", 0, 1, B_EMAIL },
@@ -60,8 +63,9 @@ int batch_opt(batch_params *bp, int id, const char *value)
         bp->eab_hmac_key = value;
         return EXIT_OK;
     case B_PARALLEL:
-        if (parse_ulong(value, 1, 64, &n) != 0)
-            return usage_error("--parallel needs a number from 1 to 64, not \"%s\"", value);
+        if (parse_ulong(value, 1, PARALLEL_MAX, &n) != 0)
+            return usage_error("--parallel needs a number from 1 to %d, not \"%s\"", PARALLEL_MAX,
+                               value);
         bp->parallel = (unsigned int)n;
         return EXIT_OK;
     case B_DEPLOY_HOOK:
@@ -200,18 +204,20 @@ static int64_t fixed_clock(void *userdata)
 /* "not due: renewal at 1767225600" reads better with a date. */
 static void say_not_due(const char *name, const char *message)
 {
-    const char *at = strstr(message, "renewal at ");
+    static const char renewal_at[] = "renewal at ";
+    const size_t skip = sizeof(renewal_at) - 1;
+    const char *at = strstr(message, renewal_at);
     unsigned long t;
     char digits[32];
-    if (at && sscanf(at + 11, "%31[0-9]", digits) == 1 &&
-        parse_ulong(digits, 0, 253402300799UL, &t) == 0) {
+    if (at && sscanf(at + skip, "%31[0-9]", digits) == 1 &&
+        parse_ulong(digits, 0, TIME_MAX, &t) == 0) {
         time_t tt = (time_t)t;
         struct tm tm;
         char date[64];
         gmtime_r(&tt, &tm);
         strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm);
-        say("%s: %.*s%s%s", name, (int)(at + 11 - message), message, date,
-            at + 11 + strlen(digits));
+        say("%s: %.*s%s%s", name, (int)(at + skip - message), message, date,
+            at + skip + strlen(digits));
     } else {
         say("%s: %s", name, message);
     }
@@ -220,23 +226,21 @@ static void say_not_due(const char *name, const char *message)
 /* Whether the state dir holds any certificate (without opening the store). */
 static int any_stored(const cli *c)
 {
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/certs", c->state_dir);
+    char *path = cli_state_path(c, ACME_STORE_CERTS);
     DIR *d = opendir(path);
+    free(path);
     if (!d)
         return 0;
     int found = 0;
     struct dirent *e;
     while (!found && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char meta[4600];
-        snprintf(meta, sizeof(meta), "%s/%s/meta.json", path, e->d_name);
-        FILE *f = fopen(meta, "r");
+        char *meta = cli_cert_file(c, e->d_name, ACME_STORE_FILE_META);
+        FILE *f = meta ? fopen(meta, "r") : NULL;
         if (f) {
             found = 1;
             fclose(f);
         }
+        free(meta);
     }
     closedir(d);
     return found;
@@ -244,17 +248,15 @@ static int any_stored(const cli *c)
 
 static void print_paths(const cli *c, const char *name)
 {
-    char key[600];
-    char *path = NULL;
-    snprintf(key, sizeof(key), "certs/%s/chain.pem", name);
-    if (acme_store_path(c->store, key, &path) == ACME_OK)
-        printf("%s\n", path);
-    acme_free(path);
-    path = NULL;
-    snprintf(key, sizeof(key), "certs/%s/key.pem", name);
-    if (acme_store_path(c->store, key, &path) == ACME_OK)
-        printf("%s\n", path);
-    acme_free(path);
+    static const int files[] = { ACME_STORE_FILE_CHAIN, ACME_STORE_FILE_KEY };
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char *key = NULL, *path = NULL;
+        if (acme_store_cert_key(name, files[i], &key) == ACME_OK &&
+            acme_store_path(c->store, key, &path) == ACME_OK)
+            printf("%s\n", path);
+        acme_free(key);
+        acme_free(path);
+    }
     fflush(stdout);
 }
 

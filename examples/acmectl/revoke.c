@@ -18,6 +18,12 @@
 
 enum { R_REASON = 4000, R_CERT, R_CERT_KEY, R_WITH_CERT_KEY, R_EMAIL };
 
+/* RFC 5280 5.3.1 CRLReason codes run to aACompromise (10); 7 is unused. */
+#define REASON_MAX 10
+#define REASON_UNUSED 7
+/* Largest certificate file read: a chain is a few kilobytes. */
+#define CERT_FILE_MAX (1024 * 1024)
+
 static const opt_spec revoke_options[] = {
     { "reason", 0, 1, R_REASON },
     { "cert", 0, 1, R_CERT },
@@ -40,8 +46,8 @@ static const struct {
 int parse_reason(const char *s)
 {
     unsigned long n;
-    if (parse_ulong(s, 0, 10, &n) == 0)
-        return n == 7 ? -1 : (int)n;
+    if (parse_ulong(s, 0, REASON_MAX, &n) == 0)
+        return n == REASON_UNUSED ? -1 : (int)n;
     char folded[64];
     size_t k = 0;
     for (const char *p = s; *p && k + 1 < sizeof(folded); p++)
@@ -57,7 +63,7 @@ int parse_reason(const char *s)
 static int revoke_file(cli *c, const char *email_opt, const char *cert_path,
                        const char *key_path, int reason)
 {
-    char *pem = read_text_file(cert_path, 1024 * 1024, NULL);
+    char *pem = read_text_file(cert_path, CERT_FILE_MAX, NULL);
     if (!pem)
         return usage_error("--cert %s: %s", cert_path, strerror(errno));
     acme_key *key = NULL;
@@ -116,9 +122,10 @@ static int revoke_name(cli *c, const char *email_opt, const char *name, int reas
         return rc;
     if ((rc = cli_require_state(c)) != EXIT_OK)
         return rc;
-    char meta[4600];
-    snprintf(meta, sizeof(meta), "%s/certs/%s/meta.json", c->state_dir, name);
-    if (access(meta, F_OK) != 0) {
+    char *meta = cli_cert_file(c, name, ACME_STORE_FILE_META);
+    int stored = meta && access(meta, F_OK) == 0;
+    free(meta);
+    if (!stored) {
         error_msg("no certificate called %s in %s", name, c->state_dir);
         return EXIT_FAIL;
     }
@@ -136,13 +143,14 @@ static int revoke_name(cli *c, const char *email_opt, const char *name, int reas
     if (acme_desire_new(&d, c->provider, c->store, NULL, &o) != ACME_OK)
         return fail_with("desire", acme_last_error(), NULL);
     /* The serial, for the record (and for scripts, on stdout). */
-    char key[600];
+    char *key = NULL;
     char *pem = NULL;
     size_t len = 0;
     acme_cert *cert = NULL;
-    snprintf(key, sizeof(key), "certs/%s/chain.pem", name);
-    if (acme_store_get(c->store, key, &pem, &len) == ACME_OK)
+    if (acme_store_cert_key(name, ACME_STORE_FILE_CHAIN, &key) == ACME_OK &&
+        acme_store_get(c->store, key, &pem, &len) == ACME_OK)
         acme_cert_parse(&cert, pem, len, NULL);
+    acme_free(key);
     if (acme_desire_revoke(d, name, reason, with_cert_key) != ACME_OK) {
         rc = fail_with(name, acme_desire_last_error(d), acme_last_problem());
     } else {

@@ -98,14 +98,7 @@ char *derive_cert_name(const char *first_id)
 
 int cert_name_ok(const char *name)
 {
-    if (!name || !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-        strlen(name) > 200)
-        return 0;
-    for (const char *p = name; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              strchr("._-@+", *p)))
-            return 0;
-    return 1;
+    return acme_desire_name_valid(name);
 }
 
 int check_email(const char *email)
@@ -223,7 +216,7 @@ static int read_conf(cli *c)
 {
     char path[4200];
     snprintf(path, sizeof(path), "%s/%s", c->state_dir, CONF_FILE);
-    char *text = read_text_file(path, 65536, NULL);
+    char *text = read_text_file(path, RECORD_MAX, NULL);
     if (!text) {
         if (errno == ENOENT)
             return EXIT_OK;
@@ -280,7 +273,7 @@ int cli_resolve(cli *c)
     const char *now = getenv("ACMECTL_NOW");
     if (now && *now) {
         unsigned long v;
-        if (parse_ulong(now, 1, 253402300799UL, &v) != 0)
+        if (parse_ulong(now, 1, TIME_MAX, &v) != 0)
             return usage_error("ACMECTL_NOW=%s is not a time in seconds since 1970", now);
         c->have_clock = 1;
         c->now = (int64_t)v;
@@ -364,107 +357,77 @@ int cli_save_conf(cli *c, const char *email)
     return EXIT_OK;
 }
 
-/* The store's name for an e-mail: characters outside letters, digits and
- * "._-@+" become '_' (the segment rule of include/acme/store.h). */
-static void email_segment(const char *email, char *out, size_t size)
+char *cli_state_path(const cli *c, const char *key)
 {
-    snprintf(out, size, "%s", email);
-    for (char *p = out; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              strchr("._-@+", *p)))
-            *p = '_';
+    size_t n = strlen(c->state_dir) + strlen(key) + 2;
+    char *path = xcalloc(n, 1);
+    snprintf(path, n, "%s/%s", c->state_dir, key);
+    return path;
 }
 
-/* Calls fn(path of accounts/<ca>/<name>, name, userdata) for each stored
- * account directory; stops when fn returns non-zero and returns that. */
-static int each_account_dir(const cli *c, int (*fn)(const char *dir, const char *name, void *ud),
-                            void *ud)
+/* The path of an account file of email at the effective CA, or NULL. */
+static char *account_file(const cli *c, const char *email, int file)
 {
-    char base[4200];
-    snprintf(base, sizeof(base), "%s/accounts", c->state_dir);
-    DIR *cas = opendir(base);
-    if (!cas)
-        return 0;
-    int rc = 0;
-    struct dirent *ca;
-    while (!rc && (ca = readdir(cas))) {
-        if (ca->d_name[0] == '.')
-            continue;
-        char cadir[4600];
-        snprintf(cadir, sizeof(cadir), "%s/%s", base, ca->d_name);
-        DIR *ems = opendir(cadir);
-        if (!ems)
-            continue;
-        struct dirent *em;
-        while (!rc && (em = readdir(ems))) {
-            if (em->d_name[0] == '.')
-                continue;
-            char dir[4900];
-            snprintf(dir, sizeof(dir), "%s/%s", cadir, em->d_name);
-            rc = fn(dir, em->d_name, ud);
-        }
-        closedir(ems);
-    }
-    closedir(cas);
-    return rc;
+    char *key = NULL;
+    if (acme_store_account_key(c->directory, email, file, &key) != ACME_OK)
+        return NULL;
+    char *path = cli_state_path(c, key);
+    acme_free(key);
+    return path;
 }
 
-typedef struct stored_probe {
-    const char *segment;
-    const char *directory;
-} stored_probe;
-
-static int probe_stored(const char *dir, const char *name, void *ud)
+char *cli_cert_file(const cli *c, const char *name, int file)
 {
-    stored_probe *p = ud;
-    if (strcmp(name, p->segment) != 0)
-        return 0;
-    char path[5000];
-    snprintf(path, sizeof(path), "%s/key.pem", dir);
-    if (access(path, R_OK) != 0)
-        return 0;
-    snprintf(path, sizeof(path), "%s/account.json", dir);
-    char *json = read_text_file(path, 65536, NULL);
-    if (!json)
-        return 0;
-    char needle[2200];
-    snprintf(needle, sizeof(needle), "\"directory\":\"%s\"", p->directory);
-    int found = strstr(json, needle) != NULL;
-    free(json);
-    return found;
+    char *key = NULL;
+    if (acme_store_cert_key(name, file, &key) != ACME_OK)
+        return NULL;
+    char *path = cli_state_path(c, key);
+    acme_free(key);
+    return path;
 }
 
 int cli_account_stored(const cli *c, const char *email)
 {
     if (!c->state_exists || !email)
         return 0;
-    char seg[512];
-    email_segment(email, seg, sizeof(seg));
-    stored_probe p = { seg, c->directory };
-    return each_account_dir(c, probe_stored, &p);
+    char *key_path = account_file(c, email, ACME_STORE_FILE_KEY);
+    char *json_path = account_file(c, email, ACME_STORE_FILE_META);
+    char *json = key_path && json_path && access(key_path, R_OK) == 0
+                     ? read_text_file(json_path, RECORD_MAX, NULL)
+                     : NULL;
+    int found = 0;
+    if (json) {
+        char needle[2200];
+        snprintf(needle, sizeof(needle), "\"directory\":\"%s\"", c->directory);
+        found = strstr(json, needle) != NULL;
+    }
+    free(json);
+    free(key_path);
+    free(json_path);
+    return found;
 }
 
-typedef struct key_probe {
-    const char *thumbprint;
-    char *found;
-} key_probe;
-
-static int probe_key(const char *dir, const char *name, void *ud)
+/* The path of the account key under `ca` and `em` if it is `thumbprint`'s,
+ * else NULL. The names listed under accounts are segments already, which
+ * acme_store_account_key keeps as they are. */
+static char *key_file_if(const cli *c, const char *ca, const char *em, const char *thumbprint)
 {
-    (void)name;
-    key_probe *p = ud;
-    char path[5000];
-    snprintf(path, sizeof(path), "%s/key.pem", dir);
+    char *key = NULL;
+    if (acme_store_account_key(ca, em, ACME_STORE_FILE_KEY, &key) != ACME_OK)
+        return NULL;
+    char *path = cli_state_path(c, key);
+    acme_free(key);
     acme_key *k = NULL;
-    if (acme_key_load_file(&k, path) != ACME_OK)
-        return 0;
     char *tp = NULL;
-    int match = acme_key_thumbprint(k, &tp) == ACME_OK && strcmp(tp, p->thumbprint) == 0;
+    int match = acme_key_load_file(&k, path) == ACME_OK && acme_key_thumbprint(k, &tp) == ACME_OK &&
+                strcmp(tp, thumbprint) == 0;
     acme_free(tp);
     acme_key_free(k);
-    if (match)
-        p->found = xstrdup(path);
-    return match;
+    if (!match) {
+        free(path);
+        path = NULL;
+    }
+    return path;
 }
 
 char *cli_find_account_key_file(const cli *c, const acme_key *key)
@@ -472,10 +435,30 @@ char *cli_find_account_key_file(const cli *c, const acme_key *key)
     char *tp = NULL;
     if (acme_key_thumbprint(key, &tp) != ACME_OK)
         return NULL;
-    key_probe p = { tp, NULL };
-    each_account_dir(c, probe_key, &p);
+    char *found = NULL;
+    char *base = cli_state_path(c, ACME_STORE_ACCOUNTS);
+    DIR *cas = opendir(base);
+    struct dirent *ca;
+    while (cas && !found && (ca = readdir(cas))) {
+        if (ca->d_name[0] == '.')
+            continue;
+        size_t n = strlen(base) + strlen(ca->d_name) + 2;
+        char *cadir = xcalloc(n, 1);
+        snprintf(cadir, n, "%s/%s", base, ca->d_name);
+        DIR *ems = opendir(cadir);
+        struct dirent *em;
+        while (ems && !found && (em = readdir(ems)))
+            if (em->d_name[0] != '.')
+                found = key_file_if(c, ca->d_name, em->d_name, tp);
+        if (ems)
+            closedir(ems);
+        free(cadir);
+    }
+    if (cas)
+        closedir(cas);
+    free(base);
     acme_free(tp);
-    return p.found;
+    return found;
 }
 
 int cli_restore_account(cli *c, const char *email, acme_account **out)

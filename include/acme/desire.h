@@ -124,6 +124,14 @@ ACME_API int acme_desire_add(acme_desire *d, const char *name, const char *const
                              size_t n, int key_type, const acme_solvers *solvers);
 
 /**
+ * Non-zero when `name` is usable as a certificate name by acme_desire_add()
+ * (one store segment of letters, digits and "._-@+", at most 255
+ * characters, not "." or ".." and not "locks"); 0 otherwise, also for NULL.
+ * Sets no error. Thread-safe: it touches no shared state. Since 0.3.
+ */
+ACME_API int acme_desire_name_valid(const char *name);
+
+/**
  * Want every certificate already in the store, with the names and key type
  * it was issued for (what `renew` of a CLI does). Returns how many were
  * added through *count (may be NULL).
@@ -186,16 +194,6 @@ ACME_API const char *acme_desire_last_error(const acme_desire *d);
 
 /** Free the desire (not the provider, store or solvers). NULL is allowed. */
 ACME_API void acme_desire_free(acme_desire *d);
-
-/**
- * Restore the account stored for `email` at this provider's CA and verify
- * it with the CA (onlyReturnExisting): the seed's LoadAccount(email).
- * Errors: ACME_ERR_NOT_FOUND (nothing stored for the e-mail), ACME_ERR_CORRUPT,
- * ACME_ERR_PROBLEM (the CA does not know the key), ACME_ERR_STATE (the CA
- * returns another URL than the stored one).
- */
-ACME_API int acme_account_restore(acme_account **out, acme_provider *p, acme_store *store,
-                                  const char *email);
 
 #ifdef __cplusplus
 }

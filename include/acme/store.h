@@ -33,6 +33,7 @@
 #ifndef ACME_STORE_H
 #define ACME_STORE_H
 
+#include "account.h"
 #include "common.h"
 
 #ifdef __cplusplus
@@ -144,6 +145,59 @@ ACME_API int acme_store_put(acme_store *s, const char *key, const void *data, si
  * locks it still holds). NULL is allowed.
  */
 ACME_API void acme_store_free(acme_store *s);
+
+/* ---- the layout ------------------------------------------------------- */
+
+/** The key whose children are the names of the stored certificates. Since 0.3. */
+#define ACME_STORE_CERTS "certs"
+/** The key whose children are the CA segments of the stored accounts. Since 0.3. */
+#define ACME_STORE_ACCOUNTS "accounts"
+
+/** Which file of a stored certificate or account a key names. Since 0.3. */
+typedef enum acme_store_file {
+    ACME_STORE_FILE_KEY = 1,   /**< key.pem: the private key (secret) */
+    ACME_STORE_FILE_CHAIN = 2, /**< chain.pem: leaf first (certificates only) */
+    ACME_STORE_FILE_META = 3   /**< meta.json (certificate), account.json (account) */
+} acme_store_file;
+
+/**
+ * The store key of a file of the stored certificate `name`: for
+ * ACME_STORE_FILE_KEY and ACME_STORE_FILE_CHAIN the stable copy of the
+ * current generation (certs/NAME/key.pem, chain.pem), for
+ * ACME_STORE_FILE_META its metadata (certs/NAME/meta.json). Only makes the key: whether anything
+ * is stored there is not checked. *key_out is a new string (acme_free()).
+ * Errors: ACME_ERR_INVALID (NULL argument, an unknown `file`, or a name
+ * acme_desire_name_valid() refuses), ACME_ERR_NOMEM. Thread-safe: it
+ * touches no shared state. Since 0.3.
+ */
+ACME_API int acme_store_cert_key(const char *name, int file, char **key_out);
+
+/**
+ * The store key of a file of the account of `email` (NULL or "": the
+ * default account) at the CA of `directory_url`, with the CA and e-mail
+ * segments sanitised as the library does (a label that is a segment already,
+ * such as a name listed under ACME_STORE_ACCOUNTS, is kept as it is):
+ * ACME_STORE_FILE_KEY for the account key, ACME_STORE_FILE_META for
+ * account.json. Only makes the key:
+ * whether anything is stored there is not checked. *key_out is a new string
+ * (acme_free()). Errors: ACME_ERR_INVALID (NULL directory_url or key_out,
+ * or another `file`), ACME_ERR_NOMEM. Thread-safe: it touches no shared
+ * state. Since 0.3.
+ */
+ACME_API int acme_store_account_key(const char *directory_url, const char *email, int file,
+                                    char **key_out);
+
+/* ---- account records -------------------------------------------------- */
+
+/**
+ * Restore the account stored for `email` at this provider's CA and verify
+ * it with the CA (onlyReturnExisting): the seed's LoadAccount(email).
+ * Errors: ACME_ERR_NOT_FOUND (nothing stored for the e-mail), ACME_ERR_CORRUPT,
+ * ACME_ERR_PROBLEM (the CA does not know the key), ACME_ERR_STATE (the CA
+ * returns another URL than the stored one).
+ */
+ACME_API int acme_account_restore(acme_account **out, acme_provider *p, acme_store *store,
+                                  const char *email);
 
 #ifdef __cplusplus
 }

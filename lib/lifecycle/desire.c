@@ -131,11 +131,8 @@ static void emit(acme_desire *d, int type, const char *name, int error, const ch
         return;
     acme_event e = { type, name, NULL, NULL, NULL, NULL, error, message, problem };
     if (type != ACME_EVENT_FAILED) {
-        acme__buf b = ACME__BUF_INIT;
-        acme__buf_printf(&b, ACME__CERTS_DIR "/%s/chain.pem", name);
-        e.chain_key = acme__buf_detach(&b);
-        acme__buf_printf(&b, ACME__CERTS_DIR "/%s/key.pem", name);
-        e.key_key = acme__buf_detach(&b);
+        e.chain_key = acme__store_cert_key(name, ACME__FILE_CHAIN);
+        e.key_key = acme__store_cert_key(name, ACME__FILE_KEY);
         if (e.chain_key && acme_store_path(d->store, e.chain_key, &e.chain_path) != ACME_OK)
             e.chain_path = NULL;
         if (e.key_key && acme_store_path(d->store, e.key_key, &e.key_path) != ACME_OK)
@@ -281,18 +278,6 @@ static int wanted_ids(acme_desire *d, const char *const *in, size_t n, char ***o
     return rc;
 }
 
-static int name_valid(const char *name)
-{
-    if (!name || !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-        strcmp(name, "locks") == 0 || strlen(name) > 255)
-        return 0;
-    for (const char *p = name; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              strchr("._-@+", *p)))
-            return 0;
-    return 1;
-}
-
 static int add_want(acme_desire *d, const char *name, char **ids, size_t nids, int key_type,
                     const acme_solvers *solvers)
 {
@@ -339,7 +324,7 @@ int acme_desire_add(acme_desire *d, const char *name, const char *const *identif
                 *p = '_';
         name = default_name;
     }
-    if (!name_valid(name)) {
+    if (!acme__store_cert_name_valid(name)) {
         acme__free_strv(ids, nids);
         return acme__fail(&d->err, ACME_ERR_INVALID,
                           "desire: \"%s\" is not a usable certificate name (letters, digits, "
@@ -353,6 +338,11 @@ int acme_desire_add(acme_desire *d, const char *name, const char *const *identif
     return ACME_OK;
 }
 
+int acme_desire_name_valid(const char *name)
+{
+    return acme__store_cert_name_valid(name);
+}
+
 int acme_desire_add_stored(acme_desire *d, size_t *count)
 {
     if (!d)
@@ -363,7 +353,7 @@ int acme_desire_add_stored(acme_desire *d, size_t *count)
     size_t n = 0;
     int rc = acme__store_list(d->store, ACME__CERTS_DIR, &names, &n, &d->err);
     for (size_t i = 0; rc == ACME_OK && i < n; i++) {
-        if (!name_valid(names[i]))
+        if (!acme__store_cert_name_valid(names[i]))
             continue;
         acme__stored_cert c;
         acme__err lerr = ACME__ERR_QUIET;
@@ -526,8 +516,9 @@ static int ensure_want(acme_desire *d, want *w)
     acme__err err = { 0 };
     char why[256] = "";
     int rc = ensure_account(d, &err);
-    char lock[300];
-    snprintf(lock, sizeof(lock), ACME__CERTS_DIR "/%s", w->name);
+    char *lock = acme__store_cert_key(w->name, NULL);
+    if (rc == ACME_OK && !lock)
+        rc = acme__fail(&err, ACME_ERR_NOMEM, "out of memory");
     int locked = 0;
     if (rc == ACME_OK && (rc = acme__store_lock_wait(d->store, lock, d->o.lock_timeout_s, &err)) == ACME_OK)
         locked = 1;
@@ -644,6 +635,7 @@ static int ensure_want(acme_desire *d, want *w)
         acme__stored_free(&c);
     if (locked)
         acme__store_unlock(d->store, lock);
+    free(lock);
     if (rc != ACME_OK) {
         set_outcome(w, ACME_RESULT_FAILED, rc, err.msg);
         acme__log(d->provider, ACME_LOG_ERROR, "%s: %s", w->name, err.msg);
@@ -759,9 +751,10 @@ int acme_desire_error(const acme_desire *d, size_t i)
 void acme_desire_summary(const acme_desire *d, size_t *obtained, size_t *renewed,
                          size_t *not_due, size_t *failed)
 {
-    size_t counts[5] = { 0 };
+    /* One count per acme_result, which runs from NONE to FAILED. */
+    size_t counts[ACME_RESULT_FAILED + 1] = { 0 };
     for (size_t i = 0; d && i < d->nwants; i++)
-        if (d->wants[i].result >= 0 && d->wants[i].result <= 4)
+        if (d->wants[i].result >= ACME_RESULT_NONE && d->wants[i].result <= ACME_RESULT_FAILED)
             counts[d->wants[i].result]++;
     if (obtained)
         *obtained = counts[ACME_RESULT_OBTAINED];

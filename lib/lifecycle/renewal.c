@@ -10,13 +10,20 @@
 #include "protocol/provider.h"
 #include "base/rng.h"
 
+#define MINUTE_S 60
+#define HOUR_S (60 * MINUTE_S)
+#define DAY_S (24 * HOUR_S)
+
 /* RFC 9773 4.3: Retry-After below a minute counts as a minute, above a day
  * as a day; without one, check again in six hours. */
-#define ARI_MIN_RETRY 60
-#define ARI_MAX_RETRY 86400
-#define ARI_DEFAULT_RETRY (6 * 3600)
+#define ARI_MIN_RETRY MINUTE_S
+#define ARI_MAX_RETRY DAY_S
+#define ARI_DEFAULT_RETRY (6 * HOUR_S)
+/* After a failed renewalInfo check: soon enough to see the CA recover, not
+ * so soon that every run asks a CA that is down. */
+#define ARI_FAILED_RETRY HOUR_S
 /* Short-lived certificates (under ten days) renew at half their life. */
-#define SHORT_LIVED (10 * 86400)
+#define SHORT_LIVED (10 * DAY_S)
 
 /* A uniformly random moment in [start, end). */
 static int64_t random_in(int64_t start, int64_t end)
@@ -27,9 +34,7 @@ static int64_t random_in(int64_t start, int64_t end)
     return start + (int64_t)(r % (uint64_t)(end - start));
 }
 
-/* The suggestedWindow of a renewalInfo object; url (may be NULL) names it
- * in messages. */
-static int ari_window(yajl_val v, const char *url, int64_t *start, int64_t *end, acme__err *err)
+int acme__ari_parse(yajl_val v, const char *url, int64_t *start, int64_t *end, acme__err *err)
 {
     yajl_val w = acme__json_object(v, "suggestedWindow");
     if (acme__parse_rfc3339(acme__json_string(w, "start"), start) != 0 ||
@@ -43,16 +48,6 @@ static int ari_window(yajl_val v, const char *url, int64_t *start, int64_t *end,
                           "renewalInfo%s%s: the window ends before it starts", url ? " " : "",
                           url ? url : "");
     return ACME_OK;
-}
-
-int acme__ari_parse(const char *body, size_t len, int64_t *start, int64_t *end, acme__err *err)
-{
-    yajl_val v;
-    int rc = acme__json_parse_object(body, len, "renewalInfo", &v, err);
-    if (rc == ACME_OK)
-        rc = ari_window(v, NULL, start, end, err);
-    acme__json_free(v);
-    return rc;
 }
 
 int acme__renewal_fetch_ari(acme_provider *p, acme__stored_cert *c, int64_t now, acme__err *err)
@@ -70,7 +65,7 @@ int acme__renewal_fetch_ari(acme_provider *p, acme__stored_cert *c, int64_t now,
         rc = acme__provider_json(&res, "renewalInfo", &v, err);
     int64_t start = 0, end = 0;
     if (rc == ACME_OK)
-        rc = ari_window(v, url, &start, &end, err);
+        rc = acme__ari_parse(v, url, &start, &end, err);
     int64_t retry = ARI_DEFAULT_RETRY;
     if (rc == ACME_OK && res.retry_after &&
         acme__http_parse_retry_after(res.retry_after, now, &retry) == ACME_OK) {
@@ -115,7 +110,7 @@ int acme__renewal_due(acme_provider *p, acme__stored_cert *c, int64_t now, int *
             } else {
                 acme__log(p, ACME_LOG_WARN, "%s: renewalInfo unavailable (%s); using the lifetime rule",
                           c->name, err.msg[0] ? err.msg : acme_strerror(rc));
-                c->ari_next_check = now + ARI_MIN_RETRY * 60;
+                c->ari_next_check = now + ARI_FAILED_RETRY;
                 *meta_changed = 1;
             }
             acme__err_clear(&err);

@@ -6,12 +6,14 @@
 #include <stdint.h>
 
 #include "acme/provider.h"
+#include "net/json.h"
 #include "store/cert_store.h"
 
-/* Parse a renewalInfo reply body (RFC 9773 4.2): a JSON object whose
- * suggestedWindow has RFC 3339 start and end, end after start. Sets *start
- * and *end (Unix seconds). ACME_ERR_PROTOCOL otherwise. */
-int acme__ari_parse(const char *body, size_t len, int64_t *start, int64_t *end, acme__err *err);
+/* Parse a renewalInfo object (RFC 9773 4.2), the parsed JSON of the reply:
+ * its suggestedWindow has RFC 3339 start and end, end after start. Sets
+ * *start and *end (Unix seconds). ACME_ERR_PROTOCOL otherwise, naming url
+ * (may be NULL) in the message. */
+int acme__ari_parse(yajl_val v, const char *url, int64_t *start, int64_t *end, acme__err *err);
 
 /* Fetch the certificate's renewalInfo and update c's ARI state: a new
  * window gets a new uniformly random renewal moment; the next check is

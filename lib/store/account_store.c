@@ -6,21 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acme/desire.h"
 #include "net/json.h"
 #include "base/mem.h"
 #include "protocol/provider.h"
+#include "store/store_layout.h"
 
 static char *account_key_of(acme_provider *p, const char *email, const char *file)
 {
-    char *ca = acme__store_segment(acme_provider_directory_url(p));
-    char *em = acme__store_segment(email && *email ? email : "default");
-    acme__buf b = ACME__BUF_INIT;
-    if (ca && em)
-        acme__buf_printf(&b, "accounts/%s/%s%s%s", ca, em, file ? "/" : "", file ? file : "");
-    free(ca);
-    free(em);
-    return ca && em ? acme__buf_detach(&b) : (acme__buf_free(&b), NULL);
+    return acme__store_account_key(acme_provider_directory_url(p), email, file);
 }
 
 /* The stored key, or ACME_ERR_NOT_FOUND. */
@@ -92,8 +85,8 @@ int acme__account_ensure(acme_provider *p, acme_store *s, const char *email,
 {
     *out = NULL;
     char *dir = account_key_of(p, email, NULL);
-    char *key_key = account_key_of(p, email, "key.pem");
-    char *json_key = account_key_of(p, email, "account.json");
+    char *key_key = account_key_of(p, email, ACME__FILE_KEY);
+    char *json_key = account_key_of(p, email, ACME__FILE_ACCOUNT);
     int rc = dir && key_key && json_key ? acme__store_lock_wait(s, dir, lock_timeout_s, err)
                                         : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     if (rc != ACME_OK)
@@ -150,8 +143,8 @@ int acme_account_restore(acme_account **out, acme_provider *p, acme_store *store
     if (!out || !p || !store)
         return acme__fail(NULL, ACME_ERR_INVALID, "restore: NULL argument");
     *out = NULL;
-    char *key_key = account_key_of(p, email, "key.pem");
-    char *json_key = account_key_of(p, email, "account.json");
+    char *key_key = account_key_of(p, email, ACME__FILE_KEY);
+    char *json_key = account_key_of(p, email, ACME__FILE_ACCOUNT);
     acme__err err = { 0 };
     acme_key *key = NULL;
     char *url = NULL;

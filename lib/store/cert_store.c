@@ -2,7 +2,6 @@
 #include "store/cert_store.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,18 +10,10 @@
 #include "crypto/key.h"
 #include "base/mem.h"
 
-static char *key_of(const char *name, const char *rest)
+/* Store key of a file of c's current generation. */
+static char *current_key(const acme__stored_cert *c, const char *file)
 {
-    acme__buf b = ACME__BUF_INIT;
-    acme__buf_printf(&b, ACME__CERTS_DIR "/%s/%s", name, rest);
-    return acme__buf_detach(&b);
-}
-
-char *acme__stored_key(const acme__stored_cert *c, const char *file)
-{
-    char rest[64];
-    snprintf(rest, sizeof(rest), "%lu/%s", c->generation, file);
-    return key_of(c->name, rest);
+    return acme__store_generation_key(c->name, c->generation, file);
 }
 
 void acme__stored_free(acme__stored_cert *c)
@@ -115,7 +106,7 @@ int acme__stored_load(acme_store *s, const char *name, acme__stored_cert *out, a
 {
     memset(out, 0, sizeof(*out));
     out->revoked = -1;
-    char *meta_key = key_of(name, "meta.json");
+    char *meta_key = acme__store_cert_key(name, ACME__FILE_META);
     if (!(out->name = acme__strdup(name)) || !meta_key) {
         free(meta_key);
         return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
@@ -135,8 +126,8 @@ int acme__stored_load(acme_store *s, const char *name, acme__stored_cert *out, a
         return rc;
     }
 
-    char *key_key = acme__stored_key(out, "key.pem");
-    char *chain_key = acme__stored_key(out, "chain.pem");
+    char *key_key = current_key(out, ACME__FILE_KEY);
+    char *chain_key = current_key(out, ACME__FILE_CHAIN);
     rc = key_key && chain_key ? acme__store_read(s, key_key, &b, err)
                               : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     if (rc == ACME_ERR_NOT_FOUND)
@@ -193,7 +184,7 @@ static int meta_write(acme_store *s, const acme__stored_cert *c, acme__err *err)
                      ",\"ari\":{\"start\":%lld,\"end\":%lld,\"renew_at\":%lld,\"next_check\":%lld}}\n",
                      (long long)c->ari_start, (long long)c->ari_end, (long long)c->ari_renew_at,
                      (long long)c->ari_next_check);
-    char *key = key_of(c->name, "meta.json");
+    char *key = acme__store_cert_key(c->name, ACME__FILE_META);
     int rc = acme__buf_status(&b) == ACME_OK && key
                  ? acme__store_write(s, key, b.data, b.len, 0, err)
                  : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
@@ -213,8 +204,8 @@ int acme__stored_save_meta(acme_store *s, const acme__stored_cert *c, acme__err 
 static int sync_copy(acme_store *s, const acme__stored_cert *c, const char *file, int secret,
                      acme__err *err)
 {
-    char *key = key_of(c->name, file);
-    char *current = acme__stored_key(c, file);
+    char *key = acme__store_cert_key(c->name, file);
+    char *current = current_key(c, file);
     acme__buf want = ACME__BUF_INIT, have = ACME__BUF_INIT;
     int rc = key && current ? acme__store_read(s, current, &want, err)
                             : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
@@ -239,9 +230,9 @@ int acme__stored_sync_copies(acme_store *s, const acme__stored_cert *c, acme__er
 {
     /* Key first: a web server reloading between the two writes then sees a
      * new key with the old chain only if it reads during this window. */
-    int rc = sync_copy(s, c, "key.pem", 1, err);
+    int rc = sync_copy(s, c, ACME__FILE_KEY, 1, err);
     if (rc == ACME_OK)
-        rc = sync_copy(s, c, "chain.pem", 0, err);
+        rc = sync_copy(s, c, ACME__FILE_CHAIN, 0, err);
     return rc;
 }
 
@@ -251,9 +242,8 @@ static void drop_old_generations(acme_store *s, const acme__stored_cert *c)
     char **names = NULL;
     size_t n = 0;
     acme__err ignore = ACME__ERR_QUIET;
-    char *prefix = key_of(c->name, "");
-    if (prefix)
-        prefix[strlen(prefix) - 1] = '\0'; /* no trailing '/' */
+    static const char *const files[] = { ACME__FILE_KEY, ACME__FILE_CHAIN };
+    char *prefix = acme__store_cert_key(c->name, NULL);
     if (prefix && acme__store_list(s, prefix, &names, &n, &ignore) == ACME_OK) {
         for (size_t i = 0; i < n; i++) {
             char *end;
@@ -261,17 +251,12 @@ static void drop_old_generations(acme_store *s, const acme__stored_cert *c)
             unsigned long g = strtoul(names[i], &end, 10);
             if (*end || errno || g + 1 >= c->generation)
                 continue;
-            char rest[64];
-            snprintf(rest, sizeof(rest), "%lu/key.pem", g);
-            char *k = key_of(c->name, rest);
-            if (k)
-                acme__store_remove(s, k, &ignore);
-            free(k);
-            snprintf(rest, sizeof(rest), "%lu/chain.pem", g);
-            k = key_of(c->name, rest);
-            if (k)
-                acme__store_remove(s, k, &ignore);
-            free(k);
+            for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+                char *k = acme__store_generation_key(c->name, g, files[f]);
+                if (k)
+                    acme__store_remove(s, k, &ignore);
+                free(k);
+            }
         }
     }
     acme__free_strv(names, n);
@@ -289,8 +274,8 @@ int acme__stored_save_new(acme_store *s, acme__stored_cert *c, acme__err *err)
         c->generation = old;
         return acme__fail(err, rc, "%s", acme_last_error());
     }
-    char *key_key = acme__stored_key(c, "key.pem");
-    char *chain_key = acme__stored_key(c, "chain.pem");
+    char *key_key = current_key(c, ACME__FILE_KEY);
+    char *chain_key = current_key(c, ACME__FILE_CHAIN);
     rc = key_key && chain_key ? acme__store_write(s, key_key, pem, strlen(pem), 1, err)
                               : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     acme__free_secret_str(pem);

@@ -9,6 +9,7 @@
 #include "acme/key.h"
 #include "base/error.h"
 #include "store/store.h"
+#include "store/store_layout.h"
 
 typedef struct acme__stored_cert {
     char *name;
@@ -33,9 +34,6 @@ typedef struct acme__stored_cert {
     acme_key *key;
 } acme__stored_cert;
 
-/* Store keys. */
-#define ACME__CERTS_DIR "certs"
-
 /* Load name's metadata and current key and chain. ACME_ERR_NOT_FOUND when
  * nothing is stored; ACME_ERR_CORRUPT naming the store key when something
  * is unreadable or inconsistent (the data is left untouched). */
@@ -52,9 +50,6 @@ int acme__stored_save_meta(acme_store *s, const acme__stored_cert *c, acme__err 
 /* Make the stable copies (certs/<name>/key.pem, chain.pem) equal to the
  * current generation if they are not (after a crash between the two). */
 int acme__stored_sync_copies(acme_store *s, const acme__stored_cert *c, acme__err *err);
-
-/* Store key of a file of name's current generation ("key.pem", "chain.pem"). */
-char *acme__stored_key(const acme__stored_cert *c, const char *file);
 
 /* Fill names/dates/serial/ARI id from c->chain_pem. */
 int acme__stored_describe(acme__stored_cert *c, acme__err *err);

@@ -1,24 +1,18 @@
 /* The store wrapper: a table of host (or built-in) callbacks behind
  * validated keys, bounded reads, lists as arrays and errors that name the
- * key. The built-in filesystem callbacks live in store_fs.c. */
+ * key. Built-in stores (store_fs.c) may add a path and a link callback
+ * (acme__store_backend). */
 #include "store/store.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "base/clock.h"
 #include "base/mem.h"
 
 /* Longest key (acme/store.h). */
 #define KEY_MAX 1024
-/* Longest segment acme__store_segment makes: below NAME_MAX (255) of
- * common filesystems, with room for the ".tmp-XXXXXX" suffix of atomic
- * writes. Longer labels are cut and get a hash of the whole label. */
-#define SEGMENT_MAX 200
-#define SEGMENT_KEEP (SEGMENT_MAX - 17) /* "_" + 16 hex digits */
 
 /* ---- buffers ------------------------------------------------------------ */
 
@@ -38,7 +32,7 @@ int acme_buffer_append(acme_buffer *b, const void *data, size_t len)
 
 /* ---- keys --------------------------------------------------------------- */
 
-static int seg_char(unsigned char c)
+int acme__store_key_char(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            c == '.' || c == '_' || c == '@' || c == '+' || c == '-';
@@ -62,54 +56,11 @@ int acme__store_key_valid(const char *key)
             if (*p == '\0')
                 break;
             seg = p + 1;
-        } else if (!seg_char((unsigned char)*p)) {
+        } else if (!acme__store_key_char((unsigned char)*p)) {
             return 0;
         }
     }
     return total - 1 <= KEY_MAX;
-}
-
-/* A URI scheme followed by "://", or "mailto:" (ACME contacts): the
- * length to skip, else 0. */
-static size_t scheme_len(const char *s)
-{
-    if (strncasecmp(s, "mailto:", 7) == 0)
-        return 7;
-    size_t i = 0;
-    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-        return 0;
-    while ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-           (s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '.' || s[i] == '-')
-        i++;
-    return strncmp(s + i, "://", 3) == 0 ? i + 3 : 0;
-}
-
-char *acme__store_segment(const char *label)
-{
-    if (!label)
-        label = "";
-    const char *p = *label ? label + scheme_len(label) : label;
-    size_t n = strlen(p);
-    int cut = n > SEGMENT_MAX;
-    size_t keep = cut ? SEGMENT_KEEP : n;
-    char *seg = malloc((cut ? SEGMENT_MAX : (n ? n : 2)) + 1);
-    if (!seg)
-        return NULL;
-    for (size_t i = 0; i < keep; i++)
-        seg[i] = seg_char((unsigned char)p[i]) ? p[i] : '_';
-    seg[keep] = '\0';
-    if (cut) {
-        /* FNV-1a over the whole label keeps distinct long labels apart. */
-        uint64_t h = 0xcbf29ce484222325u;
-        for (const unsigned char *q = (const unsigned char *)label; *q; q++)
-            h = (h ^ *q) * 0x100000001b3u;
-        snprintf(seg + keep, SEGMENT_MAX + 1 - keep, "_%016llx", (unsigned long long)h);
-    } else if (n == 0 || strcmp(seg, ".") == 0 || strcmp(seg, "..") == 0) {
-        /* Never empty, "." or "..": dots become '_' ("" gives "_"). */
-        memset(seg, '_', n ? n : 1);
-        seg[n ? n : 1] = '\0';
-    }
-    return seg;
 }
 
 /* ---- handles ------------------------------------------------------------ */
@@ -144,7 +95,6 @@ void acme_store_free(acme_store *s)
         return;
     if (s->free_userdata)
         s->free_userdata(s->userdata);
-    free(s->fs_root);
     free(s);
 }
 
@@ -155,15 +105,12 @@ int acme_store_path(const acme_store *s, const char *key, char **path_out)
     *path_out = NULL;
     if (!s || !key)
         return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL argument");
-    if (!s->fs_root)
+    if (!s->backend || !s->backend->path)
         return acme__fail(NULL, ACME_ERR_UNSUPPORTED,
                           "store: not a filesystem store; keys have no path");
     if (!acme__store_key_valid(key))
         return acme__fail(NULL, ACME_ERR_INVALID, "store: invalid key \"%.200s\"", key);
-    acme__buf b = ACME__BUF_INIT;
-    /* A root of "/" needs no separator of its own. */
-    acme__buf_printf(&b, "%s%s%s", s->fs_root, strcmp(s->fs_root, "/") == 0 ? "" : "/", key);
-    char *path = acme__buf_detach(&b);
+    char *path = s->backend->path(key, s->userdata);
     if (!path)
         return acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
     *path_out = path;
@@ -207,8 +154,8 @@ typedef struct before {
 
 static void before_take(const acme_store *s, before *b)
 {
-    /* The built-in store always records its reason, so it needs no copy. */
-    if (s->fs_root)
+    /* A built-in store always records its reason, so it needs no copy. */
+    if (s->backend)
         b->msg[0] = '\0';
     else
         snprintf(b->msg, sizeof(b->msg), "%s", acme_last_error());
@@ -224,7 +171,7 @@ static int cb_fail(const acme_store *s, int rc, const before *b, const char *ver
         rc = ACME_ERR_CALLBACK; /* not an acme_error code */
     const char *now = acme_last_error();
     const char *reason = acme_strerror(rc);
-    if (now[0] && (s->fs_root || strcmp(now, b->msg) != 0))
+    if (now[0] && (s->backend || strcmp(now, b->msg) != 0))
         reason = now;
     return acme__fail(err, rc, "store: cannot %s %s: %s", verb, key, reason);
 }
@@ -301,10 +248,10 @@ int acme__store_write_same(acme_store *s, const char *from_key, const char *to_k
         rc = check_key(s, to_key, "key", err);
     if (rc != ACME_OK)
         return rc;
-    if (s->link) {
+    if (s->backend && s->backend->link) {
         before bf;
         before_take(s, &bf);
-        rc = s->link(from_key, to_key, s->userdata);
+        rc = s->backend->link(from_key, to_key, s->userdata);
         if (rc == ACME_OK)
             return ACME_OK;
         if (rc != ACME_ERR_UNSUPPORTED)

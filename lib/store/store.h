@@ -14,14 +14,23 @@ struct acme_buffer {
                     * even if the callback ignores the error and returns ACME_OK */
 };
 
+/* What a built-in store offers beyond acme_store_ops. Kept out of the
+ * public struct, whose layout is fixed; every member may be NULL. */
+typedef struct acme__store_backend {
+    /* The host path of a valid key, as a new string (NULL when out of
+     * memory). Without it keys have no path (acme_store_path). */
+    char *(*path)(const char *key, void *userdata);
+    /* Make to_key another name of what from_key holds. ACME_ERR_UNSUPPORTED
+     * lets the caller write a copy instead. */
+    int (*link)(const char *from_key, const char *to_key, void *userdata);
+} acme__store_backend;
+
 struct acme_store {
     acme_store_ops ops;
     void *userdata;
-    char *fs_root;                 /* set for the filesystem store */
-    /* Optional, built-in stores only: make to_key another name of what
-     * from_key holds (the filesystem store links). ACME_ERR_UNSUPPORTED
-     * lets the caller write a copy instead. */
-    int (*link)(const char *from_key, const char *to_key, void *userdata);
+    /* Built-in stores only (NULL for host callbacks). Built-in callbacks
+     * always record their reason for a failure. */
+    const acme__store_backend *backend;
     void (*free_userdata)(void *); /* for stores that own their userdata */
 };
 
@@ -30,16 +39,15 @@ struct acme_store {
 
 /* Non-zero when key follows the rules of acme/store.h. */
 int acme__store_key_valid(const char *key);
-/* Turn an arbitrary label (an e-mail, a CA URL) into one key segment:
- * allowed characters kept, others replaced by '_'; never empty, "." or "..". */
-char *acme__store_segment(const char *label);
+/* Non-zero when c may appear in a key segment (acme/store.h). */
+int acme__store_key_char(unsigned char c);
 
 int acme__store_read(acme_store *s, const char *key, acme__buf *out, acme__err *err);
 int acme__store_write(acme_store *s, const char *key, const void *data, size_t len, int secret,
                       acme__err *err);
 /* Write to_key with data, which from_key holds already: for a store that
- * can link (the filesystem store), to_key becomes another name of from_key,
- * with no new file data; otherwise data is written. */
+ * can link (a backend link callback), to_key becomes another name of
+ * from_key, with no new file data; otherwise data is written. */
 int acme__store_write_same(acme_store *s, const char *from_key, const char *to_key,
                            const void *data, size_t len, int secret, acme__err *err);
 int acme__store_remove(acme_store *s, const char *key, acme__err *err);

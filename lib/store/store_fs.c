@@ -33,6 +33,15 @@
  * temporary within the time of one write and fsync. */
 #define STALE_TEMP_S 60
 
+/* Levels below a locked key's directory swept for temporaries: a
+ * certificate keeps its generations one level down; one more is spare. */
+#define LOCK_SWEEP_DEPTH 2
+
+/* getcwd buffer: the first size tried, then doubled until it passes
+ * CWD_MAX (far beyond any working directory seen in practice). */
+#define CWD_FIRST 256
+#define CWD_MAX 65536
+
 typedef struct held {
     char *name;
     int fd;
@@ -74,6 +83,17 @@ static int check_reserved(const char *key)
 static int oom(void)
 {
     return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+}
+
+/* The path of a key a callback was given (not a reserved one) in *path. */
+static int key_path(const fs *f, const char *key, char **path)
+{
+    *path = NULL;
+    int rc = check_reserved(key);
+    if (rc != ACME_OK)
+        return rc;
+    *path = join(f->root, key);
+    return *path ? ACME_OK : oom();
 }
 
 /* ---- temporary files ---------------------------------------------------- */
@@ -154,13 +174,10 @@ static void sweep_temps(const char *dir, int depth)
 
 static int fs_read(const char *key, acme_buffer *out, void *userdata)
 {
-    fs *f = userdata;
-    int rc = check_reserved(key);
+    char *path;
+    int rc = key_path(userdata, key, &path);
     if (rc != ACME_OK)
         return rc;
-    char *path = join(f->root, key);
-    if (!path)
-        return oom();
     rc = acme__file_read(path, out->max, &out->buf, NULL);
     free(path);
     return rc;
@@ -181,13 +198,10 @@ static int prepare_dir_of(char *path)
 
 static int fs_write(const char *key, const void *data, size_t len, int secret, void *userdata)
 {
-    fs *f = userdata;
-    int rc = check_reserved(key);
+    char *path;
+    int rc = key_path(userdata, key, &path);
     if (rc != ACME_OK)
         return rc;
-    char *path = join(f->root, key);
-    if (!path)
-        return oom();
     rc = prepare_dir_of(path);
     if (rc == ACME_OK)
         rc = acme__file_write_atomic(path, data, len, secret ? SECRET_MODE : PUBLIC_MODE, NULL);
@@ -197,20 +211,12 @@ static int fs_write(const char *key, const void *data, size_t len, int secret, v
 
 static int fs_link(const char *from_key, const char *to_key, void *userdata)
 {
-    fs *f = userdata;
-    int rc = check_reserved(from_key);
+    char *from, *path = NULL;
+    int rc = key_path(userdata, from_key, &from);
     if (rc == ACME_OK)
-        rc = check_reserved(to_key);
-    if (rc != ACME_OK)
-        return rc;
-    char *from = join(f->root, from_key);
-    char *path = join(f->root, to_key);
-    if (!from || !path) {
-        free(from);
-        free(path);
-        return oom();
-    }
-    rc = prepare_dir_of(path);
+        rc = key_path(userdata, to_key, &path);
+    if (rc == ACME_OK)
+        rc = prepare_dir_of(path);
     if (rc == ACME_OK)
         rc = acme__file_link_atomic(from, path, NULL);
     free(from);
@@ -218,15 +224,18 @@ static int fs_link(const char *from_key, const char *to_key, void *userdata)
     return rc;
 }
 
+static char *fs_path(const char *key, void *userdata)
+{
+    const fs *f = userdata;
+    return join(f->root, key);
+}
+
 static int fs_remove(const char *key, void *userdata)
 {
-    fs *f = userdata;
-    int rc = check_reserved(key);
+    char *path;
+    int rc = key_path(userdata, key, &path);
     if (rc != ACME_OK)
         return rc;
-    char *path = join(f->root, key);
-    if (!path)
-        return oom();
     if (unlink(path) != 0) {
         int e = errno;
         if (e == ENOENT || e == ENOTDIR)
@@ -243,13 +252,10 @@ static int fs_remove(const char *key, void *userdata)
 
 static int fs_list(const char *prefix, acme_buffer *out, void *userdata)
 {
-    fs *f = userdata;
-    int rc = check_reserved(prefix);
+    char *path;
+    int rc = key_path(userdata, prefix, &path);
     if (rc != ACME_OK)
         return rc;
-    char *path = join(f->root, prefix);
-    if (!path)
-        return oom();
     DIR *d = opendir(path);
     if (!d) {
         int e = errno;
@@ -373,7 +379,7 @@ static int take_lock(fs *f, const char *name)
     f->nheld++;
     char *dir = join(f->root, name);
     if (dir)
-        sweep_temps(dir, 2);
+        sweep_temps(dir, LOCK_SWEEP_DEPTH);
     free(dir);
     return ACME_OK;
 }
@@ -429,7 +435,7 @@ static int absolute(const char *dir, char **out)
 {
     acme__buf b = ACME__BUF_INIT;
     if (dir[0] != '/') {
-        size_t size = 256;
+        size_t size = CWD_FIRST;
         for (;;) {
             char *cwd = malloc(size);
             if (!cwd)
@@ -443,7 +449,7 @@ static int absolute(const char *dir, char **out)
             }
             int e = errno;
             free(cwd);
-            if (e != ERANGE || size > 65536) {
+            if (e != ERANGE || size > CWD_MAX) {
                 acme__buf_free(&b);
                 return acme__fail(NULL, ACME_ERR_IO, "store: cannot get the current directory: %s",
                                   strerror(e));
@@ -476,10 +482,8 @@ int acme_store_new_fs(acme_store **out, const char *dir)
         return acme__fail(NULL, rc, "store: %s", acme_last_error());
     }
     fs *f = calloc(1, sizeof(*f));
-    char *root2 = acme__strdup(root);
-    if (!f || !root2 || pthread_mutex_init(&f->mu, NULL) != 0) {
+    if (!f || pthread_mutex_init(&f->mu, NULL) != 0) {
         free(f);
-        free(root2);
         free(root);
         return acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
     }
@@ -487,16 +491,15 @@ int acme_store_new_fs(acme_store **out, const char *dir)
     static const acme_store_ops ops = {
         ACME_STORE_OPS_VERSION, fs_read, fs_write, fs_remove, fs_list, fs_lock, fs_unlock,
     };
+    static const acme__store_backend backend = { fs_path, fs_link };
     acme_store *s = NULL;
     rc = acme_store_new(&s, &ops, f);
     if (rc != ACME_OK) {
         fs_free(f);
-        free(root2);
         return rc;
     }
     s->free_userdata = fs_free;
-    s->fs_root = root2;
-    s->link = fs_link;
+    s->backend = &backend;
     *out = s;
     return ACME_OK;
 }

@@ -25,6 +25,7 @@
 #include "base/error.h"
 #include "base/mem.h"
 #include "store/store.h"
+#include "store/store_layout.h"
 
 #include "unit.h"
 
@@ -202,6 +203,10 @@ static void check_segment(const char *label, const char *want)
     REQUIRE(seg != NULL);
     CHECK_STR(seg, want);
     CHECK_MSG(acme__store_key_valid(seg) && !strchr(seg, '/'), "\"%s\" is not a segment", seg);
+    char *again = acme__store_segment(seg); /* a segment stays as it is */
+    REQUIRE(again != NULL);
+    CHECK_STR(again, seg);
+    free(again);
     free(seg);
 }
 
@@ -242,6 +247,62 @@ static void test_segments(void)
     free(sa);
     free(sb);
     free(sa2);
+}
+
+/* rc and *key of a call that made *key: key passed by address, as it is
+ * read after the call. */
+static void check_key_rc(int rc, char **keyp, const char *want)
+{
+    char *key = *keyp;
+    *keyp = NULL;
+    CHECK_MSG(want ? rc == ACME_OK && key && strcmp(key, want) == 0 : rc == ACME_ERR_INVALID && !key,
+              "rc %d, key \"%s\", wanted \"%s\"", rc, key ? key : "(null)", want ? want : "(null)");
+    acme_free(key);
+}
+
+/* The layout as the public API gives it. */
+static void test_layout(void)
+{
+    char *key = NULL;
+    check_key_rc(acme_store_cert_key("www.example", ACME_STORE_FILE_CHAIN, &key), &key,
+                 "certs/www.example/chain.pem");
+    check_key_rc(acme_store_cert_key("www.example", ACME_STORE_FILE_KEY, &key), &key,
+                 "certs/www.example/key.pem");
+    check_key_rc(acme_store_cert_key("www.example", ACME_STORE_FILE_META, &key), &key,
+                 "certs/www.example/meta.json");
+    check_key_rc(acme_store_cert_key("a/b", ACME_STORE_FILE_KEY, &key), &key, NULL);
+    check_key_rc(acme_store_cert_key("locks", ACME_STORE_FILE_KEY, &key), &key, NULL);
+    check_key_rc(acme_store_cert_key("x", 0, &key), &key, NULL);
+    check_key_rc(acme_store_cert_key(NULL, ACME_STORE_FILE_KEY, &key), &key, NULL);
+    CHECK_RC(acme_store_cert_key("x", ACME_STORE_FILE_KEY, NULL), ACME_ERR_INVALID);
+
+    check_key_rc(acme_store_account_key("https://ca.example/dir", "mailto:a@b.example",
+                                        ACME_STORE_FILE_KEY, &key),
+                 &key, "accounts/ca.example_dir/a@b.example/key.pem");
+    check_key_rc(acme_store_account_key("https://ca.example/dir", NULL, ACME_STORE_FILE_META,
+                                        &key),
+                 &key, "accounts/ca.example_dir/default/account.json");
+    /* Listed segments give the same keys. */
+    check_key_rc(acme_store_account_key("ca.example_dir", "a@b.example", ACME_STORE_FILE_KEY, &key),
+                 &key, "accounts/ca.example_dir/a@b.example/key.pem");
+    check_key_rc(acme_store_account_key("https://ca.example/dir", "a@b.example",
+                                        ACME_STORE_FILE_CHAIN, &key),
+                 &key, NULL);
+    check_key_rc(acme_store_account_key(NULL, "a@b.example", ACME_STORE_FILE_KEY, &key), &key,
+                 NULL);
+
+    char name[300];
+    memset(name, 'n', sizeof(name));
+    name[255] = '\0';
+    CHECK(acme_desire_name_valid(name));
+    name[255] = 'n';
+    name[256] = '\0';
+    CHECK(!acme_desire_name_valid(name));
+    CHECK(acme_desire_name_valid("_.wild.example"));
+    CHECK(!acme_desire_name_valid("*.wild.example"));
+    CHECK(!acme_desire_name_valid(".."));
+    CHECK(!acme_desire_name_valid(""));
+    CHECK(!acme_desire_name_valid(NULL));
 }
 
 static void test_buffer(void)
@@ -1058,6 +1119,7 @@ int main(void)
     REQUIRE_ZERO(mkdtemp(tmpdir) == NULL);
     test_keys();
     test_segments();
+    test_layout();
     test_buffer();
     test_fs_basic(tmpdir);
     test_fs_modes(tmpdir);

@@ -1,0 +1,39 @@
+/* The layout of the store (acme/store.h): every key the library reads,
+ * writes, lists or locks is made here. Functions that return a key give a
+ * new string, or NULL when out of memory. */
+#ifndef ACME_LIB_STORE_LAYOUT_H
+#define ACME_LIB_STORE_LAYOUT_H
+
+#include "acme/store.h"
+
+/* Files of an account and of a certificate (and of each generation). */
+#define ACME__FILE_KEY "key.pem"
+#define ACME__FILE_CHAIN "chain.pem"
+#define ACME__FILE_META "meta.json"
+#define ACME__FILE_ACCOUNT "account.json"
+
+/* The prefix whose children are the stored certificates. */
+#define ACME__CERTS_DIR ACME_STORE_CERTS
+
+/* Turn an arbitrary label (an e-mail, a CA URL) into one key segment:
+ * allowed characters kept, others replaced by '_'; never empty, "." or "..". */
+char *acme__store_segment(const char *label);
+
+/* Non-zero when name is usable as a certificate name: one key segment of
+ * at most 255 characters, and not "locks". */
+int acme__store_cert_name_valid(const char *name);
+
+/* accounts/<ca>/<email>/<file> for the account of email (NULL or "": the
+ * "default" account) at the CA of directory_url. With file NULL: the
+ * account's directory, which is also the name of its lock. */
+char *acme__store_account_key(const char *directory_url, const char *email, const char *file);
+
+/* certs/<name>/<file>: the metadata and the stable copies. With file NULL:
+ * the certificate's directory (its generations are listed there), which is
+ * also the name of its lock. */
+char *acme__store_cert_key(const char *name, const char *file);
+
+/* certs/<name>/<generation>/<file>: a file of one generation. */
+char *acme__store_generation_key(const char *name, unsigned long generation, const char *file);
+
+#endif
