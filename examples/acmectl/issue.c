@@ -20,6 +20,9 @@
 
 #include "acmectl.h"
 
+/* Far above any real CSR: a wrong path is refused rather than read whole. */
+#define MAX_CSR_FILE (1024 * 1024)
+
 /* ---- shared with ensure and renew (batch.c) ---------------------------- */
 
 void batch_params_init(batch_params *bp)
@@ -247,7 +250,7 @@ int cmd_issue(cli *c, int argc, char **argv)
         rc = usage_error("--out goes with --csr (without it the chain is kept in the state dir)");
     char *csr = NULL;
     if (rc == EXIT_OK && csr_path) {
-        csr = read_text_file(csr_path, 1024 * 1024, NULL);
+        csr = read_text_file(csr_path, MAX_CSR_FILE, NULL);
         if (!csr)
             rc = usage_error("--csr %s: %s", csr_path, strerror(errno));
         else if (!strstr(csr, "CERTIFICATE REQUEST-----"))
