@@ -244,6 +244,8 @@ int cmd_update_contact(cli *c, int argc, char **argv)
     return on_account(c, argc, argv, 1, MAX_POSITIONAL, "at least one EMAIL", update_contacts);
 }
 
+/* The new key is set aside here until the key file is replaced: should
+ * anything stop us after the CA switched keys, the new key is not lost. */
 #define ROLLOVER_KEY "acmectl-rollover-key.pem"
 
 static int rollover(cli *c, acct_args *a)
@@ -263,8 +265,6 @@ static int rollover(cli *c, acct_args *a)
         rc = fail_with("rollover", acme_last_error(), NULL);
     } else if (acme_store_put(c->store, ROLLOVER_KEY, pem, strlen(pem), 1) != ACME_OK ||
                acme_store_path(c->store, ROLLOVER_KEY, &side) != ACME_OK) {
-        /* Kept until the key file is replaced: should anything stop us
-         * after the CA switched keys, the new key is not lost. */
         rc = fail_with("rollover", acme_last_error(), NULL);
     }
     if (rc == EXIT_OK) {
