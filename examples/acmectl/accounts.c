@@ -38,14 +38,20 @@ static const opt_spec account_options[] = {
     { NULL, 0, 0, 0 },
 };
 
+/* Plenty for the contacts of one account (update-contact). */
+#define MAX_POSITIONAL 64
+
 typedef struct acct_args {
-    const char *positional[64];
+    const char *positional[MAX_POSITIONAL];
     size_t npositional;
     int agree_tos;
     const char *eab_kid, *eab_hmac_key, *email;
+    acme_account *account; /* on_account(): the stored account */
+    const char *stored_as; /* on_account(): the e-mail it is stored under */
 } acct_args;
 
-/* Parse a command's arguments; positionals between min and max. */
+/* Parse a command's arguments: between min and max positionals, all of
+ * them e-mail addresses. */
 static int parse(cli *c, int argc, char **argv, const opt_spec *own, size_t min, size_t max,
                  const char *what, acct_args *a)
 {
@@ -60,7 +66,7 @@ static int parse(cli *c, int argc, char **argv, const opt_spec *own, size_t min,
         case ARG_ERROR:
             return EXIT_USAGE;
         case ARG_POSITIONAL:
-            if (a->npositional == max || a->npositional == 64)
+            if (a->npositional == max || a->npositional == MAX_POSITIONAL)
                 return usage_error("%s: unexpected argument \"%s\"", argv[0], v);
             a->positional[a->npositional++] = v;
             break;
@@ -84,6 +90,8 @@ static int parse(cli *c, int argc, char **argv, const opt_spec *own, size_t min,
     }
     if (rc == EXIT_OK && a->npositional < min)
         rc = usage_error("%s needs %s", argv[0], what);
+    for (size_t i = 0; rc == EXIT_OK && i < a->npositional; i++)
+        rc = check_email(a->positional[i]);
     return rc;
 }
 
@@ -106,6 +114,28 @@ static int open_account(cli *c, const char *email_opt, acme_account **out, const
     return cli_restore_account(c, *email, out);
 }
 
+typedef int (*account_fn)(cli *c, acct_args *a);
+
+/* Open the stored account of `email` (NULL: the remembered one) into a and
+ * run fn on it. */
+static int with_account(cli *c, acct_args *a, const char *email, account_fn fn)
+{
+    int rc = open_account(c, email, &a->account, &a->stored_as);
+    if (rc == EXIT_OK)
+        rc = fn(c, a);
+    acme_account_free(a->account);
+    return rc;
+}
+
+/* Run a command on the stored account that --email picks. */
+static int on_account(cli *c, int argc, char **argv, size_t min, size_t max, const char *what,
+                      account_fn fn)
+{
+    acct_args a;
+    int rc = parse(c, argc, argv, account_options, min, max, what, &a);
+    return rc == EXIT_OK ? with_account(c, &a, a.email, fn) : rc;
+}
+
 int cmd_register(cli *c, int argc, char **argv)
 {
     acct_args a;
@@ -113,8 +143,6 @@ int cmd_register(cli *c, int argc, char **argv)
     if (rc != EXIT_OK)
         return rc;
     const char *email = a.positional[0];
-    if ((rc = check_email(email)) != EXIT_OK)
-        return rc;
     if (!a.agree_tos)
         return usage_error("register needs --agree-tos (you agree to the CA's terms of service)");
     if (!a.eab_kid != !a.eab_hmac_key)
@@ -150,16 +178,10 @@ int cmd_register(cli *c, int argc, char **argv)
     return rc;
 }
 
-int cmd_account(cli *c, int argc, char **argv)
+static int show_account(cli *c, acct_args *a)
 {
-    acct_args a;
-    int rc = parse(c, argc, argv, account_options, 0, 0, "", &a);
-    if (rc != EXIT_OK)
-        return rc;
-    acme_account *account = NULL;
-    const char *email = NULL;
-    if ((rc = open_account(c, a.email, &account, &email)) != EXIT_OK)
-        return rc;
+    acme_account *account = a->account;
+    int rc = EXIT_OK;
     if (!*acme_account_status(account) && acme_account_refresh(account) != ACME_OK)
         rc = fail_with("account", acme_account_last_error(account),
                        acme_account_last_problem(account));
@@ -169,53 +191,44 @@ int cmd_account(cli *c, int argc, char **argv)
         for (size_t i = 0; i < acme_account_contact_count(account); i++)
             printf("contact: %s\n", acme_account_contact(account, i));
         printf("key: %s\n", acme_key_type_name(acme_key_get_type(acme_account_key(account))));
-        printf("stored-as: %s\n", email);
+        printf("stored-as: %s\n", a->stored_as);
         printf("directory: %s\n", c->directory);
         const char *tos = acme_provider_terms_of_service(c->provider);
         if (tos)
             printf("terms-of-service: %s\n", tos);
     }
-    acme_account_free(account);
     return rc;
 }
 
+int cmd_account(cli *c, int argc, char **argv)
+{
+    return on_account(c, argc, argv, 0, 0, "", show_account);
+}
+
+static int recover(cli *c, acct_args *a)
+{
+    int rc = cli_save_conf(c, a->stored_as);
+    if (rc == EXIT_OK) {
+        say("recovered account %s (%s) for %s", acme_account_url(a->account),
+            acme_account_status(a->account), a->stored_as);
+        printf("%s\n", acme_account_url(a->account));
+    }
+    return rc;
+}
+
+/* The argument, not --email, names the account to recover. */
 int cmd_recover(cli *c, int argc, char **argv)
 {
     acct_args a;
     int rc = parse(c, argc, argv, account_options, 1, 1, "an EMAIL", &a);
-    if (rc != EXIT_OK)
-        return rc;
-    const char *email = a.positional[0];
-    if ((rc = check_email(email)) != EXIT_OK)
-        return rc;
-    acme_account *account = NULL;
-    const char *used = NULL;
-    if ((rc = open_account(c, email, &account, &used)) != EXIT_OK)
-        return rc;
-    rc = cli_save_conf(c, email);
-    if (rc == EXIT_OK) {
-        say("recovered account %s (%s) for %s", acme_account_url(account),
-            acme_account_status(account), email);
-        printf("%s\n", acme_account_url(account));
-    }
-    acme_account_free(account);
-    return rc;
+    return rc == EXIT_OK ? with_account(c, &a, a.positional[0], recover) : rc;
 }
 
-int cmd_update_contact(cli *c, int argc, char **argv)
+static int update_contacts(cli *c, acct_args *a)
 {
-    acct_args a;
-    int rc = parse(c, argc, argv, account_options, 1, 64, "at least one EMAIL", &a);
-    if (rc != EXIT_OK)
-        return rc;
-    for (size_t i = 0; i < a.npositional; i++)
-        if ((rc = check_email(a.positional[i])) != EXIT_OK)
-            return rc;
-    acme_account *account = NULL;
-    const char *email = NULL;
-    if ((rc = open_account(c, a.email, &account, &email)) != EXIT_OK)
-        return rc;
-    if (acme_account_update_contacts(account, a.positional, a.npositional) != ACME_OK) {
+    acme_account *account = a->account;
+    int rc = EXIT_OK;
+    if (acme_account_update_contacts(account, a->positional, a->npositional) != ACME_OK) {
         rc = fail_with("update-contact", acme_account_last_error(account),
                        acme_account_last_problem(account));
     } else {
@@ -223,36 +236,35 @@ int cmd_update_contact(cli *c, int argc, char **argv)
         for (size_t i = 0; i < acme_account_contact_count(account); i++)
             printf("contact: %s\n", acme_account_contact(account, i));
     }
-    acme_account_free(account);
     return rc;
 }
 
+int cmd_update_contact(cli *c, int argc, char **argv)
+{
+    return on_account(c, argc, argv, 1, MAX_POSITIONAL, "at least one EMAIL", update_contacts);
+}
+
+/* The new key is set aside here until the key file is replaced: should
+ * anything stop us after the CA switched keys, the new key is not lost. */
 #define ROLLOVER_KEY "acmectl-rollover-key.pem"
 
-int cmd_rollover(cli *c, int argc, char **argv)
+static int rollover(cli *c, acct_args *a)
 {
-    acct_args a;
-    int rc = parse(c, argc, argv, account_options, 0, 0, "", &a);
-    if (rc != EXIT_OK)
-        return rc;
-    acme_account *account = NULL;
-    const char *email = NULL;
-    if ((rc = open_account(c, a.email, &account, &email)) != EXIT_OK)
-        return rc;
+    acme_account *account = a->account;
+    int rc = EXIT_OK;
     acme_key *old = acme_account_key(account);
     char *key_file = cli_find_account_key_file(c, old);
     acme_key *fresh = NULL;
     char *pem = NULL, *side = NULL;
     int type = c->key_type ? c->key_type : acme_key_get_type(old);
     if (!key_file) {
-        error_msg("rollover: the account key of %s is not in %s/accounts", email, c->state_dir);
+        error_msg("rollover: the account key of %s is not in %s/accounts", a->stored_as,
+                  c->state_dir);
         rc = EXIT_FAIL;
     } else if (acme_key_generate(&fresh, type) != ACME_OK || acme_key_to_pem(fresh, &pem) != ACME_OK) {
         rc = fail_with("rollover", acme_last_error(), NULL);
     } else if (acme_store_put(c->store, ROLLOVER_KEY, pem, strlen(pem), 1) != ACME_OK ||
                acme_store_path(c->store, ROLLOVER_KEY, &side) != ACME_OK) {
-        /* Kept until the key file is replaced: should anything stop us
-         * after the CA switched keys, the new key is not lost. */
         rc = fail_with("rollover", acme_last_error(), NULL);
     }
     if (rc == EXIT_OK) {
@@ -276,20 +288,18 @@ int cmd_rollover(cli *c, int argc, char **argv)
     acme_free(pem);
     acme_key_free(fresh);
     free(key_file);
-    acme_account_free(account);
     return rc;
 }
 
-int cmd_deactivate(cli *c, int argc, char **argv)
+int cmd_rollover(cli *c, int argc, char **argv)
 {
-    acct_args a;
-    int rc = parse(c, argc, argv, account_options, 0, 0, "", &a);
-    if (rc != EXIT_OK)
-        return rc;
-    acme_account *account = NULL;
-    const char *email = NULL;
-    if ((rc = open_account(c, a.email, &account, &email)) != EXIT_OK)
-        return rc;
+    return on_account(c, argc, argv, 0, 0, "", rollover);
+}
+
+static int deactivate(cli *c, acct_args *a)
+{
+    acme_account *account = a->account;
+    int rc = EXIT_OK;
     char *key_file = cli_find_account_key_file(c, acme_account_key(account));
     if (acme_account_deactivate(account) != ACME_OK) {
         rc = fail_with("deactivate", acme_account_last_error(account),
@@ -312,6 +322,10 @@ int cmd_deactivate(cli *c, int argc, char **argv)
         }
     }
     free(key_file);
-    acme_account_free(account);
     return rc;
+}
+
+int cmd_deactivate(cli *c, int argc, char **argv)
+{
+    return on_account(c, argc, argv, 0, 0, "", deactivate);
 }

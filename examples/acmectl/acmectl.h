@@ -302,6 +302,13 @@ typedef struct batch_params {
 
 enum { MODE_ISSUE, MODE_ENSURE, MODE_RENEW };
 
+/* The options issue, ensure and renew take alike (issue.c). */
+extern const opt_spec batch_options[];
+/* What only issue and ensure take: a new account's registration and a new
+ * certificate's names (issue.c). */
+extern const opt_spec new_options[];
+/* Zero, with the solver options' defaults (issue.c). */
+void batch_params_init(batch_params *bp);
 /* Handle an option shared by issue, ensure and renew; EXIT_OK or EXIT_USAGE. */
 int batch_opt(batch_params *bp, int id, const char *value);
 /* Check the account options and that an account exists or may be made. */

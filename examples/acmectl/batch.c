@@ -25,24 +25,12 @@
 
 static const opt_spec ensure_options[] = {
     { "wants", 0, 1, B_WANTS },
-    { "email", 0, 1, B_EMAIL },
-    { "agree-tos", 0, 0, B_AGREE_TOS },
-    { "eab-kid", 0, 1, B_EAB_KID },
-    { "eab-hmac-key", 0, 1, B_EAB_HMAC_KEY },
     { "parallel", 0, 1, B_PARALLEL },
-    { "deploy-hook", 0, 1, B_DEPLOY_HOOK },
-    { "force", 0, 0, B_FORCE },
-    { "no-www-base", 0, 0, B_NO_WWW_BASE },
-    { "preferred-chain", 0, 1, B_PREFERRED_CHAIN },
     { NULL, 0, 0, 0 },
 };
 
 static const opt_spec renew_options[] = {
-    { "email", 0, 1, B_EMAIL },
     { "parallel", 0, 1, B_PARALLEL },
-    { "deploy-hook", 0, 1, B_DEPLOY_HOOK },
-    { "force", 0, 0, B_FORCE },
-    { "preferred-chain", 0, 1, B_PREFERRED_CHAIN },
     { NULL, 0, 0, 0 },
 };
 
@@ -396,10 +384,13 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
 
 /* ---- the commands ------------------------------------------------------------------ */
 
+/* `shared` may be NULL: as the last table it then just ends the list.
+ * wants_path is NULL for a command without --wants. */
 static int parse_batch_args(cli *c, int argc, char **argv, const opt_spec *own,
-                            batch_params *bp, const char **wants_path)
+                            const opt_spec *shared, batch_params *bp, const char **wants_path)
 {
-    const opt_spec *const tables[] = { own, solver_options, global_options, NULL };
+    const opt_spec *const tables[] = { own, batch_options, solver_options, global_options, shared,
+                                       NULL };
     arg_parser p;
     args_init(&p, argc, argv, 1, 1);
     const char *v;
@@ -410,7 +401,7 @@ static int parse_batch_args(cli *c, int argc, char **argv, const opt_spec *own,
             return EXIT_USAGE;
         if (id == ARG_POSITIONAL)
             return usage_error("%s: unexpected argument \"%s\"", argv[0], v);
-        if (id == B_WANTS)
+        if (id == B_WANTS && wants_path)
             *wants_path = v;
         else if (id >= G_DIRECTORY && id <= G_VERSION)
             rc = cli_global_option(c, id, v);
@@ -425,10 +416,9 @@ static int parse_batch_args(cli *c, int argc, char **argv, const opt_spec *own,
 int cmd_ensure(cli *c, int argc, char **argv)
 {
     batch_params bp;
-    memset(&bp, 0, sizeof(bp));
-    solver_opts_init(&bp.so);
+    batch_params_init(&bp);
     const char *wants_path = NULL;
-    int rc = parse_batch_args(c, argc, argv, ensure_options, &bp, &wants_path);
+    int rc = parse_batch_args(c, argc, argv, ensure_options, new_options, &bp, &wants_path);
     if (rc != EXIT_OK)
         return rc;
     if (!wants_path)
@@ -452,10 +442,8 @@ int cmd_ensure(cli *c, int argc, char **argv)
 int cmd_renew(cli *c, int argc, char **argv)
 {
     batch_params bp;
-    memset(&bp, 0, sizeof(bp));
-    solver_opts_init(&bp.so);
-    const char *unused = NULL;
-    int rc = parse_batch_args(c, argc, argv, renew_options, &bp, &unused);
+    batch_params_init(&bp);
+    int rc = parse_batch_args(c, argc, argv, renew_options, NULL, &bp, NULL);
     if (rc != EXIT_OK)
         return rc;
     solver_conf sc = bp.so.sc;

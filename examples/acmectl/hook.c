@@ -39,6 +39,11 @@
 
 extern char **environ;
 
+/* Exit status for a program killed by a signal: 128 + the signal, as shells report it. */
+#define SIGNAL_STATUS_BASE 128
+/* Exit status when it neither exited nor was killed: only a failure is certain. */
+#define UNKNOWN_STATUS 255
+
 int is_executable(const char *path)
 {
     struct stat st;
@@ -91,9 +96,9 @@ int run_program(const char *const *argv, const char *const *env, int *status, ch
     if (WIFEXITED(st))
         *status = WEXITSTATUS(st);
     else if (WIFSIGNALED(st))
-        *status = 128 + WTERMSIG(st);
+        *status = SIGNAL_STATUS_BASE + WTERMSIG(st);
     else
-        *status = 255;
+        *status = UNKNOWN_STATUS;
     return 0;
 }
 

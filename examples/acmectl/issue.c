@@ -20,18 +20,39 @@
 
 #include "acmectl.h"
 
+/* Far above any real CSR: a wrong path is refused rather than read whole. */
+#define MAX_CSR_FILE (1024 * 1024)
+
+/* ---- shared with ensure and renew (batch.c) ---------------------------- */
+
+void batch_params_init(batch_params *bp)
+{
+    memset(bp, 0, sizeof(*bp));
+    solver_opts_init(&bp->so);
+}
+
+const opt_spec batch_options[] = {
+    { "email", 0, 1, B_EMAIL },
+    { "deploy-hook", 0, 1, B_DEPLOY_HOOK },
+    { "force", 0, 0, B_FORCE },
+    { "preferred-chain", 0, 1, B_PREFERRED_CHAIN },
+    { NULL, 0, 0, 0 },
+};
+
+const opt_spec new_options[] = {
+    { "agree-tos", 0, 0, B_AGREE_TOS },
+    { "eab-kid", 0, 1, B_EAB_KID },
+    { "eab-hmac-key", 0, 1, B_EAB_HMAC_KEY },
+    { "no-www-base", 0, 0, B_NO_WWW_BASE },
+    { NULL, 0, 0, 0 },
+};
+
+/* ---- issue ---------------------------------------------------------------- */
+
 static const opt_spec issue_options[] = {
     { "name", 0, 1, B_NAME },
     { "csr", 0, 1, B_CSR },
     { "out", 0, 1, B_OUT },
-    { "email", 0, 1, B_EMAIL },
-    { "agree-tos", 0, 0, B_AGREE_TOS },
-    { "eab-kid", 0, 1, B_EAB_KID },
-    { "eab-hmac-key", 0, 1, B_EAB_HMAC_KEY },
-    { "deploy-hook", 0, 1, B_DEPLOY_HOOK },
-    { "force", 0, 0, B_FORCE },
-    { "no-www-base", 0, 0, B_NO_WWW_BASE },
-    { "preferred-chain", 0, 1, B_PREFERRED_CHAIN },
     { NULL, 0, 0, 0 },
 };
 
@@ -96,10 +117,9 @@ static int run_csr(cli *c, const batch_params *bp, const char *csr, char **ids, 
                    const solver_conf *sc, const char *name_opt, const char *out)
 {
     const char *email = NULL;
-    int rc = batch_check_account(c, bp, &email);
-    if (rc != EXIT_OK)
-        return rc;
-    if ((rc = cli_open_provider(c)) != EXIT_OK)
+    int rc;
+    if ((rc = batch_check_account(c, bp, &email)) != EXIT_OK ||
+        (rc = cli_open_provider(c)) != EXIT_OK)
         return rc;
     char *name = name_opt ? xstrdup(name_opt) : NULL;
     if ((rc = check_csr(c, csr, ids, nids, &name)) != EXIT_OK) {
@@ -192,10 +212,10 @@ static int run_csr(cli *c, const batch_params *bp, const char *csr, char **ids, 
 int cmd_issue(cli *c, int argc, char **argv)
 {
     batch_params bp;
-    memset(&bp, 0, sizeof(bp));
-    solver_opts_init(&bp.so);
+    batch_params_init(&bp);
     const char *name_opt = NULL, *csr_path = NULL, *out = NULL;
-    const opt_spec *const tables[] = { issue_options, solver_options, global_options, NULL };
+    const opt_spec *const tables[] = { issue_options, batch_options, new_options,
+                                       solver_options, global_options, NULL };
     arg_parser p;
     args_init(&p, argc, argv, 1, 1);
     char **ids = xcalloc((size_t)argc, sizeof(char *));
@@ -230,7 +250,7 @@ int cmd_issue(cli *c, int argc, char **argv)
         rc = usage_error("--out goes with --csr (without it the chain is kept in the state dir)");
     char *csr = NULL;
     if (rc == EXIT_OK && csr_path) {
-        csr = read_text_file(csr_path, 1024 * 1024, NULL);
+        csr = read_text_file(csr_path, MAX_CSR_FILE, NULL);
         if (!csr)
             rc = usage_error("--csr %s: %s", csr_path, strerror(errno));
         else if (!strstr(csr, "CERTIFICATE REQUEST-----"))

@@ -13,6 +13,9 @@
 
 #include "acmectl.h"
 
+/* Subproblems shown per error: enough to see the pattern, short enough for one line. */
+#define MAX_SUBPROBLEMS 5
+
 static int verbosity = V_NORMAL;
 static struct timespec started;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -136,7 +139,7 @@ void out_problem(const acme_problem *p, char *buf, size_t size)
     short_type = short_type ? short_type + 1 : type;
     snprintf(buf + used, size - used, "%s[CA: %s%s%s]", used ? " " : "", short_type,
              *acme_problem_detail(p) ? ": " : "", acme_problem_detail(p));
-    for (size_t i = 0; i < acme_problem_subproblem_count(p) && i < 5; i++) {
+    for (size_t i = 0; i < acme_problem_subproblem_count(p) && i < MAX_SUBPROBLEMS; i++) {
         const acme_problem *sp = acme_problem_subproblem(p, i);
         used = strlen(buf);
         const char *id = acme_problem_identifier_value(sp);

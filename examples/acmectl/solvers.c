@@ -17,6 +17,12 @@
 
 #include "acmectl.h"
 
+/* The ports the CA validates on: http-01 (RFC 8555 8.3), tls-alpn-01 (RFC 8737). */
+#define DEFAULT_HTTP_PORT 80
+#define DEFAULT_TLS_PORT 443
+/* Longer than any challenge type name: anything longer is a typo or garbage. */
+#define MAX_TYPE_LEN 32
+
 const opt_spec solver_options[] = {
     { "solver", 0, 1, S_SOLVER },
     { "challenge", 0, 1, S_CHALLENGE },
@@ -31,8 +37,8 @@ const opt_spec solver_options[] = {
 void solver_opts_init(solver_opts *so)
 {
     memset(so, 0, sizeof(*so));
-    so->http_port = 80;
-    so->tls_port = 443;
+    so->http_port = DEFAULT_HTTP_PORT;
+    so->tls_port = DEFAULT_TLS_PORT;
 }
 
 int solver_kind_from_name(const char *name)
@@ -58,7 +64,7 @@ const char *solver_kind_name(int kind)
 
 int solver_add_type(solver_conf *sc, const char *type, const char *where)
 {
-    if (!*type || strlen(type) > 32)
+    if (!*type || strlen(type) > MAX_TYPE_LEN)
         return usage_error("%s: \"%s\" is not a challenge type", where, type);
     for (const char *p = type; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))

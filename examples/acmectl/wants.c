@@ -34,7 +34,11 @@
 
 #include "acmectl.h"
 
+/* Far above any real want file: a wrong path is refused rather than read whole. */
 #define MAX_WANT_FILE (1024 * 1024)
+/* In a want directory only these files count, so others can sit beside them. */
+#define WANT_SUFFIX ".want"
+#define WANT_SUFFIX_LEN (sizeof(WANT_SUFFIX) - 1)
 
 static const char *keep(want *w, const char *s)
 {
@@ -223,7 +227,8 @@ int wants_load(const char *path, want_list *out)
         struct dirent *e;
         while ((e = readdir(d))) {
             size_t len = strlen(e->d_name);
-            if (e->d_name[0] == '.' || len <= 5 || strcmp(e->d_name + len - 5, ".want") != 0)
+            if (e->d_name[0] == '.' || len <= WANT_SUFFIX_LEN ||
+                strcmp(e->d_name + len - WANT_SUFFIX_LEN, WANT_SUFFIX) != 0)
                 continue;
             files = xrealloc(files, n + 1, sizeof(char *));
             files[n++] = xstrdup(e->d_name);
@@ -233,7 +238,7 @@ int wants_load(const char *path, want_list *out)
         for (size_t i = 0; i < n; i++) {
             char full[4200];
             snprintf(full, sizeof(full), "%s/%s", path, files[i]);
-            files[i][strlen(files[i]) - 5] = '\0';
+            files[i][strlen(files[i]) - WANT_SUFFIX_LEN] = '\0';
             if (rc == EXIT_OK && (stat(full, &st) != 0 || !S_ISREG(st.st_mode)))
                 continue;
             if (rc == EXIT_OK && !cert_name_ok(files[i]))
