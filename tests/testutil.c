@@ -18,7 +18,8 @@ const char *test_env(const char *name)
 {
     const char *v = getenv(name);
     if (!v || !*v) {
-        fprintf(stderr, "%s is not set: run this test through tests/pebble_harness.py\n", name);
+        fprintf(stderr, "%s is not set: run this test through "
+                "tests/harness/pebble_harness.py\n", name);
         exit(1);
     }
     return v;

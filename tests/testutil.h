@@ -1,5 +1,5 @@
 /* Shared helpers for libacme's integration tests: the environment the
- * Pebble harness (tests/pebble_harness.py) gives, a provider connected to
+ * Pebble harness (tests/harness/) gives, a provider connected to
  * it, and a log recorder that tests grep (e.g. for leaked secrets). */
 #ifndef ACME_TEST_UTIL_H
 #define ACME_TEST_UTIL_H

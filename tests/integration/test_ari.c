@@ -1,7 +1,7 @@
 /* ARI (RFC 9773) end to end, through the public desire and order APIs.
  *
  * Pebble 2.4.0 has no renewalInfo resource and ignores "replaces", so this
- * test runs behind tests/ari_proxy.py: a reverse proxy in front of the
+ * test runs behind tests/harness/ari_proxy.py: a reverse proxy in front of the
  * harness's real Pebble that adds renewalInfo to the directory, answers
  * renewalInfo from a control file this test rewrites between steps (window,
  * Retry-After, errors, malformed bodies), can answer one newOrder with

@@ -1,7 +1,7 @@
 /* Hostile server replies in the order flow (after the directory), through
  * the public desire API with a filesystem store in a temp dir.
  *
- * Pebble never misbehaves, so this test runs behind tests/hostile_proxy.py:
+ * Pebble never misbehaves, so this runs behind tests/harness/hostile_proxy.py:
  * a small scripted proxy in front of the harness's real Pebble that forwards
  * every request and, for the one step a case names in its control file,
  * breaks Pebble's reply (or answers in its place): newAccount and newOrder

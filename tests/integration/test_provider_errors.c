@@ -1,7 +1,7 @@
 /* The provider against bad servers: unreachable, untrusted, not a
  * directory, too large, truncated, stalled, flaky, rate limited. Uses the
- * real Pebble where it can answer and tests/scripted_server.py (a canned
- * HTTPS server) for the replies Pebble never gives. Each case must fail
+ * real Pebble where it can answer and tests/harness/scripted_server.py (a
+ * canned HTTPS server) for the replies Pebble never gives. Each case must fail
  * with its own error code and a message naming the cause. */
 #include <stdlib.h>
 #include <string.h>
