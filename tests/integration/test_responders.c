@@ -35,7 +35,8 @@
 #include "base/rng.h"
 #include "solvers/solver.h"
 
-#include "unit.h"
+#include "files.h"
+#include "unit/unit.h"
 
 /* Any base64url string does as the account key's thumbprint. */
 #define THUMB "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
@@ -93,18 +94,6 @@ static char *path_join(const char *a, const char *b)
     char *s = acme__buf_detach(&p);
     REQUIRE(s != NULL);
     return s;
-}
-
-static int mode_of(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
-}
-
-static int exists(const char *path)
-{
-    struct stat st;
-    return lstat(path, &st) == 0;
 }
 
 /* Names in a directory, "." and ".." left out, joined by spaces. */
@@ -192,9 +181,9 @@ static void test_webroot(void)
     CHECK_STR(text, "tok_EN-1234567890." THUMB);
     CHECK_STR(text, acme_challenge_key_authorization(ch));
     free(text);
-    CHECK_MSG(mode_of(file) == 0644, "file mode %o", mode_of(file));
-    CHECK_MSG(mode_of(wk) == 0755, ".well-known mode %o", mode_of(wk));
-    CHECK_MSG(mode_of(dir) == 0755, "acme-challenge mode %o", mode_of(dir));
+    CHECK_MSG(test_mode(file) == 0644, "file mode %o", test_mode(file));
+    CHECK_MSG(test_mode(wk) == 0755, ".well-known mode %o", test_mode(wk));
+    CHECK_MSG(test_mode(dir) == 0755, "acme-challenge mode %o", test_mode(dir));
     /* Written through a temporary and a rename: nothing else is left. */
     char *names = dir_list(dir);
     CHECK_STR(names, "tok_EN-1234567890");
@@ -209,10 +198,10 @@ static void test_webroot(void)
     free(names);
 
     cleanup(s, 0, ch);
-    CHECK(!exists(file));
-    CHECK(exists(dir)); /* directories stay */
+    CHECK(!test_exists(file));
+    CHECK(test_exists(dir)); /* directories stay */
     cleanup(s, 0, ch);  /* a second cleanup is harmless */
-    CHECK(exists(dir));
+    CHECK(test_exists(dir));
     acme__challenge_free(ch);
 
     /* Tokens that would leave the directory never get that far... */
@@ -232,12 +221,12 @@ static void test_webroot(void)
     CHECK_STR(text, "keep me");
     free(text);
     cleanup(s, 0, evil);
-    CHECK(exists(victim));
+    CHECK(test_exists(victim));
     acme__challenge_free(evil);
     evil = forged("http-01", "a/b");
     CHECK_RC(present(s, 0, evil), ACME_ERR_INVALID);
     char *sub = path_join(dir, "/a");
-    CHECK(!exists(sub));
+    CHECK(!test_exists(sub));
     free(sub);
     acme__challenge_free(evil);
     names = dir_list(dir);
@@ -254,7 +243,7 @@ static void test_webroot(void)
     ch = challenge("http-01", "dns", "example.org", "tok2");
     CHECK_RC(present(s2, 0, ch), ACME_ERR_IO);
     CHECK_MSG(strstr(acme_last_error(), missing) != NULL, "message: %s", acme_last_error());
-    CHECK(!exists(missing));
+    CHECK(!test_exists(missing));
     cleanup(s2, 0, ch);
     /* A webroot that is a file is no webroot either. */
     char *plain = path_join(root, "/plain");
