@@ -195,7 +195,11 @@ static int ensure_with(acme_desire *d, acme_provider *p)
     ordered = log_count("newOrder") - no0;
     requests = r1 - r0;
     int result = acme_desire_result(d, 0);
-    CHECK_MSG(rc == ACME_OK || result == ACME_RESULT_FAILED, "ensure returned %d", rc);
+    /* One wanted name: ensure returns that name's error, which is set
+     * exactly when it failed. */
+    int err = acme_desire_error(d, 0);
+    CHECK_MSG(rc == err && (rc != ACME_OK) == (result == ACME_RESULT_FAILED),
+              "ensure returned %d, the name's error is %d, its result %d", rc, err, result);
     if (result == ACME_RESULT_FAILED)
         fprintf(stderr, "ensure failed: %s\n", acme_desire_message(d, 0));
     return result;

@@ -308,11 +308,16 @@ static int fake_present(const acme_challenge *ch, void *ud)
     return ACME_OK;
 }
 
-static int broken_present(const acme_challenge *ch, void *ud)
+/* Presents the first challenge it is given and fails on every later one:
+ * which name's authorization comes first is the CA's choice. */
+static int present_once(const acme_challenge *ch, void *ud)
 {
+    fail_state *st = ud;
     (void)ch;
-    (void)ud;
-    return ACME_ERR_IO;
+    if (st->presented)
+        return ACME_ERR_IO;
+    st->presented++;
+    return ACME_OK;
 }
 
 static void count_cleanup(const acme_challenge *ch, void *ud)
@@ -347,20 +352,21 @@ static void test_failures(void)
     CHECK(acme_last_problem() == p);
     acme_order_free(o);
 
-    /* A solver that fails: a callback error, and the challenges already
-     * presented for other names are cleaned up. */
+    /* A solver that fails: a callback error, and the challenge already
+     * presented for the other name is cleaned up. */
     acme_solvers_free(s);
     fail_state st2 = { 0, 0, "" };
     REQUIRE_OK(acme_solvers_new(&s));
-    REQUIRE_OK(acme_solvers_add(s, "http-01", fake_present, NULL, count_cleanup, &st2));
-    REQUIRE_OK(acme_solvers_add(s, "dns-01", broken_present, NULL, count_cleanup, &st2));
+    REQUIRE_OK(acme_solvers_add(s, "http-01", present_once, NULL, count_cleanup, &st2));
+    REQUIRE_OK(acme_solvers_add(s, "dns-01", present_once, NULL, count_cleanup, &st2));
     REQUIRE_OK(acme_order_new(&o, account));
     CHECK_OK(acme_order_add_dns(o, "first.broken.example.com"));
     CHECK_OK(acme_order_add_dns(o, "*.broken.example.com"));
     CHECK_RC(acme_order_issue(o, s, cert_key), ACME_ERR_CALLBACK);
-    CHECK(st2.presented == st2.cleaned);
+    CHECK_MSG(st2.presented == 1 && st2.cleaned == 1, "presented %d, cleaned up %d",
+              st2.presented, st2.cleaned);
     /* Stopped before the CA was asked to validate: undecided. */
-    CHECK(st2.cleaned == 0 || strcmp(st2.status, "pending") == 0);
+    CHECK_STR(st2.status, "pending");
     acme_order_free(o);
 
     /* The account key cannot be the certificate key. */
