@@ -102,16 +102,29 @@ static void test_bad_identifiers(void)
     acme_order_free(o);
 }
 
+/* Solvers holding one built-in responder on the harness's port: http-01
+ * when http is given, else tls-alpn-01. */
+static acme_solvers *responder_solvers(acme_http_responder **http, acme_tls_alpn_responder **tls)
+{
+    acme_solvers *s = NULL;
+    REQUIRE_OK(acme_solvers_new(&s));
+    if (http) {
+        REQUIRE_OK(acme_http_responder_start(http, "127.0.0.1", env_port("ACME_TEST_HTTP_PORT")));
+        REQUIRE_OK(acme_solvers_add_http_responder(s, *http));
+    } else {
+        REQUIRE_OK(acme_tls_alpn_responder_start(tls, "127.0.0.1", env_port("ACME_TEST_TLS_PORT")));
+        REQUIRE_OK(acme_solvers_add_tls_alpn_responder(s, *tls));
+    }
+    return s;
+}
+
 /* ---- http-01 ------------------------------------------------------- */
 
 static void test_http_standalone(void)
 {
     test_bad_identifiers();
     acme_http_responder *r = NULL;
-    REQUIRE_OK(acme_http_responder_start(&r, "127.0.0.1", env_port("ACME_TEST_HTTP_PORT")));
-    acme_solvers *s = NULL;
-    REQUIRE_OK(acme_solvers_new(&s));
-    REQUIRE_OK(acme_solvers_add_http_responder(s, r));
+    acme_solvers *s = responder_solvers(&r, NULL);
     acme_key *cert_key = test_key(ACME_KEY_EC256);
 
     static const char *const names[] = { "http.example.com", "www.http.example.com" };
@@ -274,10 +287,7 @@ static void test_dns(void)
 static void test_tls_alpn(void)
 {
     acme_tls_alpn_responder *r = NULL;
-    REQUIRE_OK(acme_tls_alpn_responder_start(&r, "127.0.0.1", env_port("ACME_TEST_TLS_PORT")));
-    acme_solvers *s = NULL;
-    REQUIRE_OK(acme_solvers_new(&s));
-    REQUIRE_OK(acme_solvers_add_tls_alpn_responder(s, r));
+    acme_solvers *s = responder_solvers(NULL, &r);
     acme_key *cert_key = test_key(ACME_KEY_EC256);
     static const char *const names[] = { "alpn.example.com", "www.alpn.example.com" };
     acme_order *o = issue(names, 2, s, cert_key, ACME_OK);
@@ -385,10 +395,7 @@ static void test_failures(void)
 static void test_chains(void)
 {
     acme_http_responder *r = NULL;
-    REQUIRE_OK(acme_http_responder_start(&r, "127.0.0.1", env_port("ACME_TEST_HTTP_PORT")));
-    acme_solvers *s = NULL;
-    REQUIRE_OK(acme_solvers_new(&s));
-    REQUIRE_OK(acme_solvers_add_http_responder(s, r));
+    acme_solvers *s = responder_solvers(&r, NULL);
     acme_key *cert_key = test_key(ACME_KEY_EC256);
     static const char *const names[] = { "chains.example.com" };
 
@@ -456,10 +463,7 @@ static void test_csr(void)
     REQUIRE_OK(acme_key_load_file(&host_key, key_path)); /* PKCS#8 from openssl */
 
     acme_http_responder *r = NULL;
-    REQUIRE_OK(acme_http_responder_start(&r, "127.0.0.1", env_port("ACME_TEST_HTTP_PORT")));
-    acme_solvers *s = NULL;
-    REQUIRE_OK(acme_solvers_new(&s));
-    REQUIRE_OK(acme_solvers_add_http_responder(s, r));
+    acme_solvers *s = responder_solvers(&r, NULL);
 
     /* Identifiers come from the CSR; no certificate key is given. */
     acme_order *o = NULL;
