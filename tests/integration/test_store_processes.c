@@ -31,6 +31,25 @@ static char tmpdir[] = "/tmp/test-store-processes-XXXXXX";
 
 /* ---- helpers ------------------------------------------------------------ */
 
+/* fork(), with stderr flushed first so that the child does not print the
+ * parent's buffered output again. */
+static pid_t start_child(void)
+{
+    fflush(stderr);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    return pid;
+}
+
+/* One byte from fd, or 0 at EOF or on error. */
+static char read_byte(int fd)
+{
+    char c = 0;
+    while (read(fd, &c, 1) < 0 && errno == EINTR)
+        ;
+    return c;
+}
+
 /* Wait for a child; its exit status, or -1 when it did not exit. */
 static int wait_child(pid_t pid)
 {
@@ -117,9 +136,7 @@ static void test_fs_readonly(const char *root)
         REQUIRE_ZERO(chmod(root, 0711));
         REQUIRE_ZERO(chown(dir, 65534, 65534));
     }
-    fflush(stderr);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
+    pid_t pid = start_child();
     if (pid == 0)
         readonly_child(dir);
     child_result("read-only directory", wait_child(pid));
@@ -134,9 +151,7 @@ static void test_fs_readonly(const char *root)
 static void test_fs_write_fails(const char *root)
 {
     char *dir = test_path(root, "full");
-    fflush(stderr);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
+    pid_t pid = start_child();
     if (pid == 0) {
         acme_store *s = NULL;
         REQUIRE_OK(acme_store_new_fs(&s, dir));
@@ -202,9 +217,7 @@ static int lock_in_thread(acme_store *s, const char *name, char *msg, size_t msg
  * 0 when the result is `want`. */
 static int lock_in_child(const char *dir, const char *name, int want)
 {
-    fflush(stderr);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
+    pid_t pid = start_child();
     if (pid == 0) {
         acme_store *s = NULL;
         REQUIRE_OK(acme_store_new_fs(&s, dir));
@@ -261,14 +274,10 @@ static void test_fs_locks(const char *root)
     CHECK_OK(acme__store_lock(s, name, &err));
     int gate[2];
     REQUIRE_ZERO(pipe(gate));
-    fflush(stderr);
-    pid_t sharer = fork();
-    REQUIRE(sharer >= 0);
+    pid_t sharer = start_child();
     if (sharer == 0) {
         close(gate[1]);
-        char c;
-        while (read(gate[0], &c, 1) < 0 && errno == EINTR)
-            ;
+        read_byte(gate[0]);
         _exit(0);
     }
     close(gate[0]);
@@ -280,9 +289,7 @@ static void test_fs_locks(const char *root)
     /* A holder killed with SIGKILL leaves no stale lock. */
     int pfd[2];
     REQUIRE_ZERO(pipe(pfd));
-    fflush(stderr);
-    pid_t holder = fork();
-    REQUIRE(holder >= 0);
+    pid_t holder = start_child();
     if (holder == 0) {
         close(pfd[0]);
         acme_store *cs = NULL;
@@ -295,9 +302,7 @@ static void test_fs_locks(const char *root)
             pause();
     }
     close(pfd[1]);
-    char r = 0;
-    while (read(pfd[0], &r, 1) < 0 && errno == EINTR)
-        ;
+    char r = read_byte(pfd[0]);
     close(pfd[0]);
     CHECK_MSG(r == 'y', "the child could not take the lock");
     CHECK_RC(acme__store_lock(s, name, &err), ACME_ERR_LOCKED);

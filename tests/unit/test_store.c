@@ -38,6 +38,15 @@ static void make_file(const char *path, const char *content, time_t age)
     }
 }
 
+/* A filesystem store in root/name; *state is that directory (free()). */
+static acme_store *fs_store(const char *root, const char *name, char **state)
+{
+    *state = test_path(root, name);
+    acme_store *s = NULL;
+    REQUIRE_OK(acme_store_new_fs(&s, *state));
+    return s;
+}
+
 /* ---- keys and segments -------------------------------------------------- */
 
 static void test_keys(void)
@@ -261,9 +270,8 @@ static void test_fs_basic(const char *root)
 
 static void test_fs_modes(const char *root)
 {
-    char *state = test_path(root, "modes");
-    acme_store *s = NULL;
-    REQUIRE_OK(acme_store_new_fs(&s, state));
+    char *state = NULL;
+    acme_store *s = fs_store(root, "modes", &state);
     CHECK_OK(acme_store_put(s, "certs/x/1/key.pem", "SECRET", 6, 1));
     CHECK_OK(acme_store_put(s, "certs/x/1/chain.pem", "CHAIN", 5, 0));
     CHECK_OK(acme_store_put(s, "certs/x/meta.json", "{}", 2, 0));
@@ -300,9 +308,8 @@ static void test_fs_modes(const char *root)
 
 static void test_fs_list(const char *root)
 {
-    char *state = test_path(root, "list");
-    acme_store *s = NULL;
-    REQUIRE_OK(acme_store_new_fs(&s, state));
+    char *state = NULL;
+    acme_store *s = fs_store(root, "list", &state);
     acme__err err = { 0 };
     char **names = NULL;
     size_t n = 99;
