@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,26 @@ acme_key *test_key(int type)
         exit(1);
     }
     return k;
+}
+
+acme_account *test_account(acme_provider *p, acme_key *key)
+{
+    acme_account_options o;
+    acme_account_options_init(&o);
+    o.agree_tos = 1;
+    acme_account *a = NULL;
+    if (acme_account_register(&a, p, key, &o) != ACME_OK) {
+        fprintf(stderr, "account registration failed: %s\n", acme_last_error());
+        exit(1);
+    }
+    return a;
+}
+
+void test_desire_options(acme_desire_options *o, const char *email)
+{
+    acme_desire_options_init(o);
+    o->email = email;
+    o->agree_tos = 1;
 }
 
 static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -201,6 +222,23 @@ int test_replace_file(const char *path, const char *text)
     int ok = fputs(text, f) >= 0;
     ok = fclose(f) == 0 && ok;
     return ok && rename(tmp, path) == 0 ? 0 : -1;
+}
+
+int test_replace_filef(const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!text)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(text, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = test_replace_file(path, text);
+    free(text);
+    return rc;
 }
 
 /* ---- certificate checks (mbedTLS directly: the test must not trust the

@@ -30,10 +30,7 @@ static void setup(void)
 {
     provider = test_provider(NULL);
     acme_key *key = test_key(ACME_KEY_EC256);
-    acme_account_options o;
-    acme_account_options_init(&o);
-    o.agree_tos = 1;
-    REQUIRE_OK(acme_account_register(&account, provider, key, &o));
+    account = test_account(provider, key);
     acme_key_free(key);
 }
 
