@@ -119,22 +119,38 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-int test_challtestsrv(const char *command, const char *json_body)
+/* One request with libcurl: a POST of body when given, else a GET; trusts
+ * ca_bundle when given. The reply (free()) on HTTP 200, else NULL. */
+static char *fetch(const char *url, const char *body, const char *ca_bundle)
 {
-    char url[512];
-    snprintf(url, sizeof(url), "%s/%s", test_env("ACME_TEST_CHALLTESTSRV"), command);
     CURL *c = curl_easy_init();
     char *reply = NULL;
     long status = 0;
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, json_body);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    if (ca_bundle)
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca_bundle);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
     CURLcode rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(c);
+    if (rc != CURLE_OK || status != 200) {
+        free(reply);
+        return NULL;
+    }
+    return reply ? reply : strdup("");
+}
+
+int test_challtestsrv(const char *command, const char *json_body)
+{
+    char url[512];
+    snprintf(url, sizeof(url), "%s/%s", test_env("ACME_TEST_CHALLTESTSRV"), command);
+    char *reply = fetch(url, json_body, NULL);
+    int ok = reply != NULL;
     free(reply);
-    return rc == CURLE_OK && status == 200 ? 0 : -1;
+    return ok ? 0 : -1;
 }
 
 static int dns_present(const acme_challenge *ch, void *ud)
@@ -163,21 +179,7 @@ char *test_pebble_mgmt_get(const char *path)
 {
     char url[512];
     snprintf(url, sizeof(url), "%s%s", test_env("ACME_TEST_PEBBLE_MGMT"), path);
-    CURL *c = curl_easy_init();
-    char *reply = NULL;
-    long status = 0;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CAINFO, test_env("ACME_TEST_CA_BUNDLE"));
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK || status != 200) {
-        free(reply);
-        return NULL;
-    }
-    return reply;
+    return fetch(url, NULL, test_env("ACME_TEST_CA_BUNDLE"));
 }
 
 char *test_tmpdir(void)
