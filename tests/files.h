@@ -39,6 +39,16 @@ static inline int test_mode(const char *path)
     return stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
 }
 
+/* The next entry of d other than "." and "..", or NULL. */
+static inline struct dirent *test_readdir(DIR *d)
+{
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL &&
+           (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0))
+        ;
+    return de;
+}
+
 /* Remove dir and everything below it (made writable on the way, since
  * tests take permissions away); the result of the final rmdir(). */
 static inline int test_remove_tree(const char *dir)
@@ -46,9 +56,7 @@ static inline int test_remove_tree(const char *dir)
     DIR *d = opendir(dir);
     if (d) {
         struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
+        while ((de = test_readdir(d)) != NULL) {
             char *p = test_path(dir, de->d_name);
             struct stat st;
             if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -72,9 +80,7 @@ static inline int test_count_temps(const char *dir)
     if (!d)
         return 0;
     struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
+    while ((de = test_readdir(d)) != NULL) {
         if (strstr(de->d_name, ".tmp-"))
             n++;
         char *p = test_path(dir, de->d_name);
