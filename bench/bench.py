@@ -9,7 +9,7 @@ strace (the peers' TLS connections) and time (GNU time: peak RSS). Runs as
 root: uacme has no CA-bundle option, so it is shown Pebble's CA through a
 private mount namespace (see bench/README.md). Python 3 standard library only.
 
-It starts tests/pebble_harness.py (Pebble with PEBBLE_VA_NOSLEEP=1 and
+It starts tests/harness/pebble_harness.py (Pebble with PEBBLE_VA_NOSLEEP=1 and
 pebble-challtestsrv on free ports) and runs itself inside it ("inner" mode),
 so every contender talks to the same Pebble in one run, interleaved:
 
@@ -43,7 +43,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-HARNESS = os.path.join(ROOT, "tests", "pebble_harness.py")
+HARNESS = os.path.join(ROOT, "tests", "harness", "pebble_harness.py")
 DEFAULT_RESULTS = os.path.join(HERE, "results", "latest.json")
 
 # Pebble settings for every run. The VA does not sleep (the point of the

@@ -5,10 +5,10 @@
 #
 # On Debian 12, as root or with sudo (for apt-get): installs the build tools
 # and Pebble, builds libacme and acmectl, starts a private Pebble on free
-# loopback ports (tests/pebble_harness.py), registers an account, issues a
-# certificate for www.demo.example (and so demo.example) with acmectl's own
-# http-01 responder, and shows it. No internet access is needed after the
-# packages are installed. The state stays in $BUILD/demo-state.
+# loopback ports (tests/harness/pebble_harness.py), registers an account,
+# issues a certificate for www.demo.example (and so demo.example) with
+# acmectl's own http-01 responder, and shows it. No internet access is needed
+# after the packages are installed. The state stays in $BUILD/demo-state.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -22,7 +22,7 @@ if [ "${1:-}" != inside ]; then
     fi
     meson compile -C "$BUILD" acmectl
     # Pebble and its DNS run only as long as the second half of this script.
-    BUILD=$BUILD exec python3 tests/pebble_harness.py -- sh "$0" inside
+    BUILD=$BUILD exec python3 tests/harness/pebble_harness.py -- sh "$0" inside
 fi
 
 # Inside the harness: ACME_TEST_* describe the running Pebble.

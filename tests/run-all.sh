@@ -2,8 +2,10 @@
 # Install the dependencies, build libacme, and run every test:
 #   1. normal build: unit, integration (real Pebble), CLI, FFI, ABI and docs
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build: unit,
-#      integration and CLI tests, halting on the first error
-#   3. valgrind memcheck over the unit tests and the core integration tests
+#      integration (local and Pebble) and CLI tests, halting on the first
+#      error
+#   3. valgrind memcheck over the unit tests, the local integration tests
+#      and the core Pebble integration tests
 #   4. libFuzzer (clang) build: every fuzz target over its seed corpus and
 #      then for FUZZ_SECONDS (default 30, two targets at a time) of new inputs
 # Exits non-zero when anything fails. PHASES="normal asan valgrind fuzz"
@@ -43,16 +45,16 @@ for p in $PHASES; do
         ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
             meson test -C build-asan --print-errorlogs --num-processes "$JOBS" \
-            --suite unit --suite pebble --suite cli
+            --suite unit --suite local --suite pebble --suite cli
         ;;
     valgrind)
-        phase "valgrind memcheck: unit and core integration tests"
+        phase "valgrind memcheck: unit, local and core integration tests"
         setup build
         vg="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,possible --error-exitcode=1"
         # RSA 3072/4096 generation takes minutes under valgrind; those sizes
         # are covered by the other phases (see tests/unit/unit.h).
         ACME_TEST_FAST_KEYS=1 meson test -C build --print-errorlogs --num-processes "$JOBS" \
-            --suite unit --timeout-multiplier 4 --wrap="$vg"
+            --suite unit --suite local --timeout-multiplier 4 --wrap="$vg"
         ACME_TEST_WRAP="$vg" meson test -C build --print-errorlogs --num-processes "$JOBS" \
             --timeout-multiplier 4 account account-badnonce50 eab provider-errors \
             order-http-standalone order-dns order-failures order-csr desire-lifecycle \

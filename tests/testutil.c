@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,8 @@ const char *test_env(const char *name)
 {
     const char *v = getenv(name);
     if (!v || !*v) {
-        fprintf(stderr, "%s is not set: run this test through tests/pebble_harness.py\n", name);
+        fprintf(stderr, "%s is not set: run this test through "
+                "tests/harness/pebble_harness.py\n", name);
         exit(1);
     }
     return v;
@@ -84,6 +86,26 @@ acme_key *test_key(int type)
     return k;
 }
 
+acme_account *test_account(acme_provider *p, acme_key *key)
+{
+    acme_account_options o;
+    acme_account_options_init(&o);
+    o.agree_tos = 1;
+    acme_account *a = NULL;
+    if (acme_account_register(&a, p, key, &o) != ACME_OK) {
+        fprintf(stderr, "account registration failed: %s\n", acme_last_error());
+        exit(1);
+    }
+    return a;
+}
+
+void test_desire_options(acme_desire_options *o, const char *email)
+{
+    acme_desire_options_init(o);
+    o->email = email;
+    o->agree_tos = 1;
+}
+
 static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     char **buf = ud;
@@ -97,22 +119,38 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-int test_challtestsrv(const char *command, const char *json_body)
+/* One request with libcurl: a POST of body when given, else a GET; trusts
+ * ca_bundle when given. The reply (free()) on HTTP 200, else NULL. */
+static char *fetch(const char *url, const char *body, const char *ca_bundle)
 {
-    char url[512];
-    snprintf(url, sizeof(url), "%s/%s", test_env("ACME_TEST_CHALLTESTSRV"), command);
     CURL *c = curl_easy_init();
     char *reply = NULL;
     long status = 0;
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, json_body);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    if (ca_bundle)
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca_bundle);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
     CURLcode rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(c);
+    if (rc != CURLE_OK || status != 200) {
+        free(reply);
+        return NULL;
+    }
+    return reply ? reply : strdup("");
+}
+
+int test_challtestsrv(const char *command, const char *json_body)
+{
+    char url[512];
+    snprintf(url, sizeof(url), "%s/%s", test_env("ACME_TEST_CHALLTESTSRV"), command);
+    char *reply = fetch(url, json_body, NULL);
+    int ok = reply != NULL;
     free(reply);
-    return rc == CURLE_OK && status == 200 ? 0 : -1;
+    return ok ? 0 : -1;
 }
 
 static int dns_present(const acme_challenge *ch, void *ud)
@@ -141,21 +179,7 @@ char *test_pebble_mgmt_get(const char *path)
 {
     char url[512];
     snprintf(url, sizeof(url), "%s%s", test_env("ACME_TEST_PEBBLE_MGMT"), path);
-    CURL *c = curl_easy_init();
-    char *reply = NULL;
-    long status = 0;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CAINFO, test_env("ACME_TEST_CA_BUNDLE"));
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK || status != 200) {
-        free(reply);
-        return NULL;
-    }
-    return reply;
+    return fetch(url, NULL, test_env("ACME_TEST_CA_BUNDLE"));
 }
 
 char *test_tmpdir(void)
@@ -200,6 +224,23 @@ int test_replace_file(const char *path, const char *text)
     int ok = fputs(text, f) >= 0;
     ok = fclose(f) == 0 && ok;
     return ok && rename(tmp, path) == 0 ? 0 : -1;
+}
+
+int test_replace_filef(const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!text)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(text, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = test_replace_file(path, text);
+    free(text);
+    return rc;
 }
 
 /* ---- certificate checks (mbedTLS directly: the test must not trust the

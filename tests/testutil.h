@@ -1,5 +1,5 @@
 /* Shared helpers for libacme's integration tests: the environment the
- * Pebble harness (tests/pebble_harness.py) gives, a provider connected to
+ * Pebble harness (tests/harness/) gives, a provider connected to
  * it, and a log recorder that tests grep (e.g. for leaked secrets). */
 #ifndef ACME_TEST_UTIL_H
 #define ACME_TEST_UTIL_H
@@ -24,6 +24,12 @@ void test_log_record(int level, const char *msg, void *userdata);
 
 /* A fresh key of the type; exits on failure. */
 acme_key *test_key(int type);
+
+/* A new account on p with key, the terms agreed to; exits on failure. */
+acme_account *test_account(acme_provider *p, acme_key *key);
+
+/* Desire options with a contact address and the terms agreed to. */
+void test_desire_options(acme_desire_options *o, const char *email);
 
 /* POST a JSON body to pebble-challtestsrv's management API (e.g.
  * "add-http01", "{\"token\":...}"). Returns 0 on HTTP 200. */
@@ -55,5 +61,8 @@ char *test_read_file(const char *path);
 /* Replace a file's content atomically (temporary file, rename), so that a
  * process polling it never reads half of it. Returns 0, or -1. */
 int test_replace_file(const char *path, const char *text);
+/* The same with printf-style text. */
+int test_replace_filef(const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Drive the built acmectl against a real Pebble (under tests/pebble_harness.py).
+"""Drive the built acmectl against a real Pebble (tests/harness/).
 
     test_cli.py ACMECTL SCENARIO
 

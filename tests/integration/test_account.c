@@ -118,11 +118,7 @@ static void test_rollover(acme_provider *p)
 {
     acme_key *old_key = test_key(ACME_KEY_EC256);
     acme_key *new_key = test_key(ACME_KEY_EC384);
-    acme_account_options o;
-    acme_account_options_init(&o);
-    o.agree_tos = 1;
-    acme_account *a = NULL;
-    REQUIRE_OK(acme_account_register(&a, p, old_key, &o));
+    acme_account *a = test_account(p, old_key);
     char *url = strdup(acme_account_url(a));
 
     CHECK_RC(acme_account_rollover(a, old_key), ACME_ERR_INVALID);
@@ -143,8 +139,7 @@ static void test_rollover(acme_provider *p)
     /* Rolling over to a key that has its own account is refused by the CA,
      * and the handle keeps signing with its current key. */
     acme_key *taken = test_key(ACME_KEY_EC256);
-    acme_account *other = NULL;
-    REQUIRE_OK(acme_account_register(&other, p, taken, &o));
+    acme_account *other = test_account(p, taken);
     CHECK_RC(acme_account_rollover(a, taken), ACME_ERR_PROBLEM);
     CHECK(acme_account_last_problem(a) != NULL);
     CHECK(acme_account_key(a) == new_key);
@@ -161,11 +156,7 @@ static void test_rollover(acme_provider *p)
 static void test_deactivate(acme_provider *p)
 {
     acme_key *key = test_key(ACME_KEY_EC256);
-    acme_account_options o;
-    acme_account_options_init(&o);
-    o.agree_tos = 1;
-    acme_account *a = NULL;
-    REQUIRE_OK(acme_account_register(&a, p, key, &o));
+    acme_account *a = test_account(p, key);
     CHECK_OK(acme_account_deactivate(a));
     CHECK_STR(acme_account_status(a), "deactivated");
     CHECK_RC(acme_account_refresh(a), ACME_ERR_PROBLEM);

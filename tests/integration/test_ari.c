@@ -1,7 +1,7 @@
 /* ARI (RFC 9773) end to end, through the public desire and order APIs.
  *
  * Pebble 2.4.0 has no renewalInfo resource and ignores "replaces", so this
- * test runs behind tests/ari_proxy.py: a reverse proxy in front of the
+ * test runs behind tests/harness/ari_proxy.py: a reverse proxy in front of the
  * harness's real Pebble that adds renewalInfo to the directory, answers
  * renewalInfo from a control file this test rewrites between steps (window,
  * Retry-After, errors, malformed bodies), can answer one newOrder with
@@ -26,7 +26,6 @@
  *   order API      acme_order_set_replaces through the ARI directory and through
  *                  the same Pebble without renewalInfo (not sent there)
  *   empty URL      a directory with "renewalInfo": "" falls back, no crash */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,17 +62,8 @@ static int64_t fake_clock(void *ud)
 
 /* ---- the proxy: control file and log -------------------------------------- */
 
-static void control(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void control(const char *fmt, ...)
-{
-    char text[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    REQUIRE(n >= 0 && (size_t)n < sizeof(text));
-    REQUIRE(test_replace_file(control_path, text) == 0);
-}
+/* What the proxy does next: its control file (printf-style). */
+#define control(...) REQUIRE(test_replace_filef(control_path, __VA_ARGS__) == 0)
 
 /* RFC 3339 in UTC; with `fancy`, as a +02:00 offset with a fraction. */
 static const char *rfc3339(int64_t t, int fancy, char *buf, size_t size)
@@ -172,9 +162,7 @@ static acme_provider *new_provider(const char *directory)
 static acme_desire *new_desire(acme_provider *p)
 {
     acme_desire_options o;
-    acme_desire_options_init(&o);
-    o.email = "ari@example.com";
-    o.agree_tos = 1;
+    test_desire_options(&o, "ari@example.com");
     o.clock = fake_clock;
     o.parallel = 1;
     acme_desire *d = NULL;
@@ -195,7 +183,11 @@ static int ensure_with(acme_desire *d, acme_provider *p)
     ordered = log_count("newOrder") - no0;
     requests = r1 - r0;
     int result = acme_desire_result(d, 0);
-    CHECK_MSG(rc == ACME_OK || result == ACME_RESULT_FAILED, "ensure returned %d", rc);
+    /* One wanted name: ensure returns that name's error, which is set
+     * exactly when it failed. */
+    int err = acme_desire_error(d, 0);
+    CHECK_MSG(rc == err && (rc != ACME_OK) == (result == ACME_RESULT_FAILED),
+              "ensure returned %d, the name's error is %d, its result %d", rc, err, result);
     if (result == ACME_RESULT_FAILED)
         fprintf(stderr, "ensure failed: %s\n", acme_desire_message(d, 0));
     return result;
@@ -683,11 +675,7 @@ static void test_order_api(const char *id, acme_provider *plain)
 
     /* The same Pebble without renewalInfo: "replaces" is not sent. */
     acme_key *key = test_key(ACME_KEY_EC256);
-    acme_account_options ao;
-    acme_account_options_init(&ao);
-    ao.agree_tos = 1;
-    acme_account *plain_account = NULL;
-    REQUIRE_OK(acme_account_register(&plain_account, plain, key, &ao));
+    acme_account *plain_account = test_account(plain, key);
     REQUIRE_OK(acme_order_new(&o, plain_account));
     CHECK_OK(acme_order_add_dns(o, "order-api.example.com"));
     CHECK_OK(acme_order_set_replaces(o, id));

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "files.h"
 #include "testutil.h"
 
 /* ---- the crash point ---------------------------------------------------- */
@@ -50,9 +51,7 @@ static int ensure(const char *dir, int force, int *result)
     acme_solvers *s = NULL;
     acme_desire *d = NULL;
     acme_desire_options o;
-    acme_desire_options_init(&o);
-    o.email = "crash@example.com";
-    o.agree_tos = 1;
+    test_desire_options(&o, "crash@example.com");
     o.fresh_key_on_renewal = 1; /* so that a mixed key and chain would show */
     int rc = acme_store_new_fs(&store, dir);
     if (rc == ACME_OK)
@@ -143,27 +142,6 @@ static void check_copies(const char *dir)
     acme_store_free(s);
 }
 
-/* No temporary file anywhere under dir. */
-static int count_temps(const char *dir)
-{
-    int n = 0;
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[2048];
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        if (strstr(e->d_name, ".tmp-"))
-            n++;
-        else if (e->d_type == DT_DIR)
-            n += count_temps(path);
-    }
-    if (d)
-        closedir(d);
-    return n;
-}
-
 int main(void)
 {
     char *dir = test_tmpdir();
@@ -198,7 +176,7 @@ int main(void)
             CHECK_OK(ensure(dir, 0, &result));
             CHECK_MSG(result == ACME_RESULT_NOT_DUE, "%s: next run gave result %d", when, result);
             check_copies(dir);
-            CHECK_MSG(count_temps(dir) == 0, "%s: temporary files left", when);
+            CHECK_MSG(test_count_temps(dir) == 0, "%s: temporary files left", when);
             if (!killed)
                 break; /* the child renewed without reaching step k */
             steps++;

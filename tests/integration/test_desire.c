@@ -59,9 +59,7 @@ static int64_t fake_clock(void *ud)
 static acme_desire *new_desire(acme_store *store, events *ev, unsigned int parallel)
 {
     acme_desire_options o;
-    acme_desire_options_init(&o);
-    o.email = "ops@example.com";
-    o.agree_tos = 1;
+    test_desire_options(&o, "ops@example.com");
     o.on_event = on_event;
     o.event_userdata = ev;
     o.parallel = parallel;

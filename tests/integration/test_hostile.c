@@ -1,7 +1,7 @@
 /* Hostile server replies in the order flow (after the directory), through
  * the public desire API with a filesystem store in a temp dir.
  *
- * Pebble never misbehaves, so this test runs behind tests/hostile_proxy.py:
+ * Pebble never misbehaves, so this runs behind tests/harness/hostile_proxy.py:
  * a small scripted proxy in front of the harness's real Pebble that forwards
  * every request and, for the one step a case names in its control file,
  * breaks Pebble's reply (or answers in its place): newAccount and newOrder
@@ -27,7 +27,6 @@
  * a failed renewal), and that the proxy never saw a request for a URL it
  * planted on another origin. */
 #include <dirent.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,17 +135,8 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void control(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void control(const char *fmt, ...)
-{
-    char text[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    REQUIRE(n >= 0 && (size_t)n < sizeof(text));
-    REQUIRE(test_replace_file(control_path, text) == 0);
-}
+/* What the proxy does next: its control file (printf-style). */
+#define control(...) REQUIRE(test_replace_filef(control_path, __VA_ARGS__) == 0)
 
 static int exists(const char *path)
 {
@@ -282,9 +272,7 @@ static acme_desire *new_desire(acme_provider *p, const char *email, const char *
                                capture *cap)
 {
     acme_desire_options o;
-    acme_desire_options_init(&o);
-    o.email = email;
-    o.agree_tos = 1;
+    test_desire_options(&o, email);
     o.parallel = 1;
     o.order_timeout_s = 60;
     o.preferred_chain = preferred;

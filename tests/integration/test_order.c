@@ -30,10 +30,7 @@ static void setup(void)
 {
     provider = test_provider(NULL);
     acme_key *key = test_key(ACME_KEY_EC256);
-    acme_account_options o;
-    acme_account_options_init(&o);
-    o.agree_tos = 1;
-    REQUIRE_OK(acme_account_register(&account, provider, key, &o));
+    account = test_account(provider, key);
     acme_key_free(key);
 }
 
@@ -102,16 +99,29 @@ static void test_bad_identifiers(void)
     acme_order_free(o);
 }
 
+/* Solvers holding one built-in responder on the harness's port: http-01
+ * when http is given, else tls-alpn-01. */
+static acme_solvers *responder_solvers(acme_http_responder **http, acme_tls_alpn_responder **tls)
+{
+    acme_solvers *s = NULL;
+    REQUIRE_OK(acme_solvers_new(&s));
+    if (http) {
+        REQUIRE_OK(acme_http_responder_start(http, "127.0.0.1", env_port("ACME_TEST_HTTP_PORT")));
+        REQUIRE_OK(acme_solvers_add_http_responder(s, *http));
+    } else {
+        REQUIRE_OK(acme_tls_alpn_responder_start(tls, "127.0.0.1", env_port("ACME_TEST_TLS_PORT")));
+        REQUIRE_OK(acme_solvers_add_tls_alpn_responder(s, *tls));
+    }
+    return s;
+}
+
 /* ---- http-01 ------------------------------------------------------- */
 
 static void test_http_standalone(void)
 {
     test_bad_identifiers();
     acme_http_responder *r = NULL;
-    REQUIRE_OK(acme_http_responder_start(&r, "127.0.0.1", env_port("ACME_TEST_HTTP_PORT")));
-    acme_solvers *s = NULL;
-    REQUIRE_OK(acme_solvers_new(&s));
-    REQUIRE_OK(acme_solvers_add_http_responder(s, r));
+    acme_solvers *s = responder_solvers(&r, NULL);
     acme_key *cert_key = test_key(ACME_KEY_EC256);
 
     static const char *const names[] = { "http.example.com", "www.http.example.com" };
@@ -274,10 +284,7 @@ static void test_dns(void)
 static void test_tls_alpn(void)
 {
     acme_tls_alpn_responder *r = NULL;
-    REQUIRE_OK(acme_tls_alpn_responder_start(&r, "127.0.0.1", env_port("ACME_TEST_TLS_PORT")));
-    acme_solvers *s = NULL;
-    REQUIRE_OK(acme_solvers_new(&s));
-    REQUIRE_OK(acme_solvers_add_tls_alpn_responder(s, r));
+    acme_solvers *s = responder_solvers(NULL, &r);
     acme_key *cert_key = test_key(ACME_KEY_EC256);
     static const char *const names[] = { "alpn.example.com", "www.alpn.example.com" };
     acme_order *o = issue(names, 2, s, cert_key, ACME_OK);
@@ -308,11 +315,16 @@ static int fake_present(const acme_challenge *ch, void *ud)
     return ACME_OK;
 }
 
-static int broken_present(const acme_challenge *ch, void *ud)
+/* Presents the first challenge it is given and fails on every later one:
+ * which name's authorization comes first is the CA's choice. */
+static int present_once(const acme_challenge *ch, void *ud)
 {
+    fail_state *st = ud;
     (void)ch;
-    (void)ud;
-    return ACME_ERR_IO;
+    if (st->presented)
+        return ACME_ERR_IO;
+    st->presented++;
+    return ACME_OK;
 }
 
 static void count_cleanup(const acme_challenge *ch, void *ud)
@@ -347,20 +359,21 @@ static void test_failures(void)
     CHECK(acme_last_problem() == p);
     acme_order_free(o);
 
-    /* A solver that fails: a callback error, and the challenges already
-     * presented for other names are cleaned up. */
+    /* A solver that fails: a callback error, and the challenge already
+     * presented for the other name is cleaned up. */
     acme_solvers_free(s);
     fail_state st2 = { 0, 0, "" };
     REQUIRE_OK(acme_solvers_new(&s));
-    REQUIRE_OK(acme_solvers_add(s, "http-01", fake_present, NULL, count_cleanup, &st2));
-    REQUIRE_OK(acme_solvers_add(s, "dns-01", broken_present, NULL, count_cleanup, &st2));
+    REQUIRE_OK(acme_solvers_add(s, "http-01", present_once, NULL, count_cleanup, &st2));
+    REQUIRE_OK(acme_solvers_add(s, "dns-01", present_once, NULL, count_cleanup, &st2));
     REQUIRE_OK(acme_order_new(&o, account));
     CHECK_OK(acme_order_add_dns(o, "first.broken.example.com"));
     CHECK_OK(acme_order_add_dns(o, "*.broken.example.com"));
     CHECK_RC(acme_order_issue(o, s, cert_key), ACME_ERR_CALLBACK);
-    CHECK(st2.presented == st2.cleaned);
+    CHECK_MSG(st2.presented == 1 && st2.cleaned == 1, "presented %d, cleaned up %d",
+              st2.presented, st2.cleaned);
     /* Stopped before the CA was asked to validate: undecided. */
-    CHECK(st2.cleaned == 0 || strcmp(st2.status, "pending") == 0);
+    CHECK_STR(st2.status, "pending");
     acme_order_free(o);
 
     /* The account key cannot be the certificate key. */
@@ -379,10 +392,7 @@ static void test_failures(void)
 static void test_chains(void)
 {
     acme_http_responder *r = NULL;
-    REQUIRE_OK(acme_http_responder_start(&r, "127.0.0.1", env_port("ACME_TEST_HTTP_PORT")));
-    acme_solvers *s = NULL;
-    REQUIRE_OK(acme_solvers_new(&s));
-    REQUIRE_OK(acme_solvers_add_http_responder(s, r));
+    acme_solvers *s = responder_solvers(&r, NULL);
     acme_key *cert_key = test_key(ACME_KEY_EC256);
     static const char *const names[] = { "chains.example.com" };
 
@@ -450,10 +460,7 @@ static void test_csr(void)
     REQUIRE_OK(acme_key_load_file(&host_key, key_path)); /* PKCS#8 from openssl */
 
     acme_http_responder *r = NULL;
-    REQUIRE_OK(acme_http_responder_start(&r, "127.0.0.1", env_port("ACME_TEST_HTTP_PORT")));
-    acme_solvers *s = NULL;
-    REQUIRE_OK(acme_solvers_new(&s));
-    REQUIRE_OK(acme_solvers_add_http_responder(s, r));
+    acme_solvers *s = responder_solvers(&r, NULL);
 
     /* Identifiers come from the CSR; no certificate key is given. */
     acme_order *o = NULL;

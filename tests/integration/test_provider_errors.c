@@ -1,7 +1,7 @@
 /* The provider against bad servers: unreachable, untrusted, not a
  * directory, too large, truncated, stalled, flaky, rate limited. Uses the
- * real Pebble where it can answer and tests/scripted_server.py (a canned
- * HTTPS server) for the replies Pebble never gives. Each case must fail
+ * real Pebble where it can answer and tests/harness/scripted_server.py (a
+ * canned HTTPS server) for the replies Pebble never gives. Each case must fail
  * with its own error code and a message naming the cause. */
 #include <stdlib.h>
 #include <string.h>
@@ -101,40 +101,32 @@ static void test_scripted_cases(void)
     acme_provider_options o = trusting();
     char url[512];
 
-    scripted("/dir/truncated", url, sizeof(url));
-    CHECK_RC(try_directory(url, &o), ACME_ERR_PROTOCOL);
-    CHECK_MSG_HAS("invalid JSON");
-
-    scripted("/dir/cut", url, sizeof(url));
-    CHECK_RC(try_directory(url, &o), ACME_ERR_NETWORK);
-    CHECK_MSG_HAS("mid-reply");
-
-    scripted("/dir/notjson", url, sizeof(url));
-    CHECK_RC(try_directory(url, &o), ACME_ERR_PROTOCOL);
-    CHECK_MSG_HAS("text/html");
-
-    scripted("/dir/wrongtype", url, sizeof(url));
-    CHECK_RC(try_directory(url, &o), ACME_ERR_PROTOCOL);
-    CHECK_MSG_HAS("text/plain");
-
-    scripted("/dir/big", url, sizeof(url));
-    CHECK_RC(try_directory(url, &o), ACME_ERR_TOO_LARGE);
-
-    scripted("/dir/missing", url, sizeof(url));
-    CHECK_RC(try_directory(url, &o), ACME_ERR_PROTOCOL);
-    CHECK_MSG_HAS("newOrder");
-
-    scripted("/dir/http-urls", url, sizeof(url));
-    CHECK_RC(try_directory(url, &o), ACME_ERR_PROTOCOL);
-    CHECK_MSG_HAS("newAccount");
-
-    scripted("/dir/redirect", url, sizeof(url));
-    CHECK_RC(try_directory(url, &o), ACME_ERR_HTTP);
-    CHECK_MSG_HAS("302");
-
-    scripted("/dir/deep", url, sizeof(url));
-    CHECK_RC(try_directory(url, &o), ACME_ERR_PROTOCOL);
-    CHECK_MSG_HAS("deeper");
+    /* Broken directories: the error code and what the message names. */
+    static const struct {
+        const char *path;
+        int rc;
+        const char *says; /* NULL: the code is enough */
+    } broken[] = {
+        { "/dir/truncated", ACME_ERR_PROTOCOL, "invalid JSON" },
+        { "/dir/cut", ACME_ERR_NETWORK, "mid-reply" },
+        { "/dir/notjson", ACME_ERR_PROTOCOL, "text/html" },
+        { "/dir/wrongtype", ACME_ERR_PROTOCOL, "text/plain" },
+        { "/dir/big", ACME_ERR_TOO_LARGE, NULL },
+        { "/dir/missing", ACME_ERR_PROTOCOL, "newOrder" },
+        { "/dir/http-urls", ACME_ERR_PROTOCOL, "newAccount" },
+        { "/dir/redirect", ACME_ERR_HTTP, "302" },
+        { "/dir/deep", ACME_ERR_PROTOCOL, "deeper" },
+    };
+    for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
+        scripted(broken[i].path, url, sizeof(url));
+        int rc = try_directory(url, &o);
+        CHECK_MSG(rc == broken[i].rc, "%s: returned %d, wanted %d: %s", broken[i].path, rc,
+                  broken[i].rc, acme_last_error());
+        if (broken[i].says)
+            CHECK_MSG(strstr(acme_last_error(), broken[i].says) != NULL,
+                      "%s: message \"%s\" lacks \"%s\"", broken[i].path, acme_last_error(),
+                      broken[i].says);
+    }
 
     /* The whole-request timeout fires on a server that stalls mid-reply. */
     acme_provider_options quick = o;

@@ -3,7 +3,7 @@
  * (lib/http.c); this checks that every request of every thread completes
  * with its own reply, over one HTTP/2 connection against Pebble (which
  * speaks HTTP/2), over several HTTP/1.1 connections against
- * tests/scripted_server.py (which cannot multiplex), and that a stalled
+ * tests/harness/scripted_server.py (no multiplexing), and that a stalled
  * transfer holds up nobody else's. Linked against the library's internals
  * for acme__provider_get, the smallest request there is. */
 #include <pthread.h>

@@ -482,9 +482,7 @@ int main(void)
     acme_store *store = NULL;
     REQUIRE_OK(acme_store_new_fs(&store, dir));
     acme_desire_options o;
-    acme_desire_options_init(&o);
-    o.email = "desire@secrets.example";
-    o.agree_tos = 1;
+    test_desire_options(&o, "desire@secrets.example");
     o.eab_kid = kid;
     o.eab_hmac_key = hmac;
     o.account_key_type = ACME_KEY_EC384;

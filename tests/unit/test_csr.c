@@ -30,6 +30,7 @@
 #include "base/mem.h"
 #include "base/rng.h"
 
+#include "files.h"
 #include "unit.h"
 
 /* The signature fields of mbedtls_x509_csr are private in 3.x. */
@@ -49,21 +50,15 @@ static const char *const four_values[] = { "example.com", "*.example.com", "192.
 static char tmpdir[] = "/tmp/libacme-test-csr-XXXXXX";
 static int have_openssl;
 
-static void remove_tree(const char *dir)
+/* Everything f gives until EOF, in a new string (free()). */
+static char *read_stream(FILE *f)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    CHECK_MSG(rmdir(dir) == 0, "cannot remove %s: %s", dir, strerror(errno));
+    acme__buf b = ACME__BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        acme__buf_append(&b, chunk, n);
+    return acme__buf_detach(&b);
 }
 
 static char *read_text(const char *path)
@@ -71,13 +66,9 @@ static char *read_text(const char *path)
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    acme__buf b = ACME__BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        acme__buf_append(&b, chunk, n);
+    char *text = read_stream(f);
     fclose(f);
-    return acme__buf_detach(&b);
+    return text;
 }
 
 static int write_text(const char *path, const char *text)
@@ -96,13 +87,8 @@ static char *run(const char *cmd)
     FILE *p = popen(cmd, "r");
     if (!p)
         return NULL;
-    acme__buf b = ACME__BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-        acme__buf_append(&b, chunk, n);
+    char *out = read_stream(p);
     int status = pclose(p);
-    char *out = acme__buf_detach(&b);
     if (status != 0) {
         fprintf(stderr, "command failed (%d): %s\n%s", status, cmd, out ? out : "");
         free(out);
@@ -451,6 +437,22 @@ static void test_parse_errors(acme_key *key)
     CHECK_RC(acme__csr_parse(NULL, &out, &t, &v, &n, NULL), ACME_ERR_INVALID);
 }
 
+/* A request from `openssl req` with the given options, written to
+ * tmpdir/NAME.csr (and its key to NAME.key); its PEM (free()). */
+static char *openssl_req(const char *name, const char *options)
+{
+    char cmd[1024], path[256];
+    snprintf(cmd, sizeof(cmd), "openssl req -new -nodes -keyout %s/%s.key -out %s/%s.csr %s 2>&1",
+             tmpdir, name, tmpdir, name, options);
+    char *out = run(cmd);
+    REQUIRE(out != NULL);
+    free(out);
+    snprintf(path, sizeof(path), "%s/%s.csr", tmpdir, name);
+    char *pem = read_text(path);
+    REQUIRE(pem != NULL);
+    return pem;
+}
+
 /* Requests made by the openssl CLI. */
 static void test_openssl_csrs(void)
 {
@@ -459,49 +461,21 @@ static void test_openssl_csrs(void)
         return;
     }
     fprintf(stderr, "openssl-made CSRs\n");
-    char cmd[1024], path[256];
-    snprintf(cmd, sizeof(cmd),
-             "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-             "-keyout %s/a.key -out %s/a.csr -subj /CN=a.example "
-             "-addext subjectAltName=DNS:a.example,DNS:b.example,IP:127.0.0.1 2>&1",
-             tmpdir, tmpdir);
-    char *out = run(cmd);
-    REQUIRE(out != NULL);
-    free(out);
-    snprintf(path, sizeof(path), "%s/a.csr", tmpdir);
-    char *pem = read_text(path);
-    REQUIRE(pem != NULL);
+    char *pem = openssl_req("a", "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj /CN=a.example "
+                                 "-addext subjectAltName=DNS:a.example,DNS:b.example,IP:127.0.0.1");
     const char *t[] = { "dns", "dns", "ip" }, *v[] = { "a.example", "b.example", "127.0.0.1" };
     check_parse(pem, t, v, 3, NULL);
     free(pem);
 
     /* CN only, mixed case; RSA this time. */
-    snprintf(cmd, sizeof(cmd),
-             "openssl req -new -newkey rsa:2048 -nodes -keyout %s/b.key -out %s/b.csr "
-             "-subj /O=Example/CN=NoSan.Example 2>&1",
-             tmpdir, tmpdir);
-    out = run(cmd);
-    REQUIRE(out != NULL);
-    free(out);
-    snprintf(path, sizeof(path), "%s/b.csr", tmpdir);
-    pem = read_text(path);
-    REQUIRE(pem != NULL);
+    pem = openssl_req("b", "-newkey rsa:2048 -subj /O=Example/CN=NoSan.Example");
     const char *t1[] = { "dns" }, *v1[] = { "nosan.example" };
     check_parse(pem, t1, v1, 1, NULL);
     free(pem);
 
     /* An e-mail address among the SANs cannot be ordered. */
-    snprintf(cmd, sizeof(cmd),
-             "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-             "-keyout %s/c.key -out %s/c.csr -subj /CN=c.example "
-             "-addext subjectAltName=DNS:c.example,email:x@c.example 2>&1",
-             tmpdir, tmpdir);
-    out = run(cmd);
-    REQUIRE(out != NULL);
-    free(out);
-    snprintf(path, sizeof(path), "%s/c.csr", tmpdir);
-    pem = read_text(path);
-    REQUIRE(pem != NULL);
+    pem = openssl_req("c", "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj /CN=c.example "
+                           "-addext subjectAltName=DNS:c.example,email:x@c.example");
     check_parse_fails("e-mail SAN", pem);
     free(pem);
 }
@@ -526,6 +500,6 @@ int main(void)
     acme_key_free(key);
     test_openssl_csrs();
 
-    remove_tree(tmpdir);
+    CHECK_MSG(test_remove_tree(tmpdir) == 0, "cannot remove %s: %s", tmpdir, strerror(errno));
     return check_done();
 }

@@ -147,50 +147,59 @@ static void test_link_details(void)
     acme__response res;
     memset(&res, 0, sizeof(res));
 
-    /* Relative references resolve against the request URL. */
-    acme__http_parse_link("</acme/directory>;rel=\"index\", <1/2>;rel=\"alternate\","
-                          "<../chain/3>;rel=\"alternate\"",
-                          base, &res);
-    CHECK(res.nlinks == 3);
-    CHECK_STR(acme__response_link(&res, "index", 0), "https://example.com/acme/directory");
-    CHECK_STR(acme__response_link(&res, "alternate", 0), "https://example.com/acme/cert/1/2");
-    CHECK_STR(acme__response_link(&res, "alternate", 1), "https://example.com/acme/chain/3");
-    acme__response_free(&res);
-
-    /* A comma inside <> or inside a quoted parameter does not split. */
-    acme__http_parse_link("<https://example.com/a,b>;rel=\"alternate\";title=\"x, y\","
-                          "<https://example.com/c>;title=\"p,q\";rel=alternate",
-                          base, &res);
-    CHECK(res.nlinks == 2);
-    CHECK_STR(acme__response_link(&res, "alternate", 0), "https://example.com/a,b");
-    CHECK_STR(acme__response_link(&res, "alternate", 1), "https://example.com/c");
-    acme__response_free(&res);
-
-    /* Several relation types in one rel; other parameters around it; only
-     * the first rel counts (RFC 8288 3.3). */
-    acme__http_parse_link("<https://example.com/x>; title=\"t\"; rel=\"alternate next\"; "
-                          "type=\"application/pem-certificate-chain\"; rel=\"index\"",
-                          base, &res);
-    CHECK(res.nlinks == 1);
-    CHECK_STR(acme__response_link(&res, "next", 0), "https://example.com/x");
-    CHECK_STR(acme__response_link(&res, "alternate", 0), "https://example.com/x");
-    CHECK(acme__response_link(&res, "index", 0) == NULL);
-    CHECK(acme__response_link(&res, "alternate next", 0) == NULL);
-    acme__response_free(&res);
-
-    /* Upper-case parameter name; tabs as white space. */
-    acme__http_parse_link("<https://example.com/y>;\tREL=\"up\"", base, &res);
-    CHECK(res.nlinks == 1);
-    CHECK_STR(acme__response_link(&res, "up", 0), "https://example.com/y");
-    acme__response_free(&res);
-
-    /* An entry without rel is dropped, the next one kept. */
-    acme__http_parse_link("<https://example.com/norel>;title=\"x\", "
-                          "<https://example.com/z>;rel=\"alternate\"",
-                          base, &res);
-    CHECK(res.nlinks == 1);
-    CHECK_STR(acme__response_link(&res, "alternate", 0), "https://example.com/z");
-    acme__response_free(&res);
+    static const struct {
+        const char *what, *header;
+        size_t nlinks;
+        struct {
+            const char *rel;
+            size_t index;
+            const char *url; /* NULL: no such link */
+        } want[4];
+    } cases[] = {
+        { "relative references resolve against the request URL",
+          "</acme/directory>;rel=\"index\", <1/2>;rel=\"alternate\","
+          "<../chain/3>;rel=\"alternate\"",
+          3,
+          { { "index", 0, "https://example.com/acme/directory" },
+            { "alternate", 0, "https://example.com/acme/cert/1/2" },
+            { "alternate", 1, "https://example.com/acme/chain/3" } } },
+        { "a comma inside <> or inside a quoted parameter does not split",
+          "<https://example.com/a,b>;rel=\"alternate\";title=\"x, y\","
+          "<https://example.com/c>;title=\"p,q\";rel=alternate",
+          2,
+          { { "alternate", 0, "https://example.com/a,b" },
+            { "alternate", 1, "https://example.com/c" } } },
+        /* RFC 8288 3.3: only the first rel counts. */
+        { "several relation types in one rel, other parameters around it",
+          "<https://example.com/x>; title=\"t\"; rel=\"alternate next\"; "
+          "type=\"application/pem-certificate-chain\"; rel=\"index\"",
+          1,
+          { { "next", 0, "https://example.com/x" },
+            { "alternate", 0, "https://example.com/x" },
+            { "index", 0, NULL },
+            { "alternate next", 0, NULL } } },
+        { "upper-case parameter name, tabs as white space",
+          "<https://example.com/y>;\tREL=\"up\"",
+          1,
+          { { "up", 0, "https://example.com/y" } } },
+        { "an entry without rel is dropped, the next one kept",
+          "<https://example.com/norel>;title=\"x\", <https://example.com/z>;rel=\"alternate\"",
+          1,
+          { { "alternate", 0, "https://example.com/z" } } },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        acme__http_parse_link(cases[i].header, base, &res);
+        CHECK_MSG(res.nlinks == cases[i].nlinks, "%s: %zu links", cases[i].what, res.nlinks);
+        for (size_t j = 0; j < 4 && cases[i].want[j].rel; j++) {
+            const char *url = acme__response_link(&res, cases[i].want[j].rel,
+                                                  cases[i].want[j].index);
+            const char *want = cases[i].want[j].url;
+            CHECK_MSG(want ? url && strcmp(url, want) == 0 : url == NULL,
+                      "%s: rel %s #%zu is %s, wanted %s", cases[i].what, cases[i].want[j].rel,
+                      cases[i].want[j].index, url ? url : "(none)", want ? want : "(none)");
+        }
+        acme__response_free(&res);
+    }
 
     /* At most ACME__HTTP_MAX_LINKS are kept, whatever the server sends. */
     for (int i = 0; i < ACME__HTTP_MAX_LINKS + 10; i++)

@@ -42,6 +42,15 @@ static unsigned char *decode(const char *text, size_t *len)
     return d;
 }
 
+/* A test vector that must decode to want bytes; exits if it does not decode. */
+static unsigned char *decode_vector(const char *text, size_t want, size_t *len)
+{
+    unsigned char *d = decode(text, len);
+    REQUIRE(d != NULL);
+    CHECK_MSG(*len == want, "%s decodes to %zu bytes, wanted %zu", text, *len, want);
+    return d;
+}
+
 static char *sha256_b64(const char *s, size_t len)
 {
     unsigned char digest[32];
@@ -55,10 +64,8 @@ static char *sha256_b64(const char *s, size_t len)
 static void test_rfc7638(void)
 {
     size_t n_len, e_len;
-    unsigned char *n = decode(rfc7638_n, &n_len);
-    unsigned char *e = decode(rfc7638_e, &e_len);
-    REQUIRE(n && e);
-    CHECK(n_len == 256 && e_len == 3);
+    unsigned char *n = decode_vector(rfc7638_n, 256, &n_len);
+    unsigned char *e = decode_vector(rfc7638_e, 3, &e_len);
 
     acme__buf b = ACME__BUF_INIT;
     CHECK_OK(acme__jwk_append_rsa(&b, n, n_len, e, e_len));
@@ -107,10 +114,8 @@ static void test_rfc7638(void)
 static void test_rfc7515_ec(void)
 {
     size_t x_len, y_len;
-    unsigned char *x = decode(rfc7515_x, &x_len);
-    unsigned char *y = decode(rfc7515_y, &y_len);
-    REQUIRE(x && y);
-    CHECK(x_len == 32 && y_len == 32);
+    unsigned char *x = decode_vector(rfc7515_x, 32, &x_len);
+    unsigned char *y = decode_vector(rfc7515_y, 32, &y_len);
 
     /* The vectors are a real P-256 point (so the check below is about a
      * real key, not a typo). */

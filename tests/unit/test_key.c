@@ -27,6 +27,7 @@
 #include "base/mbedcompat.h"
 #include "base/rng.h"
 
+#include "files.h"
 #include "unit.h"
 
 static const int all_types[] = { ACME_KEY_EC256, ACME_KEY_EC384, ACME_KEY_RSA2048,
@@ -40,6 +41,18 @@ static char *jwk_of(const acme_key *k)
     char *jwk = NULL;
     CHECK_OK(acme_key_jwk(k, &jwk));
     return jwk;
+}
+
+/* back is key read back: same type, same JWK. Frees back. */
+static void check_same_key(const acme_key *key, acme_key *back)
+{
+    REQUIRE(back != NULL);
+    CHECK(acme_key_get_type(back) == acme_key_get_type(key));
+    char *a = jwk_of(key), *b = jwk_of(back);
+    CHECK_STR(a, b);
+    acme_free(a);
+    acme_free(b);
+    acme_key_free(back);
 }
 
 /* Number of entries in dir (without . and ..); the first one's name in
@@ -59,27 +72,6 @@ static int count_entries(const char *dir, char *first, size_t first_size)
     }
     closedir(d);
     return n;
-}
-
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-            remove_tree(path);
-        else
-            unlink(path);
-    }
-    closedir(d);
-    CHECK_MSG(rmdir(dir) == 0, "cannot remove %s: %s", dir, strerror(errno));
 }
 
 /* Before a call that must fail: a known message, so the check after it can
@@ -193,13 +185,7 @@ static void test_file_roundtrip(acme_key *key)
 
     acme_key *back = NULL;
     CHECK_OK(acme_key_load_file(&back, path));
-    REQUIRE(back != NULL);
-    CHECK(acme_key_get_type(back) == acme_key_get_type(key));
-    char *a = jwk_of(key), *b = jwk_of(back);
-    CHECK_STR(a, b);
-    acme_free(a);
-    acme_free(b);
-    acme_key_free(back);
+    check_same_key(key, back);
 
     /* The file holds exactly what acme_key_to_pem gives. */
     char *pem = NULL;
@@ -289,13 +275,7 @@ static void test_pkcs8(acme_key *key)
 
     acme_key *back = NULL;
     CHECK_OK(acme_key_load_pem(&back, pem, strlen(pem)));
-    REQUIRE(back != NULL);
-    CHECK(acme_key_get_type(back) == acme_key_get_type(key));
-    char *a = jwk_of(key), *b = jwk_of(back);
-    CHECK_STR(a, b);
-    acme_free(a);
-    acme_free(b);
-    acme_key_free(back);
+    check_same_key(key, back);
     free(pem);
 
     /* The same DER labelled as encrypted PKCS#8 is refused. */
@@ -566,6 +546,6 @@ int main(void)
 
     for (size_t i = 0; i < NTYPES; i++)
         acme_key_free(keys[i]);
-    remove_tree(tmpdir);
+    CHECK_MSG(test_remove_tree(tmpdir) == 0, "cannot remove %s: %s", tmpdir, strerror(errno));
     return check_done();
 }

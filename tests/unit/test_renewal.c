@@ -4,7 +4,7 @@
  * applies without a CA offering renewalInfo; the parsing of renewalInfo
  * windows; and RFC 3339 times (lib/clock.c), as ARI windows carry them.
  * What needs a CA (fetching renewalInfo, Retry-After, the random moment,
- * "replaces") is tested against Pebble behind tests/ari_proxy.py
+ * "replaces") is tested against Pebble behind tests/harness/ari_proxy.py
  * (tests/integration/test_ari.c). */
 #include <acme.h>
 

@@ -1,5 +1,5 @@
 """Plumbing shared by the HTTPS reverse proxies that stand in front of the
-harness's Pebble (tests/ari_proxy.py, tests/hostile_proxy.py).
+harness's Pebble (ari_proxy.py, hostile_proxy.py).
 
 A proxy listens on 127.0.0.1 with the harness's server certificate (so the
 client trusts it through ACME_TEST_CA_BUNDLE), forwards every request it does
@@ -256,7 +256,7 @@ def parse_args(description):
     args.upstream = os.environ.get("ACME_TEST_DIRECTORY")
     args.ca_bundle = os.environ.get("ACME_TEST_CA_BUNDLE")
     if not args.cmd or not args.cert or not args.key or not args.upstream or not args.ca_bundle:
-        ap.error("run under tests/pebble_harness.py (or give --cert, --key, "
+        ap.error("run under pebble_harness.py (or give --cert, --key, "
                  "ACME_TEST_DIRECTORY and ACME_TEST_CA_BUNDLE) and a command")
     return args
 

@@ -8,12 +8,12 @@ hang, no file outside its store) when a CA's reply to an order-flow request is
 broken or malicious, so this proxy breaks the one reply a test asks for and
 forwards everything else to the real Pebble unchanged, Host header included
 (so Pebble builds every URL from the proxy's address). Directory-level
-hostility is tests/scripted_server.py's job; this is the flow after it.
+hostility is scripted_server.py's job; this is the flow after it.
 
     hostile_proxy.py [--cert CERT --key KEY] -- CMD [ARGS...]
 
-Run it inside tests/pebble_harness.py (see tests/acme_proxy.py for the
-variables it needs). CMD runs behind ACME_TEST_WRAP with these added:
+Run it inside pebble_harness.py (see acme_proxy.py for the variables it
+needs). CMD runs behind ACME_TEST_WRAP with these added:
 
   ACME_TEST_HOSTILE_DIRECTORY  https://127.0.0.1:PORT/dir (Pebble's, through the proxy)
   ACME_TEST_HOSTILE_OTHER      https://localhost:PORT: the same proxy under another

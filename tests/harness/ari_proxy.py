@@ -10,7 +10,7 @@ proxy's address and checks the JWS "url" of each POST against it.
 
     ari_proxy.py [--cert CERT --key KEY] -- CMD [ARGS...]
 
-Run it inside tests/pebble_harness.py, which exports ACME_TEST_DIRECTORY (the
+Run it inside pebble_harness.py, which exports ACME_TEST_DIRECTORY (the
 Pebble to forward to), ACME_TEST_CA_BUNDLE (trusted for Pebble's listener and
 for this one) and ACME_TEST_SERVER_CERT / ACME_TEST_SERVER_KEY (the default
 CERT and KEY). CMD runs with these variables added:
@@ -45,7 +45,7 @@ Log lines (keys sorted, no spaces):
   logged too, and the client sends them again.)
 
 CMD runs behind ACME_TEST_WRAP (e.g. valgrind) when that is set. The
-forwarding plumbing is tests/acme_proxy.py, shared with tests/hostile_proxy.py.
+forwarding plumbing is acme_proxy.py, shared with hostile_proxy.py.
 """
 import datetime
 import json

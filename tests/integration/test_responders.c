@@ -35,7 +35,8 @@
 #include "base/rng.h"
 #include "solvers/solver.h"
 
-#include "unit.h"
+#include "files.h"
+#include "unit/unit.h"
 
 /* Any base64url string does as the account key's thumbprint. */
 #define THUMB "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
@@ -86,6 +87,24 @@ static void cleanup(acme_solvers *s, size_t i, const acme_challenge *ch)
     s->v[i].cleanup(ch, s->v[i].userdata);
 }
 
+/* A solver set holding only the responder given (http-01 or tls-alpn-01),
+ * after a NULL responder was refused. */
+static acme_solvers *responder_solvers(acme_http_responder *http, acme_tls_alpn_responder *tls)
+{
+    acme_solvers *s = NULL;
+    REQUIRE_OK(acme_solvers_new(&s));
+    if (http) {
+        CHECK_RC(acme_solvers_add_http_responder(s, NULL), ACME_ERR_INVALID);
+        REQUIRE_OK(acme_solvers_add_http_responder(s, http));
+    } else {
+        CHECK_RC(acme_solvers_add_tls_alpn_responder(s, NULL), ACME_ERR_INVALID);
+        REQUIRE_OK(acme_solvers_add_tls_alpn_responder(s, tls));
+    }
+    REQUIRE(acme_solvers_count(s) == 1);
+    CHECK_STR(s->v[0].type, http ? "http-01" : "tls-alpn-01");
+    return s;
+}
+
 static char *path_join(const char *a, const char *b)
 {
     acme__buf p = ACME__BUF_INIT;
@@ -95,32 +114,16 @@ static char *path_join(const char *a, const char *b)
     return s;
 }
 
-static int mode_of(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
-}
-
-static int exists(const char *path)
-{
-    struct stat st;
-    return lstat(path, &st) == 0;
-}
-
 /* Names in a directory, "." and ".." left out, joined by spaces. */
 static char *dir_list(const char *dir)
 {
     acme__buf b = ACME__BUF_INIT;
     DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            acme__buf_printf(&b, "%s%s", b.len ? " " : "", de->d_name);
-        }
+    struct dirent *de;
+    while (d && (de = test_readdir(d)) != NULL)
+        acme__buf_printf(&b, "%s%s", b.len ? " " : "", de->d_name);
+    if (d)
         closedir(d);
-    }
     acme__buf_puts(&b, "");
     return acme__buf_detach(&b);
 }
@@ -192,9 +195,9 @@ static void test_webroot(void)
     CHECK_STR(text, "tok_EN-1234567890." THUMB);
     CHECK_STR(text, acme_challenge_key_authorization(ch));
     free(text);
-    CHECK_MSG(mode_of(file) == 0644, "file mode %o", mode_of(file));
-    CHECK_MSG(mode_of(wk) == 0755, ".well-known mode %o", mode_of(wk));
-    CHECK_MSG(mode_of(dir) == 0755, "acme-challenge mode %o", mode_of(dir));
+    CHECK_MSG(test_mode(file) == 0644, "file mode %o", test_mode(file));
+    CHECK_MSG(test_mode(wk) == 0755, ".well-known mode %o", test_mode(wk));
+    CHECK_MSG(test_mode(dir) == 0755, "acme-challenge mode %o", test_mode(dir));
     /* Written through a temporary and a rename: nothing else is left. */
     char *names = dir_list(dir);
     CHECK_STR(names, "tok_EN-1234567890");
@@ -209,10 +212,10 @@ static void test_webroot(void)
     free(names);
 
     cleanup(s, 0, ch);
-    CHECK(!exists(file));
-    CHECK(exists(dir)); /* directories stay */
+    CHECK(!test_exists(file));
+    CHECK(test_exists(dir)); /* directories stay */
     cleanup(s, 0, ch);  /* a second cleanup is harmless */
-    CHECK(exists(dir));
+    CHECK(test_exists(dir));
     acme__challenge_free(ch);
 
     /* Tokens that would leave the directory never get that far... */
@@ -232,12 +235,12 @@ static void test_webroot(void)
     CHECK_STR(text, "keep me");
     free(text);
     cleanup(s, 0, evil);
-    CHECK(exists(victim));
+    CHECK(test_exists(victim));
     acme__challenge_free(evil);
     evil = forged("http-01", "a/b");
     CHECK_RC(present(s, 0, evil), ACME_ERR_INVALID);
     char *sub = path_join(dir, "/a");
-    CHECK(!exists(sub));
+    CHECK(!test_exists(sub));
     free(sub);
     acme__challenge_free(evil);
     names = dir_list(dir);
@@ -254,7 +257,7 @@ static void test_webroot(void)
     ch = challenge("http-01", "dns", "example.org", "tok2");
     CHECK_RC(present(s2, 0, ch), ACME_ERR_IO);
     CHECK_MSG(strstr(acme_last_error(), missing) != NULL, "message: %s", acme_last_error());
-    CHECK(!exists(missing));
+    CHECK(!test_exists(missing));
     cleanup(s2, 0, ch);
     /* A webroot that is a file is no webroot either. */
     char *plain = path_join(root, "/plain");
@@ -441,12 +444,7 @@ static void test_http_responder(void)
     CHECK_RC(acme_http_responder_start(&clash, "127.0.0.1", port), ACME_ERR_IO);
     CHECK(clash == NULL);
 
-    acme_solvers *s = NULL;
-    REQUIRE_OK(acme_solvers_new(&s));
-    CHECK_RC(acme_solvers_add_http_responder(s, NULL), ACME_ERR_INVALID);
-    REQUIRE_OK(acme_solvers_add_http_responder(s, r));
-    REQUIRE(acme_solvers_count(s) == 1);
-    CHECK_STR(s->v[0].type, "http-01");
+    acme_solvers *s = responder_solvers(r, NULL);
 
     acme_challenge *ch = challenge("http-01", "dns", "example.org", "evaGxfADs6pSRb2LAv9IZf17");
     const char *ka = acme_challenge_key_authorization(ch);
@@ -642,6 +640,24 @@ static size_t be24(const unsigned char *p)
     return ((size_t)p[0] << 16) | ((size_t)p[1] << 8) | p[2];
 }
 
+/* The next TLS record at *p (n bytes left) that is still in the clear:
+ * its type and body; 0 at the end or at ChangeCipherSpec. */
+static int next_record(const unsigned char **p, size_t *n, int *type, const unsigned char **body,
+                       size_t *len)
+{
+    if (*n < 5)
+        return 0;
+    size_t l = ((size_t)(*p)[3] << 8) | (*p)[4];
+    if (l > *n - 5 || (*p)[0] == MBEDTLS_SSL_MSG_CHANGE_CIPHER_SPEC)
+        return 0;
+    *type = (*p)[0];
+    *body = *p + 5;
+    *len = l;
+    *p += 5 + l;
+    *n -= 5 + l;
+    return 1;
+}
+
 /* The server's first certificate, read from the TLS 1.2 Certificate
  * message on the wire: the mbedTLS client itself gives up on it, as it
  * refuses the critical acmeIdentifier extension it does not know. */
@@ -649,16 +665,12 @@ static int wire_certificate(const acme__buf *wire, acme__buf *der)
 {
     acme__buf hs = ACME__BUF_INIT;
     const unsigned char *p = (const unsigned char *)wire->data;
-    size_t n = wire->len;
-    while (n >= 5) {
-        size_t len = ((size_t)p[3] << 8) | p[4];
-        if (len > n - 5 || p[0] == MBEDTLS_SSL_MSG_CHANGE_CIPHER_SPEC)
-            break;
-        if (p[0] == MBEDTLS_SSL_MSG_HANDSHAKE)
-            acme__buf_append(&hs, p + 5, len);
-        p += 5 + len;
-        n -= 5 + len;
-    }
+    size_t n = wire->len, rlen;
+    const unsigned char *body;
+    int type;
+    while (next_record(&p, &n, &type, &body, &rlen))
+        if (type == MBEDTLS_SSL_MSG_HANDSHAKE)
+            acme__buf_append(&hs, body, rlen);
     int found = 0;
     p = (const unsigned char *)hs.data;
     n = hs.len;
@@ -684,16 +696,12 @@ static int wire_certificate(const acme__buf *wire, acme__buf *der)
 static int wire_alert(const acme__buf *wire)
 {
     const unsigned char *p = (const unsigned char *)wire->data;
-    size_t n = wire->len;
-    while (n >= 5) {
-        size_t len = ((size_t)p[3] << 8) | p[4];
-        if (len > n - 5 || p[0] == MBEDTLS_SSL_MSG_CHANGE_CIPHER_SPEC)
-            break;
-        if (p[0] == MBEDTLS_SSL_MSG_ALERT && len == 2)
-            return p[6];
-        p += 5 + len;
-        n -= 5 + len;
-    }
+    size_t n = wire->len, len;
+    const unsigned char *body;
+    int type;
+    while (next_record(&p, &n, &type, &body, &len))
+        if (type == MBEDTLS_SSL_MSG_ALERT && len == 2)
+            return body[1];
     return -1;
 }
 
@@ -880,12 +888,7 @@ static void test_tls_alpn_responder(void)
     CHECK(port > 0);
     CHECK(acme_tls_alpn_responder_port(NULL) == 0);
 
-    acme_solvers *s = NULL;
-    REQUIRE_OK(acme_solvers_new(&s));
-    CHECK_RC(acme_solvers_add_tls_alpn_responder(s, NULL), ACME_ERR_INVALID);
-    REQUIRE_OK(acme_solvers_add_tls_alpn_responder(s, r));
-    REQUIRE(acme_solvers_count(s) == 1);
-    CHECK_STR(s->v[0].type, "tls-alpn-01");
+    acme_solvers *s = responder_solvers(NULL, r);
 
     /* Nothing presented: nothing to hand out. */
     expect_refused("127.0.0.1", port, "example.org", acme_only, NO_NAME, "nothing presented");

@@ -8,7 +8,7 @@ Every reply is canned per path (see ROUTES); nothing here implements ACME.
 Usage: scripted_server.py --cert CERT --key KEY -- CMD [ARGS...]
 Runs CMD with ACME_TEST_SCRIPTED=https://127.0.0.1:PORT in its environment
 and exits with CMD's status. CERT/KEY default to ACME_TEST_SERVER_CERT and
-ACME_TEST_SERVER_KEY, which tests/pebble_harness.py exports.
+ACME_TEST_SERVER_KEY, which pebble_harness.py exports.
 """
 import argparse
 import http.server
