@@ -105,39 +105,48 @@ void acme__problem_describe(const acme_problem *p, char *out, size_t size)
     }
 }
 
+/* A NULL problem reads as an empty one (no type, no detail), so that
+ * every getter is NULL-safe without testing for it. */
+static const acme_problem no_problem = { .type = (char *)"", .detail = (char *)"" };
+
+static const acme_problem *view(const acme_problem *p)
+{
+    return p ? p : &no_problem;
+}
+
 const char *acme_problem_type(const acme_problem *p)
 {
-    return p ? p->type : "";
+    return view(p)->type;
 }
 
 const char *acme_problem_detail(const acme_problem *p)
 {
-    return p ? p->detail : "";
+    return view(p)->detail;
 }
 
 int acme_problem_status(const acme_problem *p)
 {
-    return p ? p->status : 0;
+    return view(p)->status;
 }
 
 const char *acme_problem_identifier_type(const acme_problem *p)
 {
-    return p ? p->id_type : NULL;
+    return view(p)->id_type;
 }
 
 const char *acme_problem_identifier_value(const acme_problem *p)
 {
-    return p ? p->id_value : NULL;
+    return view(p)->id_value;
 }
 
 size_t acme_problem_subproblem_count(const acme_problem *p)
 {
-    return p ? p->nsub : 0;
+    return view(p)->nsub;
 }
 
 const acme_problem *acme_problem_subproblem(const acme_problem *p, size_t i)
 {
-    return p && i < p->nsub ? p->sub[i] : NULL;
+    return i < view(p)->nsub ? p->sub[i] : NULL;
 }
 
 int acme_problem_is(const acme_problem *p, const char *name)

@@ -78,39 +78,48 @@ void acme_desire_options_init(acme_desire_options *opts)
 
 /* ---- events ---------------------------------------------------------------- */
 
+/* A NULL event reads as one with no fields, so that every getter is
+ * NULL-safe without testing for it. */
+static const acme_event no_event;
+
+static const acme_event *event_view(const acme_event *e)
+{
+    return e ? e : &no_event;
+}
+
 int acme_event_get_type(const acme_event *e)
 {
-    return e ? e->type : 0;
+    return event_view(e)->type;
 }
 
 const char *acme_event_name(const acme_event *e)
 {
-    return e ? e->name : NULL;
+    return event_view(e)->name;
 }
 
 const char *acme_event_chain_key(const acme_event *e)
 {
-    return e ? e->chain_key : NULL;
+    return event_view(e)->chain_key;
 }
 
 const char *acme_event_key_key(const acme_event *e)
 {
-    return e ? e->key_key : NULL;
+    return event_view(e)->key_key;
 }
 
 const char *acme_event_chain_path(const acme_event *e)
 {
-    return e ? e->chain_path : NULL;
+    return event_view(e)->chain_path;
 }
 
 const char *acme_event_key_path(const acme_event *e)
 {
-    return e ? e->key_path : NULL;
+    return event_view(e)->key_path;
 }
 
 int acme_event_error(const acme_event *e)
 {
-    return e ? e->error : 0;
+    return event_view(e)->error;
 }
 
 const char *acme_event_message(const acme_event *e)
@@ -120,7 +129,7 @@ const char *acme_event_message(const acme_event *e)
 
 const acme_problem *acme_event_problem(const acme_event *e)
 {
-    return e ? e->problem : NULL;
+    return event_view(e)->problem;
 }
 
 /* Tell the host; events are serialised so its callback needs no lock. */

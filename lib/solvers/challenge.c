@@ -111,64 +111,73 @@ int acme__challenge_new(acme_challenge **out, yajl_val json, const char *authz_u
     return ACME_OK;
 }
 
+/* A NULL challenge reads as one with no fields, so that every getter is
+ * NULL-safe without testing for it. */
+static const acme_challenge no_challenge;
+
+static const acme_challenge *view(const acme_challenge *ch)
+{
+    return ch ? ch : &no_challenge;
+}
+
 const char *acme_challenge_type(const acme_challenge *ch)
 {
-    return ch ? ch->type : NULL;
+    return view(ch)->type;
 }
 
 const char *acme_challenge_url(const acme_challenge *ch)
 {
-    return ch ? ch->url : NULL;
+    return view(ch)->url;
 }
 
 const char *acme_challenge_authorization_url(const acme_challenge *ch)
 {
-    return ch ? ch->authz_url : NULL;
+    return view(ch)->authz_url;
 }
 
 const char *acme_challenge_identifier_type(const acme_challenge *ch)
 {
-    return ch ? ch->ident_type : NULL;
+    return view(ch)->ident_type;
 }
 
 const char *acme_challenge_identifier_value(const acme_challenge *ch)
 {
-    return ch ? ch->ident_value : NULL;
+    return view(ch)->ident_value;
 }
 
 int acme_challenge_wildcard(const acme_challenge *ch)
 {
-    return ch ? ch->wildcard : 0;
+    return view(ch)->wildcard;
 }
 
 const char *acme_challenge_token(const acme_challenge *ch)
 {
-    return ch ? ch->token : NULL;
+    return view(ch)->token;
 }
 
 const char *acme_challenge_key_authorization(const acme_challenge *ch)
 {
-    return ch ? ch->key_authz : NULL;
+    return view(ch)->key_authz;
 }
 
 const char *acme_challenge_http_path(const acme_challenge *ch)
 {
-    return ch ? ch->http_path : NULL;
+    return view(ch)->http_path;
 }
 
 const char *acme_challenge_dns_txt_name(const acme_challenge *ch)
 {
-    return ch ? ch->txt_name : NULL;
+    return view(ch)->txt_name;
 }
 
 const char *acme_challenge_dns_txt_value(const acme_challenge *ch)
 {
-    return ch ? ch->txt_value : NULL;
+    return view(ch)->txt_value;
 }
 
 const char *acme_challenge_tls_alpn_digest(const acme_challenge *ch)
 {
-    return ch ? ch->alpn_digest_b64 : NULL;
+    return view(ch)->alpn_digest_b64;
 }
 
 /* The certificate costs a key generation, so it is made only when a
@@ -206,7 +215,7 @@ const char *acme_challenge_tls_alpn_key_pem(const acme_challenge *ch)
 
 const char *acme_challenge_json(const acme_challenge *ch)
 {
-    return ch ? ch->json : NULL;
+    return view(ch)->json;
 }
 
 /* Only one challenge of an authorization is ever presented, so the
@@ -223,5 +232,5 @@ void acme__challenge_settle(acme_challenge *ch, const char *authz_status)
 
 const char *acme_challenge_status(const acme_challenge *ch)
 {
-    return ch ? ch->status : NULL;
+    return view(ch)->status;
 }
