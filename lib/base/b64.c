@@ -51,37 +51,50 @@ int acme__b64url_append(acme__buf *b, const void *data, size_t len)
     return acme__buf_status(b);
 }
 
-int acme__b64url_decode(const char *text, size_t n, unsigned char **out, size_t *out_len)
+int acme__b64url_decode_into(const char *text, size_t n, unsigned char *out, size_t cap,
+                             size_t *out_len)
 {
-    *out = NULL;
     *out_len = 0;
     while (n > 0 && text[n - 1] == '=')
         n--;
     if (n % 4 == 1)
         return ACME_ERR_INVALID;
-    unsigned char *d = malloc(n / 4 * 3 + 3);
-    if (!d)
-        return ACME_ERR_NOMEM;
     size_t o = 0;
     unsigned int acc = 0;
     int bits = 0;
     for (size_t i = 0; i < n; i++) {
         int v = b64_value((unsigned char)text[i]);
-        if (v < 0) {
-            acme__wipe(d, o); /* what was decoded may be a secret (an EAB key) */
-            free(d);
-            return ACME_ERR_INVALID;
+        if (v < 0 || (bits >= 2 && o >= cap)) {
+            acme__wipe(out, o); /* what was decoded may be a secret (an EAB key) */
+            return v < 0 ? ACME_ERR_INVALID : ACME_ERR_NOMEM;
         }
         acc = (acc << 6) | (unsigned int)v;
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            d[o++] = (unsigned char)(acc >> bits);
+            out[o++] = (unsigned char)(acc >> bits);
         }
     }
-    d[o] = '\0';
-    *out = d;
     *out_len = o;
+    return ACME_OK;
+}
+
+int acme__b64url_decode(const char *text, size_t n, unsigned char **out, size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    /* Room for every whole group, the last partial one, and a NUL. */
+    size_t cap = n / 4 * 3 + 3;
+    unsigned char *d = malloc(cap);
+    if (!d)
+        return ACME_ERR_NOMEM;
+    int rc = acme__b64url_decode_into(text, n, d, cap - 1, out_len);
+    if (rc != ACME_OK) {
+        free(d);
+        return rc;
+    }
+    d[*out_len] = '\0';
+    *out = d;
     return ACME_OK;
 }
 

@@ -10,6 +10,11 @@ int acme__b64url_append(acme__buf *b, const void *data, size_t len);
 /* Decode into a new buffer (NUL-terminated after *out_len bytes). Padding
  * '=' is accepted at the end only. ACME_ERR_INVALID on any other byte. */
 int acme__b64url_decode(const char *text, size_t text_len, unsigned char **out, size_t *out_len);
+/* The same into the caller's buffer (no heap copy, for secrets): at most
+ * cap octets; ACME_ERR_NOMEM when they do not fit. On failure what was
+ * written is wiped. */
+int acme__b64url_decode_into(const char *text, size_t text_len, unsigned char *out, size_t cap,
+                             size_t *out_len);
 /* Non-zero when s is non-empty and only of base64url characters (no padding):
  * what a challenge token must be before it names a file or a URL path. */
 int acme__b64url_valid(const char *s);

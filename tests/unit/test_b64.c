@@ -217,8 +217,28 @@ static void test_valid(void)
     CHECK(!acme__b64url_valid("\xc3\xa9"));
 }
 
+/* Into the caller's buffer: exact fit, one octet short, and a bad
+ * character after some output (what was written must be wiped). */
+static void test_decode_into(void)
+{
+    unsigned char out[6];
+    size_t n = 99;
+    CHECK_OK(acme__b64url_decode_into("Zm9vYmFy", 8, out, 6, &n));
+    CHECK(n == 6 && memcmp(out, "foobar", 6) == 0);
+    memset(out, 0x55, sizeof(out));
+    CHECK_RC(acme__b64url_decode_into("Zm9vYmFy", 8, out, 5, &n), ACME_ERR_NOMEM);
+    CHECK(n == 0);
+    for (size_t i = 0; i < 5; i++)
+        CHECK_MSG(out[i] == 0, "octet %zu not wiped after a short buffer", i);
+    memset(out, 0x55, sizeof(out));
+    CHECK_RC(acme__b64url_decode_into("Zm9v*mFy", 8, out, 6, &n), ACME_ERR_INVALID);
+    for (size_t i = 0; i < 3; i++)
+        CHECK_MSG(out[i] == 0, "octet %zu not wiped after a bad character", i);
+}
+
 int main(void)
 {
+    test_decode_into();
     test_vectors();
     test_padding();
     test_rejects();
