@@ -34,7 +34,7 @@ int64_t acme__civil_to_unix(int year, int month, int day, int hour, int min, int
     int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
     int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     int64_t days = era * 146097 + doe - 719468;
-    return days * 86400 + (int64_t)hour * 3600 + (int64_t)min * 60 + sec;
+    return days * ACME__DAY_S + (int64_t)hour * ACME__HOUR_S + (int64_t)min * ACME__MINUTE_S + sec;
 }
 
 static int digits(const char **p, int n, int *out)
@@ -77,7 +77,7 @@ int acme__parse_rfc3339(const char *s, int64_t *out)
         int sign = *p++ == '-' ? -1 : 1, oh, om;
         if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || oh > 23 || om > 59)
             return -1;
-        offset = sign * ((int64_t)oh * 3600 + om * 60);
+        offset = sign * ((int64_t)oh * ACME__HOUR_S + om * ACME__MINUTE_S);
     } else {
         return -1;
     }

@@ -4,6 +4,10 @@
 
 #include <stdint.h>
 
+#define ACME__MINUTE_S 60
+#define ACME__HOUR_S (60 * ACME__MINUTE_S)
+#define ACME__DAY_S (24 * ACME__HOUR_S)
+
 /* Seconds since the Unix epoch. */
 int64_t acme__now(void);
 /* Milliseconds from an arbitrary start, never going back. */

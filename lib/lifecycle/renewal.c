@@ -10,20 +10,16 @@
 #include "protocol/provider.h"
 #include "base/rng.h"
 
-#define MINUTE_S 60
-#define HOUR_S (60 * MINUTE_S)
-#define DAY_S (24 * HOUR_S)
-
 /* RFC 9773 4.3: Retry-After below a minute counts as a minute, above a day
  * as a day; without one, check again in six hours. */
-#define ARI_MIN_RETRY MINUTE_S
-#define ARI_MAX_RETRY DAY_S
-#define ARI_DEFAULT_RETRY (6 * HOUR_S)
+#define ARI_MIN_RETRY ACME__MINUTE_S
+#define ARI_MAX_RETRY ACME__DAY_S
+#define ARI_DEFAULT_RETRY (6 * ACME__HOUR_S)
 /* After a failed renewalInfo check: soon enough to see the CA recover, not
  * so soon that every run asks a CA that is down. */
-#define ARI_FAILED_RETRY HOUR_S
+#define ARI_FAILED_RETRY ACME__HOUR_S
 /* Short-lived certificates (under ten days) renew at half their life. */
-#define SHORT_LIVED (10 * DAY_S)
+#define SHORT_LIVED (10 * ACME__DAY_S)
 
 /* A uniformly random moment in [start, end). */
 static int64_t random_in(int64_t start, int64_t end)

@@ -7,7 +7,7 @@
 #define MAX_POLL_MS 2000
 /* A Retry-After is capped (a day) so that it cannot overflow in
  * milliseconds; the order's deadline cuts it shorter anyway. */
-#define MAX_RETRY_AFTER_S 86400
+#define MAX_RETRY_AFTER_S ACME__DAY_S
 
 int64_t acme__poll_backoff(int64_t backoff_ms)
 {
