@@ -130,18 +130,22 @@ static void add_secret(const char *what, const void *bytes, size_t len)
     pthread_mutex_unlock(&scan_lock);
 }
 
-/* A private value: 16 bytes from its middle, as written and reversed. */
+/* A private value: 16 bytes from its middle, as written and reversed. The
+ * window is aligned to 8-byte limbs counted from the value's low end, so
+ * that the reversed copy is what mbedTLS holds in memory whatever the
+ * value's length (a P-256 scalar is 31 bytes about once in 256). */
 static void add_value(const char *what, const char *name, const mbedtls_mpi *v)
 {
     unsigned char be[1024], win[WINDOW];
     size_t n = mbedtls_mpi_size(v);
     char label[96];
-    if (n < 2 * WINDOW || n > sizeof(be) || mbedtls_mpi_write_binary(v, be, n) != 0) {
+    if (n < WINDOW || n > sizeof(be) || mbedtls_mpi_write_binary(v, be, n) != 0) {
         fprintf(stderr, "%s: cannot read %s\n", what, name);
         check_failures++;
         return;
     }
-    const unsigned char *mid = be + n / 2 - WINDOW / 2;
+    size_t low_end = n / 2 / 8 * 8; /* limbs below the window */
+    const unsigned char *mid = be + n - low_end - WINDOW / 2;
     snprintf(label, sizeof(label), "%s: %s (bytes)", what, name);
     add_secret(label, mid, WINDOW);
     for (size_t i = 0; i < WINDOW; i++)
