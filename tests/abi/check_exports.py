@@ -21,7 +21,8 @@ import re
 import subprocess
 import sys
 
-DECL = re.compile(r"ACME_API\s+[^;(]*?\b(acme_\w+)\s*\(", re.S)
+# At the start of a line, so that "#define ACME_API" is no declaration.
+DECL = re.compile(r"^ACME_API\s+[^;(]*?\b(acme_\w+)\s*\(", re.S | re.M)
 NODE = re.compile(r"(\w[\w.]*)\s*\{(.*?)\}\s*([\w.]*)\s*;", re.S)
 NODE_NAME = re.compile(r"LIBACME_(\d+\.\d+)$")
 ENTRY_VERSION = re.compile(r"\d+\.\d+$")
