@@ -46,7 +46,7 @@ typedef struct acme_account_options {
 /** Static initialiser for acme_account_options. */
 #define ACME_ACCOUNT_OPTIONS_INIT { ACME_ACCOUNT_OPTIONS_VERSION, NULL, 0, 0, NULL, NULL, NULL }
 
-/** Fill `opts` with the defaults and the current version. */
+/** Fill `opts` with the defaults and the current version. Since 0.1. */
 ACME_API void acme_account_options_init(acme_account_options *opts);
 
 /**
@@ -57,6 +57,7 @@ ACME_API void acme_account_options_init(acme_account_options *opts);
  * acme_provider_external_account_required() says so.
  * Errors: ACME_ERR_INVALID (bad contact, bad EAB key), ACME_ERR_PROBLEM
  * (the CA refused: see the problem), network errors as for the provider.
+ * Since 0.1.
  */
 ACME_API int acme_account_register(acme_account **out, acme_provider *p, acme_key *key,
                                    const acme_account_options *opts);
@@ -65,25 +66,25 @@ ACME_API int acme_account_register(acme_account **out, acme_provider *p, acme_ke
  * Find the existing account of `key` (newAccount with onlyReturnExisting):
  * account recovery from the key alone.
  * Errors: ACME_ERR_PROBLEM with type accountDoesNotExist when the CA knows no
- * account for the key; as acme_account_register() otherwise.
+ * account for the key; as acme_account_register() otherwise. Since 0.1.
  */
 ACME_API int acme_account_lookup(acme_account **out, acme_provider *p, acme_key *key);
 
 /**
  * Make an account handle from a key and an account URL known from earlier,
  * without any request. Status and contacts stay unknown until
- * acme_account_refresh(). Errors: ACME_ERR_INVALID.
+ * acme_account_refresh(). Errors: ACME_ERR_INVALID. Since 0.1.
  */
 ACME_API int acme_account_load(acme_account **out, acme_provider *p, acme_key *key,
                                const char *url);
 
-/** Fetch the account object again (POST-as-GET to the account URL). */
+/** Fetch the account object again (POST-as-GET to the account URL). Since 0.1. */
 ACME_API int acme_account_refresh(acme_account *a);
 
 /**
  * Replace the account's contacts (a bare address gets "mailto:"); count 0
  * removes them all. Errors: ACME_ERR_INVALID, ACME_ERR_PROBLEM (e.g.
- * invalidContact), network errors.
+ * invalidContact), network errors. Since 0.1.
  */
 ACME_API int acme_account_update_contacts(acme_account *a, const char *const *contacts,
                                           size_t count);
@@ -91,6 +92,7 @@ ACME_API int acme_account_update_contacts(acme_account *a, const char *const *co
 /**
  * Deactivate the account (RFC 8555 section 7.3.6). Irreversible: the CA
  * refuses every later request signed by this account with "unauthorized".
+ * Since 0.1.
  */
 ACME_API int acme_account_deactivate(acme_account *a);
 
@@ -99,30 +101,31 @@ ACME_API int acme_account_deactivate(acme_account *a);
  * `new_key`, and this handle signs with it from now on. On failure the
  * account keeps its old key. Errors: ACME_ERR_INVALID (same key),
  * ACME_ERR_PROBLEM (e.g. the new key already has an account), network errors.
+ * Since 0.1.
  */
 ACME_API int acme_account_rollover(acme_account *a, acme_key *new_key);
 
-/** Account URL (the JWS "kid"). */
+/** Account URL (the JWS "kid"). Since 0.1. */
 ACME_API const char *acme_account_url(const acme_account *a);
-/** Status: "valid", "deactivated", "revoked", or "" when not yet known. */
+/** Status: "valid", "deactivated", "revoked", or "" when not yet known. Since 0.1. */
 ACME_API const char *acme_account_status(const acme_account *a);
-/** Number of contacts as last seen from the CA. */
+/** Number of contacts as last seen from the CA. Since 0.1. */
 ACME_API size_t acme_account_contact_count(const acme_account *a);
-/** Contact i (e.g. "mailto:a@example.com"), or NULL when out of range. */
+/** Contact i (e.g. "mailto:a@example.com"), or NULL when out of range. Since 0.1. */
 ACME_API const char *acme_account_contact(const acme_account *a, size_t i);
-/** URL of the account's orders list, or NULL when the CA did not give one. */
+/** URL of the account's orders list, or NULL when the CA did not give one. Since 0.1. */
 ACME_API const char *acme_account_orders_url(const acme_account *a);
-/** The provider the account lives at. Borrowed. */
+/** The provider the account lives at. Borrowed. Since 0.1. */
 ACME_API acme_provider *acme_account_provider(const acme_account *a);
-/** The key the account signs with (changes after a rollover). Borrowed. */
+/** The key the account signs with (changes after a rollover). Borrowed. Since 0.1. */
 ACME_API acme_key *acme_account_key(const acme_account *a);
 
-/** Message of the last failure on this account, or "". */
+/** Message of the last failure on this account, or "". Since 0.1. */
 ACME_API const char *acme_account_last_error(const acme_account *a);
-/** Problem document of the last failure on this account, or NULL. */
+/** Problem document of the last failure on this account, or NULL. Since 0.1. */
 ACME_API const acme_problem *acme_account_last_problem(const acme_account *a);
 
-/** Free the account handle (not the account at the CA). NULL is allowed. */
+/** Free the account handle (not the account at the CA). NULL is allowed. Since 0.1. */
 ACME_API void acme_account_free(acme_account *a);
 
 #ifdef __cplusplus

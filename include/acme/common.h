@@ -59,14 +59,14 @@ typedef enum acme_error {
     ACME_ERR_DECLINED = -23     /**< a callback declined (solver callbacks return this to decline) */
 } acme_error;
 
-/** Return a static, human-readable description of an error code. Never NULL. */
+/** Return a static, human-readable description of an error code. Never NULL. Since 0.1. */
 ACME_API const char *acme_strerror(int code);
 
 /**
  * Free memory that the library allocated for the caller (PEM text, JSON,
  * base64url strings, ...). NULL is allowed. Strings are wiped up to their
  * terminating NUL first (so binary data from acme_base64url_decode() is
- * wiped only up to its first zero byte).
+ * wiped only up to its first zero byte). Since 0.1.
  */
 ACME_API void acme_free(void *ptr);
 
@@ -74,7 +74,7 @@ ACME_API void acme_free(void *ptr);
  * The message of the last failing libacme call on the calling thread, or ""
  * when there was none. Borrowed; valid until the next failing call on this
  * thread. Constructors that fail (and so return no handle) leave their reason
- * here.
+ * here. Since 0.1.
  */
 ACME_API const char *acme_last_error(void);
 
@@ -83,41 +83,44 @@ typedef struct acme_problem acme_problem;
 
 /**
  * The CA problem behind the last failing call on the calling thread, or NULL.
- * Borrowed; valid until the next failing call on this thread.
+ * Borrowed; valid until the next failing call on this thread. Since 0.1.
  */
 ACME_API const acme_problem *acme_last_problem(void);
 
-/** Problem type URI, e.g. "urn:ietf:params:acme:error:badNonce"; "" if absent. */
+/** Problem type URI, e.g. "urn:ietf:params:acme:error:badNonce"; "" if absent. Since 0.1. */
 ACME_API const char *acme_problem_type(const acme_problem *p);
-/** Human-readable detail; "" if absent. */
+/** Human-readable detail; "" if absent. Since 0.1. */
 ACME_API const char *acme_problem_detail(const acme_problem *p);
-/** HTTP status of the reply that carried the problem, else the document's own "status" member, else 0. */
+/**
+ * HTTP status of the reply that carried the problem, else the document's own "status" member, else 0.
+ * Since 0.1.
+ */
 ACME_API int acme_problem_status(const acme_problem *p);
-/** Identifier type of a subproblem ("dns", "ip"), or NULL. */
+/** Identifier type of a subproblem ("dns", "ip"), or NULL. Since 0.1. */
 ACME_API const char *acme_problem_identifier_type(const acme_problem *p);
-/** Identifier value of a subproblem, or NULL. */
+/** Identifier value of a subproblem, or NULL. Since 0.1. */
 ACME_API const char *acme_problem_identifier_value(const acme_problem *p);
-/** Number of subproblems (RFC 8555 section 6.7.1). At most 256 are kept. */
+/** Number of subproblems (RFC 8555 section 6.7.1). At most 256 are kept. Since 0.1. */
 ACME_API size_t acme_problem_subproblem_count(const acme_problem *p);
-/** Subproblem number i, or NULL when out of range. Borrowed from p. */
+/** Subproblem number i, or NULL when out of range. Borrowed from p. Since 0.1. */
 ACME_API const acme_problem *acme_problem_subproblem(const acme_problem *p, size_t i);
 /**
  * Non-zero when the problem's type is the ACME error `name`, e.g.
  * acme_problem_is(p, "badNonce") matches "urn:ietf:params:acme:error:badNonce".
- * A NULL problem matches nothing.
+ * A NULL problem matches nothing. Since 0.1.
  */
 ACME_API int acme_problem_is(const acme_problem *p, const char *name);
 
 /**
  * base64url (RFC 4648 section 5) without padding, into a new NUL-terminated
- * string released with acme_free().
+ * string released with acme_free(). Since 0.1.
  */
 ACME_API int acme_base64url_encode(const void *data, size_t len, char **out);
 
 /**
  * Decode base64url (padding optional). *out is released with acme_free()
  * and has a NUL byte after *out_len bytes for convenience.
- * Errors: ACME_ERR_INVALID on any character outside the alphabet.
+ * Errors: ACME_ERR_INVALID on any character outside the alphabet. Since 0.1.
  */
 ACME_API int acme_base64url_decode(const char *text, unsigned char **out, size_t *out_len);
 

@@ -48,23 +48,23 @@ typedef enum acme_event_type {
 /** An event, valid only during the callback. */
 typedef struct acme_event acme_event;
 
-/** The acme_event_type. */
+/** The acme_event_type. Since 0.1. */
 ACME_API int acme_event_get_type(const acme_event *e);
-/** The certificate name. */
+/** The certificate name. Since 0.1. */
 ACME_API const char *acme_event_name(const acme_event *e);
-/** Store key of the certificate chain (current generation), or NULL for FAILED. */
+/** Store key of the certificate chain (current generation), or NULL for FAILED. Since 0.1. */
 ACME_API const char *acme_event_chain_key(const acme_event *e);
-/** Store key of the certificate's private key, or NULL for FAILED. */
+/** Store key of the certificate's private key, or NULL for FAILED. Since 0.1. */
 ACME_API const char *acme_event_key_key(const acme_event *e);
-/** Filesystem path of the chain's stable copy (filesystem store only), or NULL. */
+/** Filesystem path of the chain's stable copy (filesystem store only), or NULL. Since 0.1. */
 ACME_API const char *acme_event_chain_path(const acme_event *e);
-/** Filesystem path of the key's stable copy (filesystem store only), or NULL. */
+/** Filesystem path of the key's stable copy (filesystem store only), or NULL. Since 0.1. */
 ACME_API const char *acme_event_key_path(const acme_event *e);
-/** For FAILED: the error code (negative); 0 otherwise. */
+/** For FAILED: the error code (negative); 0 otherwise. Since 0.1. */
 ACME_API int acme_event_error(const acme_event *e);
-/** For FAILED: the message; "" otherwise. */
+/** For FAILED: the message; "" otherwise. Since 0.1. */
 ACME_API const char *acme_event_message(const acme_event *e);
-/** For FAILED: the CA's problem, or NULL. */
+/** For FAILED: the CA's problem, or NULL. Since 0.1. */
 ACME_API const acme_problem *acme_event_problem(const acme_event *e);
 
 /** Event callback (see the threading note above). */
@@ -98,7 +98,7 @@ typedef struct acme_desire_options {
 /** Static initialiser for acme_desire_options. */
 #define ACME_DESIRE_OPTIONS_INIT { ACME_DESIRE_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL }
 
-/** Fill `opts` with the defaults and the current version. */
+/** Fill `opts` with the defaults and the current version. Since 0.1. */
 ACME_API void acme_desire_options_init(acme_desire_options *opts);
 
 /** An opaque desire. */
@@ -107,7 +107,7 @@ typedef struct acme_desire acme_desire;
 /**
  * A desire on `provider`, keeping its state in `store`, answering
  * challenges with `solvers` (all three referenced, not copied: they must
- * outlive the desire). `opts` is copied.
+ * outlive the desire). `opts` is copied. Since 0.1.
  */
 ACME_API int acme_desire_new(acme_desire **out, acme_provider *provider, acme_store *store,
                              const acme_solvers *solvers, const acme_desire_options *opts);
@@ -118,7 +118,7 @@ ACME_API int acme_desire_new(acme_desire **out, acme_provider *provider, acme_st
  * identifiers (DNS names, wildcards or IP addresses; checked at once), with
  * a key of `key_type` (0: ACME_KEY_EC256). `solvers` overrides the desire's
  * solvers for this certificate (NULL: the desire's). Adding a name again
- * replaces its entry. Errors: ACME_ERR_IDENTIFIER, ACME_ERR_INVALID.
+ * replaces its entry. Errors: ACME_ERR_IDENTIFIER, ACME_ERR_INVALID. Since 0.1.
  */
 ACME_API int acme_desire_add(acme_desire *d, const char *name, const char *const *identifiers,
                              size_t n, int key_type, const acme_solvers *solvers);
@@ -134,22 +134,22 @@ ACME_API int acme_desire_name_valid(const char *name);
 /**
  * Want every certificate already in the store, with the names and key type
  * it was issued for (what `renew` of a CLI does). Returns how many were
- * added through *count (may be NULL).
+ * added through *count (may be NULL). Since 0.1.
  */
 ACME_API int acme_desire_add_stored(acme_desire *d, size_t *count);
 
-/** Renew `name` at the next ensure whether it is due or not (on != 0). */
+/** Renew `name` at the next ensure whether it is due or not (on != 0). Since 0.1. */
 ACME_API int acme_desire_set_force(acme_desire *d, const char *name, int on);
 
 /**
  * Make the store hold a valid certificate for every wanted name: the flow
  * in the comment at the top of this header, with `parallel` names at once.
  * One failing name never stops the others. Returns ACME_OK when none
- * failed, else the error of the first failure (see the results).
+ * failed, else the error of the first failure (see the results). Since 0.1.
  */
 ACME_API int acme_desire_ensure(acme_desire *d);
 
-/** Ensure one wanted name (see acme_desire_ensure()). */
+/** Ensure one wanted name (see acme_desire_ensure()). Since 0.1. */
 ACME_API int acme_desire_ensure_one(acme_desire *d, const char *name);
 
 /** Outcome of the last ensure for one name. */
@@ -161,23 +161,27 @@ typedef enum acme_result {
     ACME_RESULT_FAILED = 4    /**< it failed: see acme_desire_message() */
 } acme_result;
 
-/** Number of wanted certificates. */
+/** Number of wanted certificates. Since 0.1. */
 ACME_API size_t acme_desire_count(const acme_desire *d);
-/** Name of wanted certificate i, or NULL. */
+/** Name of wanted certificate i, or NULL. Since 0.1. */
 ACME_API const char *acme_desire_name(const acme_desire *d, size_t i);
-/** acme_result of wanted certificate i. */
+/** acme_result of wanted certificate i. Since 0.1. */
 ACME_API int acme_desire_result(const acme_desire *d, size_t i);
-/** Message about wanted certificate i's last ensure (why it failed, or when renewal is due). */
+/**
+ * Message about wanted certificate i's last ensure (why it failed, or when renewal is due).
+ * Since 0.1.
+ */
 ACME_API const char *acme_desire_message(const acme_desire *d, size_t i);
-/** Error code of wanted certificate i's last ensure (0 unless it failed). */
+/** Error code of wanted certificate i's last ensure (0 unless it failed). Since 0.1. */
 ACME_API int acme_desire_error(const acme_desire *d, size_t i);
-/** Counts of the last ensure by result. Any pointer may be NULL. */
+/** Counts of the last ensure by result. Any pointer may be NULL. Since 0.1. */
 ACME_API void acme_desire_summary(const acme_desire *d, size_t *obtained, size_t *renewed,
                                   size_t *not_due, size_t *failed);
 
 /**
  * The desire's account: loaded from the store, recovered from its key, or
  * created and registered, as ensure would. Borrowed; lives as long as d.
+ * Since 0.1.
  */
 ACME_API int acme_desire_account(acme_desire *d, acme_account **out);
 
@@ -185,14 +189,14 @@ ACME_API int acme_desire_account(acme_desire *d, acme_account **out);
  * Revoke the stored certificate `name` with an RFC 5280 reason code,
  * signed by the account key, or by the certificate's own key when
  * `with_cert_key` is non-zero. The store records it; a later ensure that
- * still wants the name orders a replacement.
+ * still wants the name orders a replacement. Since 0.1.
  */
 ACME_API int acme_desire_revoke(acme_desire *d, const char *name, int reason, int with_cert_key);
 
-/** Message of the last failure of a desire call, or "". */
+/** Message of the last failure of a desire call, or "". Since 0.1. */
 ACME_API const char *acme_desire_last_error(const acme_desire *d);
 
-/** Free the desire (not the provider, store or solvers). NULL is allowed. */
+/** Free the desire (not the provider, store or solvers). NULL is allowed. Since 0.1. */
 ACME_API void acme_desire_free(acme_desire *d);
 
 #ifdef __cplusplus

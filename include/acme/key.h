@@ -32,6 +32,7 @@ typedef struct acme_key acme_key;
 /**
  * Generate a new key of `type` (an acme_key_type).
  * Errors: ACME_ERR_INVALID (unknown type), ACME_ERR_CRYPTO, ACME_ERR_NOMEM.
+ * Since 0.1.
  */
 ACME_API int acme_key_generate(acme_key **out, int type);
 
@@ -41,19 +42,19 @@ ACME_API int acme_key_generate(acme_key **out, int type);
  * supported. Only the key types of acme_key_type are accepted: EC keys on
  * P-256 or P-384, RSA keys of 2048, 3072 or 4096 bits.
  * Errors: ACME_ERR_KEY_FORMAT (not a key, encrypted, unsupported curve,
- * size or algorithm).
+ * size or algorithm). Since 0.1.
  */
 ACME_API int acme_key_load_pem(acme_key **out, const char *pem, size_t len);
 
 /**
  * Load a private key from a PEM file (see acme_key_load_pem()).
- * Errors: ACME_ERR_IO (cannot read), ACME_ERR_KEY_FORMAT.
+ * Errors: ACME_ERR_IO (cannot read), ACME_ERR_KEY_FORMAT. Since 0.1.
  */
 ACME_API int acme_key_load_file(acme_key **out, const char *path);
 
 /**
  * Encode the key as PEM (SEC1 for EC keys, PKCS#1 for RSA keys) into a new
- * NUL-terminated string that the caller releases with acme_free().
+ * NUL-terminated string that the caller releases with acme_free(). Since 0.1.
  */
 ACME_API int acme_key_to_pem(const acme_key *key, char **pem_out);
 
@@ -61,42 +62,45 @@ ACME_API int acme_key_to_pem(const acme_key *key, char **pem_out);
  * Write the key as PEM to `path` atomically: a temporary file in the same
  * directory with mode 0600, fsync, rename over `path`, fsync of the
  * directory. On failure `path` is untouched and no temporary file remains.
- * Errors: ACME_ERR_IO.
+ * Errors: ACME_ERR_IO. Since 0.1.
  */
 ACME_API int acme_key_save_file(const acme_key *key, const char *path);
 
-/** The key's acme_key_type. */
+/** The key's acme_key_type. Since 0.1. */
 ACME_API int acme_key_get_type(const acme_key *key);
 
-/** The JWS algorithm this key signs with: "ES256", "ES384" or "RS256". Static. */
+/** The JWS algorithm this key signs with: "ES256", "ES384" or "RS256". Static. Since 0.1. */
 ACME_API const char *acme_key_algorithm(const acme_key *key);
 
 /**
  * The public key as a JWK (RFC 7517) in the canonical form of RFC 7638
  * (required members only, sorted, no white space). New string, free with
- * acme_free().
+ * acme_free(). Since 0.1.
  */
 ACME_API int acme_key_jwk(const acme_key *key, char **json_out);
 
 /**
  * The RFC 7638 JWK thumbprint (SHA-256), base64url without padding. New
- * string, free with acme_free().
+ * string, free with acme_free(). Since 0.1.
  */
 ACME_API int acme_key_thumbprint(const acme_key *key, char **b64_out);
 
 /**
  * Parse a key type name: "ec256", "ec384", "rsa2048", "rsa3072", "rsa4096"
  * (also "p256", "p384", "ecdsa", "rsa" as aliases of ec256/ec384/ec256/rsa2048).
- * Returns the acme_key_type, or ACME_ERR_INVALID.
+ * Returns the acme_key_type, or ACME_ERR_INVALID. Since 0.1.
  */
 ACME_API int acme_key_type_from_name(const char *name);
 
-/** The canonical name of a key type ("ec256", ...), or NULL for an unknown type. Static. */
+/**
+ * The canonical name of a key type ("ec256", ...), or NULL for an unknown type. Static.
+ * Since 0.1.
+ */
 ACME_API const char *acme_key_type_name(int type);
 
 /**
  * Release the caller's reference. The key material is wiped when the last
- * reference goes. NULL is allowed.
+ * reference goes. NULL is allowed. Since 0.1.
  */
 ACME_API void acme_key_free(acme_key *key);
 

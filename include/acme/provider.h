@@ -52,7 +52,7 @@ typedef struct acme_provider_options {
 /** Static initialiser for acme_provider_options. */
 #define ACME_PROVIDER_OPTIONS_INIT { ACME_PROVIDER_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0 }
 
-/** Fill `opts` with the defaults (all zero) and the current version. */
+/** Fill `opts` with the defaults (all zero) and the current version. Since 0.1. */
 ACME_API void acme_provider_options_init(acme_provider_options *opts);
 
 /**
@@ -62,15 +62,15 @@ ACME_API void acme_provider_options_init(acme_provider_options *opts);
  * ACME_ERR_TLS (e.g. untrusted certificate), ACME_ERR_TIMEOUT,
  * ACME_ERR_TOO_LARGE, ACME_ERR_HTTP, ACME_ERR_PROTOCOL (not a directory:
  * not JSON, truncated, newNonce/newAccount/newOrder missing),
- * ACME_ERR_PROBLEM. The reason is in acme_last_error().
+ * ACME_ERR_PROBLEM. The reason is in acme_last_error(). Since 0.1.
  */
 ACME_API int acme_provider_new(acme_provider **out, const char *directory_url,
                                const acme_provider_options *opts);
 
-/** Release the caller's reference. NULL is allowed. */
+/** Release the caller's reference. NULL is allowed. Since 0.1. */
 ACME_API void acme_provider_free(acme_provider *p);
 
-/** The directory URL the provider was created with. */
+/** The directory URL the provider was created with. Since 0.1. */
 ACME_API const char *acme_provider_directory_url(const acme_provider *p);
 
 /**
@@ -78,33 +78,33 @@ ACME_API const char *acme_provider_directory_url(const acme_provider *p);
  * "newAccount", "newOrder", "newAuthz", "revokeCert", "keyChange",
  * "renewalInfo" (RFC 9773), or any other string member of the directory.
  * NULL when the CA does not offer it; so acme_provider_endpoint(p,
- * "renewalInfo") != NULL tells whether the CA supports ARI.
+ * "renewalInfo") != NULL tells whether the CA supports ARI. Since 0.1.
  */
 ACME_API const char *acme_provider_endpoint(const acme_provider *p, const char *name);
 
-/** meta.termsOfService, or NULL. */
+/** meta.termsOfService, or NULL. Since 0.1. */
 ACME_API const char *acme_provider_terms_of_service(const acme_provider *p);
-/** meta.website, or NULL. */
+/** meta.website, or NULL. Since 0.1. */
 ACME_API const char *acme_provider_website(const acme_provider *p);
-/** Number of meta.caaIdentities. */
+/** Number of meta.caaIdentities. Since 0.1. */
 ACME_API size_t acme_provider_caa_identity_count(const acme_provider *p);
-/** meta.caaIdentities[i], or NULL when out of range. */
+/** meta.caaIdentities[i], or NULL when out of range. Since 0.1. */
 ACME_API const char *acme_provider_caa_identity(const acme_provider *p, size_t i);
-/** Non-zero when meta.externalAccountRequired is true. */
+/** Non-zero when meta.externalAccountRequired is true. Since 0.1. */
 ACME_API int acme_provider_external_account_required(const acme_provider *p);
-/** Number of certificate profiles in meta.profiles (draft-ietf-acme-profiles). */
+/** Number of certificate profiles in meta.profiles (draft-ietf-acme-profiles). Since 0.1. */
 ACME_API size_t acme_provider_profile_count(const acme_provider *p);
-/** Name of profile i, or NULL when out of range. */
+/** Name of profile i, or NULL when out of range. Since 0.1. */
 ACME_API const char *acme_provider_profile_name(const acme_provider *p, size_t i);
-/** Description of profile i, or NULL when out of range. */
+/** Description of profile i, or NULL when out of range. Since 0.1. */
 ACME_API const char *acme_provider_profile_description(const acme_provider *p, size_t i);
-/** Non-zero when the directory lists a profile called `name`. */
+/** Non-zero when the directory lists a profile called `name`. Since 0.1. */
 ACME_API int acme_provider_has_profile(const acme_provider *p, const char *name);
 
 /**
  * Counters since the provider was created: HTTP requests sent, and
  * connections libcurl opened for them (a healthy client reuses one).
- * Either pointer may be NULL. Safe to call from any thread.
+ * Either pointer may be NULL. Safe to call from any thread. Since 0.1.
  */
 ACME_API void acme_provider_stats(const acme_provider *p, uint64_t *requests,
                                   uint64_t *connections);

@@ -33,7 +33,7 @@ extern "C" {
  * in cleanup. Tokens are checked to be base64url before any file is touched
  * (present fails with ACME_ERR_INVALID otherwise). The webroot itself must
  * exist: present fails with ACME_ERR_IO rather than create it.
- * Errors: ACME_ERR_INVALID, ACME_ERR_NOMEM.
+ * Errors: ACME_ERR_INVALID, ACME_ERR_NOMEM. Since 0.1.
  */
 ACME_API int acme_solvers_add_webroot(acme_solvers *s, const char *webroot);
 
@@ -47,15 +47,15 @@ typedef struct acme_http_responder acme_http_responder;
  * the key authorization of a presented token, anything else 404 (400 for
  * malformed requests or heads over 8 KiB); each client has 5 seconds in
  * all. Errors: ACME_ERR_IO (cannot bind, e.g. port in use or not
- * permitted), ACME_ERR_INVALID, ACME_ERR_NOMEM.
+ * permitted), ACME_ERR_INVALID, ACME_ERR_NOMEM. Since 0.1.
  */
 ACME_API int acme_http_responder_start(acme_http_responder **out, const char *address,
                                        unsigned int port);
-/** The port actually bound (useful after starting on port 0). */
+/** The port actually bound (useful after starting on port 0). Since 0.1. */
 ACME_API unsigned int acme_http_responder_port(const acme_http_responder *r);
-/** Add an http-01 solver that publishes its answers through `r`. */
+/** Add an http-01 solver that publishes its answers through `r`. Since 0.1. */
 ACME_API int acme_solvers_add_http_responder(acme_solvers *s, acme_http_responder *r);
-/** Stop the thread, close the socket and free. NULL is allowed. */
+/** Stop the thread, close the socket and free. NULL is allowed. Since 0.1. */
 ACME_API void acme_http_responder_stop(acme_http_responder *r);
 
 /** A running tls-alpn-01 responder. */
@@ -69,15 +69,15 @@ typedef struct acme_tls_alpn_responder acme_tls_alpn_responder;
  * name, an ip identifier by its reverse-DNS name (RFC 8738), and a client
  * without SNI gets the ip identifier of the address it connected to.
  * Errors: ACME_ERR_IO (cannot bind), ACME_ERR_INVALID, ACME_ERR_CRYPTO,
- * ACME_ERR_NOMEM.
+ * ACME_ERR_NOMEM. Since 0.1.
  */
 ACME_API int acme_tls_alpn_responder_start(acme_tls_alpn_responder **out, const char *address,
                                            unsigned int port);
-/** The port actually bound. */
+/** The port actually bound. Since 0.1. */
 ACME_API unsigned int acme_tls_alpn_responder_port(const acme_tls_alpn_responder *r);
-/** Add a tls-alpn-01 solver that publishes its certificates through `r`. */
+/** Add a tls-alpn-01 solver that publishes its certificates through `r`. Since 0.1. */
 ACME_API int acme_solvers_add_tls_alpn_responder(acme_solvers *s, acme_tls_alpn_responder *r);
-/** Stop the thread, close the socket and free. NULL is allowed. */
+/** Stop the thread, close the socket and free. NULL is allowed. Since 0.1. */
 ACME_API void acme_tls_alpn_responder_stop(acme_tls_alpn_responder *r);
 
 #ifdef __cplusplus

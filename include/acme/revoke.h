@@ -31,6 +31,7 @@ typedef enum acme_revocation_reason {
  * authority over the certificate's names). `reason` is an RFC 5280 reason
  * code (0-10 except 7). Errors: ACME_ERR_INVALID (reason), ACME_ERR_CERTIFICATE,
  * ACME_ERR_PROBLEM (e.g. alreadyRevoked, unauthorized, badRevocationReason).
+ * Since 0.1.
  */
 ACME_API int acme_account_revoke(acme_account *a, const char *pem, int reason);
 
@@ -38,7 +39,7 @@ ACME_API int acme_account_revoke(acme_account *a, const char *pem, int reason);
  * Revoke the leaf of `pem` with the certificate's own key (proof of
  * possession; no account needed): the request is signed with `cert_key`
  * and carries its JWK. Errors as acme_account_revoke(); the reason is in
- * acme_last_error() / acme_last_problem().
+ * acme_last_error() / acme_last_problem(). Since 0.1.
  */
 ACME_API int acme_revoke_with_key(acme_provider *p, acme_key *cert_key, const char *pem,
                                   int reason);

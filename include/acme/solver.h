@@ -32,40 +32,55 @@ extern "C" {
 /** One challenge of one authorization, as a read-only view for solvers. */
 typedef struct acme_challenge acme_challenge;
 
-/** Challenge type, e.g. "http-01". */
+/** Challenge type, e.g. "http-01". Since 0.1. */
 ACME_API const char *acme_challenge_type(const acme_challenge *ch);
-/** Challenge URL. */
+/** Challenge URL. Since 0.1. */
 ACME_API const char *acme_challenge_url(const acme_challenge *ch);
-/** URL of the authorization the challenge belongs to. */
+/** URL of the authorization the challenge belongs to. Since 0.1. */
 ACME_API const char *acme_challenge_authorization_url(const acme_challenge *ch);
-/** Identifier type: "dns" or "ip". */
+/** Identifier type: "dns" or "ip". Since 0.1. */
 ACME_API const char *acme_challenge_identifier_type(const acme_challenge *ch);
-/** Identifier value, e.g. "example.com" (without "*." for a wildcard) or "192.0.2.1". */
+/** Identifier value, e.g. "example.com" (without "*." for a wildcard) or "192.0.2.1". Since 0.1. */
 ACME_API const char *acme_challenge_identifier_value(const acme_challenge *ch);
-/** Non-zero when the authorization is for the wildcard "*.<value>". */
+/** Non-zero when the authorization is for the wildcard "*.<value>". Since 0.1. */
 ACME_API int acme_challenge_wildcard(const acme_challenge *ch);
-/** The challenge token (base64url, checked), or NULL when the type has none. */
+/** The challenge token (base64url, checked), or NULL when the type has none. Since 0.1. */
 ACME_API const char *acme_challenge_token(const acme_challenge *ch);
-/** Key authorization: token "." account-key thumbprint (RFC 8555 8.1), or NULL without a token. */
+/**
+ * Key authorization: token "." account-key thumbprint (RFC 8555 8.1), or NULL without a token.
+ * Since 0.1.
+ */
 ACME_API const char *acme_challenge_key_authorization(const acme_challenge *ch);
-/** http-01: the path to serve, "/.well-known/acme-challenge/<token>"; NULL for other types. */
+/**
+ * http-01: the path to serve, "/.well-known/acme-challenge/<token>"; NULL for other types.
+ * Since 0.1.
+ */
 ACME_API const char *acme_challenge_http_path(const acme_challenge *ch);
-/** dns-01: TXT record name "_acme-challenge.<value>" (no trailing dot); NULL for other types. */
+/**
+ * dns-01: TXT record name "_acme-challenge.<value>" (no trailing dot); NULL for other types.
+ * Since 0.1.
+ */
 ACME_API const char *acme_challenge_dns_txt_name(const acme_challenge *ch);
-/** dns-01: TXT record value, base64url(SHA-256(key authorization)); NULL for other types. */
+/**
+ * dns-01: TXT record value, base64url(SHA-256(key authorization)); NULL for other types.
+ * Since 0.1.
+ */
 ACME_API const char *acme_challenge_dns_txt_value(const acme_challenge *ch);
 /**
  * tls-alpn-01 (RFC 8737): a self-signed certificate (PEM) with the
  * identifier as its only SAN and the critical acmeIdentifier extension
  * holding SHA-256 of the key authorization, to be served for ALPN
- * "acme-tls/1". NULL for other types or if it could not be built.
+ * "acme-tls/1". NULL for other types or if it could not be built. Since 0.1.
  */
 ACME_API const char *acme_challenge_tls_alpn_cert_pem(const acme_challenge *ch);
-/** tls-alpn-01: the private key (PEM) of acme_challenge_tls_alpn_cert_pem(). */
+/** tls-alpn-01: the private key (PEM) of acme_challenge_tls_alpn_cert_pem(). Since 0.1. */
 ACME_API const char *acme_challenge_tls_alpn_key_pem(const acme_challenge *ch);
-/** tls-alpn-01: base64url SHA-256 of the key authorization (the extension's value). */
+/** tls-alpn-01: base64url SHA-256 of the key authorization (the extension's value). Since 0.1. */
 ACME_API const char *acme_challenge_tls_alpn_digest(const acme_challenge *ch);
-/** The challenge object exactly as the CA sent it (JSON), for types the library does not know. */
+/**
+ * The challenge object exactly as the CA sent it (JSON), for types the library does not know.
+ * Since 0.1.
+ */
 ACME_API const char *acme_challenge_json(const acme_challenge *ch);
 /**
  * Outcome of validation: "pending" until the CA has decided, then "valid"
@@ -86,22 +101,22 @@ typedef void (*acme_solver_cleanup_fn)(const acme_challenge *ch, void *userdata)
 /** An ordered set of solvers. */
 typedef struct acme_solvers acme_solvers;
 
-/** Create an empty set. */
+/** Create an empty set. Since 0.1. */
 ACME_API int acme_solvers_new(acme_solvers **out);
 
 /**
  * Add a solver for challenge `type` (copied). `present` is required; `wait`
  * and `cleanup` may be NULL. Several solvers may be added for one type: they
- * are tried in order when one declines. Errors: ACME_ERR_INVALID.
+ * are tried in order when one declines. Errors: ACME_ERR_INVALID. Since 0.1.
  */
 ACME_API int acme_solvers_add(acme_solvers *s, const char *type, acme_solver_present_fn present,
                               acme_solver_wait_fn wait, acme_solver_cleanup_fn cleanup,
                               void *userdata);
 
-/** Number of solvers in the set. */
+/** Number of solvers in the set. Since 0.1. */
 ACME_API size_t acme_solvers_count(const acme_solvers *s);
 
-/** Free the set (not the userdata of its solvers). NULL is allowed. */
+/** Free the set (not the userdata of its solvers). NULL is allowed. Since 0.1. */
 ACME_API void acme_solvers_free(acme_solvers *s);
 
 #ifdef __cplusplus

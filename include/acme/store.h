@@ -47,7 +47,7 @@ typedef struct acme_buffer acme_buffer;
  * Append len bytes to a buffer given to a store callback. ACME_ERR_NOMEM on
  * failure; ACME_ERR_TOO_LARGE past the library's cap on one value or list
  * (1 MiB), after which the read or list fails even if the callback returns
- * ACME_OK.
+ * ACME_OK. Since 0.1.
  */
 ACME_API int acme_buffer_append(acme_buffer *b, const void *data, size_t len);
 
@@ -102,6 +102,7 @@ typedef struct acme_store acme_store;
 /**
  * A store on host callbacks. `ops` is copied; `userdata` is passed to every
  * callback. Errors: ACME_ERR_INVALID (a callback missing, unknown version).
+ * Since 0.1.
  */
 ACME_API int acme_store_new(acme_store **out, const acme_store_ops *ops, void *userdata);
 
@@ -116,33 +117,33 @@ ACME_API int acme_store_new(acme_store **out, const acme_store_ops *ops, void *u
  * by later writes and lists of their directory. Locks are advisory file locks (flock) under DIR/locks/,
  * released by the kernel when their holder dies, so a crashed process
  * leaves no stale lock; the top-level key "locks" is therefore reserved
- * (ACME_ERR_INVALID). Errors: ACME_ERR_INVALID (no dir), ACME_ERR_IO.
+ * (ACME_ERR_INVALID). Errors: ACME_ERR_INVALID (no dir), ACME_ERR_IO. Since 0.1.
  */
 ACME_API int acme_store_new_fs(acme_store **out, const char *dir);
 
 /**
  * The filesystem path of `key` in a filesystem store, as a new string
- * (acme_free()). ACME_ERR_UNSUPPORTED for other stores.
+ * (acme_free()). ACME_ERR_UNSUPPORTED for other stores. Since 0.1.
  */
 ACME_API int acme_store_path(const acme_store *s, const char *key, char **path_out);
 
 /**
  * Read `key` through the store into a new buffer (NUL-terminated after
  * *len bytes; free with acme_free()). Errors: ACME_ERR_NOT_FOUND, those of
- * the store, ACME_ERR_INVALID for a malformed key.
+ * the store, ACME_ERR_INVALID for a malformed key. Since 0.1.
  */
 ACME_API int acme_store_get(acme_store *s, const char *key, char **data, size_t *len);
 
 /**
  * Write `key` through the store (see acme_store_write_fn). Errors: those of
- * the store, ACME_ERR_INVALID for a malformed key.
+ * the store, ACME_ERR_INVALID for a malformed key. Since 0.1.
  */
 ACME_API int acme_store_put(acme_store *s, const char *key, const void *data, size_t len,
                             int secret);
 
 /**
  * Free the store handle (not the data; a filesystem store releases the
- * locks it still holds). NULL is allowed.
+ * locks it still holds). NULL is allowed. Since 0.1.
  */
 ACME_API void acme_store_free(acme_store *s);
 
@@ -194,7 +195,7 @@ ACME_API int acme_store_account_key(const char *directory_url, const char *email
  * it with the CA (onlyReturnExisting): the seed's LoadAccount(email).
  * Errors: ACME_ERR_NOT_FOUND (nothing stored for the e-mail), ACME_ERR_CORRUPT,
  * ACME_ERR_PROBLEM (the CA does not know the key), ACME_ERR_STATE (the CA
- * returns another URL than the stored one).
+ * returns another URL than the stored one). Since 0.1.
  */
 ACME_API int acme_account_restore(acme_account **out, acme_provider *p, acme_store *store,
                                   const char *email);
