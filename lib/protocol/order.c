@@ -516,7 +516,8 @@ static int order_wait(acme_order *o, acme__response *first, int64_t deadline)
     return ACME_OK;
 }
 
-/* What finalize needs from its caller. */
+/* What finalize will need from its caller, checked by issue before any
+ * request is sent. */
 static int check_cert_key(acme_order *o, acme_key *cert_key, const char *what)
 {
     if (!cert_key && !o->csr_der.len)
@@ -677,8 +678,10 @@ int acme_order_issue(acme_order *o, const acme_solvers *solvers, acme_key *cert_
     if (!o || !solvers)
         return acme__fail(o ? &o->err : NULL, ACME_ERR_INVALID,
                           "issue: order and solvers are required");
-    int rc = ACME_OK;
-    if (o->state == ACME__ORDER_FAILED)
+    /* Refused here, before any request, rather than at finalize after the
+     * CA has validated every challenge. */
+    int rc = check_cert_key(o, cert_key, "issue");
+    if (rc == ACME_OK && o->state == ACME__ORDER_FAILED)
         rc = acme__order_check_state(o, ACME__ORDER_NEW, "issue");
     /* Each step not yet done, so that a failed issue can be called again. */
     if (rc == ACME_OK && o->state < ACME__ORDER_SUBMITTED)

@@ -9,7 +9,8 @@
  *                    http-01 so that dns-01 is used
  *   tls-alpn         tls-alpn-01 answered by the built-in TLS responder
  *   failures         a solver that presents nothing (order invalid, CA's
- *                    problem surfaced, cleanup ran) and one that errors
+ *                    problem surfaced, cleanup ran) and one that errors;
+ *                    no certificate key: refused before any request
  *   chains           PEBBLE_ALTERNATE_ROOTS=1, PEBBLE_CHAIN_LENGTH=3:
  *                    the preferred chain is chosen by issuer CN
  *   csr              a host-supplied CSR made by openssl
@@ -382,6 +383,29 @@ static void test_failures(void)
     CHECK_OK(acme_order_submit(o));
     CHECK_RC(acme_order_finalize(o, acme_account_key(account)), ACME_ERR_INVALID);
     acme_order_free(o);
+
+    /* Neither a certificate key nor a CSR, or the account key: issue
+     * refuses before it sends anything, not at finalize after the CA has
+     * validated the challenges. */
+    acme_solvers_free(s);
+    fail_state st3 = { 0, 0, "" };
+    REQUIRE_OK(acme_solvers_new(&s));
+    REQUIRE_OK(acme_solvers_add(s, "http-01", fake_present, NULL, count_cleanup, &st3));
+    acme_key *bad_keys[] = { NULL, acme_account_key(account) };
+    for (size_t i = 0; i < sizeof(bad_keys) / sizeof(bad_keys[0]); i++) {
+        uint64_t before, after;
+        REQUIRE_OK(acme_order_new(&o, account));
+        CHECK_OK(acme_order_add_dns(o, "no-key.example.com"));
+        acme_provider_stats(provider, &before, NULL);
+        CHECK_RC(acme_order_issue(o, s, bad_keys[i]), ACME_ERR_INVALID);
+        acme_provider_stats(provider, &after, NULL);
+        CHECK_MSG(after == before, "key %zu: %llu requests before the refusal", i,
+                  (unsigned long long)(after - before));
+        CHECK_MSG(strstr(acme_order_last_error(o), bad_keys[i] ? "account key" : "CSR") != NULL,
+                  "message: %s", acme_order_last_error(o));
+        CHECK(acme_order_url(o) == NULL && st3.presented == 0);
+        acme_order_free(o);
+    }
 
     acme_key_free(cert_key);
     acme_solvers_free(s);
