@@ -20,6 +20,8 @@
  *   the moment     not due just before the chosen moment, due at the window's end
  *   malformed      end before/equal start, fields missing, not JSON, bad times,
  *                  HTTP errors: the lifetime rule, logged, retried after an hour
+ *   stored window  renewalInfo unavailable, an earlier window decides: the
+ *                  log names that window, not the lifetime rule
  *   alreadyReplaced one 409, then the same order without "replaces"
  *   replaces rules not sent when no name is kept, or when another directory
  *                  issued the certificate
@@ -537,7 +539,8 @@ static void test_malformed(void)
         CHECK_MSG(strstr(message(), "ARI") == NULL && message_time() == lifetime_at,
                   "control %s: \"%s\", wanted the lifetime rule (renewal at %lld)", cases[i],
                   message(), (long long)lifetime_at);
-        CHECK_MSG(strstr(test_log(), "renewalInfo unavailable") != NULL,
+        CHECK_MSG(strstr(test_log(), "renewalInfo unavailable") != NULL &&
+                      strstr(test_log(), "using the lifetime rule") != NULL,
                   "control %s: the failure was not logged", cases[i]);
         CHECK(ari_state("end") == 0 && ari_state("next_check") == t + HOUR);
         /* Not asked again within the hour. */
@@ -551,6 +554,31 @@ static void test_malformed(void)
     set_window(fake_now + 10 * DAY, fake_now + 11 * DAY, "3600");
     CHECK(ensure() == ACME_RESULT_NOT_DUE);
     CHECK(asked == 1 && strstr(message(), "ARI") != NULL);
+}
+
+/* renewalInfo unavailable while a window from an earlier answer is stored:
+ * that window decides, and the log says so (not "the lifetime rule"). */
+static void test_unavailable_stored_window(void)
+{
+    int64_t s = ari_state("start"), e = ari_state("end");
+    REQUIRE(e > s);
+    fake_now = ari_state("next_check");
+    int64_t t = fake_now;
+    control("{\"status\":404}");
+    test_log_clear();
+    CHECK(ensure() == ACME_RESULT_NOT_DUE);
+    CHECK(asked == 1);
+    CHECK_MSG(strstr(message(), "ARI") != NULL, "message: %s", message());
+    char want[128];
+    snprintf(want, sizeof(want), "renewalInfo unavailable (");
+    CHECK(strstr(test_log(), want) != NULL);
+    snprintf(want, sizeof(want), "using the stored ARI window %lld..%lld", (long long)s,
+             (long long)e);
+    CHECK_MSG(strstr(test_log(), want) != NULL, "the log lacks \"%s\":\n%s", want, test_log());
+    CHECK_MSG(strstr(test_log(), "lifetime rule") == NULL, "the log names the lifetime rule:\n%s",
+              test_log());
+    CHECK(ari_state("start") == s && ari_state("end") == e);
+    CHECK(ari_state("next_check") == t + HOUR);
 }
 
 /* The CA says the certificate was already replaced: once more without. */
@@ -734,6 +762,7 @@ int main(void)
     char *id2 = test_past_window(id);
     char *id3 = test_moment(id2);
     test_malformed();
+    test_unavailable_stored_window();
     char *id4 = test_already_replaced(id3);
     char *id5 = test_replaces_rules(id4, plain);
     test_order_api(id5, plain);
