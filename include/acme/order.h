@@ -8,6 +8,14 @@
  * one by one (submit, authorize, finalize, download) for hosts that want to
  * act between them.
  *
+ * State: an order is new until a submit succeeds, then submitted,
+ * authorized, finalized and downloaded, in that order. A step called before
+ * the one it follows fails with ACME_ERR_STATE and sends nothing. A submit
+ * is all or nothing: when it fails the order is new again (no URL, no
+ * authorizations) and may be submitted again. Once the CA has made the
+ * order invalid (an authorization or the order itself), every step fails
+ * with ACME_ERR_STATE: free it and create a new one.
+ *
  * Threads: an order is used by one thread at a time. It copies what it
  * needs from its account when created (provider, key, account URL), so
  * orders of one account may run on different threads at once.
@@ -87,28 +95,46 @@ ACME_API int acme_order_set_deactivate_on_failure(acme_order *o, int on);
 
 /**
  * The whole flow: acme_order_submit(), acme_order_authorize(),
- * acme_order_finalize() and acme_order_download(). `cert_key` is the
- * certificate's key (used for the CSR and checked against the issued
- * leaf); it may be NULL only when a CSR was set.
+ * acme_order_finalize() and acme_order_download(), each step not yet done,
+ * so that an issue that failed (e.g. a timeout) can be called again.
+ * `cert_key` is the certificate's key (used for the CSR and checked against
+ * the issued leaf; a reference is kept); it may be NULL only when a CSR was
+ * set, and must not be the account key: both are checked before any request
+ * (ACME_ERR_INVALID).
  * Errors: ACME_ERR_VALIDATION (an authorization became invalid: the CA's
  * problem is attached), ACME_ERR_NO_SOLVER, ACME_ERR_CALLBACK, ACME_ERR_TIMEOUT,
- * ACME_ERR_CERTIFICATE, and those of the provider. Since 0.1.
+ * ACME_ERR_CERTIFICATE, ACME_ERR_STATE (the order is invalid at the CA), and
+ * those of the provider. Since 0.1.
  */
 ACME_API int acme_order_issue(acme_order *o, const acme_solvers *solvers, acme_key *cert_key);
 
-/** Send newOrder and fetch every authorization. Since 0.1. */
+/**
+ * Send newOrder and fetch every authorization. All or nothing: on failure
+ * the order is new again and may be submitted again. Errors: ACME_ERR_STATE
+ * (already submitted), ACME_ERR_INVALID (no identifiers),
+ * ACME_ERR_UNSUPPORTED (a profile the CA does not offer), and those of the
+ * provider. Since 0.1.
+ */
 ACME_API int acme_order_submit(acme_order *o);
 /**
  * Satisfy every pending authorization with the solvers, then wait until
- * the order is "ready". Authorizations already valid need no solver. Since 0.1.
+ * the order is "ready". Authorizations already valid need no solver.
+ * Errors: ACME_ERR_STATE (not submitted, or invalid at the CA), and those
+ * of acme_order_issue(). Since 0.1.
  */
 ACME_API int acme_order_authorize(acme_order *o, const acme_solvers *solvers);
-/** Send the CSR (built from cert_key, or the one set) and wait for "valid". Since 0.1. */
+/**
+ * Send the CSR (built from cert_key, or the one set) and wait for "valid".
+ * Errors: ACME_ERR_STATE (not submitted, or invalid at the CA),
+ * ACME_ERR_INVALID (no key and no CSR, or the account key), and those of
+ * acme_order_issue(). Since 0.1.
+ */
 ACME_API int acme_order_finalize(acme_order *o, acme_key *cert_key);
 /**
  * Download the certificate chain and its alternates, check that the leaf
  * holds the certificate key (when one was given) and pick the preferred chain.
- * Since 0.1.
+ * Errors: ACME_ERR_STATE (not finalized), ACME_ERR_CERTIFICATE, and those of
+ * the provider. Since 0.1.
  */
 ACME_API int acme_order_download(acme_order *o);
 

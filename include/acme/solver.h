@@ -15,6 +15,15 @@
  * Solvers are kept in the order they were added: that is the host's order of
  * preference among the types a CA offers for an authorization.
  *
+ * dns-01 and shared names: a wildcard and its base name ("*.example.com" and
+ * "example.com") are two authorizations whose challenges use the same TXT
+ * name, "_acme-challenge.example.com", with two different values, and both
+ * can be presented at once. A DNS solver must therefore add its value next
+ * to any already there (an RRset of several TXT records), never replace the
+ * record, and its cleanup must remove only its own value
+ * (acme_challenge_dns_txt_value()): the other challenge's value stays until
+ * that challenge's own cleanup.
+ *
  * Threads: callbacks run on the thread that called acme_order_issue() or
  * acme_order_authorize(). An acme_solvers set is read-only while an order
  * uses it, so one set may serve several orders on several threads, as long
@@ -57,8 +66,9 @@ ACME_API const char *acme_challenge_key_authorization(const acme_challenge *ch);
  */
 ACME_API const char *acme_challenge_http_path(const acme_challenge *ch);
 /**
- * dns-01: TXT record name "_acme-challenge.<value>" (no trailing dot); NULL for other types.
- * Since 0.1.
+ * dns-01: TXT record name "_acme-challenge.<value>" (no trailing dot); NULL
+ * for other types. A wildcard and its base name share this name: see the
+ * note on shared names at the top of this header. Since 0.1.
  */
 ACME_API const char *acme_challenge_dns_txt_name(const acme_challenge *ch);
 /**

@@ -472,8 +472,17 @@ static int share_id(char **a, size_t na, char **b, size_t nb)
     return 0;
 }
 
-/* Order a certificate for w with key; on alreadyReplaced, once more
- * without "replaces" (RFC 9773 5). */
+/* Whether the CA refused the newOrder for its "replaces": alreadyReplaced
+ * (RFC 9773 5), or the 409 malformed of CAs that predate that type (Pebble
+ * before 2.10, older Boulder), which would otherwise fail every renewal. */
+static int replaces_refused(const acme_problem *p)
+{
+    return acme_problem_is(p, "alreadyReplaced") ||
+           (acme_problem_is(p, "malformed") && acme_problem_status(p) == 409);
+}
+
+/* Order a certificate for w with key; when the CA refuses "replaces", once
+ * more without it. */
 static int order_for(acme_desire *d, want *w, acme_key *key, const char *replaces,
                      char **chain_out, acme__err *err)
 {
@@ -501,13 +510,14 @@ static int order_for(acme_desire *d, want *w, acme_key *key, const char *replace
             return *chain_out ? ACME_OK : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
         }
         const acme_problem *p = o ? acme_order_last_problem(o) : acme_last_problem();
-        int retry = attempt == 0 && replaces && acme_problem_is(p, "alreadyReplaced");
+        int retry = attempt == 0 && replaces && !acme_order_url(o) && replaces_refused(p);
         acme__fail_problem(err, rc, (acme_problem *)p, "%s",
                            o ? acme_order_last_error(o) : acme_last_error());
         acme_order_free(o);
         if (!retry)
             return rc;
-        acme__log(d->provider, ACME_LOG_INFO, "%s: already replaced; ordering without \"replaces\"",
+        acme__log(d->provider, ACME_LOG_INFO,
+                  "%s: already replaced (the CA refused \"replaces\"); ordering without it",
                   w->name);
     }
     return ACME_ERR_STATE; /* not reached */

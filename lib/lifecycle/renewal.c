@@ -18,6 +18,8 @@
 /* After a failed renewalInfo check: soon enough to see the CA recover, not
  * so soon that every run asks a CA that is down. */
 #define ARI_FAILED_RETRY ACME__HOUR_S
+/* Room for the name of the rule that decides, in the log. */
+#define RULE_LEN 96
 /* Short-lived certificates (under ten days) renew at half their life. */
 #define SHORT_LIVED (10 * ACME__DAY_S)
 
@@ -104,8 +106,14 @@ int acme__renewal_due(acme_provider *p, acme__stored_cert *c, int64_t now, int *
             if (rc == ACME_OK) {
                 *meta_changed = 1;
             } else {
-                acme__log(p, ACME_LOG_WARN, "%s: renewalInfo unavailable (%s); using the lifetime rule",
-                          c->name, err.msg[0] ? err.msg : acme_strerror(rc));
+                /* A window from an earlier answer, when there is one, still
+                 * decides below: the log says which rule is used. */
+                char rule[RULE_LEN] = "the lifetime rule";
+                if (c->ari_end > c->ari_start)
+                    snprintf(rule, sizeof(rule), "the stored ARI window %lld..%lld",
+                             (long long)c->ari_start, (long long)c->ari_end);
+                acme__log(p, ACME_LOG_WARN, "%s: renewalInfo unavailable (%s); using %s", c->name,
+                          err.msg[0] ? err.msg : acme_strerror(rc), rule);
                 c->ari_next_check = now + ARI_FAILED_RETRY;
                 *meta_changed = 1;
             }

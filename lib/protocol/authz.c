@@ -104,6 +104,9 @@ static int authz_failed(acme_order *o, const acme__authz *a)
 {
     const char *type;
     acme_problem *problem = authz_problem(a, &type);
+    /* An authorization that is not valid makes the order invalid (RFC 8555
+     * 7.1.6): nothing later can succeed on it. */
+    acme__order_advance(o, ACME__ORDER_FAILED);
     char desc[ACME__PROBLEM_DESC_LEN] = "no reason given";
     if (problem)
         acme__problem_describe(problem, desc, sizeof(desc));
@@ -258,17 +261,20 @@ int acme_order_authorize(acme_order *o, const acme_solvers *solvers)
     if (!o || !solvers)
         return acme__fail(o ? &o->err : NULL, ACME_ERR_INVALID,
                           "authorize: order and solvers are required");
-    if (!o->url)
-        return acme__fail(&o->err, ACME_ERR_STATE, "authorize: submit the order first");
-    if (strcmp(o->status, "pending") != 0)
-        return ACME_OK; /* ready, processing or valid: nothing to authorize */
+    int rc = acme__order_check_state(o, ACME__ORDER_SUBMITTED, "authorize");
+    if (rc != ACME_OK)
+        return rc;
+    if (strcmp(o->status, "pending") != 0) {
+        /* ready, processing or valid: nothing to authorize */
+        acme__order_advance(o, ACME__ORDER_AUTHORIZED);
+        return ACME_OK;
+    }
 
     int64_t deadline = acme__order_deadline(o);
     presented *pres = calloc(o->nauthz, sizeof(*pres));
     if (!pres)
         return acme__fail(&o->err, ACME_ERR_NOMEM, "out of memory");
     size_t npres = 0;
-    int rc = ACME_OK;
     for (size_t i = 0; rc == ACME_OK && i < o->nauthz; i++) {
         acme__authz *a = &o->authz[i];
         if (strcmp(a->status, "valid") == 0) {
@@ -341,5 +347,6 @@ int acme_order_authorize(acme_order *o, const acme_solvers *solvers)
     /* Every authorization is valid, so the order is ready (7.1.6); no
      * request is spent confirming it: finalize would say otherwise. */
     acme__order_set_str(&o->status, "ready");
+    acme__order_advance(o, ACME__ORDER_AUTHORIZED);
     return ACME_OK;
 }

@@ -98,14 +98,49 @@ void acme_order_free(acme_order *o)
     free(o);
 }
 
+int acme__order_check_state(acme_order *o, acme__order_state needed, const char *what)
+{
+    if (o->state == ACME__ORDER_FAILED)
+        return acme__fail(&o->err, ACME_ERR_STATE,
+                          "%s: order %s is invalid at the CA; place a new order", what, o->url);
+    if (o->state < needed)
+        return acme__fail(&o->err, ACME_ERR_STATE, "%s: %s first", what,
+                          needed == ACME__ORDER_FINALIZED ? "finalize the order"
+                                                          : "submit the order");
+    return ACME_OK;
+}
+
+void acme__order_advance(acme_order *o, acme__order_state state)
+{
+    if (state > o->state)
+        o->state = state;
+}
+
 /* Settings only make sense before newOrder is sent. */
 static int check_unsubmitted(acme_order *o, const char *what)
 {
     if (!o)
         return acme__fail(NULL, ACME_ERR_INVALID, "order: NULL handle");
-    if (o->url)
+    if (o->state != ACME__ORDER_NEW)
         return acme__fail(&o->err, ACME_ERR_STATE, "%s: the order was already submitted", what);
     return ACME_OK;
+}
+
+/* Forget what a failed submit learnt from the CA, so that the order is
+ * new again and the next submit starts afresh. */
+static void order_reset(acme_order *o)
+{
+    for (size_t i = 0; i < o->nauthz; i++)
+        acme__authz_clear(&o->authz[i]);
+    free(o->authz);
+    o->authz = NULL;
+    o->nauthz = 0;
+    free(o->url);
+    free(o->finalize_url);
+    free(o->cert_url);
+    o->url = o->finalize_url = o->cert_url = NULL;
+    o->status[0] = '\0'; /* allocated at creation, so never NULL */
+    o->state = ACME__ORDER_NEW;
 }
 
 static int add_identifier(acme_order *o, const char *type, const char *value)
@@ -304,9 +339,10 @@ static int order_update(acme_order *o, yajl_val v, acme_problem **problem_out)
                              &o->err);
 }
 
-/* Fail with an invalid order's problem. */
+/* Fail with an invalid order's problem; the order is done for. */
 static int order_invalid(acme_order *o, acme_problem *problem)
 {
+    acme__order_advance(o, ACME__ORDER_FAILED);
     if (!problem)
         return acme__fail(&o->err, ACME_ERR_VALIDATION, "order %s is invalid", o->url);
     char desc[ACME__PROBLEM_DESC_LEN];
@@ -434,9 +470,13 @@ int acme_order_submit(acme_order *o)
     for (size_t i = 0; rc == ACME_OK && i < o->nauthz; i++)
         rc = acme__authz_fetch(o, &o->authz[i], NULL);
     if (rc != ACME_OK) {
+        /* All or nothing: an order with some authorizations unread would
+         * send the later steps after fields that were never set. */
+        order_reset(o);
         acme__err_prefix(&o->err, "placing the order");
         return rc;
     }
+    o->state = ACME__ORDER_SUBMITTED;
     acme__log(o->provider, ACME_LOG_INFO, "order %s: %s, %zu authorization%s", o->url, o->status,
               o->nauthz, o->nauthz == 1 ? "" : "s");
     return ACME_OK;
@@ -476,26 +516,39 @@ static int order_wait(acme_order *o, acme__response *first, int64_t deadline)
     return ACME_OK;
 }
 
+/* What finalize will need from its caller, checked by issue before any
+ * request is sent. */
+static int check_cert_key(acme_order *o, acme_key *cert_key, const char *what)
+{
+    if (!cert_key && !o->csr_der.len)
+        return acme__fail(&o->err, ACME_ERR_INVALID, "%s: a certificate key or a CSR is required",
+                          what);
+    if (cert_key && acme__key_matches(cert_key, &o->account_key->pk))
+        return acme__fail(&o->err, ACME_ERR_INVALID,
+                          "%s: the certificate key must not be the account key", what);
+    return ACME_OK;
+}
+
 int acme_order_finalize(acme_order *o, acme_key *cert_key)
 {
     if (!o)
         return acme__fail(NULL, ACME_ERR_INVALID, "order: NULL handle");
-    if (!o->url || !o->finalize_url)
-        return acme__fail(&o->err, ACME_ERR_STATE, "finalize: submit the order first");
-    if (!cert_key && !o->csr_der.len)
-        return acme__fail(&o->err, ACME_ERR_INVALID, "finalize: a certificate key or a CSR is required");
-    if (cert_key && acme__key_matches(cert_key, &o->account_key->pk))
-        return acme__fail(&o->err, ACME_ERR_INVALID,
-                          "finalize: the certificate key must not be the account key");
+    int rc = acme__order_check_state(o, ACME__ORDER_SUBMITTED, "finalize");
+    if (rc == ACME_OK)
+        rc = check_cert_key(o, cert_key, "finalize");
+    if (rc != ACME_OK)
+        return rc;
     if (cert_key) {
         acme_key_free(o->cert_key);
         o->cert_key = acme__key_ref(cert_key);
     }
-    if (strcmp(o->status, "valid") == 0)
+    if (strcmp(o->status, "valid") == 0) {
+        if (o->cert_url)
+            acme__order_advance(o, ACME__ORDER_FINALIZED);
         return ACME_OK;
+    }
 
     acme__buf der = ACME__BUF_INIT;
-    int rc = ACME_OK;
     if (o->csr_der.len)
         acme__buf_append(&der, o->csr_der.data, o->csr_der.len);
     else
@@ -536,6 +589,7 @@ int acme_order_finalize(acme_order *o, acme_key *cert_key)
         acme__err_prefix(&o->err, "finalizing");
         return rc;
     }
+    acme__order_advance(o, ACME__ORDER_FINALIZED);
     acme__log(o->provider, ACME_LOG_INFO, "order %s: valid, certificate %s", o->url, o->cert_url);
     return ACME_OK;
 }
@@ -580,11 +634,12 @@ int acme_order_download(acme_order *o)
 {
     if (!o)
         return acme__fail(NULL, ACME_ERR_INVALID, "order: NULL handle");
-    if (!o->cert_url)
-        return acme__fail(&o->err, ACME_ERR_STATE, "download: the order is not finalized");
+    int rc = acme__order_check_state(o, ACME__ORDER_FINALIZED, "download");
+    if (rc != ACME_OK)
+        return rc;
     chains_clear(o);
     acme__response res;
-    int rc = fetch_chain(o, o->cert_url, o->cert_key, &o->chains[0], &res);
+    rc = fetch_chain(o, o->cert_url, o->cert_key, &o->chains[0], &res);
     if (rc == ACME_OK)
         o->nchains = 1;
     /* Alternates cost a request each: fetched only when a choice is asked for. */
@@ -614,6 +669,7 @@ int acme_order_download(acme_order *o)
     acme__log(o->provider, ACME_LOG_INFO, "certificate downloaded: chain %zu of %zu (issuer %s)",
               o->chosen + 1, o->nchains,
               o->chains[o->chosen].issuer ? o->chains[o->chosen].issuer : "unknown");
+    acme__order_advance(o, ACME__ORDER_DOWNLOADED);
     return ACME_OK;
 }
 
@@ -622,10 +678,17 @@ int acme_order_issue(acme_order *o, const acme_solvers *solvers, acme_key *cert_
     if (!o || !solvers)
         return acme__fail(o ? &o->err : NULL, ACME_ERR_INVALID,
                           "issue: order and solvers are required");
-    int rc = o->url ? ACME_OK : acme_order_submit(o);
-    if (rc == ACME_OK)
+    /* Refused here, before any request, rather than at finalize after the
+     * CA has validated every challenge. */
+    int rc = check_cert_key(o, cert_key, "issue");
+    if (rc == ACME_OK && o->state == ACME__ORDER_FAILED)
+        rc = acme__order_check_state(o, ACME__ORDER_NEW, "issue");
+    /* Each step not yet done, so that a failed issue can be called again. */
+    if (rc == ACME_OK && o->state < ACME__ORDER_SUBMITTED)
+        rc = acme_order_submit(o);
+    if (rc == ACME_OK && o->state < ACME__ORDER_AUTHORIZED)
         rc = acme_order_authorize(o, solvers);
-    if (rc == ACME_OK)
+    if (rc == ACME_OK && o->state < ACME__ORDER_FINALIZED)
         rc = acme_order_finalize(o, cert_key);
     if (rc == ACME_OK)
         rc = acme_order_download(o);

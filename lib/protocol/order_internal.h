@@ -19,6 +19,18 @@ typedef struct acme__chain {
     char *issuer; /* issuer CN of the topmost certificate */
 } acme__chain;
 
+/* Where an order stands, so that each step refuses to run out of turn
+ * instead of reading what an earlier, failed step left half set. Steps
+ * only move it forward; a failed submit goes back to NEW. */
+typedef enum acme__order_state {
+    ACME__ORDER_NEW,        /* not placed: settings may change */
+    ACME__ORDER_SUBMITTED,  /* placed, every authorization fetched */
+    ACME__ORDER_AUTHORIZED, /* every authorization valid: ready to finalize */
+    ACME__ORDER_FINALIZED,  /* valid, with a certificate URL */
+    ACME__ORDER_DOWNLOADED, /* the chain is downloaded and checked */
+    ACME__ORDER_FAILED      /* the CA says the order is invalid: only free() remains */
+} acme__order_state;
+
 struct acme_order {
     acme_provider *provider;
     acme_key *account_key;
@@ -36,6 +48,7 @@ struct acme_order {
     unsigned int timeout_s;
     int deactivate_on_failure;
 
+    acme__order_state state;
     char *url;
     char *status;
     char *finalize_url;
@@ -59,6 +72,13 @@ int acme__order_set_str(char **slot, const char *v);
  * free. Errors go to o->err. */
 int acme__order_post_json(acme_order *o, const char *url, const char *payload, const char *what,
                           yajl_val *out, acme__response *res_out);
+
+/* Refuse a step in state `state` (ACME__ORDER_FAILED, or one before
+ * `needed`) with ACME_ERR_STATE, naming the step `what`; ACME_OK otherwise. */
+int acme__order_check_state(acme_order *o, acme__order_state needed, const char *what);
+
+/* Move the order forward to `state` (never back). */
+void acme__order_advance(acme_order *o, acme__order_state state);
 
 /* The monotonic deadline for this order's wait, counted from now. */
 int64_t acme__order_deadline(const acme_order *o);

@@ -36,6 +36,10 @@ The control file (write it atomically, e.g. to a temporary name and rename):
                       409 urn:ietf:params:acme:error:alreadyReplaced (with a fresh
                       nonce from Pebble) and the proxy sets this back to false in
                       the file; later newOrders go to Pebble
+  replaces_malformed_once
+                      the same, answered as CAs that predate alreadyReplaced do
+                      (Pebble before 2.10, older Boulder): 409
+                      urn:ietf:params:acme:error:malformed
   directory_extra     object merged into /dir (e.g. {"renewalInfo": ""})
 
 Log lines (keys sorted, no spaces):
@@ -54,6 +58,14 @@ import acme_proxy
 from acme_proxy import jws_payload, problem_type
 
 ALREADY_REPLACED = "urn:ietf:params:acme:error:alreadyReplaced"
+MALFORMED = "urn:ietf:params:acme:error:malformed"
+# One-shot refusals of a newOrder that carries "replaces": control key ->
+# the problem type of the 409 and its detail.
+REPLACES_REFUSALS = (
+    ("already_replaced_once", ALREADY_REPLACED, "ari_proxy: certificate {} was already replaced"),
+    ("replaces_malformed_once", MALFORMED,
+     "ari_proxy: cannot replace certificate {}: it already has a replacement order"),
+)
 
 
 def rfc3339(value):
@@ -64,12 +76,12 @@ def rfc3339(value):
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def take_already_replaced(proxy):
-    """True once per already_replaced_once=true written by the test."""
+def take_once(proxy, key):
+    """True once per key=true written by the test."""
     def change(c):
-        if not c.get("already_replaced_once"):
+        if not c.get(key):
             return None  # nothing to take: the file is left alone
-        c["already_replaced_once"] = False
+        c[key] = False
         return c
     return proxy.update_control(change) is not None
 
@@ -93,13 +105,12 @@ class Handler(acme_proxy.Handler):
         if self.path_only() == self.proxy.paths["newOrder"]:
             payload = jws_payload(body) or {}
             replaces = payload.get("replaces")
-            if replaces is not None and take_already_replaced(self.proxy):
-                self.proxy.record(kind="newOrder", replaces=replaces, status=409,
-                                  problem=ALREADY_REPLACED)
-                self.problem(409, ALREADY_REPLACED,
-                             f"ari_proxy: certificate {replaces} was already replaced",
-                             self.nonce_header())
-                return
+            for key, ptype, detail in REPLACES_REFUSALS:
+                if replaces is not None and take_once(self.proxy, key):
+                    self.proxy.record(kind="newOrder", replaces=replaces, status=409,
+                                      problem=ptype)
+                    self.problem(409, ptype, detail.format(replaces), self.nonce_header())
+                    return
             self.forward(body, lambda status, data: self.proxy.record(
                 kind="newOrder", replaces=replaces, status=status, problem=problem_type(data)))
             return

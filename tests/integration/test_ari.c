@@ -20,7 +20,10 @@
  *   the moment     not due just before the chosen moment, due at the window's end
  *   malformed      end before/equal start, fields missing, not JSON, bad times,
  *                  HTTP errors: the lifetime rule, logged, retried after an hour
- *   alreadyReplaced one 409, then the same order without "replaces"
+ *   stored window  renewalInfo unavailable, an earlier window decides: the
+ *                  log names that window, not the lifetime rule
+ *   alreadyReplaced one 409, then the same order without "replaces"; the same
+ *                  for a 409 malformed (CAs that predate alreadyReplaced)
  *   replaces rules not sent when no name is kept, or when another directory
  *                  issued the certificate
  *   order API      acme_order_set_replaces through the ARI directory and through
@@ -537,7 +540,8 @@ static void test_malformed(void)
         CHECK_MSG(strstr(message(), "ARI") == NULL && message_time() == lifetime_at,
                   "control %s: \"%s\", wanted the lifetime rule (renewal at %lld)", cases[i],
                   message(), (long long)lifetime_at);
-        CHECK_MSG(strstr(test_log(), "renewalInfo unavailable") != NULL,
+        CHECK_MSG(strstr(test_log(), "renewalInfo unavailable") != NULL &&
+                      strstr(test_log(), "using the lifetime rule") != NULL,
                   "control %s: the failure was not logged", cases[i]);
         CHECK(ari_state("end") == 0 && ari_state("next_check") == t + HOUR);
         /* Not asked again within the hour. */
@@ -553,29 +557,69 @@ static void test_malformed(void)
     CHECK(asked == 1 && strstr(message(), "ARI") != NULL);
 }
 
-/* The CA says the certificate was already replaced: once more without. */
-static char *test_already_replaced(const char *id)
+/* renewalInfo unavailable while a window from an earlier answer is stored:
+ * that window decides, and the log says so (not "the lifetime rule"). */
+static void test_unavailable_stored_window(void)
 {
+    int64_t s = ari_state("start"), e = ari_state("end");
+    REQUIRE(e > s);
     fake_now = ari_state("next_check");
-    control("{\"window\":{\"start\":\"2001-01-01T00:00:00Z\",\"end\":\"2001-01-02T00:00:00Z\"},"
-            "\"already_replaced_once\":true}");
-    size_t orders = log_count("newOrder");
+    int64_t t = fake_now;
+    control("{\"status\":404}");
     test_log_clear();
-    CHECK(ensure() == ACME_RESULT_RENEWED);
-    CHECK_MSG(ordered == 2, "%zu newOrders", ordered);
-    char got[256] = "";
+    CHECK(ensure() == ACME_RESULT_NOT_DUE);
+    CHECK(asked == 1);
+    CHECK_MSG(strstr(message(), "ARI") != NULL, "message: %s", message());
+    char want[128];
+    snprintf(want, sizeof(want), "renewalInfo unavailable (");
+    CHECK(strstr(test_log(), want) != NULL);
+    snprintf(want, sizeof(want), "using the stored ARI window %lld..%lld", (long long)s,
+             (long long)e);
+    CHECK_MSG(strstr(test_log(), want) != NULL, "the log lacks \"%s\":\n%s", want, test_log());
+    CHECK_MSG(strstr(test_log(), "lifetime rule") == NULL, "the log names the lifetime rule:\n%s",
+              test_log());
+    CHECK(ari_state("start") == s && ari_state("end") == e);
+    CHECK(ari_state("next_check") == t + HOUR);
+}
+
+/* The CA refuses the renewal's "replaces" once, with a 409 whose problem
+ * is `problem` (the control key `once` asks the proxy for it): the same
+ * order goes once more without "replaces". Besides alreadyReplaced, CAs
+ * that predate it (Pebble before 2.10, older Boulder) answer malformed;
+ * without the retry every renewal, forced ones included, would fail.
+ * Pebble 2.4.0 ignores "replaces", so the proxy gives both answers. */
+static char *test_replaces_refused(const char *id, const char *once, const char *problem)
+{
+    fake_now = ari_state("next_check") > fake_now ? ari_state("next_check") : fake_now;
+    control("{\"window\":{\"start\":\"2001-01-01T00:00:00Z\",\"end\":\"2001-01-02T00:00:00Z\"},"
+            "\"%s\":true}",
+            once);
+    size_t orders = log_count("newOrder");
+    char *log = test_read_file(log_path);
+    size_t log_len = log ? strlen(log) : 0;
+    free(log);
+    test_log_clear();
+    CHECK_MSG(ensure() == ACME_RESULT_RENEWED, "%s: %s", once, message());
+    CHECK_MSG(ordered == 2, "%s: %zu newOrders", once, ordered);
+    char got[256] = "", want[128];
     CHECK(log_field("newOrder", orders, "replaces", got, sizeof(got)) == 1);
     CHECK_STR(got, id);
-    char *log = test_read_file(log_path);
-    CHECK(log && strstr(log, "\"status\":409"));
+    snprintf(want, sizeof(want), "\"problem\":\"urn:ietf:params:acme:error:%s\"", problem);
+    log = test_read_file(log_path);
+    CHECK_MSG(log && strlen(log) > log_len && strstr(log + log_len, want) &&
+                  strstr(log + log_len, "\"status\":409"),
+              "%s: no 409 %s in the proxy's log", once, problem);
     free(log);
     CHECK_MSG(log_field("newOrder", orders + 1, "replaces", got, sizeof(got)) == 0,
-              "the second newOrder carried replaces=%s", got);
-    CHECK(strstr(test_log(), "already replaced") != NULL);
+              "%s: the second newOrder carried replaces=%s", once, got);
+    CHECK(strstr(test_log(), "refused \"replaces\"") != NULL);
+    snprintf(want, sizeof(want), "\"%s\": false", once);
     char *ctl = test_read_file(control_path);
-    CHECK(ctl && strstr(ctl, "\"already_replaced_once\": false"));
+    CHECK(ctl && strstr(ctl, want));
     free(ctl);
-    return current_ari_id();
+    char *id2 = current_ari_id();
+    CHECK(strcmp(id2, id) != 0);
+    return id2;
 }
 
 /* "replaces" only when a name is kept and this directory issued it. */
@@ -734,8 +778,10 @@ int main(void)
     char *id2 = test_past_window(id);
     char *id3 = test_moment(id2);
     test_malformed();
-    char *id4 = test_already_replaced(id3);
-    char *id5 = test_replaces_rules(id4, plain);
+    test_unavailable_stored_window();
+    char *id4 = test_replaces_refused(id3, "already_replaced_once", "alreadyReplaced");
+    char *id4b = test_replaces_refused(id4, "replaces_malformed_once", "malformed");
+    char *id5 = test_replaces_rules(id4b, plain);
     test_order_api(id5, plain);
     test_empty_url();
 
@@ -743,6 +789,7 @@ int main(void)
     free(id2);
     free(id3);
     free(id4);
+    free(id4b);
     free(id5);
     acme_desire_free(desire);
     acme_store_free(store);

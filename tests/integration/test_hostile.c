@@ -25,7 +25,10 @@
  * <webroot>/../etc/x), that the webroot's challenge files were cleaned up, that
  * the store holds no certificate for a failed first issue (and the old one for
  * a failed renewal), and that the proxy never saw a request for a URL it
- * planted on another origin. */
+ * planted on another origin.
+ *
+ * Before the cases, through the order API: a submit whose authorization
+ * reply is broken leaves the order new, and issuing it again succeeds. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -435,6 +438,48 @@ static void check_foreign_detection(void)
               log_count(NULL, "foreign", -1));
 }
 
+/* ---- the order API after a broken authorization ----------------------------------- */
+
+/* A submit whose authorization fetch fails leaves the order as new (no URL,
+ * no authorizations): the step-by-step calls refuse to run on it, and the
+ * next issue places the order again and succeeds. */
+static void check_resubmit(void)
+{
+    acme_key *account_key = test_key(ACME_KEY_EC256);
+    acme_account *account = test_account(provider, account_key);
+    acme_key *cert_key = test_key(ACME_KEY_EC256);
+    const char *names[] = { "resubmit.hostile.example" };
+    acme_order *o = NULL;
+    REQUIRE_OK(acme_order_new(&o, account));
+    CHECK_OK(acme_order_add_dns(o, names[0]));
+
+    control("{\"case\":\"resubmit\",\"authz\":\"truncated-json\"}");
+    CHECK_RC(acme_order_issue(o, responder_solvers, cert_key), ACME_ERR_PROTOCOL);
+    CHECK_MSG(strstr(acme_order_last_error(o), "invalid JSON") != NULL, "message: %s",
+              acme_order_last_error(o));
+    CHECK_MSG(log_count("resubmit", "mutate", -1) > 0, "the proxy never broke the authorization");
+    CHECK(acme_order_url(o) == NULL);
+    CHECK_STR(acme_order_status(o), "");
+    CHECK(acme_order_authorization_count(o) == 0);
+    CHECK_RC(acme_order_submit(o), ACME_ERR_PROTOCOL);
+    CHECK(acme_order_url(o) == NULL);
+    CHECK_RC(acme_order_authorize(o, responder_solvers), ACME_ERR_STATE);
+    CHECK_RC(acme_order_finalize(o, cert_key), ACME_ERR_STATE);
+    CHECK_RC(acme_order_download(o), ACME_ERR_STATE);
+    control("{}");
+
+    /* The same order, placed afresh. */
+    CHECK_MSG(acme_order_issue(o, responder_solvers, cert_key) == ACME_OK, "issue again: %s",
+              acme_order_last_error(o));
+    CHECK_STR(acme_order_status(o), "valid");
+    CHECK(acme_order_url(o) != NULL);
+    CHECK(test_leaf_matches(acme_order_certificate_pem(o), cert_key, names, 1) == 0);
+    acme_order_free(o);
+    acme_key_free(cert_key);
+    acme_account_free(account);
+    acme_key_free(account_key);
+}
+
 /* ---- setup ------------------------------------------------------------------------ */
 
 static acme_provider *new_provider(long timeout_ms)
@@ -486,6 +531,7 @@ int main(void)
     REQUIRE(ensure_name(d, "baseline.hostile.example", responder_solvers) == ACME_OK);
     acme_desire_free(d);
 
+    check_resubmit();
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         run_case(i, &cases[i]);
     check_foreign_detection();

@@ -6,10 +6,13 @@
  *                    challtestsrv (harness --http01 challtestsrv)
  *   dns              dns-01 via challtestsrv TXT records: a name and its
  *                    wildcard in one order; then a solver that declines
- *                    http-01 so that dns-01 is used
+ *                    http-01 so that dns-01 is used; then a name and its
+ *                    wildcard sharing one TXT name, each cleanup removing
+ *                    only its own value
  *   tls-alpn         tls-alpn-01 answered by the built-in TLS responder
  *   failures         a solver that presents nothing (order invalid, CA's
- *                    problem surfaced, cleanup ran) and one that errors
+ *                    problem surfaced, cleanup ran) and one that errors;
+ *                    no certificate key: refused before any request
  *   chains           PEBBLE_ALTERNATE_ROOTS=1, PEBBLE_CHAIN_LENGTH=3:
  *                    the preferred chain is chosen by issuer CN
  *   csr              a host-supplied CSR made by openssl
@@ -237,6 +240,101 @@ static int decline(const acme_challenge *ch, void *ud)
     return ACME_ERR_DECLINED;
 }
 
+/* A dns-01 solver that keeps, as a zone would, the TXT values it published
+ * per name, and publishes them through challtestsrv. challtestsrv can only
+ * clear a whole name, so a cleanup clears it and publishes again the values
+ * of the challenges not yet cleaned up: it removes only its own value, as
+ * solver.h asks. */
+#define ZONE_MAX 8
+typedef struct txt_zone {
+    char name[ZONE_MAX][300];
+    char value[ZONE_MAX][64];
+    int live[ZONE_MAX];
+    size_t n;
+    size_t most_shared; /* most values live at once on one name */
+    int cleanups;
+    int other_kept; /* cleanups that found another value live on their name */
+} txt_zone;
+
+static size_t zone_live(const txt_zone *z, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < z->n; i++)
+        n += z->live[i] && strcmp(z->name[i], name) == 0;
+    return n;
+}
+
+static int zone_publish(const char *name, const char *value)
+{
+    char body[1024];
+    snprintf(body, sizeof(body), "{\"host\":\"%s.\",\"value\":\"%s\"}", name, value);
+    return test_challtestsrv("set-txt", body);
+}
+
+static int zone_present(const acme_challenge *ch, void *ud)
+{
+    txt_zone *z = ud;
+    const char *name = acme_challenge_dns_txt_name(ch), *value = acme_challenge_dns_txt_value(ch);
+    REQUIRE(z->n < ZONE_MAX && strlen(name) < sizeof(z->name[0]) &&
+            strlen(value) < sizeof(z->value[0]));
+    snprintf(z->name[z->n], sizeof(z->name[0]), "%s", name);
+    snprintf(z->value[z->n], sizeof(z->value[0]), "%s", value);
+    z->live[z->n++] = 1;
+    size_t shared = zone_live(z, name);
+    z->most_shared = shared > z->most_shared ? shared : z->most_shared;
+    return zone_publish(name, value) == 0 ? ACME_OK : ACME_ERR_CALLBACK;
+}
+
+static void zone_cleanup(const acme_challenge *ch, void *ud)
+{
+    txt_zone *z = ud;
+    const char *name = acme_challenge_dns_txt_name(ch), *value = acme_challenge_dns_txt_value(ch);
+    size_t mine = z->n;
+    for (size_t i = 0; i < z->n && mine == z->n; i++)
+        if (z->live[i] && strcmp(z->name[i], name) == 0 && strcmp(z->value[i], value) == 0)
+            mine = i;
+    CHECK_MSG(mine < z->n, "cleanup of %s = %s, which is not published", name, value);
+    if (mine == z->n)
+        return;
+    size_t before = zone_live(z, name);
+    z->live[mine] = 0;
+    char body[512];
+    snprintf(body, sizeof(body), "{\"host\":\"%s.\"}", name);
+    CHECK(test_challtestsrv("clear-txt", body) == 0);
+    for (size_t i = 0; i < z->n; i++)
+        if (z->live[i] && strcmp(z->name[i], name) == 0)
+            CHECK(zone_publish(name, z->value[i]) == 0);
+    CHECK(zone_live(z, name) == before - 1);
+    z->other_kept += before > 1;
+    /* Both values were there when the CA looked: each was validated. */
+    CHECK_STR(acme_challenge_status(ch), "valid");
+    z->cleanups++;
+}
+
+/* A wildcard and its base name: two challenges, one TXT name, two values,
+ * both published at once; the first cleanup leaves the other value in
+ * place until its own cleanup. */
+static void test_dns_shared_name(acme_key *cert_key)
+{
+    txt_zone z;
+    memset(&z, 0, sizeof(z));
+    acme_solvers *s = NULL;
+    REQUIRE_OK(acme_solvers_new(&s));
+    REQUIRE_OK(acme_solvers_add(s, "dns-01", zone_present, NULL, zone_cleanup, &z));
+    static const char *const names[] = { "shared.example.com", "*.shared.example.com" };
+    acme_order_free(issue(names, 2, s, cert_key, ACME_OK));
+    CHECK_MSG(z.n == 2, "%zu challenges presented", z.n);
+    if (z.n == 2) {
+        CHECK_STR(z.name[0], "_acme-challenge.shared.example.com");
+        CHECK_STR(z.name[1], z.name[0]);
+        CHECK(strcmp(z.value[0], z.value[1]) != 0);
+    }
+    CHECK_MSG(z.most_shared == 2, "at most %zu values at once", z.most_shared);
+    CHECK(z.cleanups == 2 && z.other_kept == 1);
+    CHECK(zone_live(&z, "_acme-challenge.shared.example.com") == 0);
+    acme_solvers_free(s);
+}
+
 static void test_dns(void)
 {
     dns_state st = { 0, 0, 0, 0 };
@@ -275,6 +373,7 @@ static void test_dns(void)
     CHECK(strstr(acme_order_last_error(o), "dns-01") != NULL);
     acme_order_free(o);
 
+    test_dns_shared_name(cert_key);
     acme_key_free(cert_key);
     acme_solvers_free(s);
 }
@@ -382,6 +481,29 @@ static void test_failures(void)
     CHECK_OK(acme_order_submit(o));
     CHECK_RC(acme_order_finalize(o, acme_account_key(account)), ACME_ERR_INVALID);
     acme_order_free(o);
+
+    /* Neither a certificate key nor a CSR, or the account key: issue
+     * refuses before it sends anything, not at finalize after the CA has
+     * validated the challenges. */
+    acme_solvers_free(s);
+    fail_state st3 = { 0, 0, "" };
+    REQUIRE_OK(acme_solvers_new(&s));
+    REQUIRE_OK(acme_solvers_add(s, "http-01", fake_present, NULL, count_cleanup, &st3));
+    acme_key *bad_keys[] = { NULL, acme_account_key(account) };
+    for (size_t i = 0; i < sizeof(bad_keys) / sizeof(bad_keys[0]); i++) {
+        uint64_t before, after;
+        REQUIRE_OK(acme_order_new(&o, account));
+        CHECK_OK(acme_order_add_dns(o, "no-key.example.com"));
+        acme_provider_stats(provider, &before, NULL);
+        CHECK_RC(acme_order_issue(o, s, bad_keys[i]), ACME_ERR_INVALID);
+        acme_provider_stats(provider, &after, NULL);
+        CHECK_MSG(after == before, "key %zu: %llu requests before the refusal", i,
+                  (unsigned long long)(after - before));
+        CHECK_MSG(strstr(acme_order_last_error(o), bad_keys[i] ? "account key" : "CSR") != NULL,
+                  "message: %s", acme_order_last_error(o));
+        CHECK(acme_order_url(o) == NULL && st3.presented == 0);
+        acme_order_free(o);
+    }
 
     acme_key_free(cert_key);
     acme_solvers_free(s);
