@@ -710,13 +710,15 @@ int acme_desire_ensure(acme_desire *d)
     acme__err_clear(&err);
 
     pool pl = { d, 0 };
-    size_t nthreads = d->o.parallel < d->nwants ? d->o.parallel : d->nwants;
+    /* The calling thread is one of the `parallel` workers: it starts one
+     * thread fewer, so that no more certificates are in flight than asked. */
+    size_t nworkers = d->o.parallel < d->nwants ? d->o.parallel : d->nwants;
     pthread_t threads[MAX_PARALLEL];
     size_t started = 0;
-    for (; nthreads > 1 && started < nthreads; started++)
+    for (; started + 1 < nworkers; started++)
         if (pthread_create(&threads[started], NULL, worker, &pl) != 0)
             break;
-    worker(&pl); /* the calling thread works too (and alone if threads failed) */
+    worker(&pl); /* alone if no thread could start */
     for (size_t i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
 

@@ -8,12 +8,16 @@
  *              then ensure replaces the revoked certificates
  *   many       50 certificates with parallelism 8, 5 of them made to fail
  *              (their solver refuses); the other 45 succeed
+ *   parallel   with parallelism 2 and 4, the most certificates in flight
+ *              at once (counted by the solver) is the parallelism, and
+ *              more than one
  *   race       two processes ensure the same name at once: one order
  *   corrupt    a foreign file in the store is reported with its path and
  *              left untouched
  *   host-store a store on host callbacks (in memory) works the same; a lock
  *              held elsewhere is a clear error after the lock timeout */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,6 +309,76 @@ static void test_many(void)
     free(dir);
 }
 
+/* ---- the parallelism bound ------------------------------------------------- */
+
+/* Certificates in flight, counted between a challenge's present and its
+ * cleanup (one identifier per certificate, so one challenge each). */
+static atomic_int in_flight;
+static atomic_int peak_in_flight;
+
+static int counting_present(const acme_challenge *ch, void *ud)
+{
+    (void)ud;
+    int now = atomic_fetch_add(&in_flight, 1) + 1;
+    int peak = atomic_load(&peak_in_flight);
+    while (now > peak && !atomic_compare_exchange_weak(&peak_in_flight, &peak, now))
+        ;
+    /* Long enough for every thread the desire runs to reach its present. */
+    struct timespec pause = { 0, 300 * 1000 * 1000 };
+    nanosleep(&pause, NULL);
+    char body[1024];
+    snprintf(body, sizeof(body), "{\"host\":\"%s.\",\"value\":\"%s\"}",
+             acme_challenge_dns_txt_name(ch), acme_challenge_dns_txt_value(ch));
+    return test_challtestsrv("set-txt", body) == 0 ? ACME_OK : ACME_ERR_CALLBACK;
+}
+
+static void counting_cleanup(const acme_challenge *ch, void *ud)
+{
+    (void)ud;
+    char body[512];
+    snprintf(body, sizeof(body), "{\"host\":\"%s.\"}", acme_challenge_dns_txt_name(ch));
+    test_challtestsrv("clear-txt", body);
+    atomic_fetch_sub(&in_flight, 1);
+}
+
+static void test_parallel(void)
+{
+    acme_solvers *counting = NULL;
+    REQUIRE_OK(acme_solvers_new(&counting));
+    REQUIRE_OK(acme_solvers_add(counting, "dns-01", counting_present, NULL, counting_cleanup,
+                                NULL));
+    static const unsigned int parallelism[] = { 2, 4 };
+    for (size_t k = 0; k < sizeof(parallelism) / sizeof(parallelism[0]); k++) {
+        unsigned int p = parallelism[k];
+        char *dir = test_tmpdir();
+        acme_store *store = NULL;
+        REQUIRE_OK(acme_store_new_fs(&store, dir));
+        events ev = { 0 };
+        fake_now = (int64_t)time(NULL);
+        acme_desire *d = new_desire(store, &ev, p);
+        size_t n = 3 * p;
+        for (size_t i = 0; i < n; i++) {
+            char name[64];
+            snprintf(name, sizeof(name), "p%u-%02zu.parallel.example", p, i);
+            const char *ids[] = { name };
+            CHECK_OK(acme_desire_add(d, NULL, ids, 1, 0, counting));
+        }
+        atomic_store(&in_flight, 0);
+        atomic_store(&peak_in_flight, 0);
+        CHECK_OK(acme_desire_ensure(d));
+        size_t obtained;
+        acme_desire_summary(d, &obtained, NULL, NULL, NULL);
+        CHECK_MSG(obtained == n, "parallel %u: %zu of %zu obtained", p, obtained, n);
+        int peak = atomic_load(&peak_in_flight);
+        CHECK_MSG(peak <= (int)p, "parallel %u: %d certificates in flight at once", p, peak);
+        CHECK_MSG(peak > 1, "parallel %u: never more than one certificate in flight", p);
+        acme_desire_free(d);
+        acme_store_free(store);
+        free(dir);
+    }
+    acme_solvers_free(counting);
+}
+
 static size_t count_new_orders(void)
 {
     FILE *f = fopen(test_env("ACME_TEST_PEBBLE_LOG"), "r");
@@ -536,7 +610,7 @@ static void test_host_store(void)
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: %s lifecycle|many|race|corrupt|host-store\n", argv[0]);
+        fprintf(stderr, "usage: %s lifecycle|many|parallel|race|corrupt|host-store\n", argv[0]);
         return 2;
     }
     provider = test_provider(NULL);
@@ -549,6 +623,8 @@ int main(int argc, char **argv)
         test_lifecycle();
     else if (strcmp(argv[1], "many") == 0)
         test_many();
+    else if (strcmp(argv[1], "parallel") == 0)
+        test_parallel();
     else if (strcmp(argv[1], "race") == 0)
         test_race();
     else if (strcmp(argv[1], "corrupt") == 0)
