@@ -8,6 +8,10 @@
  *              then ensure replaces the revoked certificates
  *   many       50 certificates with parallelism 8, 5 of them made to fail
  *              (their solver refuses); the other 45 succeed
+ *   keys       a fresh certificate key for every renewal by default; the
+ *              stored key kept with reuse_key (or per name); a key revoked
+ *              for keyCompromise is never used again, for that name or
+ *              another name holding it, reuse_key or not
  *   parallel   with parallelism 2 and 4, the most certificates in flight
  *              at once (counted by the solver) is the parallelism, and
  *              more than one
@@ -199,8 +203,15 @@ static void test_lifecycle(void)
     CHECK(ev.renewed == 2);
     char *site_chain2 = store_get(store, "certs/site/chain.pem");
     CHECK(site_chain2 && strcmp(site_chain2, site_chain) != 0);
-    /* The key was kept (no fresh_key_on_renewal) and still matches. */
-    CHECK(test_leaf_matches(site_chain2, site_key, site_names, 2) == 0);
+    /* A fresh key by default: the renewed leaf holds another key. */
+    char *site_key_pem2 = store_get(store, "certs/site/key.pem");
+    CHECK(site_key_pem2 && strcmp(site_key_pem2, site_key_pem) != 0);
+    acme_key *site_key2 = NULL;
+    if (site_key_pem2 &&
+        acme_key_load_pem(&site_key2, site_key_pem2, strlen(site_key_pem2)) == ACME_OK)
+        CHECK(test_leaf_matches(site_chain2, site_key2, site_names, 2) == 0);
+    acme_key_free(site_key2);
+    acme_free(site_key_pem2);
     meta = store_get(store, "certs/site/meta.json");
     CHECK(meta && strstr(meta, "\"generation\":2"));
     acme_free(meta);
@@ -305,6 +316,130 @@ static void test_many(void)
     }
     acme_desire_free(d);
     acme_solvers_free(refusing);
+    acme_store_free(store);
+    free(dir);
+}
+
+/* ---- certificate keys ------------------------------------------------------ */
+
+/* The current certificate key of `name`, as PEM (acme_free()). */
+static char *key_pem_of(acme_store *s, const char *name)
+{
+    char key[512];
+    snprintf(key, sizeof(key), "certs/%s/key.pem", name);
+    return store_get(s, key);
+}
+
+/* Renew `name` now and return its key afterwards. */
+static char *forced_renewal(acme_desire *d, acme_store *s, const char *name)
+{
+    CHECK_OK(acme_desire_set_force(d, name, 1));
+    CHECK_OK(acme_desire_ensure_one(d, name));
+    CHECK_MSG(acme_desire_result(d, index_of(d, name)) == ACME_RESULT_RENEWED, "%s: %s", name,
+              acme_desire_message(d, index_of(d, name)));
+    return key_pem_of(s, name);
+}
+
+/* Copy a stored value to another key. */
+static void store_copy(acme_store *s, const char *from, const char *to, int secret)
+{
+    char *data = NULL;
+    size_t len = 0;
+    REQUIRE_OK(acme_store_get(s, from, &data, &len));
+    REQUIRE_OK(acme_store_put(s, to, data, len, secret));
+    acme_free(data);
+}
+
+static void test_keys(void)
+{
+    char *dir = test_tmpdir();
+    acme_store *store = NULL;
+    REQUIRE_OK(acme_store_new_fs(&store, dir));
+    events ev = { 0 };
+    fake_now = (int64_t)time(NULL);
+    const char *fresh_ids[] = { "fresh.keys.example" };
+    const char *kept_ids[] = { "kept.keys.example" };
+
+    /* The default: every renewal makes a new key... */
+    acme_desire *d = new_desire(store, &ev, 1);
+    CHECK_OK(acme_desire_add(d, "fresh", fresh_ids, 1, 0, NULL));
+    REQUIRE_OK(acme_desire_ensure(d));
+    char *k1 = key_pem_of(store, "fresh");
+    char *k2 = forced_renewal(d, store, "fresh");
+    REQUIRE(k1 && k2);
+    CHECK_MSG(strcmp(k1, k2) != 0, "a renewal kept the key by default");
+    /* ...unless this name asks to keep it. */
+    CHECK_OK(acme_desire_set_reuse_key(d, "fresh", 1));
+    CHECK_RC(acme_desire_set_reuse_key(d, "nothing", 1), ACME_ERR_NOT_FOUND);
+    char *k3 = forced_renewal(d, store, "fresh");
+    CHECK(k3 && strcmp(k2, k3) == 0);
+    acme_desire_free(d);
+
+    /* reuse_key for the whole desire. */
+    acme_desire_options o;
+    test_desire_options(&o, "ops@example.com");
+    o.clock = fake_clock;
+    o.lock_timeout_s = 2;
+    o.reuse_key = 1;
+    REQUIRE_OK(acme_desire_new(&d, provider, store, solvers, &o));
+    CHECK_OK(acme_desire_add(d, "kept", kept_ids, 1, 0, NULL));
+    REQUIRE_OK(acme_desire_ensure(d));
+    char *kept1 = key_pem_of(store, "kept");
+    REQUIRE(kept1);
+    /* A second certificate holding the same key (as a host copying files
+     * would make): generation 1 of "kept" as "twin". */
+    store_copy(store, "certs/kept/meta.json", "certs/twin/meta.json", 0);
+    store_copy(store, "certs/kept/1/key.pem", "certs/twin/1/key.pem", 1);
+    store_copy(store, "certs/kept/1/chain.pem", "certs/twin/1/chain.pem", 0);
+    CHECK_OK(acme_desire_add(d, "twin", kept_ids, 1, 0, NULL));
+    char *kept2 = forced_renewal(d, store, "kept");
+    CHECK(kept2 && strcmp(kept1, kept2) == 0);
+    CHECK_OK(acme_desire_ensure_one(d, "twin"));
+    CHECK(acme_desire_result(d, index_of(d, "twin")) == ACME_RESULT_NOT_DUE);
+
+    /* Revoked for keyCompromise: recorded in the store by thumbprint... */
+    acme_key *compromised = NULL;
+    REQUIRE_OK(acme_key_load_pem(&compromised, kept1, strlen(kept1)));
+    char *thumbprint = NULL;
+    REQUIRE_OK(acme_key_thumbprint(compromised, &thumbprint));
+    char record[256];
+    snprintf(record, sizeof(record), "compromised-keys/%s", thumbprint);
+    CHECK_OK(acme_desire_revoke(d, "kept", ACME_REASON_KEY_COMPROMISE, 0));
+    char *rec = store_get(store, record);
+    CHECK_MSG(rec && strstr(rec, "\"kept\""), "no record %s", record);
+    acme_free(rec);
+    /* ...and never used again, reuse_key or not, for either name. */
+    uint64_t before, after;
+    acme_provider_stats(provider, &before, NULL);
+    CHECK_OK(acme_desire_ensure(d));
+    acme_provider_stats(provider, &after, NULL);
+    CHECK(after > before);
+    size_t renewed = 0;
+    acme_desire_summary(d, NULL, &renewed, NULL, NULL);
+    CHECK_MSG(renewed == 2, "%zu renewed", renewed);
+    CHECK(strstr(acme_desire_message(d, index_of(d, "kept")), "revoked") != NULL);
+    CHECK(strstr(acme_desire_message(d, index_of(d, "twin")), "keyCompromise") != NULL);
+    char *kept3 = key_pem_of(store, "kept");
+    char *twin3 = key_pem_of(store, "twin");
+    CHECK(kept3 && strcmp(kept3, kept1) != 0);
+    CHECK(twin3 && strcmp(twin3, kept1) != 0);
+    /* The replacements are fine: nothing more is due. */
+    acme_provider_stats(provider, &before, NULL);
+    CHECK_OK(acme_desire_ensure(d));
+    acme_provider_stats(provider, &after, NULL);
+    CHECK_MSG(after == before, "%llu requests with nothing due",
+              (unsigned long long)(after - before));
+
+    acme_free(thumbprint);
+    acme_key_free(compromised);
+    acme_free(k1);
+    acme_free(k2);
+    acme_free(k3);
+    acme_free(kept1);
+    acme_free(kept2);
+    acme_free(kept3);
+    acme_free(twin3);
+    acme_desire_free(d);
     acme_store_free(store);
     free(dir);
 }
@@ -610,7 +745,7 @@ static void test_host_store(void)
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: %s lifecycle|many|parallel|race|corrupt|host-store\n", argv[0]);
+        fprintf(stderr, "usage: %s lifecycle|many|keys|parallel|race|corrupt|host-store\n", argv[0]);
         return 2;
     }
     provider = test_provider(NULL);
@@ -623,6 +758,8 @@ int main(int argc, char **argv)
         test_lifecycle();
     else if (strcmp(argv[1], "many") == 0)
         test_many();
+    else if (strcmp(argv[1], "keys") == 0)
+        test_keys();
     else if (strcmp(argv[1], "parallel") == 0)
         test_parallel();
     else if (strcmp(argv[1], "race") == 0)
