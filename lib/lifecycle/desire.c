@@ -3,6 +3,7 @@
 #include "acme/desire.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -395,26 +396,27 @@ int acme_desire_add_stored(acme_desire *d, size_t *count)
     return rc;
 }
 
-int acme_desire_set_force(acme_desire *d, const char *name, int on)
+/* Set the int member at `member` (offsetof want) of the wanted
+ * certificate `name` to on != 0: what every per-name setting does. */
+static int set_per_name(acme_desire *d, const char *name, size_t member, int on)
 {
     if (!d || !name)
         return acme__fail(d ? &d->err : NULL, ACME_ERR_INVALID, "desire: NULL argument");
     want *w = find_want(d, name);
     if (!w)
         return acme__fail(&d->err, ACME_ERR_NOT_FOUND, "desire: no certificate called %s", name);
-    w->force = on != 0;
+    *(int *)((char *)w + member) = on != 0;
     return ACME_OK;
+}
+
+int acme_desire_set_force(acme_desire *d, const char *name, int on)
+{
+    return set_per_name(d, name, offsetof(want, force), on);
 }
 
 int acme_desire_set_reuse_key(acme_desire *d, const char *name, int on)
 {
-    if (!d || !name)
-        return acme__fail(d ? &d->err : NULL, ACME_ERR_INVALID, "desire: NULL argument");
-    want *w = find_want(d, name);
-    if (!w)
-        return acme__fail(&d->err, ACME_ERR_NOT_FOUND, "desire: no certificate called %s", name);
-    w->reuse_key = on != 0;
-    return ACME_OK;
+    return set_per_name(d, name, offsetof(want, reuse_key), on);
 }
 
 /* ---- account ---------------------------------------------------------------- */

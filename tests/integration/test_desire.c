@@ -78,6 +78,18 @@ static acme_desire *new_desire(acme_store *store, events *ev, unsigned int paral
     return d;
 }
 
+/* A filesystem store in a new directory (*dir, free()), with the clock
+ * set to now. */
+static acme_store *new_fs_store(char **dir)
+{
+    *dir = test_tmpdir();
+    REQUIRE(*dir);
+    acme_store *store = NULL;
+    REQUIRE_OK(acme_store_new_fs(&store, *dir));
+    fake_now = (int64_t)time(NULL);
+    return store;
+}
+
 static size_t index_of(acme_desire *d, const char *name)
 {
     for (size_t i = 0; i < acme_desire_count(d); i++)
@@ -139,11 +151,9 @@ static char *serial_of(acme_store *s, const char *name)
 
 static void test_lifecycle(void)
 {
-    char *dir = test_tmpdir();
-    acme_store *store = NULL;
-    REQUIRE_OK(acme_store_new_fs(&store, dir));
+    char *dir;
+    acme_store *store = new_fs_store(&dir);
     events ev = { 0 };
-    fake_now = (int64_t)time(NULL);
     acme_desire *d = new_desire(store, &ev, 2);
 
     const char *site[] = { "www.site.example" };
@@ -288,11 +298,9 @@ static int refuse(const acme_challenge *ch, void *ud)
 
 static void test_many(void)
 {
-    char *dir = test_tmpdir();
-    acme_store *store = NULL;
-    REQUIRE_OK(acme_store_new_fs(&store, dir));
+    char *dir;
+    acme_store *store = new_fs_store(&dir);
     events ev = { 0 };
-    fake_now = (int64_t)time(NULL);
     acme_desire *d = new_desire(store, &ev, 8);
     acme_solvers *refusing = NULL;
     REQUIRE_OK(acme_solvers_new(&refusing));
@@ -352,11 +360,9 @@ static void store_copy(acme_store *s, const char *from, const char *to, int secr
 
 static void test_keys(void)
 {
-    char *dir = test_tmpdir();
-    acme_store *store = NULL;
-    REQUIRE_OK(acme_store_new_fs(&store, dir));
+    char *dir;
+    acme_store *store = new_fs_store(&dir);
     events ev = { 0 };
-    fake_now = (int64_t)time(NULL);
     const char *fresh_ids[] = { "fresh.keys.example" };
     const char *kept_ids[] = { "kept.keys.example" };
 
@@ -461,18 +467,12 @@ static int counting_present(const acme_challenge *ch, void *ud)
     /* Long enough for every thread the desire runs to reach its present. */
     struct timespec pause = { 0, 300 * 1000 * 1000 };
     nanosleep(&pause, NULL);
-    char body[1024];
-    snprintf(body, sizeof(body), "{\"host\":\"%s.\",\"value\":\"%s\"}",
-             acme_challenge_dns_txt_name(ch), acme_challenge_dns_txt_value(ch));
-    return test_challtestsrv("set-txt", body) == 0 ? ACME_OK : ACME_ERR_CALLBACK;
+    return test_dns_present(ch, ud);
 }
 
 static void counting_cleanup(const acme_challenge *ch, void *ud)
 {
-    (void)ud;
-    char body[512];
-    snprintf(body, sizeof(body), "{\"host\":\"%s.\"}", acme_challenge_dns_txt_name(ch));
-    test_challtestsrv("clear-txt", body);
+    test_dns_cleanup(ch, ud);
     atomic_fetch_sub(&in_flight, 1);
 }
 
@@ -485,11 +485,9 @@ static void test_parallel(void)
     static const unsigned int parallelism[] = { 2, 4 };
     for (size_t k = 0; k < sizeof(parallelism) / sizeof(parallelism[0]); k++) {
         unsigned int p = parallelism[k];
-        char *dir = test_tmpdir();
-        acme_store *store = NULL;
-        REQUIRE_OK(acme_store_new_fs(&store, dir));
+        char *dir;
+        acme_store *store = new_fs_store(&dir);
         events ev = { 0 };
-        fake_now = (int64_t)time(NULL);
         acme_desire *d = new_desire(store, &ev, p);
         size_t n = 3 * p;
         for (size_t i = 0; i < n; i++) {
@@ -589,11 +587,9 @@ static void test_race(void)
 
 static void test_corrupt(void)
 {
-    char *dir = test_tmpdir();
-    acme_store *store = NULL;
-    REQUIRE_OK(acme_store_new_fs(&store, dir));
+    char *dir;
+    acme_store *store = new_fs_store(&dir);
     events ev = { 0 };
-    fake_now = (int64_t)time(NULL);
     acme_desire *d = new_desire(store, &ev, 1);
     const char *ids[] = { "corrupt.example.com" };
     CHECK_OK(acme_desire_add(d, NULL, ids, 1, 0, NULL));
