@@ -153,7 +153,7 @@ int test_challtestsrv(const char *command, const char *json_body)
     return ok ? 0 : -1;
 }
 
-static int dns_present(const acme_challenge *ch, void *ud)
+int test_dns_present(const acme_challenge *ch, void *ud)
 {
     (void)ud;
     char body[1024];
@@ -162,7 +162,7 @@ static int dns_present(const acme_challenge *ch, void *ud)
     return test_challtestsrv("set-txt", body) == 0 ? ACME_OK : ACME_ERR_CALLBACK;
 }
 
-static void dns_cleanup(const acme_challenge *ch, void *ud)
+void test_dns_cleanup(const acme_challenge *ch, void *ud)
 {
     (void)ud;
     char body[512];
@@ -172,7 +172,7 @@ static void dns_cleanup(const acme_challenge *ch, void *ud)
 
 int test_add_dns_solver(acme_solvers *s)
 {
-    return acme_solvers_add(s, "dns-01", dns_present, NULL, dns_cleanup, NULL);
+    return acme_solvers_add(s, "dns-01", test_dns_present, NULL, test_dns_cleanup, NULL);
 }
 
 char *test_pebble_mgmt_get(const char *path)

@@ -37,6 +37,9 @@ int test_challtestsrv(const char *command, const char *json_body);
 
 /* Add a dns-01 solver that publishes TXT records through challtestsrv. */
 int test_add_dns_solver(acme_solvers *s);
+/* That solver's callbacks, for solvers that wrap them. */
+int test_dns_present(const acme_challenge *ch, void *userdata);
+void test_dns_cleanup(const acme_challenge *ch, void *userdata);
 
 /* GET a path of Pebble's management API (HTTPS) into a new string (free()),
  * or NULL. */

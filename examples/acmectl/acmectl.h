@@ -252,11 +252,15 @@ typedef struct want {
     char **ids;
     size_t nids;
     int key_type;      /* 0: the command's default */
+    int reuse_key;     /* WANT_REUSE_*: reuse-key= of the want file */
     solver_conf sc;    /* unset members: the command's */
     char *where;       /* "FILE:LINE" */
     char **strings;    /* storage behind sc's borrowed strings */
     size_t nstrings;
 } want;
+
+/* A want's reuse-key= setting; unset follows the command's --reuse-key. */
+enum { WANT_REUSE_UNSET = 0, WANT_REUSE_NO, WANT_REUSE_YES };
 
 typedef struct want_list {
     want *v;
@@ -284,7 +288,7 @@ int cmd_revoke(cli *c, int argc, char **argv);
 
 enum {
     B_EMAIL = 3000, B_AGREE_TOS, B_EAB_KID, B_EAB_HMAC_KEY, B_PARALLEL, B_DEPLOY_HOOK, B_FORCE,
-    B_NO_WWW_BASE, B_PREFERRED_CHAIN, B_WANTS, B_CSR, B_OUT, B_NAME
+    B_NO_WWW_BASE, B_PREFERRED_CHAIN, B_WANTS, B_CSR, B_OUT, B_NAME, B_REUSE_KEY
 };
 
 typedef struct batch_params {
@@ -295,6 +299,7 @@ typedef struct batch_params {
     unsigned int parallel;
     const char *deploy_hook;
     int force;
+    int reuse_key;
     int no_www_base;
     const char *preferred_chain;
     solver_opts so;

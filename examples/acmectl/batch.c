@@ -7,6 +7,9 @@
  *   renew                     the same over every certificate already in
  *                             the state dir, with the names it has
  *
+ * Every renewal gets a new certificate key unless --reuse-key (or a want's
+ * reuse-key=yes) keeps it; a key revoked for keyCompromise is never kept.
+ *
  * Running either again with nothing due changes nothing and places no
  * order. The deploy hook runs once per new or renewed certificate, after
  * the batch, with ACMECTL_NAME, ACMECTL_EVENT (obtained|renewed),
@@ -63,6 +66,9 @@ int batch_opt(batch_params *bp, int id, const char *value)
         return EXIT_OK;
     case B_FORCE:
         bp->force = 1;
+        return EXIT_OK;
+    case B_REUSE_KEY:
+        bp->reuse_key = 1;
         return EXIT_OK;
     case B_NO_WWW_BASE:
         bp->no_www_base = 1;
@@ -300,6 +306,7 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
         o.no_www_base = bp->no_www_base;
         o.parallel = bp->parallel;
         o.preferred_chain = bp->preferred_chain;
+        o.reuse_key = bp->reuse_key;
         o.on_event = batch_on_event;
         o.event_userdata = &be;
         if (c->have_clock) {
@@ -318,6 +325,9 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
         if (rc == EXIT_OK &&
             acme_desire_add(d, w->name, (const char *const *)w->ids, w->nids,
                             w->key_type ? w->key_type : c->key_type, s) != ACME_OK)
+            rc = fail_with(w->where, acme_desire_last_error(d), NULL);
+        if (rc == EXIT_OK && w->reuse_key != WANT_REUSE_UNSET &&
+            acme_desire_set_reuse_key(d, w->name, w->reuse_key == WANT_REUSE_YES) != ACME_OK)
             rc = fail_with(w->where, acme_desire_last_error(d), NULL);
     }
     size_t count = 0;

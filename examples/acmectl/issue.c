@@ -4,7 +4,8 @@
  *       a desire with one want: the key and chain land in the state dir
  *       (<state>/certs/CERT/{key.pem,chain.pem}) and their paths are
  *       printed on stdout, chain first; a certificate that is not due is
- *       kept (--force renews it now)
+ *       kept (--force renews it now); a renewal gets a new key unless
+ *       --reuse-key is given
  *   acmectl issue --csr FILE [NAME...] [--out FILE]
  *       the host owns the key: the CSR is sent as it is, and the chain is
  *       written to --out FILE or <state>/csr/CERT.chain.pem (its path on
@@ -35,6 +36,7 @@ const opt_spec batch_options[] = {
     { "email", 0, 1, B_EMAIL },
     { "deploy-hook", 0, 1, B_DEPLOY_HOOK },
     { "force", 0, 0, B_FORCE },
+    { "reuse-key", 0, 0, B_REUSE_KEY },
     { "preferred-chain", 0, 1, B_PREFERRED_CHAIN },
     { NULL, 0, 0, 0 },
 };

@@ -50,11 +50,11 @@ void print_usage(void)
         "  deactivate                             deactivate the account (irreversible)\n"
         "\n"
         "Certificates:\n"
-        "  issue NAME... [--name CERT] [--force] [--csr FILE [--out FILE]]\n"
+        "  issue NAME... [--name CERT] [--force] [--reuse-key] [--csr FILE [--out FILE]]\n"
         "        [--preferred-chain CN] [--no-www-base] [--deploy-hook CMD] [SOLVER OPTIONS]\n"
         "  ensure --wants FILE|DIR [--email EMAIL --agree-tos] [--parallel N]\n"
-        "        [--deploy-hook CMD] [--force] [--no-www-base] [SOLVER OPTIONS]\n"
-        "  renew [--parallel N] [--deploy-hook CMD] [--force] [SOLVER OPTIONS]\n"
+        "        [--deploy-hook CMD] [--force] [--reuse-key] [--no-www-base] [SOLVER OPTIONS]\n"
+        "  renew [--parallel N] [--deploy-hook CMD] [--force] [--reuse-key] [SOLVER OPTIONS]\n"
         "  revoke NAME [--reason R] [--with-cert-key]\n"
         "  revoke --cert FILE [--cert-key FILE] [--reason R]\n"
         "\n"
@@ -68,6 +68,8 @@ void print_usage(void)
         "  --hook PROG          PROG begin|done|failed TYPE IDENT TOKEN AUTH (as uacme)\n"
         "\n"
         "www.example.com brings example.com into the same certificate (--no-www-base: not).\n"
+        "Every renewal gets a new certificate key (--reuse-key: keep it, unless it was\n"
+        "revoked for keyCompromise).\n"
         "Exit status: 0 success (also when nothing was due), 1 failure, 2 usage error.\n"
         "See acmectl(1).\n",
         stdout);

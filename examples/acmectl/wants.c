@@ -3,8 +3,8 @@
  * A want FILE has one certificate per line:
  *
  *   # comment
- *   [NAME:] IDENTIFIER... [key=TYPE] [solver=SOLVER] [challenge=TYPE[,TYPE...]]
- *                         [webroot=DIR] [hook=PROG]
+ *   [NAME:] IDENTIFIER... [key=TYPE] [reuse-key=yes|no] [solver=SOLVER]
+ *                         [challenge=TYPE[,TYPE...]] [webroot=DIR] [hook=PROG]
  *
  *   www.example.com                      -> certificate "www.example.com" for
  *                                           www.example.com and example.com
@@ -15,7 +15,9 @@
  * dir; without it the first identifier is the name ("*" written "_").
  * IDENTIFIERs are DNS names, wildcards "*.example.com" or IP addresses.
  * key= is the certificate key type (ec256, ec384, rsa2048, rsa3072,
- * rsa4096); solver=, challenge=, webroot= and hook= override the command's
+ * rsa4096); reuse-key=yes keeps the certificate key across renewals
+ * (reuse-key=no: a new key for each, the default, whatever --reuse-key
+ * says); solver=, challenge=, webroot= and hook= override the command's
  * --solver, --challenge, --webroot and --hook for this certificate (hook=
  * implies solver=hook and webroot= implies solver=webroot).
  *
@@ -83,6 +85,13 @@ static int take_token(want *w, char *tok, const char *where, int first, int allo
             if (t < 0)
                 return usage_error("%s: unknown key type \"%s\"", where, v);
             w->key_type = t;
+        } else if (strcmp(k, "reuse-key") == 0) {
+            if (strcmp(v, "yes") == 0)
+                w->reuse_key = WANT_REUSE_YES;
+            else if (strcmp(v, "no") == 0)
+                w->reuse_key = WANT_REUSE_NO;
+            else
+                return usage_error("%s: reuse-key= takes yes or no, not \"%s\"", where, v);
         } else if (strcmp(k, "solver") == 0) {
             w->sc.kind = solver_kind_from_name(v);
             if (!w->sc.kind)
@@ -100,8 +109,8 @@ static int take_token(want *w, char *tok, const char *where, int first, int allo
         } else if (strcmp(k, "hook") == 0) {
             w->sc.hook = keep(w, v);
         } else {
-            return usage_error("%s: unknown setting \"%s=\" (key, solver, challenge, webroot, hook)",
-                               where, k);
+            return usage_error("%s: unknown setting \"%s=\" (key, reuse-key, solver, challenge, "
+                               "webroot, hook)", where, k);
         }
         return EXIT_OK;
     }

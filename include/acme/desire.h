@@ -7,13 +7,20 @@
  * For each wanted certificate, ensure walks this flow:
  *   no account key   -> make one, store it, register (or recover the
  *                       account by onlyReturnExisting when the key is known)
- *   no certificate   -> make a key (or keep the stored one) and order
+ *   no certificate   -> make a key and order
  *   certificate held -> renew when due: ARI (RFC 9773) when the CA offers
  *                       renewalInfo, else when less than a third of its
  *                       lifetime remains (half, under ten days); or when the
  *                       wanted names or key type changed, it was revoked,
- *                       or it was issued by another CA (another directory)
+ *                       its key was revoked for keyCompromise (under any
+ *                       name), or it was issued by another CA (another
+ *                       directory)
  * Running it again with nothing due sends no order.
+ *
+ * Every renewal gets a fresh certificate key unless reuse_key (or
+ * acme_desire_set_reuse_key()) asks to keep the stored one. A key revoked
+ * for keyCompromise through acme_desire_revoke() is recorded in the store
+ * and never used again, for any name, reuse_key or not.
  *
  * A name "www.example.com" brings "example.com" into the same certificate
  * unless the no_www_base option is set.
@@ -84,7 +91,8 @@ typedef struct acme_desire_options {
     int account_key_type;        /**< acme_key_type of a new account key; default ACME_KEY_EC256 */
     int no_www_base;             /**< non-zero: "www.X" does not bring "X" along */
     unsigned int parallel;       /**< certificates ensured at once; default 4 */
-    int fresh_key_on_renewal;    /**< non-zero: a new certificate key for every renewal */
+    int fresh_key_on_renewal;    /**< non-zero: a new certificate key for every renewal, even when
+                                      reuse_key is set (a fresh key is the default since 0.9) */
     acme_clock_fn clock;         /**< the time for renewal decisions; default: the system clock */
     void *clock_userdata;        /**< passed to `clock` */
     acme_event_fn on_event;      /**< event callback, or NULL */
@@ -93,10 +101,14 @@ typedef struct acme_desire_options {
     unsigned int lock_timeout_s; /**< how long to wait for another process's lock on a name; default 60 */
     const char *preferred_chain; /**< issuer CN of the preferred chain, or NULL */
     const char *profile;         /**< certificate profile to ask for, or NULL */
+    /** Non-zero: a renewal keeps the stored certificate key (unless it was
+     *  revoked for keyCompromise, or the wanted key type changed); zero,
+     *  the default: every renewal gets a fresh key. Since 0.9. */
+    int reuse_key;
 } acme_desire_options;
 
 /** Static initialiser for acme_desire_options. */
-#define ACME_DESIRE_OPTIONS_INIT { ACME_DESIRE_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL }
+#define ACME_DESIRE_OPTIONS_INIT { ACME_DESIRE_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, 0 }
 
 /** Fill `opts` with the defaults and the current version. Since 0.1. */
 ACME_API void acme_desire_options_init(acme_desire_options *opts);
@@ -140,6 +152,17 @@ ACME_API int acme_desire_add_stored(acme_desire *d, size_t *count);
 
 /** Renew `name` at the next ensure whether it is due or not (on != 0). Since 0.1. */
 ACME_API int acme_desire_set_force(acme_desire *d, const char *name, int on);
+
+/**
+ * Keep the certificate key of the wanted certificate `name` across
+ * renewals (on != 0), or give each renewal a fresh key (on == 0), whatever
+ * the desire's reuse_key option says. A key revoked for keyCompromise is
+ * never kept. Adding `name` again keeps this setting.
+ * Errors: ACME_ERR_INVALID (NULL argument), ACME_ERR_NOT_FOUND (`name` is
+ * not wanted), recorded on the desire. Threads: like every call on the
+ * desire, not while another thread uses it. Since 0.9.
+ */
+ACME_API int acme_desire_set_reuse_key(acme_desire *d, const char *name, int on);
 
 /**
  * Make the store hold a valid certificate for every wanted name: the flow
@@ -189,7 +212,11 @@ ACME_API int acme_desire_account(acme_desire *d, acme_account **out);
  * Revoke the stored certificate `name` with an RFC 5280 reason code,
  * signed by the account key, or by the certificate's own key when
  * `with_cert_key` is non-zero. The store records it; a later ensure that
- * still wants the name orders a replacement. Since 0.1.
+ * still wants the name orders a replacement. With reason
+ * ACME_REASON_KEY_COMPROMISE the store also records the key as
+ * compromised, even when the CA refuses the request (the key is no safer
+ * for it): no later ensure uses it again for any name, and a certificate
+ * of another name that holds it is replaced at the next ensure. Since 0.1.
  */
 ACME_API int acme_desire_revoke(acme_desire *d, const char *name, int reason, int with_cert_key);
 

@@ -20,6 +20,9 @@
  *                                       at stable paths for web servers
  *                                       (hard links where the file system
  *                                       allows, else written copies)
+ *   compromised-keys/<thumbprint>       a certificate key revoked for
+ *                                       keyCompromise (by JWK thumbprint,
+ *                                       RFC 7638): never used again
  * @endverbatim
  *
  * A new certificate is written as a new generation and made current by one

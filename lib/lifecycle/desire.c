@@ -3,6 +3,7 @@
 #include "acme/desire.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ typedef struct want {
     int key_type;
     const acme_solvers *solvers;
     int force;
+    int reuse_key; /* -1: as the desire's option says; else 0 or 1 */
     /* outcome of the last ensure */
     int result;
     int error;
@@ -298,6 +300,7 @@ static int add_want(acme_desire *d, const char *name, char **ids, size_t nids, i
         d->wants = grown;
         w = &d->wants[d->nwants];
         memset(w, 0, sizeof(*w));
+        w->reuse_key = -1;
         if (!(w->name = acme__strdup(name)))
             return ACME_ERR_NOMEM;
         d->nwants++;
@@ -393,15 +396,27 @@ int acme_desire_add_stored(acme_desire *d, size_t *count)
     return rc;
 }
 
-int acme_desire_set_force(acme_desire *d, const char *name, int on)
+/* Set the int member at `member` (offsetof want) of the wanted
+ * certificate `name` to on != 0: what every per-name setting does. */
+static int set_per_name(acme_desire *d, const char *name, size_t member, int on)
 {
     if (!d || !name)
         return acme__fail(d ? &d->err : NULL, ACME_ERR_INVALID, "desire: NULL argument");
     want *w = find_want(d, name);
     if (!w)
         return acme__fail(&d->err, ACME_ERR_NOT_FOUND, "desire: no certificate called %s", name);
-    w->force = on != 0;
+    *(int *)((char *)w + member) = on != 0;
     return ACME_OK;
+}
+
+int acme_desire_set_force(acme_desire *d, const char *name, int on)
+{
+    return set_per_name(d, name, offsetof(want, force), on);
+}
+
+int acme_desire_set_reuse_key(acme_desire *d, const char *name, int on)
+{
+    return set_per_name(d, name, offsetof(want, reuse_key), on);
 }
 
 /* ---- account ---------------------------------------------------------------- */
@@ -544,7 +559,7 @@ static int ensure_want(acme_desire *d, want *w)
 
     acme__stored_cert c;
     memset(&c, 0, sizeof(c));
-    int have = 0, due = 0, meta_changed = 0;
+    int have = 0, due = 0, meta_changed = 0, compromised = 0;
     if (rc == ACME_OK) {
         /* Loaded under the lock: another process may have just renewed. */
         rc = acme__stored_load(d->store, w->name, &c, &err);
@@ -555,6 +570,8 @@ static int ensure_want(acme_desire *d, want *w)
     }
     if (rc == ACME_OK && !w->nids)
         rc = acme__fail(&err, ACME_ERR_INVALID, "%s: no identifiers wanted", w->name);
+    if (rc == ACME_OK && have)
+        rc = acme__compromised_check(d->store, c.key, &compromised, &err);
     int64_t now = now_of(d);
     if (rc == ACME_OK) {
         if (!have) {
@@ -563,6 +580,11 @@ static int ensure_want(acme_desire *d, want *w)
         } else if (c.revoked >= 0) {
             due = 1;
             snprintf(why, sizeof(why), "revoked");
+        } else if (compromised) {
+            /* Revoked for keyCompromise under another name, or the
+             * revocation itself failed: the key must go all the same. */
+            due = 1;
+            snprintf(why, sizeof(why), "its key was revoked for keyCompromise");
         } else if (!same_ids(w->ids, w->nids, c.ids, c.nids)) {
             due = 1;
             snprintf(why, sizeof(why), "the wanted names changed");
@@ -592,13 +614,20 @@ static int ensure_want(acme_desire *d, want *w)
     if (rc == ACME_OK && due) {
         acme__log(d->provider, ACME_LOG_INFO, "%s: ordering (%s)", w->name, why);
         acme_key *key = NULL;
-        int new_key = !have || d->o.fresh_key_on_renewal || w->key_type != c.key_type;
-        if (new_key) {
+        int reuse = w->reuse_key >= 0 ? w->reuse_key : d->o.reuse_key;
+        int keep_key = have && reuse && !d->o.fresh_key_on_renewal && w->key_type == c.key_type;
+        if (keep_key && compromised) {
+            keep_key = 0;
+            acme__log(d->provider, ACME_LOG_WARN,
+                      "%s: the stored key was revoked for keyCompromise; using a fresh key",
+                      w->name);
+        }
+        if (keep_key) {
+            key = acme__key_ref(c.key);
+        } else {
             rc = acme_key_generate(&key, w->key_type);
             if (rc != ACME_OK)
                 acme__fail(&err, rc, "%s", acme_last_error());
-        } else {
-            key = acme__key_ref(c.key);
         }
         /* "replaces" names the certificate being renewed, if the CA does ARI,
          * issued it (same directory) and the order keeps one of its names:
@@ -720,13 +749,15 @@ int acme_desire_ensure(acme_desire *d)
     acme__err_clear(&err);
 
     pool pl = { d, 0 };
-    size_t nthreads = d->o.parallel < d->nwants ? d->o.parallel : d->nwants;
+    /* The calling thread is one of the `parallel` workers: it starts one
+     * thread fewer, so that no more certificates are in flight than asked. */
+    size_t nworkers = d->o.parallel < d->nwants ? d->o.parallel : d->nwants;
     pthread_t threads[MAX_PARALLEL];
     size_t started = 0;
-    for (; nthreads > 1 && started < nthreads; started++)
+    for (; started + 1 < nworkers; started++)
         if (pthread_create(&threads[started], NULL, worker, &pl) != 0)
             break;
-    worker(&pl); /* the calling thread works too (and alone if threads failed) */
+    worker(&pl); /* alone if no thread could start */
     for (size_t i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
 
@@ -802,6 +833,14 @@ int acme_desire_revoke(acme_desire *d, const char *name, int reason, int with_ce
         return acme__fail(&d->err, rc, "revoke: no stored certificate called %s", name);
     if (rc != ACME_OK)
         return rc;
+    /* A compromised key is recorded whatever the CA answers: a refusal (or
+     * no answer) makes the key no safer. The request still goes out if
+     * the record cannot be written. */
+    acme__err record_err = { 0 };
+    int record_rc = ACME_OK;
+    if (reason == ACME_REASON_KEY_COMPROMISE)
+        record_rc = acme__compromised_add(d->store, c.key, name, c.serial, now_of(d),
+                                          &record_err);
     int revoking = 0; /* set once the request itself is made */
     if (with_cert_key) {
         revoking = 1;
@@ -816,6 +855,9 @@ int acme_desire_revoke(acme_desire *d, const char *name, int reason, int with_ce
     if (rc != ACME_OK && revoking) /* the thread's record has the CA's answer */
         acme__fail_problem(&d->err, rc, (acme_problem *)acme_last_problem(), "%s",
                            acme_last_error());
+    if (rc == ACME_OK && record_rc != ACME_OK)
+        rc = acme__err_forward(&d->err, &record_err);
+    acme__err_clear(&record_err);
     if (rc == ACME_OK) {
         c.revoked = reason;
         rc = acme__stored_save_meta(d->store, &c, &d->err);

@@ -294,3 +294,67 @@ int acme__stored_save_new(acme_store *s, acme__stored_cert *c, acme__err *err)
     drop_old_generations(s, c);
     return rc;
 }
+
+/* ---- compromised keys ---------------------------------------------------- */
+
+/* The store key of key's compromise record. */
+static int compromised_key_of(const acme_key *key, char **out, acme__err *err)
+{
+    *out = NULL;
+    acme__buf jwk = ACME__BUF_INIT;
+    char *thumbprint = NULL;
+    int rc = acme__key_append_jwk(key, &jwk);
+    if (rc == ACME_OK)
+        rc = acme__jwk_thumbprint(jwk.data, jwk.len, &thumbprint);
+    acme__buf_free(&jwk);
+    if (rc != ACME_OK)
+        return acme__fail(err, rc, "store: cannot compute the thumbprint of a certificate key");
+    *out = acme__store_compromised_key(thumbprint);
+    free(thumbprint);
+    return *out ? ACME_OK : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+}
+
+int acme__compromised_add(acme_store *s, const acme_key *key, const char *name,
+                          const char *serial, int64_t at, acme__err *err)
+{
+    char *record_key;
+    int rc = compromised_key_of(key, &record_key, err);
+    if (rc != ACME_OK)
+        return rc;
+    /* What the record holds is for whoever reads the store; its presence
+     * is what counts. */
+    acme__buf b = ACME__BUF_INIT;
+    acme__buf_puts(&b, "{\"name\":");
+    acme__json_put_string(&b, name ? name : "");
+    acme__buf_puts(&b, ",\"serial\":");
+    acme__json_put_string(&b, serial ? serial : "");
+    acme__buf_printf(&b, ",\"revoked_at\":%lld}\n", (long long)at);
+    rc = acme__buf_status(&b) == ACME_OK ? acme__store_write(s, record_key, b.data, b.len, 0, err)
+                                         : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    acme__buf_free(&b);
+    free(record_key);
+    return rc;
+}
+
+int acme__compromised_check(acme_store *s, const acme_key *key, int *compromised,
+                            acme__err *err)
+{
+    *compromised = 0;
+    char *record_key;
+    int rc = compromised_key_of(key, &record_key, err);
+    if (rc != ACME_OK)
+        return rc;
+    acme__buf b = ACME__BUF_INIT;
+    acme__err probe = ACME__ERR_QUIET; /* no record is the usual answer */
+    rc = acme__store_read(s, record_key, &b, &probe);
+    if (rc == ACME_OK)
+        *compromised = 1;
+    else if (rc == ACME_ERR_NOT_FOUND)
+        rc = ACME_OK;
+    else
+        acme__err_forward(err, &probe);
+    acme__err_clear(&probe);
+    acme__buf_free(&b);
+    free(record_key);
+    return rc;
+}

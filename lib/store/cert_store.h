@@ -56,4 +56,15 @@ int acme__stored_describe(acme__stored_cert *c, acme__err *err);
 
 void acme__stored_free(acme__stored_cert *c);
 
+/* Record key as compromised (revoked for keyCompromise as certificate
+ * `name`, serial `serial`, at time `at`): from then on it is never used
+ * again, for any name. Recording it twice is harmless. */
+int acme__compromised_add(acme_store *s, const acme_key *key, const char *name,
+                          const char *serial, int64_t at, acme__err *err);
+
+/* *compromised is set non-zero when key was recorded by
+ * acme__compromised_add (in this store), else zero. */
+int acme__compromised_check(acme_store *s, const acme_key *key, int *compromised,
+                            acme__err *err);
+
 #endif

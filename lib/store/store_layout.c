@@ -110,6 +110,11 @@ char *acme__store_generation_key(const char *name, unsigned long generation, con
     return join_key(ACME__CERTS_DIR, name, gen, file);
 }
 
+char *acme__store_compromised_key(const char *thumbprint)
+{
+    return join_key(ACME__COMPROMISED_DIR, thumbprint, NULL, NULL);
+}
+
 int acme_store_cert_key(const char *name, int file, char **key_out)
 {
     if (!key_out)

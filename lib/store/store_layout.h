@@ -15,6 +15,11 @@
 /* The prefix whose children are the stored certificates. */
 #define ACME__CERTS_DIR ACME_STORE_CERTS
 
+/* The prefix whose children are the keys revoked for keyCompromise, one
+ * record per key named by its JWK thumbprint (RFC 7638), for every
+ * certificate name alike: such a key is never used again. */
+#define ACME__COMPROMISED_DIR "compromised-keys"
+
 /* Turn an arbitrary label (an e-mail, a CA URL) into one key segment:
  * allowed characters kept, others replaced by '_'; never empty, "." or "..". */
 char *acme__store_segment(const char *label);
@@ -35,5 +40,9 @@ char *acme__store_cert_key(const char *name, const char *file);
 
 /* certs/<name>/<generation>/<file>: a file of one generation. */
 char *acme__store_generation_key(const char *name, unsigned long generation, const char *file);
+
+/* compromised-keys/<thumbprint>: the record of one compromised key. The
+ * thumbprint is base64url, whose characters are all allowed in a segment. */
+char *acme__store_compromised_key(const char *thumbprint);
 
 #endif

@@ -19,6 +19,10 @@ Scenarios (each a meson test, some with their own harness options):
              second ensure places no order and changes nothing; editing a
              want reissues that one; renew with nothing due; renew after a
              forced due date (ACMECTL_NOW) runs the deploy hook; want dirs
+  keys       a new certificate key for every renewal (renew --force), the
+             same one with --reuse-key or a want's reuse-key=yes; after
+             revoke --reason keyCompromise, renew (even with --reuse-key)
+             gives a certificate on another key, and the key is recorded
   chains     --preferred-chain with alternate roots (PEBBLE_ALTERNATE_ROOTS=1)
   eab        a CA that requires external account binding (--eab)
 
@@ -163,6 +167,11 @@ def subject_cn(pem):
     text = openssl("x509", "-noout", "-subject", "-nameopt", "multiline", data=pem)
     m = re.search(r"commonName\s*=\s*(.+)", text)
     return m.group(1).strip() if m else ""
+
+
+def public_key(chain_path):
+    """The leaf's public key (PEM)."""
+    return openssl("x509", "-noout", "-pubkey", data=pem_blocks(chain_path)[0])
 
 
 def mode_of(path):
@@ -662,6 +671,53 @@ def scenario_ensure():
     check(os.listdir(os.path.join(state2, "certs")) == ["delta"], "only *.want files count")
 
 
+def scenario_keys():
+    state = state_dir("state")
+    register(state)
+    http = ["--http-port", HTTP_PORT]
+    res = acmectl("issue", "keys.example", *http, state=state)
+    chain, _ = issued_paths(res)
+    key0 = public_key(chain)
+
+    # Every renewal gets a new key, unless asked to keep it.
+    acmectl("renew", "--force", *http, state=state)
+    key1 = public_key(chain)
+    check(key1 != key0, "renew --force gives a new key")
+    res = acmectl("renew", "--force", "--reuse-key", *http, state=state)
+    check("1 renewed" in res.err, f"renewed: {res.err}")
+    check(public_key(chain) == key1, "renew --force --reuse-key keeps the key")
+    wants = os.path.join(TMP, "keys.wants")
+    write(wants, "keys.example reuse-key=yes\n")
+    acmectl("ensure", "--wants", wants, "--force", *http, state=state)
+    check(public_key(chain) == key1, "reuse-key=yes keeps the key")
+    write(wants, "keys.example reuse-key=no\n")
+    acmectl("ensure", "--wants", wants, "--force", "--reuse-key", *http, state=state)
+    key2 = public_key(chain)
+    check(key2 != key1, "reuse-key=no gives a new key, whatever --reuse-key says")
+    write(wants, "keys.example reuse-key=maybe\n")
+    res = acmectl("ensure", "--wants", wants, *http, state=state, expect=2)
+    check("reuse-key=" in res.err, f"a bad reuse-key= is refused: {res.err}")
+
+    # keyCompromise: the key is recorded and never used again, --reuse-key or not.
+    serial = serial_of(chain)
+    acmectl("revoke", "keys.example", "--reason", "keyCompromise", state=state)
+    check(revoked(serial), "revoked: Pebble says so")
+    records = os.listdir(os.path.join(state, "compromised-keys"))
+    check(len(records) == 1, f"the compromised key is recorded: {records}")
+    res = acmectl("renew", "--reuse-key", *http, state=state)
+    check("1 renewed" in res.err and "revoked" in res.err, f"renew replaces it: {res.err}")
+    check(public_key(chain) != key2, "renew --reuse-key after keyCompromise gives a new key")
+
+    # The plain sequence: issue, revoke --reason keyCompromise, renew.
+    res = acmectl("issue", "plain.keys.example", *http, state=state)
+    chain, _ = issued_paths(res)
+    revoked_key = public_key(chain)
+    acmectl("revoke", "plain.keys.example", "--reason", "keyCompromise", state=state)
+    res = acmectl("renew", *http, state=state)
+    check("1 renewed" in res.err, f"renew after revoke: {res.err}")
+    check(public_key(chain) != revoked_key, "renew after keyCompromise gives another key")
+
+
 def scenario_chains():
     state = state_dir("state")
     register(state)
@@ -698,6 +754,7 @@ SCENARIOS = {
     "hook-http": scenario_hook_http,
     "hook-dns": scenario_hook_dns,
     "ensure": scenario_ensure,
+    "keys": scenario_keys,
     "chains": scenario_chains,
     "eab": scenario_eab,
 }

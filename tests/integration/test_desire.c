@@ -8,12 +8,20 @@
  *              then ensure replaces the revoked certificates
  *   many       50 certificates with parallelism 8, 5 of them made to fail
  *              (their solver refuses); the other 45 succeed
+ *   keys       a fresh certificate key for every renewal by default; the
+ *              stored key kept with reuse_key (or per name); a key revoked
+ *              for keyCompromise is never used again, for that name or
+ *              another name holding it, reuse_key or not
+ *   parallel   with parallelism 2 and 4, the most certificates in flight
+ *              at once (counted by the solver) is the parallelism, and
+ *              more than one
  *   race       two processes ensure the same name at once: one order
  *   corrupt    a foreign file in the store is reported with its path and
  *              left untouched
  *   host-store a store on host callbacks (in memory) works the same; a lock
  *              held elsewhere is a clear error after the lock timeout */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +76,18 @@ static acme_desire *new_desire(acme_store *store, events *ev, unsigned int paral
     acme_desire *d = NULL;
     REQUIRE_OK(acme_desire_new(&d, provider, store, solvers, &o));
     return d;
+}
+
+/* A filesystem store in a new directory (*dir, free()), with the clock
+ * set to now. */
+static acme_store *new_fs_store(char **dir)
+{
+    *dir = test_tmpdir();
+    REQUIRE(*dir);
+    acme_store *store = NULL;
+    REQUIRE_OK(acme_store_new_fs(&store, *dir));
+    fake_now = (int64_t)time(NULL);
+    return store;
 }
 
 static size_t index_of(acme_desire *d, const char *name)
@@ -131,11 +151,9 @@ static char *serial_of(acme_store *s, const char *name)
 
 static void test_lifecycle(void)
 {
-    char *dir = test_tmpdir();
-    acme_store *store = NULL;
-    REQUIRE_OK(acme_store_new_fs(&store, dir));
+    char *dir;
+    acme_store *store = new_fs_store(&dir);
     events ev = { 0 };
-    fake_now = (int64_t)time(NULL);
     acme_desire *d = new_desire(store, &ev, 2);
 
     const char *site[] = { "www.site.example" };
@@ -195,8 +213,15 @@ static void test_lifecycle(void)
     CHECK(ev.renewed == 2);
     char *site_chain2 = store_get(store, "certs/site/chain.pem");
     CHECK(site_chain2 && strcmp(site_chain2, site_chain) != 0);
-    /* The key was kept (no fresh_key_on_renewal) and still matches. */
-    CHECK(test_leaf_matches(site_chain2, site_key, site_names, 2) == 0);
+    /* A fresh key by default: the renewed leaf holds another key. */
+    char *site_key_pem2 = store_get(store, "certs/site/key.pem");
+    CHECK(site_key_pem2 && strcmp(site_key_pem2, site_key_pem) != 0);
+    acme_key *site_key2 = NULL;
+    if (site_key_pem2 &&
+        acme_key_load_pem(&site_key2, site_key_pem2, strlen(site_key_pem2)) == ACME_OK)
+        CHECK(test_leaf_matches(site_chain2, site_key2, site_names, 2) == 0);
+    acme_key_free(site_key2);
+    acme_free(site_key_pem2);
     meta = store_get(store, "certs/site/meta.json");
     CHECK(meta && strstr(meta, "\"generation\":2"));
     acme_free(meta);
@@ -273,11 +298,9 @@ static int refuse(const acme_challenge *ch, void *ud)
 
 static void test_many(void)
 {
-    char *dir = test_tmpdir();
-    acme_store *store = NULL;
-    REQUIRE_OK(acme_store_new_fs(&store, dir));
+    char *dir;
+    acme_store *store = new_fs_store(&dir);
     events ev = { 0 };
-    fake_now = (int64_t)time(NULL);
     acme_desire *d = new_desire(store, &ev, 8);
     acme_solvers *refusing = NULL;
     REQUIRE_OK(acme_solvers_new(&refusing));
@@ -303,6 +326,190 @@ static void test_many(void)
     acme_solvers_free(refusing);
     acme_store_free(store);
     free(dir);
+}
+
+/* ---- certificate keys ------------------------------------------------------ */
+
+/* The current certificate key of `name`, as PEM (acme_free()). */
+static char *key_pem_of(acme_store *s, const char *name)
+{
+    char key[512];
+    snprintf(key, sizeof(key), "certs/%s/key.pem", name);
+    return store_get(s, key);
+}
+
+/* Renew `name` now and return its key afterwards. */
+static char *forced_renewal(acme_desire *d, acme_store *s, const char *name)
+{
+    CHECK_OK(acme_desire_set_force(d, name, 1));
+    CHECK_OK(acme_desire_ensure_one(d, name));
+    CHECK_MSG(acme_desire_result(d, index_of(d, name)) == ACME_RESULT_RENEWED, "%s: %s", name,
+              acme_desire_message(d, index_of(d, name)));
+    return key_pem_of(s, name);
+}
+
+/* Copy a stored value to another key. */
+static void store_copy(acme_store *s, const char *from, const char *to, int secret)
+{
+    char *data = NULL;
+    size_t len = 0;
+    REQUIRE_OK(acme_store_get(s, from, &data, &len));
+    REQUIRE_OK(acme_store_put(s, to, data, len, secret));
+    acme_free(data);
+}
+
+static void test_keys(void)
+{
+    char *dir;
+    acme_store *store = new_fs_store(&dir);
+    events ev = { 0 };
+    const char *fresh_ids[] = { "fresh.keys.example" };
+    const char *kept_ids[] = { "kept.keys.example" };
+
+    /* The default: every renewal makes a new key... */
+    acme_desire *d = new_desire(store, &ev, 1);
+    CHECK_OK(acme_desire_add(d, "fresh", fresh_ids, 1, 0, NULL));
+    REQUIRE_OK(acme_desire_ensure(d));
+    char *k1 = key_pem_of(store, "fresh");
+    char *k2 = forced_renewal(d, store, "fresh");
+    REQUIRE(k1 && k2);
+    CHECK_MSG(strcmp(k1, k2) != 0, "a renewal kept the key by default");
+    /* ...unless this name asks to keep it. */
+    CHECK_OK(acme_desire_set_reuse_key(d, "fresh", 1));
+    CHECK_RC(acme_desire_set_reuse_key(d, "nothing", 1), ACME_ERR_NOT_FOUND);
+    char *k3 = forced_renewal(d, store, "fresh");
+    CHECK(k3 && strcmp(k2, k3) == 0);
+    acme_desire_free(d);
+
+    /* reuse_key for the whole desire. */
+    acme_desire_options o;
+    test_desire_options(&o, "ops@example.com");
+    o.clock = fake_clock;
+    o.lock_timeout_s = 2;
+    o.reuse_key = 1;
+    REQUIRE_OK(acme_desire_new(&d, provider, store, solvers, &o));
+    CHECK_OK(acme_desire_add(d, "kept", kept_ids, 1, 0, NULL));
+    REQUIRE_OK(acme_desire_ensure(d));
+    char *kept1 = key_pem_of(store, "kept");
+    REQUIRE(kept1);
+    /* A second certificate holding the same key (as a host copying files
+     * would make): generation 1 of "kept" as "twin". */
+    store_copy(store, "certs/kept/meta.json", "certs/twin/meta.json", 0);
+    store_copy(store, "certs/kept/1/key.pem", "certs/twin/1/key.pem", 1);
+    store_copy(store, "certs/kept/1/chain.pem", "certs/twin/1/chain.pem", 0);
+    CHECK_OK(acme_desire_add(d, "twin", kept_ids, 1, 0, NULL));
+    char *kept2 = forced_renewal(d, store, "kept");
+    CHECK(kept2 && strcmp(kept1, kept2) == 0);
+    CHECK_OK(acme_desire_ensure_one(d, "twin"));
+    CHECK(acme_desire_result(d, index_of(d, "twin")) == ACME_RESULT_NOT_DUE);
+
+    /* Revoked for keyCompromise: recorded in the store by thumbprint... */
+    acme_key *compromised = NULL;
+    REQUIRE_OK(acme_key_load_pem(&compromised, kept1, strlen(kept1)));
+    char *thumbprint = NULL;
+    REQUIRE_OK(acme_key_thumbprint(compromised, &thumbprint));
+    char record[256];
+    snprintf(record, sizeof(record), "compromised-keys/%s", thumbprint);
+    CHECK_OK(acme_desire_revoke(d, "kept", ACME_REASON_KEY_COMPROMISE, 0));
+    char *rec = store_get(store, record);
+    CHECK_MSG(rec && strstr(rec, "\"kept\""), "no record %s", record);
+    acme_free(rec);
+    /* ...and never used again, reuse_key or not, for either name. */
+    uint64_t before, after;
+    acme_provider_stats(provider, &before, NULL);
+    CHECK_OK(acme_desire_ensure(d));
+    acme_provider_stats(provider, &after, NULL);
+    CHECK(after > before);
+    size_t renewed = 0;
+    acme_desire_summary(d, NULL, &renewed, NULL, NULL);
+    CHECK_MSG(renewed == 2, "%zu renewed", renewed);
+    CHECK(strstr(acme_desire_message(d, index_of(d, "kept")), "revoked") != NULL);
+    CHECK(strstr(acme_desire_message(d, index_of(d, "twin")), "keyCompromise") != NULL);
+    char *kept3 = key_pem_of(store, "kept");
+    char *twin3 = key_pem_of(store, "twin");
+    CHECK(kept3 && strcmp(kept3, kept1) != 0);
+    CHECK(twin3 && strcmp(twin3, kept1) != 0);
+    /* The replacements are fine: nothing more is due. */
+    acme_provider_stats(provider, &before, NULL);
+    CHECK_OK(acme_desire_ensure(d));
+    acme_provider_stats(provider, &after, NULL);
+    CHECK_MSG(after == before, "%llu requests with nothing due",
+              (unsigned long long)(after - before));
+
+    acme_free(thumbprint);
+    acme_key_free(compromised);
+    acme_free(k1);
+    acme_free(k2);
+    acme_free(k3);
+    acme_free(kept1);
+    acme_free(kept2);
+    acme_free(kept3);
+    acme_free(twin3);
+    acme_desire_free(d);
+    acme_store_free(store);
+    free(dir);
+}
+
+/* ---- the parallelism bound ------------------------------------------------- */
+
+/* Certificates in flight, counted between a challenge's present and its
+ * cleanup (one identifier per certificate, so one challenge each). */
+static atomic_int in_flight;
+static atomic_int peak_in_flight;
+
+static int counting_present(const acme_challenge *ch, void *ud)
+{
+    (void)ud;
+    int now = atomic_fetch_add(&in_flight, 1) + 1;
+    int peak = atomic_load(&peak_in_flight);
+    while (now > peak && !atomic_compare_exchange_weak(&peak_in_flight, &peak, now))
+        ;
+    /* Long enough for every thread the desire runs to reach its present. */
+    struct timespec pause = { 0, 300 * 1000 * 1000 };
+    nanosleep(&pause, NULL);
+    return test_dns_present(ch, ud);
+}
+
+static void counting_cleanup(const acme_challenge *ch, void *ud)
+{
+    test_dns_cleanup(ch, ud);
+    atomic_fetch_sub(&in_flight, 1);
+}
+
+static void test_parallel(void)
+{
+    acme_solvers *counting = NULL;
+    REQUIRE_OK(acme_solvers_new(&counting));
+    REQUIRE_OK(acme_solvers_add(counting, "dns-01", counting_present, NULL, counting_cleanup,
+                                NULL));
+    static const unsigned int parallelism[] = { 2, 4 };
+    for (size_t k = 0; k < sizeof(parallelism) / sizeof(parallelism[0]); k++) {
+        unsigned int p = parallelism[k];
+        char *dir;
+        acme_store *store = new_fs_store(&dir);
+        events ev = { 0 };
+        acme_desire *d = new_desire(store, &ev, p);
+        size_t n = 3 * p;
+        for (size_t i = 0; i < n; i++) {
+            char name[64];
+            snprintf(name, sizeof(name), "p%u-%02zu.parallel.example", p, i);
+            const char *ids[] = { name };
+            CHECK_OK(acme_desire_add(d, NULL, ids, 1, 0, counting));
+        }
+        atomic_store(&in_flight, 0);
+        atomic_store(&peak_in_flight, 0);
+        CHECK_OK(acme_desire_ensure(d));
+        size_t obtained;
+        acme_desire_summary(d, &obtained, NULL, NULL, NULL);
+        CHECK_MSG(obtained == n, "parallel %u: %zu of %zu obtained", p, obtained, n);
+        int peak = atomic_load(&peak_in_flight);
+        CHECK_MSG(peak <= (int)p, "parallel %u: %d certificates in flight at once", p, peak);
+        CHECK_MSG(peak > 1, "parallel %u: never more than one certificate in flight", p);
+        acme_desire_free(d);
+        acme_store_free(store);
+        free(dir);
+    }
+    acme_solvers_free(counting);
 }
 
 static size_t count_new_orders(void)
@@ -380,11 +587,9 @@ static void test_race(void)
 
 static void test_corrupt(void)
 {
-    char *dir = test_tmpdir();
-    acme_store *store = NULL;
-    REQUIRE_OK(acme_store_new_fs(&store, dir));
+    char *dir;
+    acme_store *store = new_fs_store(&dir);
     events ev = { 0 };
-    fake_now = (int64_t)time(NULL);
     acme_desire *d = new_desire(store, &ev, 1);
     const char *ids[] = { "corrupt.example.com" };
     CHECK_OK(acme_desire_add(d, NULL, ids, 1, 0, NULL));
@@ -536,7 +741,7 @@ static void test_host_store(void)
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: %s lifecycle|many|race|corrupt|host-store\n", argv[0]);
+        fprintf(stderr, "usage: %s lifecycle|many|keys|parallel|race|corrupt|host-store\n", argv[0]);
         return 2;
     }
     provider = test_provider(NULL);
@@ -549,6 +754,10 @@ int main(int argc, char **argv)
         test_lifecycle();
     else if (strcmp(argv[1], "many") == 0)
         test_many();
+    else if (strcmp(argv[1], "keys") == 0)
+        test_keys();
+    else if (strcmp(argv[1], "parallel") == 0)
+        test_parallel();
     else if (strcmp(argv[1], "race") == 0)
         test_race();
     else if (strcmp(argv[1], "corrupt") == 0)
