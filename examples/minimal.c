@@ -26,7 +26,7 @@ int main(int argc, char **argv)
         return 2;
     }
     acme_provider_options po;
-    acme_provider_options_init(&po);
+    acme_provider_options_init(&po, ACME_PROVIDER_OPTIONS_VERSION);
     po.ca_bundle = getenv("ACME_CA_BUNDLE");
     acme_provider *ca = NULL;
     if (acme_provider_new(&ca, argv[1], &po) != ACME_OK)
@@ -38,7 +38,7 @@ int main(int argc, char **argv)
         return fail("generating keys");
 
     acme_account_options ao;
-    acme_account_options_init(&ao);
+    acme_account_options_init(&ao, ACME_ACCOUNT_OPTIONS_VERSION);
     ao.agree_tos = 1; /* the CA's terms: acme_provider_terms_of_service(ca) */
     acme_account *account = NULL;
     if (acme_account_register(&account, ca, account_key, &ao) != ACME_OK)

@@ -61,7 +61,7 @@ acme_provider *test_provider(acme_provider_options *opts)
 {
     acme_provider_options local;
     if (!opts) {
-        acme_provider_options_init(&local);
+        acme_provider_options_init(&local, ACME_PROVIDER_OPTIONS_VERSION);
         opts = &local;
     }
     opts->ca_bundle = test_env("ACME_TEST_CA_BUNDLE");
@@ -89,7 +89,7 @@ acme_key *test_key(int type)
 acme_account *test_account(acme_provider *p, acme_key *key)
 {
     acme_account_options o;
-    acme_account_options_init(&o);
+    acme_account_options_init(&o, ACME_ACCOUNT_OPTIONS_VERSION);
     o.agree_tos = 1;
     acme_account *a = NULL;
     if (acme_account_register(&a, p, key, &o) != ACME_OK) {
@@ -101,7 +101,7 @@ acme_account *test_account(acme_provider *p, acme_key *key)
 
 void test_desire_options(acme_desire_options *o, const char *email)
 {
-    acme_desire_options_init(o);
+    acme_desire_options_init(o, ACME_DESIRE_OPTIONS_VERSION);
     o->email = email;
     o->agree_tos = 1;
 }

@@ -297,7 +297,7 @@ const char *cli_email(const cli *c, const char *given)
 int cli_open_provider(cli *c)
 {
     acme_provider_options po;
-    acme_provider_options_init(&po);
+    acme_provider_options_init(&po, ACME_PROVIDER_OPTIONS_VERSION);
     po.ca_bundle = c->ca_bundle;
     po.user_agent = "acmectl";
     po.log = out_library_log;
@@ -476,7 +476,7 @@ int cli_restore_account(cli *c, const char *email, acme_account **out)
 
 void cli_desire_options(const cli *c, acme_desire_options *o)
 {
-    acme_desire_options_init(o);
+    acme_desire_options_init(o, ACME_DESIRE_OPTIONS_VERSION);
     o->account_key_type = c->key_type;
 }
 

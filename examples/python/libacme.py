@@ -67,7 +67,8 @@ _sig("acme_solvers_add", c_int, c_void_p, c_char_p, PRESENT, WAIT, CLEANUP, c_vo
 
 
 class ProviderOptions(ctypes.Structure):
-    """acme_provider_options (version 1); fields only ever appended."""
+    """acme_provider_options as of its version 1. The struct carries its
+    version, so the library reads only these fields, whatever it appends."""
     _fields_ = [("version", ctypes.c_uint), ("ca_bundle", c_char_p),
                 ("connect_timeout_ms", ctypes.c_long), ("timeout_ms", ctypes.c_long),
                 ("max_response_bytes", c_size_t), ("max_retry_after_s", ctypes.c_uint),
@@ -77,7 +78,7 @@ class ProviderOptions(ctypes.Structure):
 
 
 class AccountOptions(ctypes.Structure):
-    """acme_account_options (version 1)."""
+    """acme_account_options as of its version 1 (see ProviderOptions)."""
     _fields_ = [("version", ctypes.c_uint), ("contacts", ctypes.POINTER(c_char_p)),
                 ("contact_count", c_size_t), ("agree_tos", c_int), ("eab_kid", c_char_p),
                 ("eab_hmac_key", c_char_p), ("eab_algorithm", c_char_p)]

@@ -30,8 +30,10 @@ typedef struct acme_account acme_account;
 
 /**
  * Options for acme_account_register(). Initialise with
- * acme_account_options_init() or ACME_ACCOUNT_OPTIONS_INIT. Fields are only
- * ever appended.
+ * acme_account_options_init(&o, ACME_ACCOUNT_OPTIONS_VERSION) or
+ * ACME_ACCOUNT_OPTIONS_INIT; zero means "the default" for every field.
+ * Fields are only ever appended: the library reads only the fields of the
+ * version the struct carries.
  */
 typedef struct acme_account_options {
     unsigned int version;           /**< ACME_ACCOUNT_OPTIONS_VERSION */
@@ -43,19 +45,31 @@ typedef struct acme_account_options {
     const char *eab_algorithm;      /**< "HS256" (default when NULL), "HS384" or "HS512" */
 } acme_account_options;
 
-/** Static initialiser for acme_account_options. */
-#define ACME_ACCOUNT_OPTIONS_INIT { ACME_ACCOUNT_OPTIONS_VERSION, NULL, 0, 0, NULL, NULL, NULL }
+/**
+ * Static initialiser for acme_account_options: the defaults (all zero).
+ * Designated, so that -Wmissing-field-initializers stays quiet.
+ */
+#define ACME_ACCOUNT_OPTIONS_INIT { .version = ACME_ACCOUNT_OPTIONS_VERSION }
 
-/** Fill `opts` with the defaults and the current version. Since 0.1. */
-ACME_API void acme_account_options_init(acme_account_options *opts);
+/**
+ * Fill `opts` with the defaults (all zero) and `version`, which is
+ * ACME_ACCOUNT_OPTIONS_VERSION of the headers the caller was built with:
+ * only the fields that version has are written.
+ * Errors: ACME_ERR_INVALID (NULL `opts`; `version` 0 or newer than this
+ * library's), with the reason in acme_last_error().
+ * Thread-safe: it touches only `opts`. Since 0.1; `version` since 0.9.
+ */
+ACME_API int acme_account_options_init(acme_account_options *opts, unsigned int version);
 
 /**
  * Register an account for `key` (newAccount). When an account already exists
  * for the key the CA returns it, and so does this function (registration is
  * idempotent). `opts` may be NULL (no contact, terms not agreed: most CAs
- * then refuse). An EAB is required when
+ * then refuse); the fields of its version are read, later ones take their
+ * defaults. An EAB is required when
  * acme_provider_external_account_required() says so.
- * Errors: ACME_ERR_INVALID (bad contact, bad EAB key), ACME_ERR_PROBLEM
+ * Errors: ACME_ERR_INVALID (bad contact, bad EAB key, unknown options
+ * version), ACME_ERR_PROBLEM
  * (the CA refused: see the problem), network errors as for the provider.
  * Since 0.1.
  */

@@ -77,10 +77,17 @@ ACME_API const acme_problem *acme_event_problem(const acme_event *e);
 /** Event callback (see the threading note above). */
 typedef void (*acme_event_fn)(const acme_event *e, void *userdata);
 
-/** Version of acme_desire_options this header describes. */
-#define ACME_DESIRE_OPTIONS_VERSION 1
+/** Version of acme_desire_options this header describes (2: `reuse_key`). */
+#define ACME_DESIRE_OPTIONS_VERSION 2
 
-/** Options for acme_desire_new(). Zero means "default". Fields are only ever appended. */
+/**
+ * Options for acme_desire_new(). Initialise with
+ * acme_desire_options_init(&o, ACME_DESIRE_OPTIONS_VERSION) or
+ * ACME_DESIRE_OPTIONS_INIT; zero means "the default" for every field.
+ * Fields are only ever appended: the library reads only the fields of the
+ * version the struct carries, so a caller of version 1 gets the default of
+ * `reuse_key`.
+ */
 typedef struct acme_desire_options {
     unsigned int version;        /**< ACME_DESIRE_OPTIONS_VERSION */
     const char *email;           /**< account contact; also names the stored account ("default" if NULL) */
@@ -101,17 +108,28 @@ typedef struct acme_desire_options {
     unsigned int lock_timeout_s; /**< how long to wait for another process's lock on a name; default 60 */
     const char *preferred_chain; /**< issuer CN of the preferred chain, or NULL */
     const char *profile;         /**< certificate profile to ask for, or NULL */
+    /* version 2 */
     /** Non-zero: a renewal keeps the stored certificate key (unless it was
      *  revoked for keyCompromise, or the wanted key type changed); zero,
      *  the default: every renewal gets a fresh key. Since 0.9. */
     int reuse_key;
 } acme_desire_options;
 
-/** Static initialiser for acme_desire_options. */
-#define ACME_DESIRE_OPTIONS_INIT { ACME_DESIRE_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, 0 }
+/**
+ * Static initialiser for acme_desire_options: the defaults (all zero).
+ * Designated, so that -Wmissing-field-initializers stays quiet.
+ */
+#define ACME_DESIRE_OPTIONS_INIT { .version = ACME_DESIRE_OPTIONS_VERSION }
 
-/** Fill `opts` with the defaults and the current version. Since 0.1. */
-ACME_API void acme_desire_options_init(acme_desire_options *opts);
+/**
+ * Fill `opts` with the defaults (all zero) and `version`, which is
+ * ACME_DESIRE_OPTIONS_VERSION of the headers the caller was built with:
+ * only the fields that version has are written.
+ * Errors: ACME_ERR_INVALID (NULL `opts`; `version` 0 or newer than this
+ * library's), with the reason in acme_last_error().
+ * Thread-safe: it touches only `opts`. Since 0.1; `version` since 0.9.
+ */
+ACME_API int acme_desire_options_init(acme_desire_options *opts, unsigned int version);
 
 /** An opaque desire. */
 typedef struct acme_desire acme_desire;
@@ -119,7 +137,10 @@ typedef struct acme_desire acme_desire;
 /**
  * A desire on `provider`, keeping its state in `store`, answering
  * challenges with `solvers` (all three referenced, not copied: they must
- * outlive the desire). `opts` is copied. Since 0.1.
+ * outlive the desire). `opts` may be NULL for the defaults; the fields of
+ * its version are copied, later ones take their defaults.
+ * Errors: ACME_ERR_INVALID (no provider or store, unknown options version),
+ * ACME_ERR_NOMEM. Since 0.1.
  */
 ACME_API int acme_desire_new(acme_desire **out, acme_provider *provider, acme_store *store,
                              const acme_solvers *solvers, const acme_desire_options *opts);

@@ -30,9 +30,10 @@ typedef struct acme_provider acme_provider;
 
 /**
  * Options for acme_provider_new(). Initialise with
- * acme_provider_options_init() (or ACME_PROVIDER_OPTIONS_INIT) and set only
- * what you need; zero means "the default" for every numeric field. Fields
- * are only ever appended.
+ * acme_provider_options_init(&o, ACME_PROVIDER_OPTIONS_VERSION) (or
+ * ACME_PROVIDER_OPTIONS_INIT) and set only what you need; zero means "the
+ * default" for every field. Fields are only ever appended: the library
+ * reads only the fields of the version the struct carries.
  */
 typedef struct acme_provider_options {
     unsigned int version;           /**< ACME_PROVIDER_OPTIONS_VERSION */
@@ -49,16 +50,28 @@ typedef struct acme_provider_options {
     int log_level;                  /**< most verbose acme_log_level passed to `log`; default ACME_LOG_ERROR */
 } acme_provider_options;
 
-/** Static initialiser for acme_provider_options. */
-#define ACME_PROVIDER_OPTIONS_INIT { ACME_PROVIDER_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0 }
+/**
+ * Static initialiser for acme_provider_options: the defaults (all zero).
+ * Designated, so that -Wmissing-field-initializers stays quiet.
+ */
+#define ACME_PROVIDER_OPTIONS_INIT { .version = ACME_PROVIDER_OPTIONS_VERSION }
 
-/** Fill `opts` with the defaults (all zero) and the current version. Since 0.1. */
-ACME_API void acme_provider_options_init(acme_provider_options *opts);
+/**
+ * Fill `opts` with the defaults (all zero) and `version`, which is
+ * ACME_PROVIDER_OPTIONS_VERSION of the headers the caller was built with:
+ * only the fields that version has are written.
+ * Errors: ACME_ERR_INVALID (NULL `opts`; `version` 0 or newer than this
+ * library's), with the reason in acme_last_error().
+ * Thread-safe: it touches only `opts`. Since 0.1; `version` since 0.9.
+ */
+ACME_API int acme_provider_options_init(acme_provider_options *opts, unsigned int version);
 
 /**
  * Connect to the ACME server whose directory is at `directory_url` (https
- * only) and fetch the directory. `opts` may be NULL for the defaults.
- * Errors: ACME_ERR_INVALID (not an https URL), ACME_ERR_NETWORK,
+ * only) and fetch the directory. `opts` may be NULL for the defaults; the
+ * fields of its version are copied, later ones take their defaults.
+ * Errors: ACME_ERR_INVALID (not an https URL, unknown options version),
+ * ACME_ERR_NETWORK,
  * ACME_ERR_TLS (e.g. untrusted certificate), ACME_ERR_TIMEOUT,
  * ACME_ERR_TOO_LARGE, ACME_ERR_HTTP, ACME_ERR_PROTOCOL (not a directory:
  * not JSON, truncated, newNonce/newAccount/newOrder missing),

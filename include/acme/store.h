@@ -84,7 +84,10 @@ typedef void (*acme_store_unlock_fn)(const char *name, void *userdata);
 #define ACME_STORE_OPS_VERSION 1
 
 /**
- * The callbacks of a store. All are required. Fields are only ever appended.
+ * The callbacks of a store. Initialise with
+ * acme_store_ops_init(&ops, ACME_STORE_OPS_VERSION) or ACME_STORE_OPS_INIT,
+ * then set the callbacks; all are required. Fields are only ever appended:
+ * the library reads only the fields of the version the struct carries.
  * A callback's error code is returned to the library's caller as it is (a
  * positive value counts as ACME_ERR_CALLBACK), with a message naming the
  * operation and the key.
@@ -99,13 +102,26 @@ typedef struct acme_store_ops {
     acme_store_unlock_fn unlock; /**< release a named lock */
 } acme_store_ops;
 
+/** Static initialiser for acme_store_ops: no callbacks yet. */
+#define ACME_STORE_OPS_INIT { .version = ACME_STORE_OPS_VERSION }
+
+/**
+ * Fill `ops` with zeros (no callbacks) and `version`, which is
+ * ACME_STORE_OPS_VERSION of the headers the caller was built with: only
+ * the fields that version has are written.
+ * Errors: ACME_ERR_INVALID (NULL `ops`; `version` 0 or newer than this
+ * library's), with the reason in acme_last_error().
+ * Thread-safe: it touches only `ops`. Since 0.9.
+ */
+ACME_API int acme_store_ops_init(acme_store_ops *ops, unsigned int version);
+
 /** An opaque store. */
 typedef struct acme_store acme_store;
 
 /**
- * A store on host callbacks. `ops` is copied; `userdata` is passed to every
- * callback. Errors: ACME_ERR_INVALID (a callback missing, unknown version).
- * Since 0.1.
+ * A store on host callbacks. The fields of `ops`'s version are copied;
+ * `userdata` is passed to every callback. Errors: ACME_ERR_INVALID (a
+ * callback missing, unknown version). Since 0.1.
  */
 ACME_API int acme_store_new(acme_store **out, const acme_store_ops *ops, void *userdata);
 

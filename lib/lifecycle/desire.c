@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "protocol/identifier.h"
 #include "base/mem.h"
+#include "base/options.h"
 #include "base/problem.h"
 #include "protocol/provider.h"
 #include "lifecycle/renewal.h"
@@ -70,12 +71,16 @@ struct acme_event {
     const acme_problem *problem;
 };
 
-void acme_desire_options_init(acme_desire_options *opts)
+/* The bytes of each version of acme_desire_options, oldest first: a field
+ * appended as a new version appends its line (doc/ABI.md). */
+ACME__OPTIONS_DEFINE(options_versions, ACME_DESIRE_OPTIONS_VERSION, "desire options",
+                     "acme_desire_options_init",
+                     ACME__OPTIONS_END(acme_desire_options, profile),    /* 1 */
+                     ACME__OPTIONS_END(acme_desire_options, reuse_key)); /* 2 */
+
+int acme_desire_options_init(acme_desire_options *opts, unsigned int version)
 {
-    if (!opts)
-        return;
-    memset(opts, 0, sizeof(*opts));
-    opts->version = ACME_DESIRE_OPTIONS_VERSION;
+    return acme__options_init(&options_versions, opts, version, NULL);
 }
 
 /* ---- events ---------------------------------------------------------------- */
@@ -174,27 +179,25 @@ int acme_desire_new(acme_desire **out, acme_provider *provider, acme_store *stor
     *out = NULL;
     if (!provider || !store)
         return acme__fail(NULL, ACME_ERR_INVALID, "desire: a provider and a store are required");
-    acme_desire_options defaults;
-    acme_desire_options_init(&defaults);
-    if (!opts)
-        opts = &defaults;
-    if (opts->version < 1 || opts->version > ACME_DESIRE_OPTIONS_VERSION)
-        return acme__fail(NULL, ACME_ERR_INVALID, "desire: unknown options version %u",
-                          opts->version);
+    acme_desire_options own;
+    int rc = acme__options_copy(&options_versions, &own, sizeof(own), opts, NULL);
+    if (rc != ACME_OK)
+        return rc;
+    opts = &own;
     acme_desire *d = calloc(1, sizeof(*d));
     if (!d)
         return acme__fail(NULL, ACME_ERR_NOMEM, "desire: out of memory");
     d->provider = acme__provider_ref(provider);
     d->store = store;
     d->solvers = solvers;
-    d->o = *opts;
+    d->o = own;
     pthread_mutex_init(&d->account_lock, NULL);
     pthread_mutex_init(&d->event_lock, NULL);
-    int rc = copy_opt(&d->email, opts->email) | copy_opt(&d->eab_kid, opts->eab_kid) |
-             copy_opt(&d->eab_hmac_key, opts->eab_hmac_key) |
-             copy_opt(&d->eab_algorithm, opts->eab_algorithm) |
-             copy_opt(&d->preferred_chain, opts->preferred_chain) |
-             copy_opt(&d->profile, opts->profile);
+    rc = copy_opt(&d->email, opts->email) | copy_opt(&d->eab_kid, opts->eab_kid) |
+         copy_opt(&d->eab_hmac_key, opts->eab_hmac_key) |
+         copy_opt(&d->eab_algorithm, opts->eab_algorithm) |
+         copy_opt(&d->preferred_chain, opts->preferred_chain) |
+         copy_opt(&d->profile, opts->profile);
     if (rc != ACME_OK) {
         acme_desire_free(d);
         return acme__fail(NULL, ACME_ERR_NOMEM, "desire: out of memory");
@@ -426,8 +429,7 @@ static int ensure_account(acme_desire *d, acme__err *err)
     pthread_mutex_lock(&d->account_lock);
     int rc = ACME_OK;
     if (!d->account) {
-        acme_account_options reg;
-        acme_account_options_init(&reg);
+        acme_account_options reg = ACME_ACCOUNT_OPTIONS_INIT;
         const char *contacts[1] = { d->email };
         if (d->email) {
             reg.contacts = contacts;

@@ -10,6 +10,7 @@
 #include "net/json.h"
 #include "crypto/jws.h"
 #include "base/mem.h"
+#include "base/options.h"
 #include "protocol/provider.h"
 
 struct acme_account {
@@ -23,12 +24,15 @@ struct acme_account {
     acme__err err;
 };
 
-void acme_account_options_init(acme_account_options *opts)
+/* The bytes of each version of acme_account_options, oldest first: a field
+ * appended as a new version appends its line (doc/ABI.md). */
+ACME__OPTIONS_DEFINE(options_versions, ACME_ACCOUNT_OPTIONS_VERSION, "account options",
+                     "acme_account_options_init",
+                     ACME__OPTIONS_END(acme_account_options, eab_algorithm)); /* 1 */
+
+int acme_account_options_init(acme_account_options *opts, unsigned int version)
 {
-    if (!opts)
-        return;
-    memset(opts, 0, sizeof(*opts));
-    opts->version = ACME_ACCOUNT_OPTIONS_VERSION;
+    return acme__options_init(&options_versions, opts, version, NULL);
 }
 
 static acme_account *account_alloc(acme_provider *p, acme_key *key)
@@ -219,13 +223,11 @@ int acme_account_register(acme_account **out, acme_provider *p, acme_key *key,
     int rc = check_new_args(out, p, key);
     if (rc != ACME_OK)
         return rc;
-    acme_account_options defaults;
-    acme_account_options_init(&defaults);
-    if (!opts)
-        opts = &defaults;
-    if (opts->version < 1 || opts->version > ACME_ACCOUNT_OPTIONS_VERSION)
-        return acme__fail(NULL, ACME_ERR_INVALID, "account: unknown options version %u",
-                          opts->version);
+    acme_account_options own;
+    rc = acme__options_copy(&options_versions, &own, sizeof(own), opts, NULL);
+    if (rc != ACME_OK)
+        return rc;
+    opts = &own;
     acme_account *a = account_alloc(p, key);
     if (!a)
         return acme__fail(NULL, ACME_ERR_NOMEM, "account: out of memory");

@@ -9,6 +9,7 @@
 #include "acme/version.h"
 #include "net/json.h"
 #include "base/mem.h"
+#include "base/options.h"
 
 /* What a zero in acme_provider_options stands for, as documented there. */
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L
@@ -21,12 +22,15 @@
 #define LOG_LINE_MAX 1024
 #define USER_AGENT_MAX 256
 
-void acme_provider_options_init(acme_provider_options *opts)
+/* The bytes of each version of acme_provider_options, oldest first: a field
+ * appended as a new version appends its line (doc/ABI.md). */
+ACME__OPTIONS_DEFINE(options_versions, ACME_PROVIDER_OPTIONS_VERSION, "provider options",
+                     "acme_provider_options_init",
+                     ACME__OPTIONS_END(acme_provider_options, log_level)); /* 1 */
+
+int acme_provider_options_init(acme_provider_options *opts, unsigned int version)
 {
-    if (!opts)
-        return;
-    memset(opts, 0, sizeof(*opts));
-    opts->version = ACME_PROVIDER_OPTIONS_VERSION;
+    return acme__options_init(&options_versions, opts, version, NULL);
 }
 
 acme_provider *acme__provider_ref(acme_provider *p)
@@ -85,13 +89,11 @@ int acme_provider_new(acme_provider **out, const char *directory_url,
         return acme__fail(NULL, ACME_ERR_INVALID,
                           "provider: the directory URL must start with https:// (got \"%s\")",
                           directory_url ? directory_url : "(null)");
-    acme_provider_options defaults;
-    acme_provider_options_init(&defaults);
-    if (!opts)
-        opts = &defaults;
-    if (opts->version < 1 || opts->version > ACME_PROVIDER_OPTIONS_VERSION)
-        return acme__fail(NULL, ACME_ERR_INVALID, "provider: unknown options version %u",
-                          opts->version);
+    acme_provider_options own;
+    int rc = acme__options_copy(&options_versions, &own, sizeof(own), opts, NULL);
+    if (rc != ACME_OK)
+        return rc;
+    opts = &own;
 
     acme_provider *p = calloc(1, sizeof(*p));
     if (!p)
@@ -120,8 +122,8 @@ int acme_provider_new(acme_provider **out, const char *directory_url,
         .user_agent = user_agent,
     };
     acme__err err = { 0 };
-    int rc = p->directory_url ? acme__http_new(&p->http, &cfg, &err)
-                              : acme__fail(&err, ACME_ERR_NOMEM, "out of memory");
+    rc = p->directory_url ? acme__http_new(&p->http, &cfg, &err)
+                          : acme__fail(&err, ACME_ERR_NOMEM, "out of memory");
     acme__response res;
     memset(&res, 0, sizeof(res));
     if (rc == ACME_OK)

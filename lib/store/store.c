@@ -10,6 +10,7 @@
 
 #include "base/clock.h"
 #include "base/mem.h"
+#include "base/options.h"
 
 /* Longest key (acme/store.h). */
 #define KEY_MAX 1024
@@ -65,6 +66,17 @@ int acme__store_key_valid(const char *key)
 
 /* ---- handles ------------------------------------------------------------ */
 
+/* The bytes of each version of acme_store_ops, oldest first: a field
+ * appended as a new version appends its line (doc/ABI.md). */
+ACME__OPTIONS_DEFINE(ops_versions, ACME_STORE_OPS_VERSION, "store callbacks",
+                     "acme_store_ops_init",
+                     ACME__OPTIONS_END(acme_store_ops, unlock)); /* 1 */
+
+int acme_store_ops_init(acme_store_ops *ops, unsigned int version)
+{
+    return acme__options_init(&ops_versions, ops, version, NULL);
+}
+
 int acme_store_new(acme_store **out, const acme_store_ops *ops, void *userdata)
 {
     if (!out)
@@ -72,18 +84,17 @@ int acme_store_new(acme_store **out, const acme_store_ops *ops, void *userdata)
     *out = NULL;
     if (!ops)
         return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL callbacks");
-    if (ops->version < 1 || ops->version > ACME_STORE_OPS_VERSION)
-        return acme__fail(NULL, ACME_ERR_INVALID, "store: unknown callbacks version %u",
-                          ops->version);
-    if (!ops->read || !ops->write || !ops->remove || !ops->list || !ops->lock || !ops->unlock)
+    acme_store_ops own;
+    int rc = acme__options_copy(&ops_versions, &own, sizeof(own), ops, NULL);
+    if (rc != ACME_OK)
+        return rc;
+    if (!own.read || !own.write || !own.remove || !own.list || !own.lock || !own.unlock)
         return acme__fail(NULL, ACME_ERR_INVALID,
                           "store: every callback (read, write, remove, list, lock, unlock) is required");
     acme_store *s = calloc(1, sizeof(*s));
     if (!s)
         return acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
-    /* Version 1 is the whole struct; later versions append fields, which
-     * would be copied only when ops->version says they are there. */
-    s->ops = *ops;
+    s->ops = own;
     s->userdata = userdata;
     *out = s;
     return ACME_OK;

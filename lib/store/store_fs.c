@@ -489,7 +489,8 @@ int acme_store_new_fs(acme_store **out, const char *dir)
     }
     f->root = root;
     static const acme_store_ops ops = {
-        ACME_STORE_OPS_VERSION, fs_read, fs_write, fs_remove, fs_list, fs_lock, fs_unlock,
+        .version = ACME_STORE_OPS_VERSION, .read = fs_read, .write = fs_write,
+        .remove = fs_remove, .list = fs_list, .lock = fs_lock, .unlock = fs_unlock,
     };
     static const acme__store_backend backend = { fs_path, fs_link };
     acme_store *s = NULL;

@@ -39,7 +39,7 @@ static void test_register_and_lookup(acme_provider *p)
     acme_key *key = test_key(ACME_KEY_EC256);
     const char *contacts[] = { "alice@example.com" };
     acme_account_options o;
-    acme_account_options_init(&o);
+    acme_account_options_init(&o, ACME_ACCOUNT_OPTIONS_VERSION);
     o.contacts = contacts;
     o.contact_count = 1;
     o.agree_tos = 1;
@@ -174,7 +174,7 @@ static void test_key_types(acme_provider *p)
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         acme_key *key = test_key(types[i]);
         acme_account_options o;
-        acme_account_options_init(&o);
+        acme_account_options_init(&o, ACME_ACCOUNT_OPTIONS_VERSION);
         o.agree_tos = 1;
         acme_account *a = NULL;
         CHECK_OK(acme_account_register(&a, p, key, &o));

@@ -150,7 +150,7 @@ static int log_field(const char *kind, size_t index, const char *field, char *ou
 static acme_provider *new_provider(const char *directory)
 {
     acme_provider_options o;
-    acme_provider_options_init(&o);
+    acme_provider_options_init(&o, ACME_PROVIDER_OPTIONS_VERSION);
     o.ca_bundle = test_env("ACME_TEST_CA_BUNDLE");
     o.log = test_log_record;
     o.log_level = ACME_LOG_DEBUG;

@@ -554,7 +554,7 @@ static void test_race(void)
                 test_add_dns_solver(dns) != ACME_OK)
                 _exit(10);
             acme_desire_options o;
-            acme_desire_options_init(&o);
+            acme_desire_options_init(&o, ACME_DESIRE_OPTIONS_VERSION);
             o.email = "ops@example.com";
             o.lock_timeout_s = 60;
             o.on_event = on_event;
@@ -704,8 +704,9 @@ static void mem_unlock(const char *name, void *ud)
 static void test_host_store(void)
 {
     static mem_store m;
-    acme_store_ops ops = { ACME_STORE_OPS_VERSION, mem_read, mem_write, mem_remove,
-                           mem_list, mem_lock, mem_unlock };
+    acme_store_ops ops = { .version = ACME_STORE_OPS_VERSION, .read = mem_read,
+                           .write = mem_write, .remove = mem_remove, .list = mem_list,
+                           .lock = mem_lock, .unlock = mem_unlock };
     acme_store *store = NULL;
     REQUIRE_OK(acme_store_new(&store, &ops, &m));
     events ev = { 0 };

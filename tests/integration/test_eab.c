@@ -12,7 +12,7 @@ static int register_with(acme_provider *p, const char *kid, const char *hmac, co
 {
     acme_key *key = test_key(ACME_KEY_EC256);
     acme_account_options o;
-    acme_account_options_init(&o);
+    acme_account_options_init(&o, ACME_ACCOUNT_OPTIONS_VERSION);
     o.agree_tos = 1;
     o.eab_kid = kid;
     o.eab_hmac_key = hmac;

@@ -485,7 +485,7 @@ static void check_resubmit(void)
 static acme_provider *new_provider(long timeout_ms)
 {
     acme_provider_options o;
-    acme_provider_options_init(&o);
+    acme_provider_options_init(&o, ACME_PROVIDER_OPTIONS_VERSION);
     o.ca_bundle = test_env("ACME_TEST_CA_BUNDLE");
     o.log = test_log_record;
     o.log_level = ACME_LOG_DEBUG;

@@ -21,7 +21,7 @@ static int try_directory(const char *url, acme_provider_options *o)
 static acme_provider_options trusting(void)
 {
     acme_provider_options o;
-    acme_provider_options_init(&o);
+    acme_provider_options_init(&o, ACME_PROVIDER_OPTIONS_VERSION);
     o.ca_bundle = test_env("ACME_TEST_CA_BUNDLE");
     o.log = test_log_record;
     o.log_level = ACME_LOG_DEBUG;

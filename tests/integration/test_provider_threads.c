@@ -56,7 +56,7 @@ static void *run_worker(void *arg)
 static acme_provider *provider(const char *url, long timeout_ms)
 {
     acme_provider_options o;
-    acme_provider_options_init(&o);
+    acme_provider_options_init(&o, ACME_PROVIDER_OPTIONS_VERSION);
     o.ca_bundle = getenv("ACME_TEST_CA_BUNDLE");
     if (timeout_ms)
         o.timeout_ms = timeout_ms;

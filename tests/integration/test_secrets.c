@@ -424,7 +424,7 @@ int main(void)
      * and all (refused before any request: not base64url), then as given. */
     acme_key *account_key = test_key(ACME_KEY_EC256);
     acme_account_options ao;
-    acme_account_options_init(&ao);
+    acme_account_options_init(&ao, ACME_ACCOUNT_OPTIONS_VERSION);
     char hmac_newline[512];
     snprintf(hmac_newline, sizeof(hmac_newline), "%s\n", hmac);
     ao.agree_tos = 1;

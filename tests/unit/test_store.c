@@ -597,9 +597,19 @@ static void mem_clear(mem_store *m)
 
 static void test_host_store(void)
 {
-    acme_store_ops ops = { ACME_STORE_OPS_VERSION, mem_read,  mem_write,
-                           mem_remove,             mem_list,  mem_lock,
-                           mem_unlock };
+    acme_store_ops ops;
+    CHECK_RC(acme_store_ops_init(NULL, ACME_STORE_OPS_VERSION), ACME_ERR_INVALID);
+    CHECK_RC(acme_store_ops_init(&ops, 0), ACME_ERR_INVALID);
+    CHECK_RC(acme_store_ops_init(&ops, ACME_STORE_OPS_VERSION + 1), ACME_ERR_INVALID);
+    CHECK(strstr(acme_last_error(), "acme_store_ops_init") != NULL);
+    REQUIRE_OK(acme_store_ops_init(&ops, ACME_STORE_OPS_VERSION));
+    CHECK(ops.version == ACME_STORE_OPS_VERSION && ops.read == NULL && ops.unlock == NULL);
+    ops.read = mem_read;
+    ops.write = mem_write;
+    ops.remove = mem_remove;
+    ops.list = mem_list;
+    ops.lock = mem_lock;
+    ops.unlock = mem_unlock;
     mem_store m;
     memset(&m, 0, sizeof(m));
 
