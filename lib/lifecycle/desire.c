@@ -13,11 +13,13 @@
 #include "acme/order.h"
 #include "store/account_store.h"
 #include "base/clock.h"
+#include "protocol/account.h"
 #include "protocol/identifier.h"
 #include "base/mem.h"
 #include "base/problem.h"
 #include "protocol/provider.h"
 #include "lifecycle/renewal.h"
+#include "solvers/solver.h"
 #include "store/cert_store.h"
 
 #define DEFAULT_PARALLEL 4
@@ -29,7 +31,7 @@ typedef struct want {
     char **ids;
     size_t nids;
     int key_type;
-    const acme_solvers *solvers;
+    acme_solvers *solvers; /* a reference, or NULL */
     int force;
     /* outcome of the last ensure */
     int result;
@@ -40,7 +42,7 @@ typedef struct want {
 struct acme_desire {
     acme_provider *provider;
     acme_store *store;
-    const acme_solvers *solvers;
+    acme_solvers *solvers; /* a reference, or NULL */
     acme_desire_options o; /* string members point at the copies below */
     char *email;
     char *eab_kid;
@@ -183,8 +185,8 @@ int acme_desire_new(acme_desire **out, acme_provider *provider, acme_store *stor
     if (!d)
         return acme__fail(NULL, ACME_ERR_NOMEM, "desire: out of memory");
     d->provider = acme__provider_ref(provider);
-    d->store = store;
-    d->solvers = solvers;
+    d->store = acme__store_ref(store);
+    d->solvers = acme__solvers_ref(solvers);
     d->o = *opts;
     pthread_mutex_init(&d->account_lock, NULL);
     pthread_mutex_init(&d->event_lock, NULL);
@@ -211,6 +213,7 @@ static void want_clear(want *w)
 {
     free(w->name);
     acme__free_strv(w->ids, w->nids);
+    acme_solvers_free(w->solvers);
     memset(w, 0, sizeof(*w));
 }
 
@@ -223,6 +226,8 @@ void acme_desire_free(acme_desire *d)
     free(d->wants);
     acme_account_free(d->account);
     acme_provider_free(d->provider);
+    acme_store_free(d->store);
+    acme_solvers_free(d->solvers);
     free(d->email);
     free(d->eab_kid);
     acme__free_secret_str(d->eab_hmac_key);
@@ -307,7 +312,9 @@ static int add_want(acme_desire *d, const char *name, char **ids, size_t nids, i
     w->ids = ids;
     w->nids = nids;
     w->key_type = key_type ? key_type : ACME_KEY_EC256;
-    w->solvers = solvers;
+    acme_solvers *old = w->solvers;
+    w->solvers = acme__solvers_ref(solvers);
+    acme_solvers_free(old);
     return ACME_OK;
 }
 
@@ -436,7 +443,7 @@ int acme_desire_account(acme_desire *d, acme_account **out)
     *out = NULL;
     int rc = ensure_account(d, &d->err);
     if (rc == ACME_OK)
-        *out = d->account;
+        *out = acme__account_ref(d->account);
     return rc;
 }
 

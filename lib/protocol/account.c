@@ -1,7 +1,8 @@
 /* ACME accounts (RFC 8555 section 7.3): registration, lookup by key,
  * refresh, contact update, deactivation and key rollover. */
-#include "acme/account.h"
+#include "protocol/account.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include "protocol/provider.h"
 
 struct acme_account {
+    atomic_int refs;
     acme_provider *provider;
     acme_key *key;
     char *url;
@@ -36,6 +38,7 @@ static acme_account *account_alloc(acme_provider *p, acme_key *key)
     acme_account *a = calloc(1, sizeof(*a));
     if (!a)
         return NULL;
+    atomic_init(&a->refs, 1);
     a->provider = acme__provider_ref(p);
     a->key = acme__key_ref(key);
     a->status = acme__strdup("");
@@ -46,9 +49,16 @@ static acme_account *account_alloc(acme_provider *p, acme_key *key)
     return a;
 }
 
+acme_account *acme__account_ref(acme_account *a)
+{
+    if (a)
+        atomic_fetch_add(&a->refs, 1);
+    return a;
+}
+
 void acme_account_free(acme_account *a)
 {
-    if (!a)
+    if (!a || atomic_fetch_sub(&a->refs, 1) != 1)
         return;
     acme_provider_free(a->provider);
     acme_key_free(a->key);

@@ -33,7 +33,9 @@ struct acme_solvers {
     acme__err err;
 };
 
-acme_solvers *acme__solvers_ref(acme_solvers *s);
+/* Take a reference. The count is the one part of a set that changes while
+ * orders read it, so holders of a const set may take one too. */
+acme_solvers *acme__solvers_ref(const acme_solvers *s);
 
 /* Add a built-in solver whose userdata the set owns (freed with
  * free_userdata, also when adding fails). */

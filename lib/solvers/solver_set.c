@@ -75,11 +75,12 @@ const char *acme_solvers_last_error(const acme_solvers *s)
     return s ? acme__err_msg(&s->err) : "";
 }
 
-acme_solvers *acme__solvers_ref(acme_solvers *s)
+acme_solvers *acme__solvers_ref(const acme_solvers *s)
 {
-    if (s)
-        atomic_fetch_add(&s->refs, 1);
-    return s;
+    acme_solvers *m = (acme_solvers *)s;
+    if (m)
+        atomic_fetch_add(&m->refs, 1);
+    return m;
 }
 
 void acme_solvers_free(acme_solvers *s)

@@ -83,15 +83,23 @@ int acme_store_new(acme_store **out, const acme_store_ops *ops, void *userdata)
         return acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
     /* Version 1 is the whole struct; later versions append fields, which
      * would be copied only when ops->version says they are there. */
+    atomic_init(&s->refs, 1);
     s->ops = *ops;
     s->userdata = userdata;
     *out = s;
     return ACME_OK;
 }
 
+acme_store *acme__store_ref(acme_store *s)
+{
+    if (s)
+        atomic_fetch_add(&s->refs, 1);
+    return s;
+}
+
 void acme_store_free(acme_store *s)
 {
-    if (!s)
+    if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
     if (s->free_userdata)
         s->free_userdata(s->userdata);

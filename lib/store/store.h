@@ -3,6 +3,7 @@
 #ifndef ACME_LIB_STORE_H
 #define ACME_LIB_STORE_H
 
+#include <stdatomic.h>
 #include "acme/store.h"
 #include "base/buf.h"
 #include "base/error.h"
@@ -25,7 +26,10 @@ typedef struct acme__store_backend {
     int (*link)(const char *from_key, const char *to_key, void *userdata);
 } acme__store_backend;
 
+/* Reference-counted: a desire keeps the store it was given, so the host
+ * may free its own handle at any time. */
 struct acme_store {
+    atomic_int refs;
     acme_store_ops ops;
     void *userdata;
     /* Built-in stores only (NULL for host callbacks). Built-in callbacks
@@ -33,6 +37,8 @@ struct acme_store {
     const acme__store_backend *backend;
     void (*free_userdata)(void *); /* for stores that own their userdata */
 };
+
+acme_store *acme__store_ref(acme_store *s);
 
 /* Largest value the library reads (keys, chains, metadata are small). */
 #define ACME__STORE_MAX_VALUE (1024 * 1024)

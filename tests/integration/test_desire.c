@@ -246,6 +246,9 @@ static void test_lifecycle(void)
     acme_free(site_chain2);
     acme_free(site_key_pem);
     acme_desire_free(d);
+    /* acme_desire_account gave a reference of the caller's own. */
+    CHECK(acme_account_url(acct) && *acme_account_url(acct));
+    acme_account_free(acct);
 
     /* A new desire over the same store finds everything in place. */
     events ev2 = { 0 };
@@ -288,6 +291,9 @@ static void test_many(void)
         const char *ids[] = { name };
         CHECK_OK(acme_desire_add(d, NULL, ids, 1, 0, i % 10 == 3 ? refusing : NULL));
     }
+    /* The desire keeps its own references to the set and the store. */
+    acme_solvers_free(refusing);
+    acme_store_free(store);
     CHECK_RC(acme_desire_ensure(d), ACME_ERR_NO_SOLVER);
     size_t obtained, renewed, not_due, failed;
     acme_desire_summary(d, &obtained, &renewed, &not_due, &failed);
@@ -300,8 +306,6 @@ static void test_many(void)
             CHECK(acme_desire_error(d, i) == ACME_ERR_NO_SOLVER);
     }
     acme_desire_free(d);
-    acme_solvers_free(refusing);
-    acme_store_free(store);
     free(dir);
 }
 
@@ -329,6 +333,7 @@ static void test_race(void)
         acme_desire *d = new_desire(store, &ev, 1);
         acme_account *a;
         REQUIRE_OK(acme_desire_account(d, &a));
+        acme_account_free(a);
         acme_desire_free(d);
         acme_store_free(store);
     }
