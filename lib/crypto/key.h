@@ -42,4 +42,9 @@ int acme__key_matches(acme_key *k, mbedtls_pk_context *pub);
 /* Wrap a parsed mbedTLS key (taking it over) after checking its type. */
 int acme__key_from_pk(acme_key **out, mbedtls_pk_context *pk, acme__err *err);
 
+/* The public functions without "__", recording failures in err. */
+int acme__key_generate(acme_key **out, int type, acme__err *err);
+int acme__key_load_pem(acme_key **out, const char *pem, size_t len, acme__err *err);
+int acme__key_to_pem(const acme_key *key, char **pem_out, acme__err *err);
+
 #endif

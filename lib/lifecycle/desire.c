@@ -18,6 +18,8 @@
 #include "base/mem.h"
 #include "base/problem.h"
 #include "protocol/provider.h"
+#include "protocol/revoke.h"
+#include "crypto/key.h"
 #include "lifecycle/renewal.h"
 #include "solvers/solver.h"
 #include "store/cert_store.h"
@@ -507,10 +509,12 @@ static int order_for(acme_desire *d, want *w, acme_key *key, const char *replace
             acme_order_free(o);
             return *chain_out ? ACME_OK : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
         }
-        const acme_problem *p = o ? acme_order_last_problem(o) : acme_last_problem();
+        const acme_problem *p = o ? acme_order_last_problem(o) : NULL;
         int retry = attempt == 0 && replaces && acme_problem_is(p, "alreadyReplaced");
-        acme__fail_problem(err, rc, (acme_problem *)p, "%s",
-                           o ? acme_order_last_error(o) : acme_last_error());
+        if (o)
+            acme__fail_problem(err, rc, (acme_problem *)p, "%s", acme_order_last_error(o));
+        else /* only arguments or memory fail before there is an order */
+            acme__fail(err, rc, "%s: cannot create an order (%s)", w->name, acme_strerror(rc));
         acme_order_free(o);
         if (!retry)
             return rc;
@@ -591,9 +595,7 @@ static int ensure_want(acme_desire *d, want *w)
         acme_key *key = NULL;
         int new_key = !have || d->o.fresh_key_on_renewal || w->key_type != c.key_type;
         if (new_key) {
-            rc = acme_key_generate(&key, w->key_type);
-            if (rc != ACME_OK)
-                acme__fail(&err, rc, "%s", acme_last_error());
+            rc = acme__key_generate(&key, w->key_type, &err);
         } else {
             key = acme__key_ref(c.key);
         }
@@ -799,20 +801,16 @@ int acme_desire_revoke(acme_desire *d, const char *name, int reason, int with_ce
         return acme__fail(&d->err, rc, "revoke: no stored certificate called %s", name);
     if (rc != ACME_OK)
         return rc;
-    int revoking = 0; /* set once the request itself is made */
     if (with_cert_key) {
-        revoking = 1;
-        rc = acme_revoke_with_key(d->provider, c.key, c.chain_pem, reason);
+        rc = acme__revoke_with_key(d->provider, c.key, c.chain_pem, reason, &d->err);
     } else {
         rc = ensure_account(d, &d->err); /* records its own failure */
         if (rc == ACME_OK) {
-            revoking = 1;
             rc = acme_account_revoke(d->account, c.chain_pem, reason);
+            if (rc != ACME_OK) /* the account's record has the CA's answer */
+                acme__err_forward(&d->err, acme__account_err(d->account));
         }
     }
-    if (rc != ACME_OK && revoking) /* the thread's record has the CA's answer */
-        acme__fail_problem(&d->err, rc, (acme_problem *)acme_last_problem(), "%s",
-                           acme_last_error());
     if (rc == ACME_OK) {
         c.revoked = reason;
         rc = acme__stored_save_meta(d->store, &c, &d->err);

@@ -228,6 +228,19 @@ static void test_lifecycle(void)
     CHECK(!pebble_revoked(serial_site));
     CHECK_OK(acme_desire_revoke(d, "site", ACME_REASON_SUPERSEDED, 0));
     CHECK(pebble_revoked(serial_site));
+    /* Revoked again: the CA's alreadyRevoked is recorded on the account
+     * the call was made on, and on the desire. */
+    char *revoked_chain = store_get(store, "certs/site/chain.pem");
+    REQUIRE(revoked_chain != NULL);
+    CHECK_RC(acme_account_revoke(acct, revoked_chain, ACME_REASON_SUPERSEDED), ACME_ERR_PROBLEM);
+    CHECK_MSG(acme_problem_is(acme_account_last_problem(acct), "alreadyRevoked"), "%s",
+              acme_account_last_error(acct));
+    CHECK_MSG(strstr(acme_account_last_error(acct), "revoking the certificate") != NULL, "\"%s\"",
+              acme_account_last_error(acct));
+    acme_free(revoked_chain);
+    CHECK_RC(acme_desire_revoke(d, "site", ACME_REASON_SUPERSEDED, 0), ACME_ERR_PROBLEM);
+    CHECK_MSG(strstr(acme_desire_last_error(d), "revoking the certificate") != NULL, "\"%s\"",
+              acme_desire_last_error(d));
     CHECK_OK(acme_desire_revoke(d, "api.example.net", ACME_REASON_KEY_COMPROMISE, 1));
     CHECK(pebble_revoked(serial_api));
     CHECK(ev.revoked == 2);
