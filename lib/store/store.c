@@ -90,6 +90,22 @@ int acme_store_new(acme_store **out, const acme_store_ops *ops, void *userdata)
     return ACME_OK;
 }
 
+int acme__store_new_backend(acme_store **out, const acme__store_backend *backend, void *userdata,
+                            void (*free_userdata)(void *), acme__err *err)
+{
+    acme_store *s = calloc(1, sizeof(*s));
+    if (!s) {
+        free_userdata(userdata);
+        return acme__fail(err, ACME_ERR_NOMEM, "store: out of memory");
+    }
+    atomic_init(&s->refs, 1);
+    s->backend = backend;
+    s->userdata = userdata;
+    s->free_userdata = free_userdata;
+    *out = s;
+    return ACME_OK;
+}
+
 acme_store *acme__store_ref(acme_store *s)
 {
     if (s)
@@ -154,34 +170,17 @@ int acme_store_put(acme_store *s, const char *key, const void *data, size_t len,
 
 /* ---- internal API ------------------------------------------------------- */
 
-/* What the thread's last error said before a callback ran, so that a
- * failing host callback is not blamed with an older, unrelated message. */
-typedef struct before {
-    char msg[sizeof(((acme__err *)0)->msg)];
-} before;
-
-static void before_take(const acme_store *s, before *b)
-{
-    /* A built-in store always records its reason, so it needs no copy. */
-    if (s->backend)
-        b->msg[0] = '\0';
-    else
-        snprintf(b->msg, sizeof(b->msg), "%s", acme_last_error());
-}
-
-/* A callback failed with rc: pass the code on, with a message that names
- * the operation and the key, and the callback's own reason when it left
- * one in the thread's last error. */
-static int cb_fail(const acme_store *s, int rc, const before *b, const char *verb,
-                   const char *key, acme__err *err)
+/* An operation failed with rc: pass the code on, with a message that
+ * names the operation and the key, and the reason a built-in backend
+ * recorded in why (a host's callback gives only its code). */
+static int cb_fail(int rc, acme__err *why, const char *verb, const char *key, acme__err *err)
 {
     if (rc > 0)
         rc = ACME_ERR_CALLBACK; /* not an acme_error code */
-    const char *now = acme_last_error();
-    const char *reason = acme_strerror(rc);
-    if (now[0] && (s->backend || strcmp(now, b->msg) != 0))
-        reason = now;
-    return acme__fail(err, rc, "store: cannot %s %s: %s", verb, key, reason);
+    rc = acme__fail(err, rc, "store: cannot %s %s: %s", verb, key,
+                    why->code ? why->msg : acme_strerror(rc));
+    acme__err_clear(why);
+    return rc;
 }
 
 static int check_key(const acme_store *s, const char *key, const char *what, acme__err *err)
@@ -196,9 +195,10 @@ static int check_key(const acme_store *s, const char *key, const char *what, acm
 /* Run a read-like callback (read, list) into a bounded buffer. */
 static int fetch(acme_store *s, int list, const char *key, acme_buffer *b, acme__err *err)
 {
-    before bf;
-    before_take(s, &bf);
-    int rc = list ? s->ops.list(key, b, s->userdata) : s->ops.read(key, b, s->userdata);
+    acme__err why = ACME__ERR_QUIET;
+    const acme__store_backend *be = s->backend;
+    int rc = be ? (list ? be->list(key, b, s->userdata, &why) : be->read(key, b, s->userdata, &why))
+                : (list ? s->ops.list(key, b, s->userdata) : s->ops.read(key, b, s->userdata));
     if (rc == ACME_OK && b->too_large)
         rc = acme__fail(err, ACME_ERR_TOO_LARGE, "store: cannot %s %s: larger than %zu bytes",
                         list ? "list" : "read", key, b->max);
@@ -206,7 +206,8 @@ static int fetch(acme_store *s, int list, const char *key, acme_buffer *b, acme_
         rc = acme__fail(err, ACME_ERR_NOMEM, "store: cannot %s %s: out of memory",
                         list ? "list" : "read", key);
     else if (rc != ACME_OK)
-        rc = cb_fail(s, rc, &bf, list ? "list" : "read", key, err);
+        rc = cb_fail(rc, &why, list ? "list" : "read", key, err);
+    acme__err_clear(&why);
     if (rc != ACME_OK)
         acme__buf_wipe(&b->buf);
     return rc;
@@ -242,10 +243,12 @@ int acme__store_write(acme_store *s, const char *key, const void *data, size_t l
         return rc;
     if (!data && len)
         return acme__fail(err, ACME_ERR_INVALID, "store: cannot write %s: NULL data", key);
-    before bf;
-    before_take(s, &bf);
-    rc = s->ops.write(key, data ? data : "", len, secret ? 1 : 0, s->userdata);
-    return rc == ACME_OK ? ACME_OK : cb_fail(s, rc, &bf, "write", key, err);
+    acme__err why = ACME__ERR_QUIET;
+    if (!data)
+        data = "";
+    rc = s->backend ? s->backend->write(key, data, len, secret ? 1 : 0, s->userdata, &why)
+                    : s->ops.write(key, data, len, secret ? 1 : 0, s->userdata);
+    return rc == ACME_OK ? ACME_OK : cb_fail(rc, &why, "write", key, err);
 }
 
 int acme__store_write_same(acme_store *s, const char *from_key, const char *to_key,
@@ -257,13 +260,13 @@ int acme__store_write_same(acme_store *s, const char *from_key, const char *to_k
     if (rc != ACME_OK)
         return rc;
     if (s->backend && s->backend->link) {
-        before bf;
-        before_take(s, &bf);
-        rc = s->backend->link(from_key, to_key, s->userdata);
+        acme__err why = ACME__ERR_QUIET;
+        rc = s->backend->link(from_key, to_key, s->userdata, &why);
         if (rc == ACME_OK)
             return ACME_OK;
         if (rc != ACME_ERR_UNSUPPORTED)
-            return cb_fail(s, rc, &bf, "write", to_key, err);
+            return cb_fail(rc, &why, "write", to_key, err);
+        acme__err_clear(&why);
     }
     return acme__store_write(s, to_key, data, len, secret, err);
 }
@@ -273,10 +276,9 @@ int acme__store_remove(acme_store *s, const char *key, acme__err *err)
     int rc = check_key(s, key, "key", err);
     if (rc != ACME_OK)
         return rc;
-    before bf;
-    before_take(s, &bf);
-    rc = s->ops.remove(key, s->userdata);
-    return rc == ACME_OK ? ACME_OK : cb_fail(s, rc, &bf, "remove", key, err);
+    acme__err why = ACME__ERR_QUIET;
+    rc = s->backend ? s->backend->remove(key, s->userdata, &why) : s->ops.remove(key, s->userdata);
+    return rc == ACME_OK ? ACME_OK : cb_fail(rc, &why, "remove", key, err);
 }
 
 int acme__store_list(acme_store *s, const char *prefix, char ***names, size_t *n,
@@ -338,17 +340,19 @@ int acme__store_lock(acme_store *s, const char *name, acme__err *err)
     int rc = check_key(s, name, "lock name", err);
     if (rc != ACME_OK)
         return rc;
-    before bf;
-    before_take(s, &bf);
-    rc = s->ops.lock(name, s->userdata);
-    return rc == ACME_OK ? ACME_OK : cb_fail(s, rc, &bf, "lock", name, err);
+    acme__err why = ACME__ERR_QUIET;
+    rc = s->backend ? s->backend->lock(name, s->userdata, &why) : s->ops.lock(name, s->userdata);
+    return rc == ACME_OK ? ACME_OK : cb_fail(rc, &why, "lock", name, err);
 }
 
 void acme__store_unlock(acme_store *s, const char *name)
 {
     if (!s || !acme__store_key_valid(name))
         return;
-    s->ops.unlock(name, s->userdata);
+    if (s->backend)
+        s->backend->unlock(name, s->userdata);
+    else
+        s->ops.unlock(name, s->userdata);
 }
 
 /* How often a waiting lock is tried again. */

@@ -15,15 +15,23 @@ struct acme_buffer {
                     * even if the callback ignores the error and returns ACME_OK */
 };
 
-/* What a built-in store offers beyond acme_store_ops. Kept out of the
- * public struct, whose layout is fixed; every member may be NULL. */
+/* A built-in store: the operations of acme_store_ops, recording their
+ * failures in err, and what it offers beyond them. Kept out of the public
+ * struct, whose layout is fixed. path and link may be NULL. */
 typedef struct acme__store_backend {
+    int (*read)(const char *key, acme_buffer *out, void *userdata, acme__err *err);
+    int (*write)(const char *key, const void *data, size_t len, int secret, void *userdata,
+                 acme__err *err);
+    int (*remove)(const char *key, void *userdata, acme__err *err);
+    int (*list)(const char *prefix, acme_buffer *out, void *userdata, acme__err *err);
+    int (*lock)(const char *name, void *userdata, acme__err *err);
+    void (*unlock)(const char *name, void *userdata);
     /* The host path of a valid key, as a new string (NULL when out of
      * memory). Without it keys have no path (acme_store_path). */
     char *(*path)(const char *key, void *userdata);
     /* Make to_key another name of what from_key holds. ACME_ERR_UNSUPPORTED
      * lets the caller write a copy instead. */
-    int (*link)(const char *from_key, const char *to_key, void *userdata);
+    int (*link)(const char *from_key, const char *to_key, void *userdata, acme__err *err);
 } acme__store_backend;
 
 /* Reference-counted: a desire keeps the store it was given, so the host
@@ -39,6 +47,10 @@ struct acme_store {
 };
 
 acme_store *acme__store_ref(acme_store *s);
+/* A store on a built-in backend; free_userdata frees userdata with the
+ * store (also here, when this fails). */
+int acme__store_new_backend(acme_store **out, const acme__store_backend *backend, void *userdata,
+                            void (*free_userdata)(void *), acme__err *err);
 
 /* Largest value the library reads (keys, chains, metadata are small). */
 #define ACME__STORE_MAX_VALUE (1024 * 1024)
