@@ -77,6 +77,7 @@ void acme_key_free(acme_key *k)
         return;
     mbedtls_pk_free(&k->pk); /* mbedTLS zeroizes the key material */
     pthread_mutex_destroy(&k->lock);
+    acme__err_clear(&k->err);
     acme__wipe(k, sizeof(*k));
     free(k);
 }
@@ -283,22 +284,43 @@ int acme__key_to_pem(const acme_key *key, char **pem_out, acme__err *err)
     return ACME_OK;
 }
 
+/* Record the failure in why on the key as well (see struct acme_key). */
+static int key_record(const acme_key *key, acme__err *why)
+{
+    acme_key *k = (acme_key *)key;
+    pthread_mutex_lock(&k->lock);
+    int rc = acme__err_forward(&k->err, why);
+    pthread_mutex_unlock(&k->lock);
+    acme__err_clear(why);
+    return rc;
+}
+
 int acme_key_to_pem(const acme_key *key, char **pem_out)
 {
-    return acme__key_to_pem(key, pem_out, NULL);
+    if (!key)
+        return acme__fail(NULL, ACME_ERR_INVALID, "key: NULL argument");
+    acme__err why = ACME__ERR_QUIET;
+    int rc = acme__key_to_pem(key, pem_out, &why);
+    return rc == ACME_OK ? ACME_OK : key_record(key, &why);
+}
+
+const char *acme_key_last_error(const acme_key *key)
+{
+    return key ? acme__err_msg(&key->err) : "";
 }
 
 int acme_key_save_file(const acme_key *key, const char *path)
 {
-    if (!key || !path)
+    if (!key)
         return acme__fail(NULL, ACME_ERR_INVALID, "key: NULL argument");
-    char *pem;
-    int rc = acme_key_to_pem(key, &pem);
-    if (rc != ACME_OK)
-        return rc;
-    rc = acme__file_write_atomic(path, pem, strlen(pem), 0600, NULL);
+    acme__err why = ACME__ERR_QUIET;
+    char *pem = NULL;
+    int rc = path ? acme__key_to_pem(key, &pem, &why)
+                  : acme__fail(&why, ACME_ERR_INVALID, "key: NULL path");
+    if (rc == ACME_OK)
+        rc = acme__file_write_atomic(path, pem, strlen(pem), 0600, &why);
     acme__free_secret_str(pem);
-    return rc;
+    return rc == ACME_OK ? ACME_OK : key_record(key, &why);
 }
 
 int acme_key_get_type(const acme_key *key)
@@ -419,30 +441,47 @@ int acme__jwk_thumbprint(const char *jwk, size_t len, char **b64_out)
 
 int acme_key_jwk(const acme_key *key, char **json_out)
 {
-    if (!key || !json_out)
+    if (!key)
         return acme__fail(NULL, ACME_ERR_INVALID, "key: NULL argument");
+    acme__err why = ACME__ERR_QUIET;
+    if (!json_out) {
+        acme__fail(&why, ACME_ERR_INVALID, "key: NULL output");
+        return key_record(key, &why);
+    }
     acme__buf b = ACME__BUF_INIT;
     int rc = acme__key_append_jwk(key, &b);
     if (rc != ACME_OK) {
         acme__buf_free(&b);
-        return acme__fail(NULL, rc, "key: cannot encode the JWK");
+        acme__fail(&why, rc, "key: cannot encode the JWK");
+        return key_record(key, &why);
     }
     *json_out = acme__buf_detach(&b);
-    return *json_out ? ACME_OK : acme__fail(NULL, ACME_ERR_NOMEM, "key: out of memory");
+    if (!*json_out) {
+        acme__fail(&why, ACME_ERR_NOMEM, "key: out of memory");
+        return key_record(key, &why);
+    }
+    return ACME_OK;
 }
 
 int acme_key_thumbprint(const acme_key *key, char **b64_out)
 {
-    if (!key || !b64_out)
+    if (!key)
         return acme__fail(NULL, ACME_ERR_INVALID, "key: NULL argument");
+    acme__err why = ACME__ERR_QUIET;
+    if (!b64_out) {
+        acme__fail(&why, ACME_ERR_INVALID, "key: NULL output");
+        return key_record(key, &why);
+    }
     *b64_out = NULL;
     acme__buf jwk = ACME__BUF_INIT;
     int rc = acme__key_append_jwk(key, &jwk);
     if (rc == ACME_OK)
         rc = acme__jwk_thumbprint(jwk.data, jwk.len, b64_out);
     acme__buf_free(&jwk);
-    if (rc != ACME_OK)
-        return acme__fail(NULL, rc, "key: cannot compute the JWK thumbprint");
+    if (rc != ACME_OK) {
+        acme__fail(&why, rc, "key: cannot compute the JWK thumbprint");
+        return key_record(key, &why);
+    }
     return ACME_OK;
 }
 

@@ -18,6 +18,9 @@ struct acme_key {
     /* Private-key operations hold this: RSA blinding state is mutable. */
     pthread_mutex_t lock;
     mbedtls_pk_context pk;
+    /* The last failure of a public call on the key, written under lock:
+     * the key itself is const to those calls and may be shared. */
+    acme__err err;
 };
 
 /* Largest JWS signature: RSA 4096 (EC P-384 r||s is 96 bytes). */

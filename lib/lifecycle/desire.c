@@ -146,9 +146,9 @@ static void emit(acme_desire *d, int type, const char *name, int error, const ch
     if (type != ACME_EVENT_FAILED) {
         e.chain_key = acme__store_cert_key(name, ACME__FILE_CHAIN);
         e.key_key = acme__store_cert_key(name, ACME__FILE_KEY);
-        if (e.chain_key && acme_store_path(d->store, e.chain_key, &e.chain_path) != ACME_OK)
+        if (e.chain_key && acme__store_path(d->store, e.chain_key, &e.chain_path, NULL) != ACME_OK)
             e.chain_path = NULL;
-        if (e.key_key && acme_store_path(d->store, e.key_key, &e.key_path) != ACME_OK)
+        if (e.key_key && acme__store_path(d->store, e.key_key, &e.key_path, NULL) != ACME_OK)
             e.key_path = NULL;
     }
     pthread_mutex_lock(&d->event_lock);

@@ -119,26 +119,44 @@ void acme_store_free(acme_store *s)
         return;
     if (s->free_userdata)
         s->free_userdata(s->userdata);
+    acme__err_clear(&s->err);
     free(s);
+}
+
+int acme__store_path(const acme_store *s, const char *key, char **path_out, acme__err *err)
+{
+    if (!path_out)
+        return acme__fail(err, ACME_ERR_INVALID, "store: NULL output");
+    *path_out = NULL;
+    if (!s || !key)
+        return acme__fail(err, ACME_ERR_INVALID, "store: NULL argument");
+    if (!s->backend || !s->backend->path)
+        return acme__fail(err, ACME_ERR_UNSUPPORTED,
+                          "store: not a filesystem store; keys have no path");
+    if (!acme__store_key_valid(key))
+        return acme__fail(err, ACME_ERR_INVALID, "store: invalid key \"%.200s\"", key);
+    char *path = s->backend->path(key, s->userdata);
+    if (!path)
+        return acme__fail(err, ACME_ERR_NOMEM, "store: out of memory");
+    *path_out = path;
+    return ACME_OK;
+}
+
+/* A public call's record: the store's own (the struct is the library's,
+ * so its record may change under a const handle), or none without one. */
+static acme__err *rec(const acme_store *s)
+{
+    return s ? (acme__err *)&s->err : NULL;
 }
 
 int acme_store_path(const acme_store *s, const char *key, char **path_out)
 {
-    if (!path_out)
-        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL output");
-    *path_out = NULL;
-    if (!s || !key)
-        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL argument");
-    if (!s->backend || !s->backend->path)
-        return acme__fail(NULL, ACME_ERR_UNSUPPORTED,
-                          "store: not a filesystem store; keys have no path");
-    if (!acme__store_key_valid(key))
-        return acme__fail(NULL, ACME_ERR_INVALID, "store: invalid key \"%.200s\"", key);
-    char *path = s->backend->path(key, s->userdata);
-    if (!path)
-        return acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
-    *path_out = path;
-    return ACME_OK;
+    return acme__store_path(s, key, path_out, rec(s));
+}
+
+const char *acme_store_last_error(const acme_store *s)
+{
+    return s ? acme__err_msg(&s->err) : "";
 }
 
 int acme_store_get(acme_store *s, const char *key, char **data, size_t *len)
@@ -148,15 +166,15 @@ int acme_store_get(acme_store *s, const char *key, char **data, size_t *len)
     if (len)
         *len = 0;
     if (!data)
-        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL output");
+        return acme__fail(rec(s), ACME_ERR_INVALID, "store: NULL output");
     acme__buf b = ACME__BUF_INIT;
-    int rc = acme__store_read(s, key, &b, NULL);
+    int rc = acme__store_read(s, key, &b, rec(s));
     if (rc != ACME_OK)
         return rc;
     size_t n = b.len;
     char *d = acme__buf_detach(&b);
     if (!d)
-        return acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
+        return acme__fail(rec(s), ACME_ERR_NOMEM, "store: out of memory");
     *data = d;
     if (len)
         *len = n;
@@ -165,7 +183,7 @@ int acme_store_get(acme_store *s, const char *key, char **data, size_t *len)
 
 int acme_store_put(acme_store *s, const char *key, const void *data, size_t len, int secret)
 {
-    return acme__store_write(s, key, data, len, secret, NULL);
+    return acme__store_write(s, key, data, len, secret, rec(s));
 }
 
 /* ---- internal API ------------------------------------------------------- */

@@ -44,9 +44,14 @@ struct acme_store {
      * always record their reason for a failure. */
     const acme__store_backend *backend;
     void (*free_userdata)(void *); /* for stores that own their userdata */
+    /* The last failure of a public call on the store (the library's own
+     * calls pass their records down and leave it alone). */
+    acme__err err;
 };
 
 acme_store *acme__store_ref(acme_store *s);
+/* acme_store_path, recording a failure in err. */
+int acme__store_path(const acme_store *s, const char *key, char **path_out, acme__err *err);
 /* A store on a built-in backend; free_userdata frees userdata with the
  * store (also here, when this fails). */
 int acme__store_new_backend(acme_store **out, const acme__store_backend *backend, void *userdata,
