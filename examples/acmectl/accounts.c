@@ -174,6 +174,7 @@ int cmd_register(cli *c, int argc, char **argv)
             existed ? "was registered already" : "registered", email);
         printf("%s\n", acme_account_url(account));
     }
+    acme_account_free(account);
     acme_desire_free(d);
     return rc;
 }

@@ -345,6 +345,7 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
             rc = fail_with("account", acme_desire_last_error(d), acme_last_problem());
         else
             say("account %s (%s)", acme_account_url(account), email);
+        acme_account_free(account);
     }
     if (rc == EXIT_OK && bp->email)
         rc = cli_save_conf(c, bp->email);

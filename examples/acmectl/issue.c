@@ -205,6 +205,7 @@ static int run_csr(cli *c, const batch_params *bp, const char *csr, char **ids, 
         free(path);
     }
     acme_order_free(o);
+    acme_account_free(account);
     acme_desire_free(d);
     solver_env_free(env);
     free(name);

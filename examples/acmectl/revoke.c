@@ -102,6 +102,7 @@ static int revoke_file(cli *c, const char *email_opt, const char *cert_path,
         if (rc == EXIT_OK && acme_account_revoke(account, pem, reason) != ACME_OK)
             rc = fail_with("revoke", acme_account_last_error(account),
                            acme_account_last_problem(account));
+        acme_account_free(account);
         acme_desire_free(d);
     }
     if (rc == EXIT_OK) {

@@ -139,7 +139,12 @@ ACME_API const char *acme_account_last_error(const acme_account *a);
 /** Problem document of the last failure on this account, or NULL. Since 0.1. */
 ACME_API const acme_problem *acme_account_last_problem(const acme_account *a);
 
-/** Free the account handle (not the account at the CA). NULL is allowed. Since 0.1. */
+/**
+ * Drop the caller's reference to the account handle (not the account at
+ * the CA). Handles are reference-counted (a desire keeps its own; an
+ * order keeps the provider and key, not the account), so the handle goes
+ * with the last holder. NULL is allowed. Since 0.1.
+ */
 ACME_API void acme_account_free(acme_account *a);
 
 #ifdef __cplusplus

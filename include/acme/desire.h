@@ -136,9 +136,11 @@ typedef struct acme_desire acme_desire;
 
 /**
  * A desire on `provider`, keeping its state in `store`, answering
- * challenges with `solvers` (all three referenced, not copied: they must
- * outlive the desire). `opts` may be NULL for the defaults; the fields of
- * its version are copied, later ones take their defaults.
+ * challenges with `solvers` (may be NULL when every name brings its own).
+ * The desire takes a reference to each of the three, so the caller may
+ * free its own handles at any time; they go when the last holder lets them
+ * go. `opts` may be NULL for the defaults; the fields of its version are
+ * copied, later ones take their defaults.
  * Errors: ACME_ERR_INVALID (no provider or store, unknown options version),
  * ACME_ERR_NOMEM. Since 0.1.
  */
@@ -150,7 +152,8 @@ ACME_API int acme_desire_new(acme_desire **out, acme_provider *provider, acme_st
  * "._-@+"; NULL: the first identifier, with "*" written as "_") for the n
  * identifiers (DNS names, wildcards or IP addresses; checked at once), with
  * a key of `key_type` (0: ACME_KEY_EC256). `solvers` overrides the desire's
- * solvers for this certificate (NULL: the desire's). Adding a name again
+ * solvers for this certificate (NULL: the desire's; referenced, as in
+ * acme_desire_new()). Adding a name again
  * replaces its entry. Errors: ACME_ERR_IDENTIFIER, ACME_ERR_INVALID. Since 0.1.
  */
 ACME_API int acme_desire_add(acme_desire *d, const char *name, const char *const *identifiers,
@@ -224,8 +227,12 @@ ACME_API void acme_desire_summary(const acme_desire *d, size_t *obtained, size_t
 
 /**
  * The desire's account: loaded from the store, recovered from its key, or
- * created and registered, as ensure would. Borrowed; lives as long as d.
- * Since 0.1.
+ * created and registered, as ensure would. `*out` is a reference of the
+ * caller's own, as from every other function that fills an out-parameter:
+ * free it with acme_account_free(), before or after the desire. It is the
+ * desire's account, shared: use it on one thread at a time, and not while
+ * an ensure of the desire runs. Errors: as acme_desire_ensure(), recorded
+ * on d. Since 0.1; an owned reference since 0.9 (before, it was borrowed).
  */
 ACME_API int acme_desire_account(acme_desire *d, acme_account **out);
 

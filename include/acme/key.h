@@ -99,6 +99,19 @@ ACME_API int acme_key_type_from_name(const char *name);
 ACME_API const char *acme_key_type_name(int type);
 
 /**
+ * The message of the last call on `key` that failed (acme_key_to_pem(),
+ * acme_key_save_file(), acme_key_jwk(), acme_key_thumbprint()), or "" when
+ * none has. The functions that make a key (generate, load) have no handle
+ * when they fail: their message is in acme_last_error(). Borrowed: valid
+ * until the next failing call on `key` or its last free. Keys have no CA
+ * problem. Threads: a key may be shared; when several threads call on it,
+ * this is the failure of whichever call failed last, so read it on the
+ * thread whose call failed before another thread's call on the key can
+ * fail. Since 0.9.
+ */
+ACME_API const char *acme_key_last_error(const acme_key *key);
+
+/**
  * Release the caller's reference. The key material is wiped when the last
  * reference goes. NULL is allowed. Since 0.1.
  */

@@ -13,8 +13,11 @@
  * The responders run one background thread each from start to stop; while
  * they run, any number of orders (on any threads) may use them through
  * solvers added with acme_solvers_add_http_responder() /
- * acme_solvers_add_tls_alpn_responder(). Stop a responder only after the
- * orders using it are done.
+ * acme_solvers_add_tls_alpn_responder(). A solver set takes a reference
+ * to the responders added to it: stopping a responder ends its serving at
+ * once, and an order that still presents through it fails with
+ * ACME_ERR_STATE (nothing is served, nothing is freed under it); stop it
+ * after the orders using it are done.
  */
 #ifndef ACME_RESPONDER_H
 #define ACME_RESPONDER_H
@@ -53,9 +56,15 @@ ACME_API int acme_http_responder_start(acme_http_responder **out, const char *ad
                                        unsigned int port);
 /** The port actually bound (useful after starting on port 0). Since 0.1. */
 ACME_API unsigned int acme_http_responder_port(const acme_http_responder *r);
-/** Add an http-01 solver that publishes its answers through `r`. Since 0.1. */
+/**
+ * Add an http-01 solver that publishes its answers through `r`; the set
+ * keeps a reference to `r`. Errors: ACME_ERR_INVALID, ACME_ERR_NOMEM. Since 0.1.
+ */
 ACME_API int acme_solvers_add_http_responder(acme_solvers *s, acme_http_responder *r);
-/** Stop the thread, close the socket and free. NULL is allowed. Since 0.1. */
+/**
+ * Stop the thread, close the socket, free the answers and drop the
+ * caller's reference (solver sets may hold others). NULL is allowed. Since 0.1.
+ */
 ACME_API void acme_http_responder_stop(acme_http_responder *r);
 
 /** A running tls-alpn-01 responder. */
@@ -75,9 +84,16 @@ ACME_API int acme_tls_alpn_responder_start(acme_tls_alpn_responder **out, const 
                                            unsigned int port);
 /** The port actually bound. Since 0.1. */
 ACME_API unsigned int acme_tls_alpn_responder_port(const acme_tls_alpn_responder *r);
-/** Add a tls-alpn-01 solver that publishes its certificates through `r`. Since 0.1. */
+/**
+ * Add a tls-alpn-01 solver that publishes its certificates through `r`;
+ * the set keeps a reference to `r`. Errors: ACME_ERR_INVALID,
+ * ACME_ERR_NOMEM. Since 0.1.
+ */
 ACME_API int acme_solvers_add_tls_alpn_responder(acme_solvers *s, acme_tls_alpn_responder *r);
-/** Stop the thread, close the socket and free. NULL is allowed. Since 0.1. */
+/**
+ * Stop the thread, close the socket, free the answers and drop the
+ * caller's reference (solver sets may hold others). NULL is allowed. Since 0.1.
+ */
 ACME_API void acme_tls_alpn_responder_stop(acme_tls_alpn_responder *r);
 
 #ifdef __cplusplus

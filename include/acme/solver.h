@@ -126,7 +126,23 @@ ACME_API int acme_solvers_add(acme_solvers *s, const char *type, acme_solver_pre
 /** Number of solvers in the set. Since 0.1. */
 ACME_API size_t acme_solvers_count(const acme_solvers *s);
 
-/** Free the set (not the userdata of its solvers). NULL is allowed. Since 0.1. */
+/**
+ * The message of the last call on `s` that failed (acme_solvers_add(),
+ * acme_solvers_add_webroot(), acme_solvers_add_http_responder(),
+ * acme_solvers_add_tls_alpn_responder()), or "" when none has. Borrowed:
+ * valid until the next call on `s` or its free. A solver that fails during
+ * an order is reported on the order (acme_order_last_error()), not here,
+ * for the set is shared read-only by the orders that use it. Calls on a set
+ * have no CA problem. Threads: as for adding, one thread at a time.
+ * Since 0.9.
+ */
+ACME_API const char *acme_solvers_last_error(const acme_solvers *s);
+/**
+ * Drop the caller's reference to the set. The set is reference-counted: a
+ * desire keeps its own reference, so the set (with the userdata of
+ * built-in solvers and its references to responders) goes when the last
+ * holder lets it go; a host's own userdata is never freed. NULL is allowed. Since 0.1.
+ */
 ACME_API void acme_solvers_free(acme_solvers *s);
 
 #ifdef __cplusplus

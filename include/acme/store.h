@@ -161,8 +161,19 @@ ACME_API int acme_store_put(acme_store *s, const char *key, const void *data, si
                             int secret);
 
 /**
- * Free the store handle (not the data; a filesystem store releases the
- * locks it still holds). NULL is allowed. Since 0.1.
+ * The message of the last call on `s` that failed (acme_store_get(),
+ * acme_store_put(), acme_store_path()), or "" when none has. The library's
+ * own use of the store (a desire's) reports on the desire, not here.
+ * Borrowed: valid until the next call on `s` fails or its last free. Stores
+ * have no CA problem. Threads: as for the calls it reports on, one thread
+ * at a time. Since 0.9.
+ */
+ACME_API const char *acme_store_last_error(const acme_store *s);
+
+/**
+ * Drop the caller's reference to the store handle (not the data). A desire
+ * keeps a reference of its own; when the last goes, a filesystem store
+ * releases the locks it still holds. NULL is allowed. Since 0.1.
  */
 ACME_API void acme_store_free(acme_store *s);
 

@@ -13,15 +13,16 @@ struct acme_cert {
     char *ari_id;
 };
 
-int acme_cert_parse(acme_cert **out, const char *pem, size_t len, acme_key *key)
+int acme__cert_parse(acme_cert **out, const char *pem, size_t len, acme_key *key,
+                     acme__err *err)
 {
     if (!out || !pem)
-        return acme__fail(NULL, ACME_ERR_INVALID, "certificate: NULL argument");
+        return acme__fail(err, ACME_ERR_INVALID, "certificate: NULL argument");
     *out = NULL;
     acme_cert *c = calloc(1, sizeof(*c));
     if (!c)
-        return acme__fail(NULL, ACME_ERR_NOMEM, "certificate: out of memory");
-    int rc = acme__chain_inspect(pem, len, key, &c->info, NULL);
+        return acme__fail(err, ACME_ERR_NOMEM, "certificate: out of memory");
+    int rc = acme__chain_inspect(pem, len, key, &c->info, err);
     if (rc != ACME_OK) {
         free(c);
         return rc;
@@ -41,11 +42,16 @@ int acme_cert_parse(acme_cert **out, const char *pem, size_t len, acme_key *key)
         acme__b64url_append(&b, c->info.serial, c->info.serial_len);
         if (!(c->ari_id = acme__buf_detach(&b))) {
             acme_cert_free(c);
-            return acme__fail(NULL, ACME_ERR_NOMEM, "certificate: out of memory");
+            return acme__fail(err, ACME_ERR_NOMEM, "certificate: out of memory");
         }
     }
     *out = c;
     return ACME_OK;
+}
+
+int acme_cert_parse(acme_cert **out, const char *pem, size_t len, acme_key *key)
+{
+    return acme__cert_parse(out, pem, len, key, NULL);
 }
 
 int64_t acme_cert_not_before(const acme_cert *c)

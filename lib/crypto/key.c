@@ -77,21 +77,22 @@ void acme_key_free(acme_key *k)
         return;
     mbedtls_pk_free(&k->pk); /* mbedTLS zeroizes the key material */
     pthread_mutex_destroy(&k->lock);
+    acme__err_clear(&k->err);
     acme__wipe(k, sizeof(*k));
     free(k);
 }
 
-int acme_key_generate(acme_key **out, int type)
+int acme__key_generate(acme_key **out, int type, acme__err *err)
 {
     if (!out)
-        return acme__fail(NULL, ACME_ERR_INVALID, "key generation: NULL output");
+        return acme__fail(err, ACME_ERR_INVALID, "key generation: NULL output");
     *out = NULL;
     const struct key_kind *kind = kind_of(type);
     if (!kind)
-        return acme__fail(NULL, ACME_ERR_INVALID, "key generation: unknown key type %d", type);
+        return acme__fail(err, ACME_ERR_INVALID, "key generation: unknown key type %d", type);
     acme_key *k = key_alloc();
     if (!k)
-        return acme__fail(NULL, ACME_ERR_NOMEM, "key generation: out of memory");
+        return acme__fail(err, ACME_ERR_NOMEM, "key generation: out of memory");
     k->type = type;
     int rc;
     if (kind->rsa_bits) {
@@ -106,11 +107,16 @@ int acme_key_generate(acme_key **out, int type)
     }
     if (rc != 0) {
         acme_key_free(k);
-        return acme__fail(NULL, ACME_ERR_CRYPTO, "key generation (%s) failed: mbedTLS -0x%04x",
+        return acme__fail(err, ACME_ERR_CRYPTO, "key generation (%s) failed: mbedTLS -0x%04x",
                           kind->name, (unsigned)-rc);
     }
     *out = k;
     return ACME_OK;
+}
+
+int acme_key_generate(acme_key **out, int type)
+{
+    return acme__key_generate(out, type, NULL);
 }
 
 /* The acme_key_type of a parsed key, or 0 when it is not one we support. */
@@ -155,15 +161,15 @@ int acme__key_from_pk(acme_key **out, mbedtls_pk_context *pk, acme__err *err)
     return ACME_OK;
 }
 
-int acme_key_load_pem(acme_key **out, const char *pem, size_t len)
+int acme__key_load_pem(acme_key **out, const char *pem, size_t len, acme__err *err)
 {
     if (!out || !pem)
-        return acme__fail(NULL, ACME_ERR_INVALID, "key: NULL argument");
+        return acme__fail(err, ACME_ERR_INVALID, "key: NULL argument");
     *out = NULL;
     /* mbedTLS wants PEM NUL-terminated, with the NUL counted. */
     char *copy = acme__strndup(pem, len);
     if (!copy)
-        return acme__fail(NULL, ACME_ERR_NOMEM, "key: out of memory");
+        return acme__fail(err, ACME_ERR_NOMEM, "key: out of memory");
     const char *why = NULL;
     if (!strstr(copy, "-----BEGIN "))
         why = "key: not PEM (no BEGIN line)";
@@ -177,8 +183,8 @@ int acme_key_load_pem(acme_key **out, const char *pem, size_t len)
     if (rc != 0) {
         mbedtls_pk_free(&pk);
         if (why)
-            return acme__fail(NULL, ACME_ERR_KEY_FORMAT, "%s", why);
-        return acme__fail(NULL, ACME_ERR_KEY_FORMAT,
+            return acme__fail(err, ACME_ERR_KEY_FORMAT, "%s", why);
+        return acme__fail(err, ACME_ERR_KEY_FORMAT,
                           "key: not a PKCS#8, SEC1 or PKCS#1 private key in PEM (mbedTLS -0x%04x)",
                           (unsigned)-rc);
     }
@@ -187,12 +193,17 @@ int acme_key_load_pem(acme_key **out, const char *pem, size_t len)
      * check this on parsing. */
     if (ACME__PK_CHECK_PAIR(&pk, &pk) != 0) {
         mbedtls_pk_free(&pk);
-        return acme__fail(NULL, ACME_ERR_KEY_FORMAT,
+        return acme__fail(err, ACME_ERR_KEY_FORMAT,
                           "key: its public part does not match its private part");
     }
-    rc = acme__key_from_pk(out, &pk, NULL);
+    rc = acme__key_from_pk(out, &pk, err);
     mbedtls_pk_free(&pk);
     return rc;
+}
+
+int acme_key_load_pem(acme_key **out, const char *pem, size_t len)
+{
+    return acme__key_load_pem(out, pem, len, NULL);
 }
 
 int acme_key_load_file(acme_key **out, const char *path)
@@ -208,26 +219,27 @@ int acme_key_load_file(acme_key **out, const char *path)
     if (rc != ACME_OK) {
         acme__fail(NULL, rc, "%s", err.msg);
     } else {
-        rc = acme_key_load_pem(out, b.data ? b.data : "", b.len);
+        acme__err why = ACME__ERR_QUIET;
+        rc = acme__key_load_pem(out, b.data ? b.data : "", b.len, &why);
         if (rc != ACME_OK) {
-            char msg[sizeof(err.msg)];
-            snprintf(msg, sizeof(msg), "%s: %s", path, acme_last_error());
-            acme__fail(NULL, rc, "%s", msg);
+            acme__err_prefix(&why, path);
+            acme__fail(NULL, rc, "%s", why.msg);
         }
+        acme__err_clear(&why);
     }
     acme__buf_wipe(&b);
     acme__err_clear(&err);
     return rc;
 }
 
-int acme_key_to_pem(const acme_key *key, char **pem_out)
+int acme__key_to_pem(const acme_key *key, char **pem_out, acme__err *err)
 {
     if (!key || !pem_out)
-        return acme__fail(NULL, ACME_ERR_INVALID, "key: NULL argument");
+        return acme__fail(err, ACME_ERR_INVALID, "key: NULL argument");
     *pem_out = NULL;
     unsigned char *der = calloc(1, PEM_BUF_SIZE);
     if (!der)
-        return acme__fail(NULL, ACME_ERR_NOMEM, "key: out of memory");
+        return acme__fail(err, ACME_ERR_NOMEM, "key: out of memory");
     acme_key *k = (acme_key *)key;
     pthread_mutex_lock(&k->lock);
     int n = mbedtls_pk_write_key_der(&k->pk, der, PEM_BUF_SIZE);
@@ -264,25 +276,51 @@ int acme_key_to_pem(const acme_key *key, char **pem_out)
     if (rc != ACME_OK) {
         acme__buf_wipe(&pem);
         return rc == ACME_ERR_CRYPTO
-                   ? acme__fail(NULL, rc, "key: PEM encoding failed (mbedTLS -0x%04x)",
+                   ? acme__fail(err, rc, "key: PEM encoding failed (mbedTLS -0x%04x)",
                                 (unsigned)-(mrc ? mrc : n))
-                   : acme__fail(NULL, ACME_ERR_NOMEM, "key: out of memory");
+                   : acme__fail(err, ACME_ERR_NOMEM, "key: out of memory");
     }
     *pem_out = acme__buf_detach(&pem);
     return ACME_OK;
 }
 
+/* Record the failure in why on the key as well (see struct acme_key). */
+static int key_record(const acme_key *key, acme__err *why)
+{
+    acme_key *k = (acme_key *)key;
+    pthread_mutex_lock(&k->lock);
+    int rc = acme__err_forward(&k->err, why);
+    pthread_mutex_unlock(&k->lock);
+    acme__err_clear(why);
+    return rc;
+}
+
+int acme_key_to_pem(const acme_key *key, char **pem_out)
+{
+    if (!key)
+        return acme__fail(NULL, ACME_ERR_INVALID, "key: NULL argument");
+    acme__err why = ACME__ERR_QUIET;
+    int rc = acme__key_to_pem(key, pem_out, &why);
+    return rc == ACME_OK ? ACME_OK : key_record(key, &why);
+}
+
+const char *acme_key_last_error(const acme_key *key)
+{
+    return key ? acme__err_msg(&key->err) : "";
+}
+
 int acme_key_save_file(const acme_key *key, const char *path)
 {
-    if (!key || !path)
+    if (!key)
         return acme__fail(NULL, ACME_ERR_INVALID, "key: NULL argument");
-    char *pem;
-    int rc = acme_key_to_pem(key, &pem);
-    if (rc != ACME_OK)
-        return rc;
-    rc = acme__file_write_atomic(path, pem, strlen(pem), 0600, NULL);
+    acme__err why = ACME__ERR_QUIET;
+    char *pem = NULL;
+    int rc = path ? acme__key_to_pem(key, &pem, &why)
+                  : acme__fail(&why, ACME_ERR_INVALID, "key: NULL path");
+    if (rc == ACME_OK)
+        rc = acme__file_write_atomic(path, pem, strlen(pem), 0600, &why);
     acme__free_secret_str(pem);
-    return rc;
+    return rc == ACME_OK ? ACME_OK : key_record(key, &why);
 }
 
 int acme_key_get_type(const acme_key *key)
@@ -403,30 +441,47 @@ int acme__jwk_thumbprint(const char *jwk, size_t len, char **b64_out)
 
 int acme_key_jwk(const acme_key *key, char **json_out)
 {
-    if (!key || !json_out)
+    if (!key)
         return acme__fail(NULL, ACME_ERR_INVALID, "key: NULL argument");
+    acme__err why = ACME__ERR_QUIET;
+    if (!json_out) {
+        acme__fail(&why, ACME_ERR_INVALID, "key: NULL output");
+        return key_record(key, &why);
+    }
     acme__buf b = ACME__BUF_INIT;
     int rc = acme__key_append_jwk(key, &b);
     if (rc != ACME_OK) {
         acme__buf_free(&b);
-        return acme__fail(NULL, rc, "key: cannot encode the JWK");
+        acme__fail(&why, rc, "key: cannot encode the JWK");
+        return key_record(key, &why);
     }
     *json_out = acme__buf_detach(&b);
-    return *json_out ? ACME_OK : acme__fail(NULL, ACME_ERR_NOMEM, "key: out of memory");
+    if (!*json_out) {
+        acme__fail(&why, ACME_ERR_NOMEM, "key: out of memory");
+        return key_record(key, &why);
+    }
+    return ACME_OK;
 }
 
 int acme_key_thumbprint(const acme_key *key, char **b64_out)
 {
-    if (!key || !b64_out)
+    if (!key)
         return acme__fail(NULL, ACME_ERR_INVALID, "key: NULL argument");
+    acme__err why = ACME__ERR_QUIET;
+    if (!b64_out) {
+        acme__fail(&why, ACME_ERR_INVALID, "key: NULL output");
+        return key_record(key, &why);
+    }
     *b64_out = NULL;
     acme__buf jwk = ACME__BUF_INIT;
     int rc = acme__key_append_jwk(key, &jwk);
     if (rc == ACME_OK)
         rc = acme__jwk_thumbprint(jwk.data, jwk.len, b64_out);
     acme__buf_free(&jwk);
-    if (rc != ACME_OK)
-        return acme__fail(NULL, rc, "key: cannot compute the JWK thumbprint");
+    if (rc != ACME_OK) {
+        acme__fail(&why, rc, "key: cannot compute the JWK thumbprint");
+        return key_record(key, &why);
+    }
     return ACME_OK;
 }
 

@@ -18,6 +18,9 @@ struct acme_key {
     /* Private-key operations hold this: RSA blinding state is mutable. */
     pthread_mutex_t lock;
     mbedtls_pk_context pk;
+    /* The last failure of a public call on the key, written under lock:
+     * the key itself is const to those calls and may be shared. */
+    acme__err err;
 };
 
 /* Largest JWS signature: RSA 4096 (EC P-384 r||s is 96 bytes). */
@@ -41,5 +44,10 @@ int acme__jwk_thumbprint(const char *jwk, size_t len, char **b64_out);
 int acme__key_matches(acme_key *k, mbedtls_pk_context *pub);
 /* Wrap a parsed mbedTLS key (taking it over) after checking its type. */
 int acme__key_from_pk(acme_key **out, mbedtls_pk_context *pk, acme__err *err);
+
+/* The public functions without "__", recording failures in err. */
+int acme__key_generate(acme_key **out, int type, acme__err *err);
+int acme__key_load_pem(acme_key **out, const char *pem, size_t len, acme__err *err);
+int acme__key_to_pem(const acme_key *key, char **pem_out, acme__err *err);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "acme/certificate.h"
 #include "crypto/key.h"
 
 /* What the library needs to know about a chain (leaf first). */
@@ -32,6 +33,9 @@ typedef struct acme__chain_info {
 int acme__chain_inspect(const char *pem, size_t len, acme_key *key, acme__chain_info *info,
                         acme__err *err);
 void acme__chain_info_free(acme__chain_info *info);
+/* acme_cert_parse, recording failures in err. */
+int acme__cert_parse(acme_cert **out, const char *pem, size_t len, acme_key *key,
+                     acme__err *err);
 
 /* Whether "CN=name" passes through mbedTLS's subject-name syntax
  * unescaped on every version (2.28 escapes only ',', 3.x also reads '+',

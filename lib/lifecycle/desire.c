@@ -14,12 +14,16 @@
 #include "acme/order.h"
 #include "store/account_store.h"
 #include "base/clock.h"
+#include "protocol/account.h"
 #include "protocol/identifier.h"
 #include "base/mem.h"
 #include "base/options.h"
 #include "base/problem.h"
 #include "protocol/provider.h"
+#include "protocol/revoke.h"
+#include "crypto/key.h"
 #include "lifecycle/renewal.h"
+#include "solvers/solver.h"
 #include "store/cert_store.h"
 
 #define DEFAULT_PARALLEL 4
@@ -31,7 +35,7 @@ typedef struct want {
     char **ids;
     size_t nids;
     int key_type;
-    const acme_solvers *solvers;
+    acme_solvers *solvers; /* a reference, or NULL */
     int force;
     int reuse_key; /* -1: as the desire's option says; else 0 or 1 */
     /* outcome of the last ensure */
@@ -43,7 +47,7 @@ typedef struct want {
 struct acme_desire {
     acme_provider *provider;
     acme_store *store;
-    const acme_solvers *solvers;
+    acme_solvers *solvers; /* a reference, or NULL */
     acme_desire_options o; /* string members point at the copies below */
     char *email;
     char *eab_kid;
@@ -149,9 +153,9 @@ static void emit(acme_desire *d, int type, const char *name, int error, const ch
     if (type != ACME_EVENT_FAILED) {
         e.chain_key = acme__store_cert_key(name, ACME__FILE_CHAIN);
         e.key_key = acme__store_cert_key(name, ACME__FILE_KEY);
-        if (e.chain_key && acme_store_path(d->store, e.chain_key, &e.chain_path) != ACME_OK)
+        if (e.chain_key && acme__store_path(d->store, e.chain_key, &e.chain_path, NULL) != ACME_OK)
             e.chain_path = NULL;
-        if (e.key_key && acme_store_path(d->store, e.key_key, &e.key_path) != ACME_OK)
+        if (e.key_key && acme__store_path(d->store, e.key_key, &e.key_path, NULL) != ACME_OK)
             e.key_path = NULL;
     }
     pthread_mutex_lock(&d->event_lock);
@@ -188,8 +192,8 @@ int acme_desire_new(acme_desire **out, acme_provider *provider, acme_store *stor
     if (!d)
         return acme__fail(NULL, ACME_ERR_NOMEM, "desire: out of memory");
     d->provider = acme__provider_ref(provider);
-    d->store = store;
-    d->solvers = solvers;
+    d->store = acme__store_ref(store);
+    d->solvers = acme__solvers_ref(solvers);
     d->o = own;
     pthread_mutex_init(&d->account_lock, NULL);
     pthread_mutex_init(&d->event_lock, NULL);
@@ -216,6 +220,7 @@ static void want_clear(want *w)
 {
     free(w->name);
     acme__free_strv(w->ids, w->nids);
+    acme_solvers_free(w->solvers);
     memset(w, 0, sizeof(*w));
 }
 
@@ -228,6 +233,8 @@ void acme_desire_free(acme_desire *d)
     free(d->wants);
     acme_account_free(d->account);
     acme_provider_free(d->provider);
+    acme_store_free(d->store);
+    acme_solvers_free(d->solvers);
     free(d->email);
     free(d->eab_kid);
     acme__free_secret_str(d->eab_hmac_key);
@@ -313,7 +320,9 @@ static int add_want(acme_desire *d, const char *name, char **ids, size_t nids, i
     w->ids = ids;
     w->nids = nids;
     w->key_type = key_type ? key_type : ACME_KEY_EC256;
-    w->solvers = solvers;
+    acme_solvers *old = w->solvers;
+    w->solvers = acme__solvers_ref(solvers);
+    acme_solvers_free(old);
     return ACME_OK;
 }
 
@@ -453,7 +462,7 @@ int acme_desire_account(acme_desire *d, acme_account **out)
     *out = NULL;
     int rc = ensure_account(d, &d->err);
     if (rc == ACME_OK)
-        *out = d->account;
+        *out = acme__account_ref(d->account);
     return rc;
 }
 
@@ -526,10 +535,12 @@ static int order_for(acme_desire *d, want *w, acme_key *key, const char *replace
             acme_order_free(o);
             return *chain_out ? ACME_OK : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
         }
-        const acme_problem *p = o ? acme_order_last_problem(o) : acme_last_problem();
-        int retry = attempt == 0 && replaces && !acme_order_url(o) && replaces_refused(p);
-        acme__fail_problem(err, rc, (acme_problem *)p, "%s",
-                           o ? acme_order_last_error(o) : acme_last_error());
+        const acme_problem *p = o ? acme_order_last_problem(o) : NULL;
+        int retry = attempt == 0 && replaces && o && !acme_order_url(o) && replaces_refused(p);
+        if (o)
+            acme__fail_problem(err, rc, (acme_problem *)p, "%s", acme_order_last_error(o));
+        else /* only arguments or memory fail before there is an order */
+            acme__fail(err, rc, "%s: cannot create an order (%s)", w->name, acme_strerror(rc));
         acme_order_free(o);
         if (!retry)
             return rc;
@@ -627,14 +638,13 @@ static int ensure_want(acme_desire *d, want *w)
         if (keep_key) {
             key = acme__key_ref(c.key);
         } else {
-            rc = acme_key_generate(&key, w->key_type);
-            if (rc != ACME_OK)
-                acme__fail(&err, rc, "%s", acme_last_error());
+            rc = acme__key_generate(&key, w->key_type, &err);
         }
         /* "replaces" names the certificate being renewed, if the CA does ARI,
          * issued it (same directory) and the order keeps one of its names:
-         * RFC 9773 5 lets a CA refuse anything else, and only alreadyReplaced
-         * is retried without it. */
+         * RFC 9773 5 lets a CA refuse anything else, and a refusal of the
+         * field (alreadyReplaced, or an older CA's 409 malformed) is retried
+         * without it. */
         const char *replaces =
             have && c.revoked < 0 && share_id(w->ids, w->nids, c.ids, c.nids) &&
                     (!c.directory ||
@@ -843,20 +853,16 @@ int acme_desire_revoke(acme_desire *d, const char *name, int reason, int with_ce
     if (reason == ACME_REASON_KEY_COMPROMISE)
         record_rc = acme__compromised_add(d->store, c.key, name, c.serial, now_of(d),
                                           &record_err);
-    int revoking = 0; /* set once the request itself is made */
     if (with_cert_key) {
-        revoking = 1;
-        rc = acme_revoke_with_key(d->provider, c.key, c.chain_pem, reason);
+        rc = acme__revoke_with_key(d->provider, c.key, c.chain_pem, reason, &d->err);
     } else {
         rc = ensure_account(d, &d->err); /* records its own failure */
         if (rc == ACME_OK) {
-            revoking = 1;
             rc = acme_account_revoke(d->account, c.chain_pem, reason);
+            if (rc != ACME_OK) /* the account's record has the CA's answer */
+                acme__err_forward(&d->err, acme__account_err(d->account));
         }
     }
-    if (rc != ACME_OK && revoking) /* the thread's record has the CA's answer */
-        acme__fail_problem(&d->err, rc, (acme_problem *)acme_last_problem(), "%s",
-                           acme_last_error());
     if (rc == ACME_OK && record_rc != ACME_OK)
         rc = acme__err_forward(&d->err, &record_err);
     acme__err_clear(&record_err);

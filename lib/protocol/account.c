@@ -1,7 +1,8 @@
 /* ACME accounts (RFC 8555 section 7.3): registration, lookup by key,
  * refresh, contact update, deactivation and key rollover. */
-#include "acme/account.h"
+#include "protocol/account.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 #include "protocol/provider.h"
 
 struct acme_account {
+    atomic_int refs;
     acme_provider *provider;
     acme_key *key;
     char *url;
@@ -40,6 +42,7 @@ static acme_account *account_alloc(acme_provider *p, acme_key *key)
     acme_account *a = calloc(1, sizeof(*a));
     if (!a)
         return NULL;
+    atomic_init(&a->refs, 1);
     a->provider = acme__provider_ref(p);
     a->key = acme__key_ref(key);
     a->status = acme__strdup("");
@@ -50,9 +53,21 @@ static acme_account *account_alloc(acme_provider *p, acme_key *key)
     return a;
 }
 
+acme_account *acme__account_ref(acme_account *a)
+{
+    if (a)
+        atomic_fetch_add(&a->refs, 1);
+    return a;
+}
+
+acme__err *acme__account_err(acme_account *a)
+{
+    return &a->err;
+}
+
 void acme_account_free(acme_account *a)
 {
-    if (!a)
+    if (!a || atomic_fetch_sub(&a->refs, 1) != 1)
         return;
     acme_provider_free(a->provider);
     acme_key_free(a->key);
@@ -207,30 +222,39 @@ static int eab_append(acme__buf *b, acme_account *a, const acme_account_options 
     return rc;
 }
 
-static int check_new_args(acme_account **out, acme_provider *p, acme_key *key)
+static int check_new_args(acme_account **out, acme_provider *p, acme_key *key, acme__err *err)
 {
     if (!out)
-        return acme__fail(NULL, ACME_ERR_INVALID, "account: NULL output");
+        return acme__fail(err, ACME_ERR_INVALID, "account: NULL output");
     *out = NULL;
     if (!p || !key)
-        return acme__fail(NULL, ACME_ERR_INVALID, "account: provider and key are required");
+        return acme__fail(err, ACME_ERR_INVALID, "account: provider and key are required");
     return ACME_OK;
 }
 
-int acme_account_register(acme_account **out, acme_provider *p, acme_key *key,
-                          const acme_account_options *opts)
+/* A new handle that failed: its error goes to err, then the handle. */
+static int drop_new(acme_account *a, int rc, acme__err *err)
 {
-    int rc = check_new_args(out, p, key);
+    if (err)
+        acme__err_forward(err, &a->err);
+    acme_account_free(a);
+    return rc;
+}
+
+int acme__account_register(acme_account **out, acme_provider *p, acme_key *key,
+                           const acme_account_options *opts, acme__err *err)
+{
+    int rc = check_new_args(out, p, key, err);
     if (rc != ACME_OK)
         return rc;
     acme_account_options own;
-    rc = acme__options_copy(&options_versions, &own, sizeof(own), opts, NULL);
+    rc = acme__options_copy(&options_versions, &own, sizeof(own), opts, err);
     if (rc != ACME_OK)
         return rc;
     opts = &own;
     acme_account *a = account_alloc(p, key);
     if (!a)
-        return acme__fail(NULL, ACME_ERR_NOMEM, "account: out of memory");
+        return acme__fail(err, ACME_ERR_NOMEM, "account: out of memory");
 
     acme__buf payload = ACME__BUF_INIT;
     acme__buf_printf(&payload, "{\"termsOfServiceAgreed\":%s,",
@@ -250,26 +274,50 @@ int acme_account_register(acme_account **out, acme_provider *p, acme_key *key,
     if (rc == ACME_OK)
         rc = new_account(a, payload.data, "registering the account");
     acme__buf_wipe(&payload);
-    if (rc != ACME_OK) {
-        acme_account_free(a);
+    if (rc != ACME_OK)
+        return drop_new(a, rc, err);
+    *out = a;
+    return ACME_OK;
+}
+
+int acme_account_register(acme_account **out, acme_provider *p, acme_key *key,
+                          const acme_account_options *opts)
+{
+    return acme__account_register(out, p, key, opts, NULL);
+}
+
+int acme__account_lookup(acme_account **out, acme_provider *p, acme_key *key, acme__err *err)
+{
+    int rc = check_new_args(out, p, key, err);
+    if (rc != ACME_OK)
         return rc;
-    }
+    acme_account *a = account_alloc(p, key);
+    if (!a)
+        return acme__fail(err, ACME_ERR_NOMEM, "account: out of memory");
+    rc = new_account(a, "{\"onlyReturnExisting\":true}", "looking up the account of this key");
+    if (rc != ACME_OK)
+        return drop_new(a, rc, err);
     *out = a;
     return ACME_OK;
 }
 
 int acme_account_lookup(acme_account **out, acme_provider *p, acme_key *key)
 {
-    int rc = check_new_args(out, p, key);
+    return acme__account_lookup(out, p, key, NULL);
+}
+
+int acme__account_load(acme_account **out, acme_provider *p, acme_key *key, const char *url,
+                       acme__err *err)
+{
+    int rc = check_new_args(out, p, key, err);
     if (rc != ACME_OK)
         return rc;
+    if (!url || strncmp(url, "https://", 8) != 0)
+        return acme__fail(err, ACME_ERR_INVALID, "account: the URL must be an https URL");
     acme_account *a = account_alloc(p, key);
-    if (!a)
-        return acme__fail(NULL, ACME_ERR_NOMEM, "account: out of memory");
-    rc = new_account(a, "{\"onlyReturnExisting\":true}", "looking up the account of this key");
-    if (rc != ACME_OK) {
+    if (!a || !(a->url = acme__strdup(url))) {
         acme_account_free(a);
-        return rc;
+        return acme__fail(err, ACME_ERR_NOMEM, "account: out of memory");
     }
     *out = a;
     return ACME_OK;
@@ -277,18 +325,7 @@ int acme_account_lookup(acme_account **out, acme_provider *p, acme_key *key)
 
 int acme_account_load(acme_account **out, acme_provider *p, acme_key *key, const char *url)
 {
-    int rc = check_new_args(out, p, key);
-    if (rc != ACME_OK)
-        return rc;
-    if (!url || strncmp(url, "https://", 8) != 0)
-        return acme__fail(NULL, ACME_ERR_INVALID, "account: the URL must be an https URL");
-    acme_account *a = account_alloc(p, key);
-    if (!a || !(a->url = acme__strdup(url))) {
-        acme_account_free(a);
-        return acme__fail(NULL, ACME_ERR_NOMEM, "account: out of memory");
-    }
-    *out = a;
-    return ACME_OK;
+    return acme__account_load(out, p, key, url, NULL);
 }
 
 /* POST payload to the account URL and take the reply as the new state. */

@@ -155,18 +155,24 @@ static int authz_present(acme_order *o, acme__authz *a, const acme_solvers *solv
                                          a->wildcard, o->thumbprint, &o->err);
             if (rc != ACME_OK)
                 return rc;
-            rc = solver->present(ch, solver->userdata);
+            acme__err why = ACME__ERR_QUIET;
+            rc = acme__solver_present(solver, ch, &why);
             if (rc == ACME_ERR_DECLINED) {
                 acme__log(o->provider, ACME_LOG_INFO, "%s: solver for %s declined",
                           a->ident_value, type);
                 acme__challenge_free(ch);
+                acme__err_clear(&why);
                 break; /* next solver */
             }
             if (rc != ACME_OK) {
                 acme__challenge_free(ch);
-                return acme__fail(&o->err, ACME_ERR_CALLBACK,
-                                  "%s: the %s solver failed to present the challenge (%s)",
-                                  a->ident_value, type, acme_strerror(rc));
+                /* A built-in solver says why; a host's gives its code. */
+                rc = acme__fail(&o->err, ACME_ERR_CALLBACK,
+                                "%s: the %s solver failed to present the challenge (%s)",
+                                a->ident_value, type,
+                                why.code ? acme__err_msg(&why) : acme_strerror(rc));
+                acme__err_clear(&why);
+                return rc;
             }
             acme__log(o->provider, ACME_LOG_INFO, "authorization %s%s: presented %s",
                       a->wildcard ? "*." : "", a->ident_value, type);

@@ -1,6 +1,6 @@
 /* Revocation (RFC 8555 7.6): revokeCert signed by the account or by the
  * certificate's own key. */
-#include "acme/revoke.h"
+#include "protocol/revoke.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +9,7 @@
 #include "base/buf.h"
 #include "base/pem.h"
 #include "crypto/x509.h"
+#include "protocol/account.h"
 #include "protocol/provider.h"
 
 /* The leaf's DER (the first PEM block), base64url-encoded into b. */
@@ -78,20 +79,21 @@ static int revoke(acme_provider *p, acme_key *key, const char *kid, const char *
 int acme_account_revoke(acme_account *a, const char *pem, int reason)
 {
     if (!a || !pem)
-        return acme__fail(NULL, ACME_ERR_INVALID, "revocation: NULL argument");
-    acme__err err = { 0 };
-    int rc = revoke(acme_account_provider(a), acme_account_key(a), acme_account_url(a), pem,
-                    reason, &err);
-    acme__err_clear(&err);
-    return rc;
+        return acme__fail(a ? acme__account_err(a) : NULL, ACME_ERR_INVALID,
+                          "revocation: NULL argument");
+    return revoke(acme_account_provider(a), acme_account_key(a), acme_account_url(a), pem,
+                  reason, acme__account_err(a));
+}
+
+int acme__revoke_with_key(acme_provider *p, acme_key *cert_key, const char *pem, int reason,
+                          acme__err *err)
+{
+    if (!p || !cert_key || !pem)
+        return acme__fail(err, ACME_ERR_INVALID, "revocation: NULL argument");
+    return revoke(p, cert_key, NULL, pem, reason, err);
 }
 
 int acme_revoke_with_key(acme_provider *p, acme_key *cert_key, const char *pem, int reason)
 {
-    if (!p || !cert_key || !pem)
-        return acme__fail(NULL, ACME_ERR_INVALID, "revocation: NULL argument");
-    acme__err err = { 0 };
-    int rc = revoke(p, cert_key, NULL, pem, reason, &err);
-    acme__err_clear(&err);
-    return rc;
+    return acme__revoke_with_key(p, cert_key, pem, reason, NULL);
 }

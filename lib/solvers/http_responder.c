@@ -421,26 +421,25 @@ static int is_challenge(const acme__answer *a, const void *ch)
            strcmp(e->key_authz, acme_challenge_key_authorization(ch)) == 0;
 }
 
-static int responder_present(const acme_challenge *ch, void *userdata)
+static int responder_present(const acme_challenge *ch, void *userdata, acme__err *err)
 {
     struct acme_http_responder *r = userdata;
     const char *token = acme_challenge_token(ch);
     const char *ka = acme_challenge_key_authorization(ch);
     if (!token || !ka)
-        return acme__fail(NULL, ACME_ERR_INVALID, WHAT ": the challenge has no token");
+        return acme__fail(err, ACME_ERR_INVALID, WHAT ": the challenge has no token");
     if (!acme__b64url_valid(token))
-        return acme__fail(NULL, ACME_ERR_INVALID, WHAT ": challenge token is not base64url");
+        return acme__fail(err, ACME_ERR_INVALID, WHAT ": challenge token is not base64url");
     http_entry *e = calloc(1, sizeof(*e));
     if (!e)
-        return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+        return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     e->token = acme__strdup(token);
     e->key_authz = acme__strdup(ka);
     if (!e->token || !e->key_authz) {
         entry_free(&e->answer);
-        return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+        return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     }
-    acme__responder_publish(&r->core, &e->answer);
-    return ACME_OK;
+    return acme__responder_publish(&r->core, &e->answer, err);
 }
 
 static void responder_cleanup(const acme_challenge *ch, void *userdata)
@@ -453,7 +452,11 @@ static void responder_cleanup(const acme_challenge *ch, void *userdata)
 int acme_solvers_add_http_responder(acme_solvers *s, acme_http_responder *r)
 {
     if (!s || !r)
-        return acme__fail(NULL, ACME_ERR_INVALID, WHAT ": a solver set and a responder are required");
-    return acme__solvers_add_owned(s, "http-01", responder_present, NULL, responder_cleanup, r,
-                                   NULL);
+        return acme__fail(s ? &s->err : NULL, ACME_ERR_INVALID,
+                          WHAT ": a solver set and a responder are required");
+    /* The set keeps the responder alive; a stop before the set is done
+     * with it makes present refuse (ACME_ERR_STATE). */
+    acme__responder_ref(&r->core);
+    return acme__solvers_add_owned(s, "http-01", responder_present, responder_cleanup, r,
+                                   acme__responder_unref);
 }

@@ -159,7 +159,9 @@ int acme__responder_start(acme__responder **out, size_t size, const char *addres
         free(r);
         return acme__fail(NULL, ACME_ERR_NOMEM, "%s: cannot create a mutex", what);
     }
+    atomic_init(&r->refs, 1);
     r->free_answer = free_answer;
+    r->what = what;
     int rc = listen_on(r, address, port, what);
     if (rc == ACME_OK) {
         rc = acme__thread_start(&r->thread, serve, r, what);
@@ -187,6 +189,34 @@ void acme__responder_stop(acme__responder *r)
     while (n < 0 && errno == EINTR);
     pthread_join(r->thread, NULL);
     close_all(r);
+    /* The server thread has released what it held, so the table holds the
+     * only references: the answers (secrets among them) go now, not with
+     * the last solver set. */
+    pthread_mutex_lock(&r->lock);
+    acme__answer *answers = r->answers;
+    r->answers = NULL;
+    r->stopped = 1;
+    pthread_mutex_unlock(&r->lock);
+    while (answers) {
+        acme__answer *a = answers;
+        answers = a->next;
+        r->free_answer(a);
+    }
+    acme__responder_unref(r);
+}
+
+acme__responder *acme__responder_ref(acme__responder *r)
+{
+    if (r)
+        atomic_fetch_add(&r->refs, 1);
+    return r;
+}
+
+void acme__responder_unref(void *responder)
+{
+    acme__responder *r = responder;
+    if (!r || atomic_fetch_sub(&r->refs, 1) != 1)
+        return;
     while (r->answers) {
         acme__answer *a = r->answers;
         r->answers = a->next;
@@ -238,13 +268,23 @@ int acme__responder_wait(const acme__responder *r, int fd, short events, int64_t
 
 /* ---- the answer table ---- */
 
-void acme__responder_publish(acme__responder *r, acme__answer *a)
+int acme__responder_publish(acme__responder *r, acme__answer *a, acme__err *err)
 {
     a->refs = 1;
     pthread_mutex_lock(&r->lock);
-    a->next = r->answers;
-    r->answers = a;
+    int stopped = r->stopped;
+    if (!stopped) {
+        a->next = r->answers;
+        r->answers = a;
+    }
     pthread_mutex_unlock(&r->lock);
+    if (stopped) {
+        r->free_answer(a);
+        return acme__fail(err, ACME_ERR_STATE,
+                          "%s: stopped, but a solver set still uses it; stop it after the "
+                          "orders that use it are done", r->what);
+    }
+    return ACME_OK;
 }
 
 acme__answer *acme__responder_find(acme__responder *r, acme__answer_match_fn match,

@@ -6,8 +6,11 @@
 #define ACME_LIB_RESPONDER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "base/error.h"
 
 /* How long one client may take, in all, before it is dropped: a stalled
  * or slow-dripping peer cannot hold a responder longer than this. */
@@ -28,15 +31,22 @@ typedef struct acme__answer {
 /* Tells whether answer a is the one `key` asks for. */
 typedef int (*acme__answer_match_fn)(const acme__answer *a, const void *key);
 
-/* The first member of each responder, so that start and stop below can
- * allocate and free the whole of it. */
+/* The first member of each responder, so that start and unref below can
+ * allocate and free the whole of it. The host holds one reference from
+ * start to stop and every solver set that publishes through the responder
+ * another: stop ends the serving at once, the memory goes with the last
+ * reference, so a set that outlives a stop is refused, never a dangling
+ * pointer. */
 typedef struct acme__responder {
+    atomic_int refs;
     int fd;            /* listening socket (non-blocking) */
     int wake[2];       /* self-pipe: a byte in wake[1] means "stop" */
     unsigned int port; /* the port actually bound */
     pthread_t thread;
-    pthread_mutex_t lock; /* guards answers and their refs */
+    pthread_mutex_t lock; /* guards answers, their refs and stopped */
     acme__answer *answers;
+    int stopped; /* set by stop: publishing is refused from then on */
+    const char *what; /* names the responder in messages (static) */
     void (*free_answer)(acme__answer *a);
 } acme__responder;
 
@@ -50,9 +60,13 @@ typedef struct acme__responder {
 int acme__responder_start(acme__responder **out, size_t size, const char *address,
                           unsigned int port, const char *what, void *(*serve)(void *),
                           void (*free_answer)(acme__answer *a));
-/* Wake the thread, join it, close, free every answer and the responder.
- * NULL is allowed. */
+/* Wake the thread, join it, close, free every answer, mark the responder
+ * stopped and drop the host's reference. NULL is allowed. */
 void acme__responder_stop(acme__responder *r);
+/* Take a reference (for a solver set), or drop one: the last frees.
+ * unref takes the responder untyped, as a set's free_userdata. */
+acme__responder *acme__responder_ref(acme__responder *r);
+void acme__responder_unref(void *responder);
 
 /* Accept a pending connection as a non-blocking, close-on-exec socket, or
  * -1 when there is none. When accept fails for another reason (e.g. out
@@ -63,8 +77,10 @@ int acme__responder_accept(const acme__responder *r);
  * out, -1 stopped or failed. */
 int acme__responder_wait(const acme__responder *r, int fd, short events, int64_t deadline_ms);
 
-/* Add answer a (its refs are set to the table's one) as the newest. */
-void acme__responder_publish(acme__responder *r, acme__answer *a);
+/* Add answer a (its refs are set to the table's one) as the newest.
+ * ACME_ERR_STATE, recorded in err, when the responder was stopped: a is
+ * freed then, for nobody would serve it. */
+int acme__responder_publish(acme__responder *r, acme__answer *a, acme__err *err);
 /* The newest answer that matches key, with a reference taken (give it
  * back with acme__responder_release); NULL when there is none. */
 acme__answer *acme__responder_find(acme__responder *r, acme__answer_match_fn match,

@@ -2,29 +2,49 @@
 #ifndef ACME_LIB_SOLVER_H
 #define ACME_LIB_SOLVER_H
 
+#include <stdatomic.h>
+
 #include <yajl/yajl_tree.h>
 
 #include "acme/solver.h"
 #include "base/error.h"
 
+/* A built-in solver's present: as acme_solver_present_fn, recording why it
+ * failed in err, so that the order tells the host the cause. */
+typedef int (*acme__present_err_fn)(const acme_challenge *ch, void *userdata, acme__err *err);
+
 typedef struct acme__solver {
     char *type;
-    acme_solver_present_fn present;
+    acme_solver_present_fn present;     /* a host's solver */
+    acme__present_err_fn present_err;   /* or a built-in one */
     acme_solver_wait_fn wait;
     acme_solver_cleanup_fn cleanup;
     void *userdata;
     void (*free_userdata)(void *); /* for built-in solvers that own it */
 } acme__solver;
 
+/* Reference-counted: a desire keeps the set it was given, so the host may
+ * free its own handle at any time. The set is read-only once orders use
+ * it; only calls on the set itself (adding) record errors in err. */
 struct acme_solvers {
+    atomic_int refs;
     acme__solver *v;
     size_t n;
+    acme__err err;
 };
 
-/* Add a solver whose userdata the set owns (freed with free_userdata). */
-int acme__solvers_add_owned(acme_solvers *s, const char *type, acme_solver_present_fn present,
-                            acme_solver_wait_fn wait, acme_solver_cleanup_fn cleanup,
-                            void *userdata, void (*free_userdata)(void *));
+/* Take a reference. The count is the one part of a set that changes while
+ * orders read it, so holders of a const set may take one too. */
+acme_solvers *acme__solvers_ref(const acme_solvers *s);
+
+/* Add a built-in solver whose userdata the set owns (freed with
+ * free_userdata, also when adding fails). */
+int acme__solvers_add_owned(acme_solvers *s, const char *type, acme__present_err_fn present,
+                            acme_solver_cleanup_fn cleanup, void *userdata,
+                            void (*free_userdata)(void *));
+/* Run sv's present for ch; a built-in solver records its failure in err,
+ * a host's leaves err alone. */
+int acme__solver_present(const acme__solver *sv, const acme_challenge *ch, acme__err *err);
 
 /* SHA-256 of a key authorization, which dns-01 (RFC 8555 8.4) and
  * tls-alpn-01 (RFC 8737 3) publish. */

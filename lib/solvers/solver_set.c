@@ -11,17 +11,21 @@ int acme_solvers_new(acme_solvers **out)
     if (!out)
         return acme__fail(NULL, ACME_ERR_INVALID, "solvers: NULL output");
     *out = calloc(1, sizeof(**out));
-    return *out ? ACME_OK : acme__fail(NULL, ACME_ERR_NOMEM, "solvers: out of memory");
+    if (!*out)
+        return acme__fail(NULL, ACME_ERR_NOMEM, "solvers: out of memory");
+    atomic_init(&(*out)->refs, 1);
+    return ACME_OK;
 }
 
-int acme__solvers_add_owned(acme_solvers *s, const char *type, acme_solver_present_fn present,
-                            acme_solver_wait_fn wait, acme_solver_cleanup_fn cleanup,
-                            void *userdata, void (*free_userdata)(void *))
+static int add(acme_solvers *s, const char *type, acme_solver_present_fn present,
+               acme__present_err_fn present_err, acme_solver_wait_fn wait,
+               acme_solver_cleanup_fn cleanup, void *userdata, void (*free_userdata)(void *))
 {
-    if (!s || !type || !*type || !present) {
+    if (!s || !type || !*type || (!present && !present_err)) {
         if (free_userdata)
             free_userdata(userdata);
-        return acme__fail(NULL, ACME_ERR_INVALID, "solvers: a type and a present callback are required");
+        return acme__fail(s ? &s->err : NULL, ACME_ERR_INVALID,
+                          "solvers: a type and a present callback are required");
     }
     acme__solver *v = realloc(s->v, (s->n + 1) * sizeof(*v));
     char *t = acme__strdup(type);
@@ -31,17 +35,34 @@ int acme__solvers_add_owned(acme_solvers *s, const char *type, acme_solver_prese
         free(t);
         if (free_userdata)
             free_userdata(userdata);
-        return acme__fail(NULL, ACME_ERR_NOMEM, "solvers: out of memory");
+        return acme__fail(&s->err, ACME_ERR_NOMEM, "solvers: out of memory");
     }
     s->v = v;
-    s->v[s->n++] = (acme__solver){ t, present, wait, cleanup, userdata, free_userdata };
+    s->v[s->n++] = (acme__solver){ t, present, present_err, wait, cleanup, userdata, free_userdata };
     return ACME_OK;
+}
+
+int acme__solvers_add_owned(acme_solvers *s, const char *type, acme__present_err_fn present,
+                            acme_solver_cleanup_fn cleanup, void *userdata,
+                            void (*free_userdata)(void *))
+{
+    return add(s, type, NULL, present, NULL, cleanup, userdata, free_userdata);
 }
 
 int acme_solvers_add(acme_solvers *s, const char *type, acme_solver_present_fn present,
                      acme_solver_wait_fn wait, acme_solver_cleanup_fn cleanup, void *userdata)
 {
-    return acme__solvers_add_owned(s, type, present, wait, cleanup, userdata, NULL);
+    if (!present)
+        return acme__fail(s ? &s->err : NULL, ACME_ERR_INVALID,
+                          "solvers: a type and a present callback are required");
+    return add(s, type, present, NULL, wait, cleanup, userdata, NULL);
+}
+
+int acme__solver_present(const acme__solver *sv, const acme_challenge *ch, acme__err *err)
+{
+    if (sv->present_err)
+        return sv->present_err(ch, sv->userdata, err);
+    return sv->present(ch, sv->userdata);
 }
 
 size_t acme_solvers_count(const acme_solvers *s)
@@ -49,9 +70,22 @@ size_t acme_solvers_count(const acme_solvers *s)
     return s ? s->n : 0;
 }
 
+const char *acme_solvers_last_error(const acme_solvers *s)
+{
+    return s ? acme__err_msg(&s->err) : "";
+}
+
+acme_solvers *acme__solvers_ref(const acme_solvers *s)
+{
+    acme_solvers *m = (acme_solvers *)s;
+    if (m)
+        atomic_fetch_add(&m->refs, 1);
+    return m;
+}
+
 void acme_solvers_free(acme_solvers *s)
 {
-    if (!s)
+    if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
     for (size_t i = 0; i < s->n; i++) {
         free(s->v[i].type);
@@ -59,5 +93,6 @@ void acme_solvers_free(acme_solvers *s)
             s->v[i].free_userdata(s->v[i].userdata);
     }
     free(s->v);
+    acme__err_clear(&s->err);
     free(s);
 }

@@ -380,42 +380,42 @@ void acme_tls_alpn_responder_stop(acme_tls_alpn_responder *r)
 
 /* ---- the solver ---- */
 
-static int alpn_present(const acme_challenge *ch, void *userdata)
+static int alpn_present(const acme_challenge *ch, void *userdata, acme__err *err)
 {
     struct acme_tls_alpn_responder *r = userdata;
     const char *type = acme_challenge_identifier_type(ch);
     const char *value = acme_challenge_identifier_value(ch);
     if (!type || !value || (strcmp(type, "dns") != 0 && strcmp(type, "ip") != 0))
-        return acme__fail(NULL, ACME_ERR_DECLINED, WHAT ": cannot answer for identifier type %s",
+        return acme__fail(err, ACME_ERR_DECLINED, WHAT ": cannot answer for identifier type %s",
                           type ? type : "(none)");
     if (!acme_challenge_tls_alpn_digest(ch))
-        return acme__fail(NULL, ACME_ERR_INVALID, WHAT ": not a tls-alpn-01 challenge with a token");
+        return acme__fail(err, ACME_ERR_INVALID, WHAT ": not a tls-alpn-01 challenge with a token");
     const char *cert = acme_challenge_tls_alpn_cert_pem(ch);
     const char *key = acme_challenge_tls_alpn_key_pem(ch);
     if (!cert || !key)
-        return acme__fail(NULL, ACME_ERR_CRYPTO,
+        return acme__fail(err, ACME_ERR_CRYPTO,
                           WHAT ": the challenge certificate for %s could not be built", value);
 
     alpn_entry *e = calloc(1, sizeof(*e));
     if (!e)
-        return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+        return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     mbedtls_x509_crt_init(&e->crt);
     mbedtls_pk_init(&e->pk);
     e->is_ip = strcmp(type, "ip") == 0;
     memcpy(e->digest, ch->alpn_digest, sizeof(e->digest));
     int rc = ACME_OK;
     if (!(e->value = acme__strdup(value))) {
-        rc = acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+        rc = acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     } else if (e->is_ip && !(e->ip_len = acme__ip_parse(value, e->ip))) {
-        rc = acme__fail(NULL, ACME_ERR_IDENTIFIER, WHAT ": \"%s\" is not an IP address", value);
+        rc = acme__fail(err, ACME_ERR_IDENTIFIER, WHAT ": \"%s\" is not an IP address", value);
     } else if (e->is_ip && !(e->rdns = reverse_name(e->ip, e->ip_len))) {
-        rc = acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+        rc = acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     } else {
         int ret = load_cert(&e->crt, cert, e->digest);
         if (ret == 0)
             ret = ACME__PK_PARSE_KEY(&e->pk, (const unsigned char *)key, strlen(key) + 1);
         if (ret != 0)
-            rc = acme__fail(NULL, ACME_ERR_CRYPTO,
+            rc = acme__fail(err, ACME_ERR_CRYPTO,
                             WHAT ": cannot load the challenge certificate for %s (-0x%04x)", value,
                             (unsigned int)-ret);
     }
@@ -423,8 +423,7 @@ static int alpn_present(const acme_challenge *ch, void *userdata)
         entry_free(&e->answer);
         return rc;
     }
-    acme__responder_publish(&r->core, &e->answer);
-    return ACME_OK;
+    return acme__responder_publish(&r->core, &e->answer, err);
 }
 
 /* The presented answer for this challenge. */
@@ -448,6 +447,11 @@ static void alpn_cleanup(const acme_challenge *ch, void *userdata)
 int acme_solvers_add_tls_alpn_responder(acme_solvers *s, acme_tls_alpn_responder *r)
 {
     if (!s || !r)
-        return acme__fail(NULL, ACME_ERR_INVALID, WHAT ": a solver set and a responder are required");
-    return acme__solvers_add_owned(s, "tls-alpn-01", alpn_present, NULL, alpn_cleanup, r, NULL);
+        return acme__fail(s ? &s->err : NULL, ACME_ERR_INVALID,
+                          WHAT ": a solver set and a responder are required");
+    /* The set keeps the responder alive; a stop before the set is done
+     * with it makes present refuse (ACME_ERR_STATE). */
+    acme__responder_ref(&r->core);
+    return acme__solvers_add_owned(s, "tls-alpn-01", alpn_present, alpn_cleanup, r,
+                                   acme__responder_unref);
 }

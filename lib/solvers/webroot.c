@@ -22,13 +22,13 @@
 
 /* The token names a file: it must be base64url (no '/', no "..", not
  * empty) before any path is built from it. */
-static int token_ok(const acme_challenge *ch, const char *what)
+static int token_ok(const acme_challenge *ch, const char *what, acme__err *err)
 {
     const char *token = acme_challenge_token(ch);
     if (!token || !acme_challenge_key_authorization(ch))
-        return acme__fail(NULL, ACME_ERR_INVALID, "%s: the challenge has no token", what);
+        return acme__fail(err, ACME_ERR_INVALID, "%s: the challenge has no token", what);
     if (!acme__b64url_valid(token))
-        return acme__fail(NULL, ACME_ERR_INVALID,
+        return acme__fail(err, ACME_ERR_INVALID,
                           "%s: challenge token is not base64url; refusing to use it as a file name",
                           what);
     return ACME_OK;
@@ -37,19 +37,19 @@ static int token_ok(const acme_challenge *ch, const char *what)
 /* Create one directory level with exactly `mode` (mkdir is subject to the
  * umask, and the web server must be able to read the tree); levels that
  * already exist are left as they are. */
-static int ensure_dir(const char *dir, mode_t mode)
+static int ensure_dir(const char *dir, mode_t mode, acme__err *err)
 {
     struct stat st;
     if (stat(dir, &st) == 0) {
         if (!S_ISDIR(st.st_mode))
-            return acme__fail(NULL, ACME_ERR_IO, "webroot: %s exists and is not a directory", dir);
+            return acme__fail(err, ACME_ERR_IO, "webroot: %s exists and is not a directory", dir);
         return ACME_OK;
     }
-    int rc = acme__file_mkdirs(dir, mode, NULL);
+    int rc = acme__file_mkdirs(dir, mode, err);
     if (rc != ACME_OK)
         return rc;
     if (chmod(dir, mode) != 0)
-        return acme__fail(NULL, ACME_ERR_IO, "webroot: cannot set the mode of %s: %s", dir,
+        return acme__fail(err, ACME_ERR_IO, "webroot: cannot set the mode of %s: %s", dir,
                           strerror(errno));
     return ACME_OK;
 }
@@ -60,10 +60,10 @@ static const char *root_prefix(const char *webroot)
     return strcmp(webroot, "/") == 0 ? "" : webroot;
 }
 
-static int webroot_present(const acme_challenge *ch, void *userdata)
+static int webroot_present(const acme_challenge *ch, void *userdata, acme__err *err)
 {
     const char *webroot = userdata;
-    int rc = token_ok(ch, "webroot");
+    int rc = token_ok(ch, "webroot", err);
     if (rc != ACME_OK)
         return rc;
 
@@ -71,30 +71,30 @@ static int webroot_present(const acme_challenge *ch, void *userdata)
      * file would never be served, so it is not created here. */
     struct stat st;
     if (stat(webroot, &st) != 0)
-        return acme__fail(NULL, ACME_ERR_IO, "webroot %s cannot be used: %s (it must exist already)",
+        return acme__fail(err, ACME_ERR_IO, "webroot %s cannot be used: %s (it must exist already)",
                           webroot, strerror(errno));
     if (!S_ISDIR(st.st_mode))
-        return acme__fail(NULL, ACME_ERR_IO, "webroot %s is not a directory", webroot);
+        return acme__fail(err, ACME_ERR_IO, "webroot %s is not a directory", webroot);
 
     acme__buf path = ACME__BUF_INIT;
     acme__buf_printf(&path, "%s" WELL_KNOWN, root_prefix(webroot));
     if (acme__buf_status(&path) != ACME_OK) {
         acme__buf_free(&path);
-        return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+        return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     }
-    rc = ensure_dir(acme__buf_str(&path), 0755);
+    rc = ensure_dir(acme__buf_str(&path), 0755, err);
     if (rc == ACME_OK) {
         acme__buf_puts(&path, ACME_CHALLENGE);
         rc = acme__buf_status(&path) == ACME_OK
-                 ? ensure_dir(acme__buf_str(&path), 0755)
-                 : acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+                 ? ensure_dir(acme__buf_str(&path), 0755, err)
+                 : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     }
     if (rc == ACME_OK) {
         acme__buf_printf(&path, "/%s", acme_challenge_token(ch));
         const char *ka = acme_challenge_key_authorization(ch);
         rc = acme__buf_status(&path) == ACME_OK
-                 ? acme__file_write_visible(acme__buf_str(&path), ka, strlen(ka), 0644, NULL)
-                 : acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+                 ? acme__file_write_visible(acme__buf_str(&path), ka, strlen(ka), 0644, err)
+                 : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     }
     acme__buf_free(&path);
     return rc;
@@ -103,7 +103,7 @@ static int webroot_present(const acme_challenge *ch, void *userdata)
 static void webroot_cleanup(const acme_challenge *ch, void *userdata)
 {
     const char *webroot = userdata;
-    if (token_ok(ch, "webroot cleanup") != ACME_OK)
+    if (token_ok(ch, "webroot cleanup", NULL) != ACME_OK)
         return;
     acme__buf path = ACME__BUF_INIT;
     acme__buf_printf(&path, "%s" CHALLENGE_DIR "/%s", root_prefix(webroot), acme_challenge_token(ch));
@@ -120,14 +120,14 @@ static void webroot_cleanup(const acme_challenge *ch, void *userdata)
 int acme_solvers_add_webroot(acme_solvers *s, const char *webroot)
 {
     if (!s || !webroot || !*webroot)
-        return acme__fail(NULL, ACME_ERR_INVALID, "webroot solver: a solver set and a webroot are required");
+        return acme__fail(s ? &s->err : NULL, ACME_ERR_INVALID,
+                          "webroot solver: a solver set and a webroot are required");
     char *copy = acme__strdup(webroot);
     if (!copy)
-        return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+        return acme__fail(&s->err, ACME_ERR_NOMEM, "out of memory");
     /* "/srv/www/" and "/srv/www" name the same directory; keep "/" as is. */
     size_t n = strlen(copy);
     while (n > 1 && copy[n - 1] == '/')
         copy[--n] = '\0';
-    return acme__solvers_add_owned(s, "http-01", webroot_present, NULL, webroot_cleanup, copy,
-                                   free);
+    return acme__solvers_add_owned(s, "http-01", webroot_present, webroot_cleanup, copy, free);
 }

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/key.h"
 #include "net/json.h"
 #include "base/mem.h"
+#include "protocol/account.h"
 #include "protocol/provider.h"
 #include "store/store_layout.h"
 
@@ -32,9 +34,11 @@ static int read_key(acme_store *s, const char *key_key, acme_key **out, acme__er
 {
     acme__buf b = ACME__BUF_INIT;
     int rc = probe_read(s, key_key, &b, err);
-    if (rc == ACME_OK && acme_key_load_pem(out, b.data, b.len) != ACME_OK)
+    acme__err why = ACME__ERR_QUIET;
+    if (rc == ACME_OK && acme__key_load_pem(out, b.data, b.len, &why) != ACME_OK)
         rc = acme__fail(err, ACME_ERR_CORRUPT, "store: %s is not a usable key (%s); left as it is",
-                        key_key, acme_last_error());
+                        key_key, why.msg);
+    acme__err_clear(&why);
     acme__buf_wipe(&b);
     return rc;
 }
@@ -95,12 +99,10 @@ int acme__account_ensure(acme_provider *p, acme_store *s, const char *email,
     char *url = NULL;
     rc = read_key(s, key_key, &key, err);
     if (rc == ACME_ERR_NOT_FOUND) {
-        rc = acme_key_generate(&key, key_type ? key_type : ACME_KEY_EC256);
-        if (rc != ACME_OK)
-            rc = acme__fail(err, rc, "%s", acme_last_error());
+        rc = acme__key_generate(&key, key_type ? key_type : ACME_KEY_EC256, err);
         char *pem = NULL;
-        if (rc == ACME_OK && (rc = acme_key_to_pem(key, &pem)) != ACME_OK)
-            rc = acme__fail(err, rc, "%s", acme_last_error());
+        if (rc == ACME_OK)
+            rc = acme__key_to_pem(key, &pem, err);
         if (rc == ACME_OK)
             rc = acme__store_write(s, key_key, pem, strlen(pem), 1, err);
         acme__free_secret_str(pem);
@@ -111,17 +113,18 @@ int acme__account_ensure(acme_provider *p, acme_store *s, const char *email,
             rc = ACME_OK;
     }
     if (rc == ACME_OK && url) {
-        rc = acme_account_load(out, p, key, url);
+        rc = acme__account_load(out, p, key, url, err);
     } else if (rc == ACME_OK) {
         /* A known key: recover its account before registering a new one. */
-        rc = acme_account_lookup(out, p, key);
-        if (rc == ACME_ERR_PROBLEM && acme_problem_is(acme_last_problem(), "accountDoesNotExist"))
-            rc = acme_account_register(out, p, key, reg);
+        acme__err look = ACME__ERR_QUIET; /* "no account for this key" is an answer */
+        rc = acme__account_lookup(out, p, key, &look);
+        if (rc == ACME_ERR_PROBLEM && acme_problem_is(look.problem, "accountDoesNotExist"))
+            rc = acme__account_register(out, p, key, reg, err);
+        else if (rc != ACME_OK)
+            acme__err_forward(err, &look);
+        acme__err_clear(&look);
         if (rc == ACME_OK)
             rc = write_url(s, p, json_key, acme_account_url(*out), err);
-        else
-            acme__fail_problem(err, rc, (acme_problem *)acme_last_problem(), "%s",
-                               acme_last_error());
     }
     if (rc != ACME_OK) {
         acme_account_free(*out);

@@ -8,6 +8,7 @@
 #include "acme/certificate.h"
 #include "net/json.h"
 #include "crypto/key.h"
+#include "crypto/x509.h"
 #include "base/mem.h"
 
 /* Store key of a file of c's current generation. */
@@ -87,9 +88,9 @@ static int meta_parse(acme__stored_cert *c, const char *key, const acme__buf *b,
 int acme__stored_describe(acme__stored_cert *c, acme__err *err)
 {
     acme_cert *cert;
-    int rc = acme_cert_parse(&cert, c->chain_pem, strlen(c->chain_pem), c->key);
+    int rc = acme__cert_parse(&cert, c->chain_pem, strlen(c->chain_pem), c->key, err);
     if (rc != ACME_OK)
-        return acme__fail(err, rc, "%s", acme_last_error());
+        return rc;
     c->not_before = acme_cert_not_before(cert);
     c->not_after = acme_cert_not_after(cert);
     free(c->serial);
@@ -132,8 +133,12 @@ int acme__stored_load(acme_store *s, const char *name, acme__stored_cert *out, a
                               : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     if (rc == ACME_ERR_NOT_FOUND)
         rc = corrupt(err, key_key, "the metadata names a key that is missing");
-    if (rc == ACME_OK && acme_key_load_pem(&out->key, b.data, b.len) != ACME_OK)
-        rc = corrupt(err, key_key, acme_last_error());
+    if (rc == ACME_OK) {
+        acme__err why = ACME__ERR_QUIET;
+        if (acme__key_load_pem(&out->key, b.data, b.len, &why) != ACME_OK)
+            rc = corrupt(err, key_key, why.msg);
+        acme__err_clear(&why);
+    }
     acme__buf_wipe(&b);
     if (rc == ACME_OK) {
         rc = acme__store_read(s, chain_key, &b, err);
@@ -269,10 +274,10 @@ int acme__stored_save_new(acme_store *s, acme__stored_cert *c, acme__err *err)
     unsigned long old = c->generation;
     c->generation = old + 1;
     char *pem = NULL;
-    int rc = acme_key_to_pem(c->key, &pem);
+    int rc = acme__key_to_pem(c->key, &pem, err);
     if (rc != ACME_OK) {
         c->generation = old;
-        return acme__fail(err, rc, "%s", acme_last_error());
+        return rc;
     }
     char *key_key = current_key(c, ACME__FILE_KEY);
     char *chain_key = current_key(c, ACME__FILE_CHAIN);

@@ -94,38 +94,80 @@ int acme_store_new(acme_store **out, const acme_store_ops *ops, void *userdata)
     acme_store *s = calloc(1, sizeof(*s));
     if (!s)
         return acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
+    atomic_init(&s->refs, 1);
     s->ops = own;
     s->userdata = userdata;
     *out = s;
     return ACME_OK;
 }
 
+int acme__store_new_backend(acme_store **out, const acme__store_backend *backend, void *userdata,
+                            void (*free_userdata)(void *), acme__err *err)
+{
+    acme_store *s = calloc(1, sizeof(*s));
+    if (!s) {
+        free_userdata(userdata);
+        return acme__fail(err, ACME_ERR_NOMEM, "store: out of memory");
+    }
+    atomic_init(&s->refs, 1);
+    s->backend = backend;
+    s->userdata = userdata;
+    s->free_userdata = free_userdata;
+    *out = s;
+    return ACME_OK;
+}
+
+acme_store *acme__store_ref(acme_store *s)
+{
+    if (s)
+        atomic_fetch_add(&s->refs, 1);
+    return s;
+}
+
 void acme_store_free(acme_store *s)
 {
-    if (!s)
+    if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
     if (s->free_userdata)
         s->free_userdata(s->userdata);
+    acme__err_clear(&s->err);
     free(s);
+}
+
+int acme__store_path(const acme_store *s, const char *key, char **path_out, acme__err *err)
+{
+    if (!path_out)
+        return acme__fail(err, ACME_ERR_INVALID, "store: NULL output");
+    *path_out = NULL;
+    if (!s || !key)
+        return acme__fail(err, ACME_ERR_INVALID, "store: NULL argument");
+    if (!s->backend || !s->backend->path)
+        return acme__fail(err, ACME_ERR_UNSUPPORTED,
+                          "store: not a filesystem store; keys have no path");
+    if (!acme__store_key_valid(key))
+        return acme__fail(err, ACME_ERR_INVALID, "store: invalid key \"%.200s\"", key);
+    char *path = s->backend->path(key, s->userdata);
+    if (!path)
+        return acme__fail(err, ACME_ERR_NOMEM, "store: out of memory");
+    *path_out = path;
+    return ACME_OK;
+}
+
+/* A public call's record: the store's own (the struct is the library's,
+ * so its record may change under a const handle), or none without one. */
+static acme__err *rec(const acme_store *s)
+{
+    return s ? (acme__err *)&s->err : NULL;
 }
 
 int acme_store_path(const acme_store *s, const char *key, char **path_out)
 {
-    if (!path_out)
-        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL output");
-    *path_out = NULL;
-    if (!s || !key)
-        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL argument");
-    if (!s->backend || !s->backend->path)
-        return acme__fail(NULL, ACME_ERR_UNSUPPORTED,
-                          "store: not a filesystem store; keys have no path");
-    if (!acme__store_key_valid(key))
-        return acme__fail(NULL, ACME_ERR_INVALID, "store: invalid key \"%.200s\"", key);
-    char *path = s->backend->path(key, s->userdata);
-    if (!path)
-        return acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
-    *path_out = path;
-    return ACME_OK;
+    return acme__store_path(s, key, path_out, rec(s));
+}
+
+const char *acme_store_last_error(const acme_store *s)
+{
+    return s ? acme__err_msg(&s->err) : "";
 }
 
 int acme_store_get(acme_store *s, const char *key, char **data, size_t *len)
@@ -135,15 +177,15 @@ int acme_store_get(acme_store *s, const char *key, char **data, size_t *len)
     if (len)
         *len = 0;
     if (!data)
-        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL output");
+        return acme__fail(rec(s), ACME_ERR_INVALID, "store: NULL output");
     acme__buf b = ACME__BUF_INIT;
-    int rc = acme__store_read(s, key, &b, NULL);
+    int rc = acme__store_read(s, key, &b, rec(s));
     if (rc != ACME_OK)
         return rc;
     size_t n = b.len;
     char *d = acme__buf_detach(&b);
     if (!d)
-        return acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
+        return acme__fail(rec(s), ACME_ERR_NOMEM, "store: out of memory");
     *data = d;
     if (len)
         *len = n;
@@ -152,39 +194,22 @@ int acme_store_get(acme_store *s, const char *key, char **data, size_t *len)
 
 int acme_store_put(acme_store *s, const char *key, const void *data, size_t len, int secret)
 {
-    return acme__store_write(s, key, data, len, secret, NULL);
+    return acme__store_write(s, key, data, len, secret, rec(s));
 }
 
 /* ---- internal API ------------------------------------------------------- */
 
-/* What the thread's last error said before a callback ran, so that a
- * failing host callback is not blamed with an older, unrelated message. */
-typedef struct before {
-    char msg[sizeof(((acme__err *)0)->msg)];
-} before;
-
-static void before_take(const acme_store *s, before *b)
-{
-    /* A built-in store always records its reason, so it needs no copy. */
-    if (s->backend)
-        b->msg[0] = '\0';
-    else
-        snprintf(b->msg, sizeof(b->msg), "%s", acme_last_error());
-}
-
-/* A callback failed with rc: pass the code on, with a message that names
- * the operation and the key, and the callback's own reason when it left
- * one in the thread's last error. */
-static int cb_fail(const acme_store *s, int rc, const before *b, const char *verb,
-                   const char *key, acme__err *err)
+/* An operation failed with rc: pass the code on, with a message that
+ * names the operation and the key, and the reason a built-in backend
+ * recorded in why (a host's callback gives only its code). */
+static int cb_fail(int rc, acme__err *why, const char *verb, const char *key, acme__err *err)
 {
     if (rc > 0)
         rc = ACME_ERR_CALLBACK; /* not an acme_error code */
-    const char *now = acme_last_error();
-    const char *reason = acme_strerror(rc);
-    if (now[0] && (s->backend || strcmp(now, b->msg) != 0))
-        reason = now;
-    return acme__fail(err, rc, "store: cannot %s %s: %s", verb, key, reason);
+    rc = acme__fail(err, rc, "store: cannot %s %s: %s", verb, key,
+                    why->code ? why->msg : acme_strerror(rc));
+    acme__err_clear(why);
+    return rc;
 }
 
 static int check_key(const acme_store *s, const char *key, const char *what, acme__err *err)
@@ -199,9 +224,10 @@ static int check_key(const acme_store *s, const char *key, const char *what, acm
 /* Run a read-like callback (read, list) into a bounded buffer. */
 static int fetch(acme_store *s, int list, const char *key, acme_buffer *b, acme__err *err)
 {
-    before bf;
-    before_take(s, &bf);
-    int rc = list ? s->ops.list(key, b, s->userdata) : s->ops.read(key, b, s->userdata);
+    acme__err why = ACME__ERR_QUIET;
+    const acme__store_backend *be = s->backend;
+    int rc = be ? (list ? be->list(key, b, s->userdata, &why) : be->read(key, b, s->userdata, &why))
+                : (list ? s->ops.list(key, b, s->userdata) : s->ops.read(key, b, s->userdata));
     if (rc == ACME_OK && b->too_large)
         rc = acme__fail(err, ACME_ERR_TOO_LARGE, "store: cannot %s %s: larger than %zu bytes",
                         list ? "list" : "read", key, b->max);
@@ -209,7 +235,8 @@ static int fetch(acme_store *s, int list, const char *key, acme_buffer *b, acme_
         rc = acme__fail(err, ACME_ERR_NOMEM, "store: cannot %s %s: out of memory",
                         list ? "list" : "read", key);
     else if (rc != ACME_OK)
-        rc = cb_fail(s, rc, &bf, list ? "list" : "read", key, err);
+        rc = cb_fail(rc, &why, list ? "list" : "read", key, err);
+    acme__err_clear(&why);
     if (rc != ACME_OK)
         acme__buf_wipe(&b->buf);
     return rc;
@@ -245,10 +272,12 @@ int acme__store_write(acme_store *s, const char *key, const void *data, size_t l
         return rc;
     if (!data && len)
         return acme__fail(err, ACME_ERR_INVALID, "store: cannot write %s: NULL data", key);
-    before bf;
-    before_take(s, &bf);
-    rc = s->ops.write(key, data ? data : "", len, secret ? 1 : 0, s->userdata);
-    return rc == ACME_OK ? ACME_OK : cb_fail(s, rc, &bf, "write", key, err);
+    acme__err why = ACME__ERR_QUIET;
+    if (!data)
+        data = "";
+    rc = s->backend ? s->backend->write(key, data, len, secret ? 1 : 0, s->userdata, &why)
+                    : s->ops.write(key, data, len, secret ? 1 : 0, s->userdata);
+    return rc == ACME_OK ? ACME_OK : cb_fail(rc, &why, "write", key, err);
 }
 
 int acme__store_write_same(acme_store *s, const char *from_key, const char *to_key,
@@ -260,13 +289,13 @@ int acme__store_write_same(acme_store *s, const char *from_key, const char *to_k
     if (rc != ACME_OK)
         return rc;
     if (s->backend && s->backend->link) {
-        before bf;
-        before_take(s, &bf);
-        rc = s->backend->link(from_key, to_key, s->userdata);
+        acme__err why = ACME__ERR_QUIET;
+        rc = s->backend->link(from_key, to_key, s->userdata, &why);
         if (rc == ACME_OK)
             return ACME_OK;
         if (rc != ACME_ERR_UNSUPPORTED)
-            return cb_fail(s, rc, &bf, "write", to_key, err);
+            return cb_fail(rc, &why, "write", to_key, err);
+        acme__err_clear(&why);
     }
     return acme__store_write(s, to_key, data, len, secret, err);
 }
@@ -276,10 +305,9 @@ int acme__store_remove(acme_store *s, const char *key, acme__err *err)
     int rc = check_key(s, key, "key", err);
     if (rc != ACME_OK)
         return rc;
-    before bf;
-    before_take(s, &bf);
-    rc = s->ops.remove(key, s->userdata);
-    return rc == ACME_OK ? ACME_OK : cb_fail(s, rc, &bf, "remove", key, err);
+    acme__err why = ACME__ERR_QUIET;
+    rc = s->backend ? s->backend->remove(key, s->userdata, &why) : s->ops.remove(key, s->userdata);
+    return rc == ACME_OK ? ACME_OK : cb_fail(rc, &why, "remove", key, err);
 }
 
 int acme__store_list(acme_store *s, const char *prefix, char ***names, size_t *n,
@@ -341,17 +369,19 @@ int acme__store_lock(acme_store *s, const char *name, acme__err *err)
     int rc = check_key(s, name, "lock name", err);
     if (rc != ACME_OK)
         return rc;
-    before bf;
-    before_take(s, &bf);
-    rc = s->ops.lock(name, s->userdata);
-    return rc == ACME_OK ? ACME_OK : cb_fail(s, rc, &bf, "lock", name, err);
+    acme__err why = ACME__ERR_QUIET;
+    rc = s->backend ? s->backend->lock(name, s->userdata, &why) : s->ops.lock(name, s->userdata);
+    return rc == ACME_OK ? ACME_OK : cb_fail(rc, &why, "lock", name, err);
 }
 
 void acme__store_unlock(acme_store *s, const char *name)
 {
     if (!s || !acme__store_key_valid(name))
         return;
-    s->ops.unlock(name, s->userdata);
+    if (s->backend)
+        s->backend->unlock(name, s->userdata);
+    else
+        s->ops.unlock(name, s->userdata);
 }
 
 /* How often a waiting lock is tried again. */

@@ -3,6 +3,7 @@
 #ifndef ACME_LIB_STORE_H
 #define ACME_LIB_STORE_H
 
+#include <stdatomic.h>
 #include "acme/store.h"
 #include "base/buf.h"
 #include "base/error.h"
@@ -14,25 +15,47 @@ struct acme_buffer {
                     * even if the callback ignores the error and returns ACME_OK */
 };
 
-/* What a built-in store offers beyond acme_store_ops. Kept out of the
- * public struct, whose layout is fixed; every member may be NULL. */
+/* A built-in store: the operations of acme_store_ops, recording their
+ * failures in err, and what it offers beyond them. Kept out of the public
+ * struct, whose layout is fixed. path and link may be NULL. */
 typedef struct acme__store_backend {
+    int (*read)(const char *key, acme_buffer *out, void *userdata, acme__err *err);
+    int (*write)(const char *key, const void *data, size_t len, int secret, void *userdata,
+                 acme__err *err);
+    int (*remove)(const char *key, void *userdata, acme__err *err);
+    int (*list)(const char *prefix, acme_buffer *out, void *userdata, acme__err *err);
+    int (*lock)(const char *name, void *userdata, acme__err *err);
+    void (*unlock)(const char *name, void *userdata);
     /* The host path of a valid key, as a new string (NULL when out of
      * memory). Without it keys have no path (acme_store_path). */
     char *(*path)(const char *key, void *userdata);
     /* Make to_key another name of what from_key holds. ACME_ERR_UNSUPPORTED
      * lets the caller write a copy instead. */
-    int (*link)(const char *from_key, const char *to_key, void *userdata);
+    int (*link)(const char *from_key, const char *to_key, void *userdata, acme__err *err);
 } acme__store_backend;
 
+/* Reference-counted: a desire keeps the store it was given, so the host
+ * may free its own handle at any time. */
 struct acme_store {
+    atomic_int refs;
     acme_store_ops ops;
     void *userdata;
     /* Built-in stores only (NULL for host callbacks). Built-in callbacks
      * always record their reason for a failure. */
     const acme__store_backend *backend;
     void (*free_userdata)(void *); /* for stores that own their userdata */
+    /* The last failure of a public call on the store (the library's own
+     * calls pass their records down and leave it alone). */
+    acme__err err;
 };
+
+acme_store *acme__store_ref(acme_store *s);
+/* acme_store_path, recording a failure in err. */
+int acme__store_path(const acme_store *s, const char *key, char **path_out, acme__err *err);
+/* A store on a built-in backend; free_userdata frees userdata with the
+ * store (also here, when this fails). */
+int acme__store_new_backend(acme_store **out, const acme__store_backend *backend, void *userdata,
+                            void (*free_userdata)(void *), acme__err *err);
 
 /* Largest value the library reads (keys, chains, metadata are small). */
 #define ACME__STORE_MAX_VALUE (1024 * 1024)

@@ -72,28 +72,28 @@ static int reserved(const char *key)
     return strncmp(key, LOCKS, n) == 0 && (key[n] == '\0' || key[n] == '/');
 }
 
-static int check_reserved(const char *key)
+static int check_reserved(const char *key, acme__err *err)
 {
     if (reserved(key))
-        return acme__fail(NULL, ACME_ERR_INVALID,
+        return acme__fail(err, ACME_ERR_INVALID,
                           "the top-level name \"" LOCKS "\" is reserved for lock files");
     return ACME_OK;
 }
 
-static int oom(void)
+static int oom(acme__err *err)
 {
-    return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+    return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
 }
 
 /* The path of a key a callback was given (not a reserved one) in *path. */
-static int key_path(const fs *f, const char *key, char **path)
+static int key_path(const fs *f, const char *key, char **path, acme__err *err)
 {
     *path = NULL;
-    int rc = check_reserved(key);
+    int rc = check_reserved(key, err);
     if (rc != ACME_OK)
         return rc;
     *path = join(f->root, key);
-    return *path ? ACME_OK : oom();
+    return *path ? ACME_OK : oom(err);
 }
 
 /* ---- temporary files ---------------------------------------------------- */
@@ -172,53 +172,54 @@ static void sweep_temps(const char *dir, int depth)
 
 /* ---- callbacks ---------------------------------------------------------- */
 
-static int fs_read(const char *key, acme_buffer *out, void *userdata)
+static int fs_read(const char *key, acme_buffer *out, void *userdata, acme__err *err)
 {
     char *path;
-    int rc = key_path(userdata, key, &path);
+    int rc = key_path(userdata, key, &path, err);
     if (rc != ACME_OK)
         return rc;
-    rc = acme__file_read(path, out->max, &out->buf, NULL);
+    rc = acme__file_read(path, out->max, &out->buf, err);
     free(path);
     return rc;
 }
 
 /* Before a file is put at path (a key's path, so with a '/' after the
  * root): its directory exists, without the temporaries of crashed writers. */
-static int prepare_dir_of(char *path)
+static int prepare_dir_of(char *path, acme__err *err)
 {
     char *slash = strrchr(path, '/');
     *slash = '\0';
-    int rc = acme__file_mkdirs(path, DIR_MODE, NULL);
+    int rc = acme__file_mkdirs(path, DIR_MODE, err);
     if (rc == ACME_OK)
         clean_temps(path);
     *slash = '/';
     return rc;
 }
 
-static int fs_write(const char *key, const void *data, size_t len, int secret, void *userdata)
+static int fs_write(const char *key, const void *data, size_t len, int secret, void *userdata,
+                    acme__err *err)
 {
     char *path;
-    int rc = key_path(userdata, key, &path);
+    int rc = key_path(userdata, key, &path, err);
     if (rc != ACME_OK)
         return rc;
-    rc = prepare_dir_of(path);
+    rc = prepare_dir_of(path, err);
     if (rc == ACME_OK)
-        rc = acme__file_write_atomic(path, data, len, secret ? SECRET_MODE : PUBLIC_MODE, NULL);
+        rc = acme__file_write_atomic(path, data, len, secret ? SECRET_MODE : PUBLIC_MODE, err);
     free(path);
     return rc;
 }
 
-static int fs_link(const char *from_key, const char *to_key, void *userdata)
+static int fs_link(const char *from_key, const char *to_key, void *userdata, acme__err *err)
 {
     char *from, *path = NULL;
-    int rc = key_path(userdata, from_key, &from);
+    int rc = key_path(userdata, from_key, &from, err);
     if (rc == ACME_OK)
-        rc = key_path(userdata, to_key, &path);
+        rc = key_path(userdata, to_key, &path, err);
     if (rc == ACME_OK)
-        rc = prepare_dir_of(path);
+        rc = prepare_dir_of(path, err);
     if (rc == ACME_OK)
-        rc = acme__file_link_atomic(from, path, NULL);
+        rc = acme__file_link_atomic(from, path, err);
     free(from);
     free(path);
     return rc;
@@ -230,10 +231,10 @@ static char *fs_path(const char *key, void *userdata)
     return join(f->root, key);
 }
 
-static int fs_remove(const char *key, void *userdata)
+static int fs_remove(const char *key, void *userdata, acme__err *err)
 {
     char *path;
-    int rc = key_path(userdata, key, &path);
+    int rc = key_path(userdata, key, &path, err);
     if (rc != ACME_OK)
         return rc;
     if (unlink(path) != 0) {
@@ -241,19 +242,19 @@ static int fs_remove(const char *key, void *userdata)
         if (e == ENOENT || e == ENOTDIR)
             rc = ACME_OK; /* not there: nothing to do */
         else
-            rc = acme__fail(NULL, ACME_ERR_IO, "cannot remove %s: %s", path, strerror(e));
+            rc = acme__fail(err, ACME_ERR_IO, "cannot remove %s: %s", path, strerror(e));
     } else if (acme__file_sync_dir_of(path) != 0) {
-        rc = acme__fail(NULL, ACME_ERR_IO, "cannot sync the directory of %s: %s", path,
+        rc = acme__fail(err, ACME_ERR_IO, "cannot sync the directory of %s: %s", path,
                         strerror(errno));
     }
     free(path);
     return rc;
 }
 
-static int fs_list(const char *prefix, acme_buffer *out, void *userdata)
+static int fs_list(const char *prefix, acme_buffer *out, void *userdata, acme__err *err)
 {
     char *path;
-    int rc = key_path(userdata, prefix, &path);
+    int rc = key_path(userdata, prefix, &path, err);
     if (rc != ACME_OK)
         return rc;
     DIR *d = opendir(path);
@@ -261,7 +262,7 @@ static int fs_list(const char *prefix, acme_buffer *out, void *userdata)
         int e = errno;
         rc = e == ENOENT || e == ENOTDIR
                  ? ACME_OK /* nothing there lists nothing */
-                 : acme__fail(NULL, ACME_ERR_IO, "cannot open directory %s: %s", path,
+                 : acme__fail(err, ACME_ERR_IO, "cannot open directory %s: %s", path,
                               strerror(e));
         free(path);
         return rc;
@@ -272,7 +273,7 @@ static int fs_list(const char *prefix, acme_buffer *out, void *userdata)
         struct dirent *de = readdir(d);
         if (!de) {
             if (errno != 0)
-                rc = acme__fail(NULL, ACME_ERR_IO, "cannot read directory %s: %s", path,
+                rc = acme__fail(err, ACME_ERR_IO, "cannot read directory %s: %s", path,
                                 strerror(errno));
             break;
         }
@@ -322,16 +323,16 @@ static held *find_held(fs *f, const char *name)
 }
 
 /* With f->mu held. */
-static int take_lock(fs *f, const char *name)
+static int take_lock(fs *f, const char *name, acme__err *err)
 {
     if (find_held(f, name))
-        return acme__fail(NULL, ACME_ERR_LOCKED, "lock %s is already held by this process",
+        return acme__fail(err, ACME_ERR_LOCKED, "lock %s is already held by this process",
                           name);
     if (f->nheld == f->capheld) {
         size_t cap = f->capheld ? f->capheld * 2 : 4;
         held *h = realloc(f->held, cap * sizeof(*h));
         if (!h)
-            return oom();
+            return oom(err);
         f->held = h;
         f->capheld = cap;
     }
@@ -340,18 +341,18 @@ static int take_lock(fs *f, const char *name)
     if (!copy || !path) {
         free(copy);
         free(path);
-        return oom();
+        return oom(err);
     }
     char *slash = strrchr(path, '/');
     *slash = '\0';
-    int rc = acme__file_mkdirs(path, DIR_MODE, NULL);
+    int rc = acme__file_mkdirs(path, DIR_MODE, err);
     *slash = '/';
     int fd = -1;
     if (rc == ACME_OK) {
         /* O_CLOEXEC: a hook the host runs does not inherit the lock. */
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, LOCK_MODE);
         if (fd < 0)
-            rc = acme__fail(NULL, ACME_ERR_IO, "cannot open lock file %s: %s", path,
+            rc = acme__fail(err, ACME_ERR_IO, "cannot open lock file %s: %s", path,
                             strerror(errno));
     }
     if (rc == ACME_OK) {
@@ -362,10 +363,10 @@ static int take_lock(fs *f, const char *name)
         if (r != 0) {
             int e = errno;
             if (e == EWOULDBLOCK || e == EAGAIN)
-                rc = acme__fail(NULL, ACME_ERR_LOCKED,
+                rc = acme__fail(err, ACME_ERR_LOCKED,
                                 "lock %s is held by another process or thread (%s)", name, path);
             else
-                rc = acme__fail(NULL, ACME_ERR_IO, "cannot lock %s: %s", path, strerror(e));
+                rc = acme__fail(err, ACME_ERR_IO, "cannot lock %s: %s", path, strerror(e));
             close(fd);
         }
     }
@@ -384,11 +385,11 @@ static int take_lock(fs *f, const char *name)
     return ACME_OK;
 }
 
-static int fs_lock(const char *name, void *userdata)
+static int fs_lock(const char *name, void *userdata, acme__err *err)
 {
     fs *f = userdata;
     pthread_mutex_lock(&f->mu);
-    int rc = take_lock(f, name);
+    int rc = take_lock(f, name, err);
     pthread_mutex_unlock(&f->mu);
     return rc;
 }
@@ -476,10 +477,13 @@ int acme_store_new_fs(acme_store **out, const char *dir)
     int rc = absolute(dir, &root);
     if (rc != ACME_OK)
         return rc;
-    rc = acme__file_mkdirs(root, DIR_MODE, NULL);
+    acme__err why = ACME__ERR_QUIET;
+    rc = acme__file_mkdirs(root, DIR_MODE, &why);
     if (rc != ACME_OK) {
         free(root);
-        return acme__fail(NULL, rc, "store: %s", acme_last_error());
+        acme__fail(NULL, rc, "store: %s", why.msg);
+        acme__err_clear(&why);
+        return rc;
     }
     fs *f = calloc(1, sizeof(*f));
     if (!f || pthread_mutex_init(&f->mu, NULL) != 0) {
@@ -488,19 +492,8 @@ int acme_store_new_fs(acme_store **out, const char *dir)
         return acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
     }
     f->root = root;
-    static const acme_store_ops ops = {
-        .version = ACME_STORE_OPS_VERSION, .read = fs_read, .write = fs_write,
-        .remove = fs_remove, .list = fs_list, .lock = fs_lock, .unlock = fs_unlock,
+    static const acme__store_backend backend = {
+        fs_read, fs_write, fs_remove, fs_list, fs_lock, fs_unlock, fs_path, fs_link,
     };
-    static const acme__store_backend backend = { fs_path, fs_link };
-    acme_store *s = NULL;
-    rc = acme_store_new(&s, &ops, f);
-    if (rc != ACME_OK) {
-        fs_free(f);
-        return rc;
-    }
-    s->free_userdata = fs_free;
-    s->backend = &backend;
-    *out = s;
-    return ACME_OK;
+    return acme__store_new_backend(out, &backend, f, fs_free, NULL);
 }

@@ -730,6 +730,7 @@ static void test_order_api(const char *id, acme_provider *plain)
               "replaces=%s sent to a CA without renewalInfo", got);
     acme_order_free(o);
     acme_account_free(plain_account);
+    acme_account_free(account);
     acme_key_free(key);
 }
 

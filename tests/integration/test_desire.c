@@ -253,6 +253,19 @@ static void test_lifecycle(void)
     CHECK(!pebble_revoked(serial_site));
     CHECK_OK(acme_desire_revoke(d, "site", ACME_REASON_SUPERSEDED, 0));
     CHECK(pebble_revoked(serial_site));
+    /* Revoked again: the CA's alreadyRevoked is recorded on the account
+     * the call was made on, and on the desire. */
+    char *revoked_chain = store_get(store, "certs/site/chain.pem");
+    REQUIRE(revoked_chain != NULL);
+    CHECK_RC(acme_account_revoke(acct, revoked_chain, ACME_REASON_SUPERSEDED), ACME_ERR_PROBLEM);
+    CHECK_MSG(acme_problem_is(acme_account_last_problem(acct), "alreadyRevoked"), "%s",
+              acme_account_last_error(acct));
+    CHECK_MSG(strstr(acme_account_last_error(acct), "revoking the certificate") != NULL, "\"%s\"",
+              acme_account_last_error(acct));
+    acme_free(revoked_chain);
+    CHECK_RC(acme_desire_revoke(d, "site", ACME_REASON_SUPERSEDED, 0), ACME_ERR_PROBLEM);
+    CHECK_MSG(strstr(acme_desire_last_error(d), "revoking the certificate") != NULL, "\"%s\"",
+              acme_desire_last_error(d));
     CHECK_OK(acme_desire_revoke(d, "api.example.net", ACME_REASON_KEY_COMPROMISE, 1));
     CHECK(pebble_revoked(serial_api));
     CHECK(ev.revoked == 2);
@@ -271,6 +284,9 @@ static void test_lifecycle(void)
     acme_free(site_chain2);
     acme_free(site_key_pem);
     acme_desire_free(d);
+    /* acme_desire_account gave a reference of the caller's own. */
+    CHECK(acme_account_url(acct) && *acme_account_url(acct));
+    acme_account_free(acct);
 
     /* A new desire over the same store finds everything in place. */
     events ev2 = { 0 };
@@ -311,6 +327,9 @@ static void test_many(void)
         const char *ids[] = { name };
         CHECK_OK(acme_desire_add(d, NULL, ids, 1, 0, i % 10 == 3 ? refusing : NULL));
     }
+    /* The desire keeps its own references to the set and the store. */
+    acme_solvers_free(refusing);
+    acme_store_free(store);
     CHECK_RC(acme_desire_ensure(d), ACME_ERR_NO_SOLVER);
     size_t obtained, renewed, not_due, failed;
     acme_desire_summary(d, &obtained, &renewed, &not_due, &failed);
@@ -323,8 +342,6 @@ static void test_many(void)
             CHECK(acme_desire_error(d, i) == ACME_ERR_NO_SOLVER);
     }
     acme_desire_free(d);
-    acme_solvers_free(refusing);
-    acme_store_free(store);
     free(dir);
 }
 
@@ -536,6 +553,7 @@ static void test_race(void)
         acme_desire *d = new_desire(store, &ev, 1);
         acme_account *a;
         REQUIRE_OK(acme_desire_account(d, &a));
+        acme_account_free(a);
         acme_desire_free(d);
         acme_store_free(store);
     }

@@ -79,7 +79,7 @@ static acme_challenge *challenge(const char *type, const char *ident_type, const
 
 static int present(acme_solvers *s, size_t i, const acme_challenge *ch)
 {
-    return s->v[i].present(ch, s->v[i].userdata);
+    return acme__solver_present(&s->v[i], ch, NULL);
 }
 
 static void cleanup(acme_solvers *s, size_t i, const acme_challenge *ch)
@@ -995,12 +995,53 @@ static void test_tls_alpn_responder(void)
     acme_tls_alpn_responder_stop(r);
 }
 
+/* A responder stopped while a solver set still holds it: the set keeps
+ * it alive, present refuses with a clear error instead of using freed
+ * memory, and cleanup and freeing the set are harmless. */
+static void test_stop_while_in_a_set(void)
+{
+    acme_http_responder *h = NULL;
+    acme_tls_alpn_responder *t = NULL;
+    REQUIRE_OK(acme_http_responder_start(&h, "127.0.0.1", 0));
+    REQUIRE_OK(acme_tls_alpn_responder_start(&t, "127.0.0.1", 0));
+    acme_solvers *s = NULL;
+    REQUIRE_OK(acme_solvers_new(&s));
+    REQUIRE_OK(acme_solvers_add_http_responder(s, h));
+    REQUIRE_OK(acme_solvers_add_tls_alpn_responder(s, t));
+
+    /* Presented before the stop: the answers go with the stop. */
+    acme_challenge *early = challenge("http-01", "dns", "example.com", "earlytoken");
+    CHECK_OK(present(s, 0, early));
+    acme_http_responder_stop(h);
+    acme_tls_alpn_responder_stop(t);
+
+    acme_challenge *hc = challenge("http-01", "dns", "example.com", "stoptoken");
+    acme_challenge *tc = challenge("tls-alpn-01", "dns", "example.com", "stoptoken");
+    acme__err err = { 0 };
+    CHECK_RC(acme__solver_present(&s->v[0], hc, &err), ACME_ERR_STATE);
+    CHECK_MSG(strstr(acme__err_msg(&err), "http-01 responder: stopped") != NULL, "%s",
+              acme__err_msg(&err));
+    acme__err_clear(&err);
+    CHECK_RC(acme__solver_present(&s->v[1], tc, &err), ACME_ERR_STATE);
+    CHECK_MSG(strstr(acme__err_msg(&err), "tls-alpn-01 responder: stopped") != NULL, "%s",
+              acme__err_msg(&err));
+    acme__err_clear(&err);
+    cleanup(s, 0, early);
+    cleanup(s, 0, hc);
+    cleanup(s, 1, tc);
+    acme__challenge_free(early);
+    acme__challenge_free(hc);
+    acme__challenge_free(tc);
+    acme_solvers_free(s);
+}
+
 int main(void)
 {
     REQUIRE_ZERO(curl_global_init(CURL_GLOBAL_DEFAULT));
     test_webroot();
     test_http_responder();
     test_tls_alpn_responder();
+    test_stop_while_in_a_set();
     curl_global_cleanup();
     return check_done();
 }

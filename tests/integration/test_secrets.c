@@ -88,6 +88,8 @@ void __real_free(void *p);
 void __wrap_free(void *p);
 int __real_acme_key_generate(acme_key **out, int type);
 int __wrap_acme_key_generate(acme_key **out, int type);
+int __real_acme__key_generate(acme_key **out, int type, acme__err *err);
+int __wrap_acme__key_generate(acme_key **out, int type, acme__err *err);
 
 void __wrap_free(void *p)
 {
@@ -218,6 +220,16 @@ static void register_key(acme_key *k)
 int __wrap_acme_key_generate(acme_key **out, int type)
 {
     int rc = __real_acme_key_generate(out, type);
+    if (rc == ACME_OK)
+        register_key(*out);
+    return rc;
+}
+
+/* Keys the library makes for itself (the public function's own call
+ * stays inside its object file, so no key is registered twice). */
+int __wrap_acme__key_generate(acme_key **out, int type, acme__err *err)
+{
+    int rc = __real_acme__key_generate(out, type, err);
     if (rc == ACME_OK)
         register_key(*out);
     return rc;

@@ -4,7 +4,9 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/error.h"
 #include "base/problem.h"
@@ -180,6 +182,51 @@ static void test_threads(void)
     CHECK(acme_last_problem() == NULL);
 }
 
+/* Calls on a handle that fail leave their message on that handle, so a
+ * binding whose threads move never needs the thread's last error. */
+static void test_handle_errors(void)
+{
+    acme_key *key = NULL;
+    REQUIRE_OK(acme_key_generate(&key, ACME_KEY_EC256));
+    CHECK_STR(acme_key_last_error(key), "");
+    CHECK_RC(acme_key_thumbprint(key, NULL), ACME_ERR_INVALID);
+    CHECK_STR(acme_key_last_error(key), "key: NULL output");
+    CHECK_RC(acme_key_save_file(key, "/nonexistent-dir/for/key.pem"), ACME_ERR_IO);
+    CHECK_MSG(strstr(acme_key_last_error(key), "/nonexistent-dir/for") != NULL, "%s",
+              acme_key_last_error(key));
+    acme_key_free(key);
+    CHECK_STR(acme_key_last_error(NULL), "");
+
+    acme_solvers *s = NULL;
+    REQUIRE_OK(acme_solvers_new(&s));
+    CHECK_STR(acme_solvers_last_error(s), "");
+    CHECK_RC(acme_solvers_add(s, "http-01", NULL, NULL, NULL, NULL), ACME_ERR_INVALID);
+    CHECK_MSG(strstr(acme_solvers_last_error(s), "present callback") != NULL, "%s",
+              acme_solvers_last_error(s));
+    CHECK_RC(acme_solvers_add_webroot(s, ""), ACME_ERR_INVALID);
+    CHECK_MSG(strstr(acme_solvers_last_error(s), "webroot") != NULL, "%s",
+              acme_solvers_last_error(s));
+    acme_solvers_free(s);
+    CHECK_STR(acme_solvers_last_error(NULL), "");
+
+    char dir[] = "/tmp/acme-unit-error-XXXXXX";
+    REQUIRE(mkdtemp(dir) != NULL);
+    acme_store *st = NULL;
+    REQUIRE_OK(acme_store_new_fs(&st, dir));
+    CHECK_STR(acme_store_last_error(st), "");
+    char *data = NULL;
+    size_t len = 0;
+    CHECK_RC(acme_store_get(st, "certs/none", &data, &len), ACME_ERR_NOT_FOUND);
+    CHECK_MSG(strstr(acme_store_last_error(st), "store: cannot read certs/none") != NULL, "%s",
+              acme_store_last_error(st));
+    CHECK_RC(acme_store_put(st, "../escape", "x", 1, 0), ACME_ERR_INVALID);
+    CHECK_MSG(strstr(acme_store_last_error(st), "../escape") != NULL, "%s",
+              acme_store_last_error(st));
+    acme_store_free(st);
+    CHECK(rmdir(dir) == 0);
+    CHECK_STR(acme_store_last_error(NULL), "");
+}
+
 int main(void)
 {
     /* Nothing failed yet on this thread. */
@@ -189,5 +236,6 @@ int main(void)
     test_fail();
     test_fail_problem();
     test_threads();
+    test_handle_errors();
     return check_done();
 }
