@@ -439,50 +439,43 @@ int acme__jwk_thumbprint(const char *jwk, size_t len, char **b64_out)
     return *b64_out ? ACME_OK : ACME_ERR_NOMEM;
 }
 
+/* A failure of a public call on `key`, recorded on the key. */
+static int key_fail(const acme_key *key, int code, const char *what)
+{
+    acme__err why = ACME__ERR_QUIET;
+    acme__fail(&why, code, "key: %s", what);
+    return key_record(key, &why);
+}
+
 int acme_key_jwk(const acme_key *key, char **json_out)
 {
     if (!key)
         return acme__fail(NULL, ACME_ERR_INVALID, "key: NULL argument");
-    acme__err why = ACME__ERR_QUIET;
-    if (!json_out) {
-        acme__fail(&why, ACME_ERR_INVALID, "key: NULL output");
-        return key_record(key, &why);
-    }
+    if (!json_out)
+        return key_fail(key, ACME_ERR_INVALID, "NULL output");
     acme__buf b = ACME__BUF_INIT;
     int rc = acme__key_append_jwk(key, &b);
     if (rc != ACME_OK) {
         acme__buf_free(&b);
-        acme__fail(&why, rc, "key: cannot encode the JWK");
-        return key_record(key, &why);
+        return key_fail(key, rc, "cannot encode the JWK");
     }
     *json_out = acme__buf_detach(&b);
-    if (!*json_out) {
-        acme__fail(&why, ACME_ERR_NOMEM, "key: out of memory");
-        return key_record(key, &why);
-    }
-    return ACME_OK;
+    return *json_out ? ACME_OK : key_fail(key, ACME_ERR_NOMEM, "out of memory");
 }
 
 int acme_key_thumbprint(const acme_key *key, char **b64_out)
 {
     if (!key)
         return acme__fail(NULL, ACME_ERR_INVALID, "key: NULL argument");
-    acme__err why = ACME__ERR_QUIET;
-    if (!b64_out) {
-        acme__fail(&why, ACME_ERR_INVALID, "key: NULL output");
-        return key_record(key, &why);
-    }
+    if (!b64_out)
+        return key_fail(key, ACME_ERR_INVALID, "NULL output");
     *b64_out = NULL;
     acme__buf jwk = ACME__BUF_INIT;
     int rc = acme__key_append_jwk(key, &jwk);
     if (rc == ACME_OK)
         rc = acme__jwk_thumbprint(jwk.data, jwk.len, b64_out);
     acme__buf_free(&jwk);
-    if (rc != ACME_OK) {
-        acme__fail(&why, rc, "key: cannot compute the JWK thumbprint");
-        return key_record(key, &why);
-    }
-    return ACME_OK;
+    return rc == ACME_OK ? ACME_OK : key_fail(key, rc, "cannot compute the JWK thumbprint");
 }
 
 /* DER ECDSA-Sig-Value (SEQUENCE { r INTEGER, s INTEGER }) to JWS r || s,
