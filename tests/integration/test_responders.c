@@ -33,6 +33,7 @@
 #include "base/mbedcompat.h"
 #include "base/mem.h"
 #include "base/rng.h"
+#include "solvers/responder.h"
 #include "solvers/solver.h"
 
 #include "files.h"
@@ -541,11 +542,13 @@ static void test_http_responder(void)
     int64_t took = acme__mono_ms() - t0;
     CHECK_MSG(took < 1000, "stop with a silent client took %lld ms", (long long)took);
     close(silent2);
-    /* ...and it is dropped at its deadline (5 s). */
+    /* ...and it is dropped at its request deadline. */
     char c;
     ssize_t n = recv(silent, &c, 1, 0);
     took = acme__mono_ms() - t_silent;
-    CHECK_MSG(n == 0 && took >= 4500 && took < 9000, "silent client: recv %zd after %lld ms",
+    CHECK_MSG(n == 0 && took >= ACME__REQUEST_TIMEOUT_MS - 500 &&
+                  took < ACME__REQUEST_TIMEOUT_MS + 4000,
+              "silent client: recv %zd after %lld ms",
               n, (long long)took);
     close(silent);
 
@@ -915,13 +918,14 @@ static void test_tls_alpn_responder(void)
                    NO_NAME, "other reverse name");
     expect_refused("127.0.0.1", port, NULL, h2_only, NO_ALPN, "ip without SNI, h2");
 
-    /* A stalled client is dropped at its deadline, then others get in. */
+    /* A stalled client holds back no other handshake. */
     int silent = tcp_connect("127.0.0.1", port);
     CHECK(silent >= 0);
+    acme__sleep_ms(100); /* let the responder accept it first */
     int64_t t0 = acme__mono_ms();
-    expect_cert("127.0.0.1", port, "example.org", acme_only, ch, "after a stalled client");
+    expect_cert("127.0.0.1", port, "example.org", acme_only, ch, "beside a stalled client");
     int64_t took = acme__mono_ms() - t0;
-    CHECK_MSG(took < 9000, "waited %lld ms behind a stalled client", (long long)took);
+    CHECK_MSG(took < 1000, "waited %lld ms behind a stalled client", (long long)took);
     close(silent);
 
     /* Other threads present and clean up while handshakes run. */
