@@ -1223,70 +1223,56 @@ static int64_t issue_through(acme_account *account, const acme_solvers *s, const
     return took;
 }
 
-static void test_http_load(acme_account *account)
+/* With slow clients holding port: LEGIT_ROUNDS requests for ch (a GET of
+ * its token, or a handshake for it), then an issuance of `name` through
+ * s. */
+static void under_load(acme_account *account, const acme_solvers *s, unsigned int port, int tls,
+                       const acme_challenge *ch, const char *name)
 {
-    fprintf(stderr, "http-01 responder under load\n");
-    acme_http_responder *r = NULL;
-    REQUIRE_OK(acme_http_responder_start(&r, "127.0.0.1",
-                                         (unsigned int)atoi(test_env("ACME_TEST_HTTP_PORT"))));
-    unsigned int port = acme_http_responder_port(r);
-    acme_solvers *s = responder_solvers(r, NULL);
-    acme_challenge *ch = challenge("http-01", "dns", "example.org", "loadToken_1");
-    CHECK_OK(present(s, 0, ch));
+    static const char *acme_only[] = { "acme-tls/1", NULL };
     slow_clients *sc = calloc(1, sizeof(*sc));
     REQUIRE(sc != NULL);
-    slow_start(sc, port, 0);
-
+    slow_start(sc, port, tls);
     int64_t ms[LEGIT_ROUNDS];
     for (size_t i = 0; i < LEGIT_ROUNDS; i++) {
         int64_t t0 = acme__mono_ms();
-        CHECK(get_status(port, acme_challenge_http_path(ch),
-                         acme_challenge_key_authorization(ch)) == 200);
+        if (tls)
+            expect_cert("127.0.0.1", port, "example.org", acme_only, ch, "beside slow clients");
+        else
+            CHECK(get_status(port, acme_challenge_http_path(ch),
+                             acme_challenge_key_authorization(ch)) == 200);
         ms[i] = acme__mono_ms() - t0;
         acme__sleep_ms(LEGIT_GAP_MS);
     }
-    report("GET of the token", ms, LEGIT_ROUNDS);
-    issue_through(account, s, "load-http.example.com");
-
+    report(tls ? "tls-alpn-01 handshake" : "GET of the token", ms, LEGIT_ROUNDS);
+    issue_through(account, s, name);
     slow_stop(sc);
     free(sc);
-    cleanup(s, 0, ch);
-    acme__challenge_free(ch);
-    acme_solvers_free(s);
-    acme_http_responder_stop(r);
 }
 
-static void test_tls_load(acme_account *account)
+/* One responder (tls-alpn-01 or http-01) on the harness's port, under
+ * load. */
+static void test_responder_load(acme_account *account, int tls)
 {
-    fprintf(stderr, "tls-alpn-01 responder under load\n");
-    acme_tls_alpn_responder *r = NULL;
-    REQUIRE_OK(acme_tls_alpn_responder_start(&r, "127.0.0.1",
-                                             (unsigned int)atoi(test_env("ACME_TEST_TLS_PORT"))));
-    unsigned int port = acme_tls_alpn_responder_port(r);
-    acme_solvers *s = responder_solvers(NULL, r);
-    acme_challenge *ch = challenge("tls-alpn-01", "dns", "example.org", "loadToken_2");
+    fprintf(stderr, "%s responder under load\n", tls ? "tls-alpn-01" : "http-01");
+    unsigned int port = (unsigned int)atoi(test_env(tls ? "ACME_TEST_TLS_PORT"
+                                                        : "ACME_TEST_HTTP_PORT"));
+    acme_http_responder *http = NULL;
+    acme_tls_alpn_responder *alpn = NULL;
+    if (tls)
+        REQUIRE_OK(acme_tls_alpn_responder_start(&alpn, "127.0.0.1", port));
+    else
+        REQUIRE_OK(acme_http_responder_start(&http, "127.0.0.1", port));
+    acme_solvers *s = responder_solvers(http, alpn);
+    acme_challenge *ch = challenge(tls ? "tls-alpn-01" : "http-01", "dns", "example.org",
+                                   "loadToken_1");
     CHECK_OK(present(s, 0, ch));
-    slow_clients *sc = calloc(1, sizeof(*sc));
-    REQUIRE(sc != NULL);
-    slow_start(sc, port, 1);
-
-    static const char *acme_only[] = { "acme-tls/1", NULL };
-    int64_t ms[LEGIT_ROUNDS];
-    for (size_t i = 0; i < LEGIT_ROUNDS; i++) {
-        int64_t t0 = acme__mono_ms();
-        expect_cert("127.0.0.1", port, "example.org", acme_only, ch, "beside slow clients");
-        ms[i] = acme__mono_ms() - t0;
-        acme__sleep_ms(LEGIT_GAP_MS);
-    }
-    report("tls-alpn-01 handshake", ms, LEGIT_ROUNDS);
-    issue_through(account, s, "load-tls.example.com");
-
-    slow_stop(sc);
-    free(sc);
+    under_load(account, s, port, tls, ch, tls ? "load-tls.example.com" : "load-http.example.com");
     cleanup(s, 0, ch);
     acme__challenge_free(ch);
     acme_solvers_free(s);
-    acme_tls_alpn_responder_stop(r);
+    acme_http_responder_stop(http);
+    acme_tls_alpn_responder_stop(alpn);
 }
 
 /* Both responders, each with SLOW_CLIENTS slow clients holding on, answer
@@ -1307,8 +1293,8 @@ static void test_load(void)
     }
     acme_provider *provider = NULL;
     acme_account *account = load_account(&provider);
-    test_http_load(account);
-    test_tls_load(account);
+    test_responder_load(account, 0);
+    test_responder_load(account, 1);
     acme_account_free(account);
     acme_provider_free(provider);
 }
