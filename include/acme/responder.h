@@ -48,8 +48,10 @@ typedef struct acme_http_responder acme_http_responder;
  * addresses) and `port`, and serve http-01 answers from a background
  * thread: GET or HEAD /.well-known/acme-challenge/TOKEN answers 200 with
  * the key authorization of a presented token, anything else 404 (400 for
- * malformed requests or heads over 8 KiB); each client has 5 seconds in
- * all. Errors: ACME_ERR_IO (cannot bind, e.g. port in use or not
+ * malformed requests or heads over 8 KiB). Each client has 3 seconds to
+ * send its request head and 5 in all; up to 1024 are served at once, and
+ * beyond that a new client takes the place of the oldest one that has not
+ * sent its request, so slow clients cannot lock a validator out. Errors: ACME_ERR_IO (cannot bind, e.g. port in use or not
  * permitted), ACME_ERR_INVALID, ACME_ERR_NOMEM. Since 0.1.
  */
 ACME_API int acme_http_responder_start(acme_http_responder **out, const char *address,
@@ -72,11 +74,14 @@ typedef struct acme_tls_alpn_responder acme_tls_alpn_responder;
 
 /**
  * Listen on `address` (NULL for all IPv4 addresses) and `port` and answer
- * tls-alpn-01 handshakes from a background thread, one client at a time
- * with 5 seconds each. Clients that do not offer ALPN "acme-tls/1" fail
- * the handshake. The certificate is chosen by SNI: a dns identifier by its
- * name, an ip identifier by its reverse-DNS name (RFC 8738), and a client
- * without SNI gets the ip identifier of the address it connected to.
+ * tls-alpn-01 handshakes from a background thread. Handshakes run side by
+ * side, each with 3 seconds for its ClientHello and 5 in all; up to 256 at
+ * once, and beyond that a new client takes the place of the oldest one
+ * that has not sent its ClientHello. Clients that do not offer ALPN
+ * "acme-tls/1" fail the handshake. The certificate is chosen by SNI: a dns
+ * identifier by its name, an ip identifier by its reverse-DNS name (RFC
+ * 8738), and a client without SNI gets the ip identifier of the address it
+ * connected to.
  * Errors: ACME_ERR_IO (cannot bind), ACME_ERR_INVALID, ACME_ERR_CRYPTO,
  * ACME_ERR_NOMEM. Since 0.1.
  */

@@ -1,5 +1,8 @@
 /* The self-signed certificate that answers a tls-alpn-01 challenge
- * (RFC 8737 section 3). */
+ * (RFC 8737 section 3). Its DER is written here rather than by mbedTLS's
+ * certificate writer, whose 2.28 release puts an explicit NULL into the
+ * ECDSA AlgorithmIdentifier (see der_sig_alg); the same code is right on
+ * every mbedTLS version. */
 #include "crypto/tls_alpn_cert.h"
 
 #include <stdio.h>
@@ -8,9 +11,11 @@
 #include <time.h>
 
 #include <mbedtls/asn1write.h>
+#include <mbedtls/ecdsa.h>
+#include <mbedtls/md.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/pem.h>
 #include <mbedtls/pk.h>
-#include <mbedtls/x509_crt.h>
 
 #include "base/clock.h"
 #include "base/ip.h"
@@ -27,17 +32,161 @@
  * whose clock is behind, a week outlasts any validation. */
 #define VALID_BEFORE_NOW_S ACME__DAY_S
 #define VALID_AFTER_NOW_S (7 * ACME__DAY_S)
-/* Room for the PEM of a P-256 certificate with one SAN. */
+/* Room for the DER of a P-256 certificate with one SAN (up to 255
+ * octets), and for its PEM. */
+#define CERT_DER_SIZE 2048
 #define CERT_PEM_SIZE 4096
 
-/* "YYYYMMDDhhmmss" in UTC, as mbedtls_x509write_crt_set_validity wants. */
-static int format_time(int64_t t, char out[16])
+/* A DER writer that fills buf from its end, as mbedTLS's asn1write does,
+ * and keeps its first failure, so that a structure is written without a
+ * check after each element. A constructed element is closed with the
+ * count of octets written when it was opened (der_used). */
+typedef struct der_w {
+    unsigned char *start, *p, *end;
+    int rc; /* the first mbedTLS error, or 0 */
+} der_w;
+
+static size_t der_used(const der_w *w)
+{
+    return (size_t)(w->end - w->p);
+}
+
+static void der_raw(der_w *w, const void *v, size_t n)
+{
+    int r;
+    if (w->rc == 0 && (r = mbedtls_asn1_write_raw_buffer(&w->p, w->start, v, n)) < 0)
+        w->rc = r;
+}
+
+/* Tag and length before what was written since `opened`. */
+static void der_close(der_w *w, size_t opened, unsigned char tag)
+{
+    int r;
+    if (w->rc == 0 && (r = mbedtls_asn1_write_len(&w->p, w->start, der_used(w) - opened)) < 0)
+        w->rc = r;
+    if (w->rc == 0 && (r = mbedtls_asn1_write_tag(&w->p, w->start, tag)) < 0)
+        w->rc = r;
+}
+
+static void der_prim(der_w *w, unsigned char tag, const void *v, size_t n)
+{
+    size_t opened = der_used(w);
+    der_raw(w, v, n);
+    der_close(w, opened, tag);
+}
+
+/* AlgorithmIdentifier ecdsa-with-SHA256 with its parameters absent (RFC
+ * 5758 3.2). mbedTLS 2.28's certificate writer puts an explicit NULL in,
+ * which strict parsers reject: the reason this file writes the DER. */
+static void der_sig_alg(der_w *w)
+{
+    size_t opened = der_used(w);
+    der_prim(w, MBEDTLS_ASN1_OID, MBEDTLS_OID_ECDSA_SHA256, MBEDTLS_OID_SIZE(MBEDTLS_OID_ECDSA_SHA256));
+    der_close(w, opened, ACME__ASN1_SEQ);
+}
+
+/* Name: one RDN, CN as a UTF8String. */
+static void der_name(der_w *w, const char *cn)
+{
+    size_t name = der_used(w);
+    size_t rdn = der_used(w);
+    size_t atv = der_used(w);
+    der_prim(w, MBEDTLS_ASN1_UTF8_STRING, cn, strlen(cn));
+    der_prim(w, MBEDTLS_ASN1_OID, MBEDTLS_OID_AT_CN, MBEDTLS_OID_SIZE(MBEDTLS_OID_AT_CN));
+    der_close(w, atv, ACME__ASN1_SEQ);
+    der_close(w, rdn, ACME__ASN1_SET);
+    der_close(w, name, ACME__ASN1_SEQ);
+}
+
+/* Time (RFC 5280 4.1.2.5): UTCTime through 2049, GeneralizedTime after. */
+static int der_time(der_w *w, int64_t t)
 {
     time_t tt = (time_t)t;
     struct tm tm;
-    if (!gmtime_r(&tt, &tm))
+    char text[sizeof("YYYYMMDDhhmmssZ")];
+    if (!gmtime_r(&tt, &tm) || strftime(text, sizeof(text), "%Y%m%d%H%M%SZ", &tm) != 15)
         return -1;
-    return strftime(out, 16, "%Y%m%d%H%M%S", &tm) == 14 ? 0 : -1;
+    if (tm.tm_year + 1900 < 2050)
+        der_prim(w, MBEDTLS_ASN1_UTC_TIME, text + 2, 13);
+    else
+        der_prim(w, MBEDTLS_ASN1_GENERALIZED_TIME, text, 15);
+    return 0;
+}
+
+/* One Extension: SEQUENCE { extnID, critical (only when TRUE), extnValue }. */
+static void der_extension(der_w *w, const char *oid, size_t oid_len, int critical,
+                          const unsigned char *value, size_t len)
+{
+    size_t opened = der_used(w);
+    der_prim(w, MBEDTLS_ASN1_OCTET_STRING, value, len);
+    if (critical)
+        der_prim(w, MBEDTLS_ASN1_BOOLEAN, "\xff", 1);
+    der_prim(w, MBEDTLS_ASN1_OID, oid, oid_len);
+    der_close(w, opened, ACME__ASN1_SEQ);
+}
+
+/* The TBSCertificate of RFC 5280 4.1, v3, self-issued, into w. */
+static int der_tbs(der_w *w, mbedtls_pk_context *pk, const unsigned char *serial,
+                   size_t serial_len, const char *cn, int64_t not_before, int64_t not_after,
+                   const unsigned char *san, size_t san_len, const unsigned char *acme_id,
+                   size_t acme_id_len)
+{
+    size_t tbs = der_used(w);
+    size_t explicit3 = der_used(w);
+    size_t exts = der_used(w);
+    der_extension(w, OID_ACME_IDENTIFIER, MBEDTLS_OID_SIZE(OID_ACME_IDENTIFIER), 1, acme_id,
+                  acme_id_len);
+    der_extension(w, MBEDTLS_OID_SUBJECT_ALT_NAME, MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME),
+                  0, san, san_len);
+    der_close(w, exts, ACME__ASN1_SEQ);
+    der_close(w, explicit3, MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 3);
+    if (w->rc == 0) {
+        /* SubjectPublicKeyInfo, written by mbedTLS at the end of the room
+         * left. */
+        int n = mbedtls_pk_write_pubkey_der(pk, w->start, (size_t)(w->p - w->start));
+        if (n < 0)
+            w->rc = n;
+        else
+            w->p -= n;
+    }
+    der_name(w, cn);
+    size_t validity = der_used(w);
+    if (der_time(w, not_after) != 0 || der_time(w, not_before) != 0)
+        return -1;
+    der_close(w, validity, ACME__ASN1_SEQ);
+    der_name(w, cn);
+    der_sig_alg(w);
+    der_prim(w, MBEDTLS_ASN1_INTEGER, serial, serial_len);
+    size_t version = der_used(w);
+    der_prim(w, MBEDTLS_ASN1_INTEGER, "\x02", 1); /* v3 */
+    der_close(w, version, MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0);
+    der_close(w, tbs, ACME__ASN1_SEQ);
+    return 0;
+}
+
+/* Certificate ::= SEQUENCE { tbs, signatureAlgorithm, signatureValue }:
+ * tbs is signed with pk (ECDSA P-256, SHA-256) and the whole written into
+ * out. */
+static int der_certificate(der_w *out, mbedtls_pk_context *pk, const unsigned char *tbs,
+                           size_t tbs_len)
+{
+    unsigned char hash[32];
+    unsigned char sig[MBEDTLS_ECDSA_MAX_LEN];
+    size_t sig_len = 0;
+    int mrc = mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), tbs, tbs_len, hash);
+    if (mrc == 0)
+        mrc = ACME__PK_SIGN(pk, MBEDTLS_MD_SHA256, hash, sizeof(hash), sig, sizeof(sig), &sig_len);
+    if (mrc != 0)
+        return mrc;
+    size_t cert = der_used(out);
+    size_t bits = der_used(out);
+    der_raw(out, sig, sig_len);
+    der_raw(out, "", 1); /* no unused bits */
+    der_close(out, bits, MBEDTLS_ASN1_BIT_STRING);
+    der_sig_alg(out);
+    der_raw(out, tbs, tbs_len);
+    der_close(out, cert, ACME__ASN1_SEQ);
+    return out->rc;
 }
 
 int acme__tls_alpn_cert(const char *ident_type, const char *ident_value,
@@ -104,11 +253,7 @@ int acme__tls_alpn_cert(const char *ident_type, const char *ident_value,
     unsigned char acme_id[2 + 32] = { MBEDTLS_ASN1_OCTET_STRING, 32 };
     memcpy(acme_id + 2, digest, 32);
 
-    char not_before[16], not_after[16];
     int64_t now = acme__now();
-    if (format_time(now - VALID_BEFORE_NOW_S, not_before) != 0 ||
-        format_time(now + VALID_AFTER_NOW_S, not_after) != 0)
-        return acme__fail(err, ACME_ERR_CRYPTO, "tls-alpn-01 certificate: clock out of range");
     /* A positive 16-octet serial without a leading zero octet. */
     unsigned char serial[16];
     if (acme__rng(NULL, serial, sizeof(serial)) != 0)
@@ -118,54 +263,45 @@ int acme__tls_alpn_cert(const char *ident_type, const char *ident_value,
     /* The key comes from acme_key so that its PEM is written (and wiped)
      * by acme_key_to_pem: mbedTLS's own PEM writer frees an unwiped copy. */
     acme_key *key = NULL;
-    mbedtls_x509write_cert w;
-    mbedtls_x509write_crt_init(&w);
-    unsigned char *buf = NULL;
-    const size_t buf_size = CERT_PEM_SIZE;
+    unsigned char *tbs_buf = calloc(1, CERT_DER_SIZE), *cert_buf = calloc(1, CERT_DER_SIZE);
+    char *pem = calloc(1, CERT_PEM_SIZE);
     int rc = ACME_OK;
     const char *step = "key generation";
-    mrc = acme_key_generate(&key, ACME_KEY_EC256) == ACME_OK ? 0 : MBEDTLS_ERR_PK_ALLOC_FAILED;
-    if (mrc == 0) {
+    if (!tbs_buf || !cert_buf || !pem)
+        rc = acme__fail(err, ACME_ERR_NOMEM, "tls-alpn-01 certificate: out of memory");
+    else
+        mrc = acme_key_generate(&key, ACME_KEY_EC256) == ACME_OK ? 0 : MBEDTLS_ERR_PK_ALLOC_FAILED;
+    der_w tbs = { tbs_buf, tbs_buf + CERT_DER_SIZE, tbs_buf + CERT_DER_SIZE, 0 };
+    der_w cert = { cert_buf, cert_buf + CERT_DER_SIZE, cert_buf + CERT_DER_SIZE, 0 };
+    if (rc == ACME_OK && mrc == 0) {
         step = "building";
-        mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);
-        mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
-        mbedtls_x509write_crt_set_subject_key(&w, &key->pk);
-        mbedtls_x509write_crt_set_issuer_key(&w, &key->pk);
-        mrc = acme__x509write_crt_set_serial(&w, serial, sizeof(serial));
+        if (der_tbs(&tbs, &key->pk, serial, sizeof(serial), subject + 3, now - VALID_BEFORE_NOW_S,
+                    now + VALID_AFTER_NOW_S, san_p, total, acme_id, sizeof(acme_id)) != 0)
+            rc = acme__fail(err, ACME_ERR_CRYPTO, "tls-alpn-01 certificate: clock out of range");
+        mrc = tbs.rc;
     }
-    if (mrc == 0)
-        mrc = mbedtls_x509write_crt_set_subject_name(&w, subject);
-    if (mrc == 0)
-        mrc = mbedtls_x509write_crt_set_issuer_name(&w, subject);
-    if (mrc == 0)
-        mrc = mbedtls_x509write_crt_set_validity(&w, not_before, not_after);
-    if (mrc == 0)
-        mrc = mbedtls_x509write_crt_set_extension(&w, MBEDTLS_OID_SUBJECT_ALT_NAME,
-                                                  MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME),
-                                                  0, san_p, total);
-    if (mrc == 0)
-        mrc = mbedtls_x509write_crt_set_extension(&w, OID_ACME_IDENTIFIER,
-                                                  MBEDTLS_OID_SIZE(OID_ACME_IDENTIFIER), 1,
-                                                  acme_id, sizeof(acme_id));
-    if (mrc == 0 && !(buf = calloc(1, buf_size)))
-        rc = acme__fail(err, ACME_ERR_NOMEM, "tls-alpn-01 certificate: out of memory");
-    if (mrc == 0 && rc == ACME_OK) {
+    if (rc == ACME_OK && mrc == 0) {
         step = "signing";
-        mrc = mbedtls_x509write_crt_pem(&w, buf, buf_size, acme__rng, NULL);
+        mrc = der_certificate(&cert, &key->pk, tbs.p, der_used(&tbs));
     }
-    if (mrc == 0 && rc == ACME_OK && !(*cert_pem = acme__strdup((char *)buf)))
+    size_t pem_len = 0;
+    if (rc == ACME_OK && mrc == 0) {
+        step = "PEM encoding";
+        mrc = mbedtls_pem_write_buffer("-----BEGIN CERTIFICATE-----\n",
+                                       "-----END CERTIFICATE-----\n", cert.p, der_used(&cert),
+                                       (unsigned char *)pem, CERT_PEM_SIZE, &pem_len);
+    }
+    if (rc == ACME_OK && mrc == 0 && !(*cert_pem = acme__strdup(pem)))
         rc = acme__fail(err, ACME_ERR_NOMEM, "tls-alpn-01 certificate: out of memory");
-    if (mrc == 0 && rc == ACME_OK && acme_key_to_pem(key, key_pem) != ACME_OK)
+    if (rc == ACME_OK && mrc == 0 && acme_key_to_pem(key, key_pem) != ACME_OK)
         rc = acme__fail(err, ACME_ERR_CRYPTO, "tls-alpn-01 certificate: key encoding failed");
-    if (mrc != 0)
+    if (rc == ACME_OK && mrc != 0)
         rc = acme__fail(err, ACME_ERR_CRYPTO,
                         "tls-alpn-01 certificate: %s failed (mbedTLS -0x%04x)", step,
                         (unsigned)-mrc);
-    if (buf) {
-        acme__wipe(buf, buf_size);
-        free(buf);
-    }
-    mbedtls_x509write_crt_free(&w);
+    free(tbs_buf);
+    free(cert_buf);
+    free(pem);
     acme_key_free(key);
     if (rc != ACME_OK) {
         free(*cert_pem);

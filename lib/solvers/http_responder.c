@@ -1,9 +1,9 @@
 /* A small HTTP/1.x server that answers http-01 (RFC 8555 8.3) on its own
  * thread: GET or HEAD /.well-known/acme-challenge/<token> gives the key
  * authorization of a presented token, anything else 404 (400 for what is
- * not HTTP). One poll() loop serves many clients at once, each with a
- * deadline, so slow clients neither block the others nor stay for long;
- * stop wakes the loop through a self-pipe. */
+ * not HTTP). The shared poll loop (responder.c) serves many clients at
+ * once, each with deadlines, and evicts the oldest slow one when the slots
+ * are full, so slow clients neither block the others nor stay for long. */
 #include "acme/responder.h"
 
 #include <errno.h>
@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "base/b64.h"
 #include "base/buf.h"
@@ -26,8 +25,10 @@
 #define CHALLENGE_PREFIX "/.well-known/acme-challenge/"
 /* The request head (request line and headers) may not be larger. */
 #define MAX_REQUEST 8192
-/* Clients served at once; more wait in the listen backlog. */
-#define MAX_CONNS 64
+/* Clients served at once; a new one beyond them evicts the oldest that
+ * has not sent its request. A connection costs about 8.5 KiB (the request
+ * buffer and the answer), so all slots in use take under 9 MiB. */
+#define MAX_CONNS 1024
 /* After the answer, how long unread input is drained before closing (a
  * close with unread input sends a reset that can destroy the answer). */
 #define DRAIN_MS 1000
@@ -44,9 +45,8 @@ typedef struct http_entry {
 enum conn_state { CONN_READ, CONN_WRITE, CONN_DRAIN };
 
 typedef struct http_conn {
-    int fd;
+    acme__conn base; /* first: the serve loop hands back this pointer */
     enum conn_state state;
-    int64_t deadline;
     size_t in_len;
     char in[MAX_REQUEST];
     acme__buf out;
@@ -55,12 +55,12 @@ typedef struct http_conn {
 
 struct acme_http_responder {
     acme__responder core; /* first: acme__responder_start allocates the whole */
-    http_conn *conns[MAX_CONNS]; /* the server thread's own */
 };
 
 /* The casts between these and the shared types rely on it. */
 _Static_assert(offsetof(struct acme_http_responder, core) == 0, "core is the first member");
 _Static_assert(offsetof(http_entry, answer) == 0, "answer is the first member");
+_Static_assert(offsetof(http_conn, base) == 0, "base is the first member");
 
 static void entry_free(acme__answer *a)
 {
@@ -70,12 +70,6 @@ static void entry_free(acme__answer *a)
     free(e);
 }
 
-static void conn_close(http_conn *c)
-{
-    close(c->fd);
-    acme__buf_wipe(&c->out);
-    free(c);
-}
 
 /* ---- requests ---- */
 
@@ -97,7 +91,9 @@ static void respond(http_conn *c, const char *status, const char *extra, const c
     if (!head_only && blen)
         acme__buf_append(&c->out, body, blen);
     c->state = CONN_WRITE;
+    c->base.events = POLLOUT;
     c->out_off = 0;
+    acme__conn_requested(&c->base);
 }
 
 static void bad_request(http_conn *c)
@@ -235,12 +231,12 @@ static void answer(struct acme_http_responder *r, http_conn *c, const char *meth
 
 static void conn_read(struct acme_http_responder *r, http_conn *c)
 {
-    ssize_t n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+    ssize_t n = recv(c->base.fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n <= 0) {
         /* Gone before a whole request: nobody to answer. */
-        c->deadline = 0;
+        c->base.events = 0;
         return;
     }
     size_t start = c->in_len;
@@ -272,122 +268,79 @@ static void conn_read(struct acme_http_responder *r, http_conn *c)
 static void conn_write(http_conn *c)
 {
     if (acme__buf_status(&c->out) != ACME_OK) {
-        c->deadline = 0;
+        c->base.events = 0;
         return;
     }
     while (c->out_off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+        ssize_t n = send(c->base.fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
         if (n < 0) {
-            c->deadline = 0;
+            c->base.events = 0;
             return;
         }
         c->out_off += (size_t)n;
     }
-    shutdown(c->fd, SHUT_WR);
+    shutdown(c->base.fd, SHUT_WR);
     c->state = CONN_DRAIN;
+    c->base.events = POLLIN;
     int64_t drain = acme__mono_ms() + DRAIN_MS;
-    if (drain < c->deadline)
-        c->deadline = drain;
+    if (drain < c->base.deadline)
+        c->base.deadline = drain;
 }
 
 static void conn_drain(http_conn *c)
 {
     char sink[DRAIN_CHUNK];
     for (;;) {
-        ssize_t n = recv(c->fd, sink, sizeof(sink), 0);
+        ssize_t n = recv(c->base.fd, sink, sizeof(sink), 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
         if (n <= 0) {
-            c->deadline = 0; /* the client closed: done */
+            c->base.events = 0; /* the client closed: done */
             return;
         }
     }
 }
 
-static void conn_step(struct acme_http_responder *r, http_conn *c)
+static void conn_step(acme__responder *core, acme__conn *base)
 {
+    http_conn *c = (http_conn *)base;
     if (c->state == CONN_READ)
-        conn_read(r, c);
-    if (c->state == CONN_WRITE && c->deadline != 0)
+        conn_read((struct acme_http_responder *)core, c);
+    if (c->base.events == 0)
+        return;
+    if (c->state == CONN_WRITE)
         conn_write(c);
-    else if (c->state == CONN_DRAIN && c->deadline != 0)
+    else if (c->state == CONN_DRAIN)
         conn_drain(c);
 }
 
-static void accept_all(struct acme_http_responder *r)
+static acme__conn *conn_open(acme__responder *core, int fd)
 {
-    for (size_t i = 0; i < MAX_CONNS; i++) {
-        if (r->conns[i])
-            continue;
-        int fd = acme__responder_accept(&r->core);
-        if (fd < 0)
-            return;
-        http_conn *c = calloc(1, sizeof(*c));
-        if (!c) {
-            close(fd);
-            return;
-        }
-        c->fd = fd;
-        c->state = CONN_READ;
-        c->deadline = acme__mono_ms() + ACME__CONN_TIMEOUT_MS;
-        r->conns[i] = c;
-    }
+    (void)core;
+    (void)fd;
+    http_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->state = CONN_READ;
+    c->base.events = POLLIN;
+    return &c->base;
 }
 
-static void *serve(void *arg)
+static void conn_close(acme__responder *core, acme__conn *base)
 {
-    struct acme_http_responder *r = arg;
-    struct pollfd pfd[MAX_CONNS + 2];
-    size_t slot[MAX_CONNS + 2];
-    for (;;) {
-        int64_t now = acme__mono_ms();
-        int timeout = -1, full = 1;
-        nfds_t n = 2;
-        for (size_t i = 0; i < MAX_CONNS; i++) {
-            http_conn *c = r->conns[i];
-            if (c && c->deadline <= now) {
-                conn_close(c);
-                r->conns[i] = c = NULL;
-            }
-            if (!c) {
-                full = 0;
-                continue;
-            }
-            int64_t left = c->deadline - now;
-            if (timeout < 0 || left < timeout)
-                timeout = (int)left;
-            pfd[n] = (struct pollfd){ c->fd, c->state == CONN_WRITE ? POLLOUT : POLLIN, 0 };
-            slot[n++] = i;
-        }
-        pfd[0] = (struct pollfd){ r->core.wake[0], POLLIN, 0 };
-        /* With every slot taken, new clients wait in the backlog. */
-        pfd[1] = (struct pollfd){ full ? -1 : r->core.fd, POLLIN, 0 };
-        int ready = poll(pfd, n, timeout);
-        if (ready < 0 && errno != EINTR)
-            acme__sleep_ms(ACME__POLL_BACKOFF_MS);
-        if (ready <= 0)
-            continue;
-        if (pfd[0].revents)
-            break;
-        for (nfds_t k = 2; k < n; k++)
-            if (pfd[k].revents)
-                conn_step(r, r->conns[slot[k]]);
-        if (pfd[1].revents)
-            accept_all(r);
-    }
-    for (size_t i = 0; i < MAX_CONNS; i++) {
-        if (r->conns[i])
-            conn_close(r->conns[i]);
-        r->conns[i] = NULL;
-    }
-    return NULL;
+    (void)core;
+    http_conn *c = (http_conn *)base;
+    acme__buf_wipe(&c->out);
+    free(c);
 }
+
+static const acme__conn_ops conn_ops = { MAX_CONNS, conn_open, conn_step, conn_close };
 
 /* ---- the responder ---- */
 
@@ -396,7 +349,8 @@ int acme_http_responder_start(acme_http_responder **out, const char *address, un
     if (!out)
         return acme__fail(NULL, ACME_ERR_INVALID, WHAT ": NULL output");
     acme__responder *core;
-    int rc = acme__responder_start(&core, sizeof(**out), address, port, WHAT, serve, entry_free);
+    int rc = acme__responder_start(&core, sizeof(**out), address, port, WHAT, &conn_ops,
+                                   entry_free);
     *out = (acme_http_responder *)core;
     return rc;
 }

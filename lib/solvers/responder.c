@@ -1,5 +1,5 @@
-/* Listening sockets, wake pipes, signal-free threads and answer tables for
- * the built-in responders. */
+/* Listening sockets, wake pipes, signal-free threads, the poll loop and
+ * answer tables for the built-in responders. */
 #include "solvers/responder.h"
 
 #include <errno.h>
@@ -21,9 +21,10 @@
  * is not an address. */
 #define HOST_MAX (INET6_ADDRSTRLEN + 64)
 /* Connections the kernel queues while the serve loop is busy. */
-#define LISTEN_BACKLOG 64
-/* poll() takes an int timeout, so longer waits go in slices. */
-#define POLL_SLICE_MS 1000
+#define LISTEN_BACKLOG 256
+/* Connections accepted per turn of the loop, so that a flood of new ones
+ * does not starve those already in. */
+#define ACCEPT_BURST 64
 /* Pause after accept() fails for want of resources, which a retry at
  * once would only repeat. */
 #define ACCEPT_BACKOFF_MS 100
@@ -134,6 +135,15 @@ static int listen_on(acme__responder *r, const char *address, unsigned int port,
     return ACME_OK;
 }
 
+static void *serve(void *arg);
+
+static void free_slots(acme__responder *r)
+{
+    free(r->conns);
+    free(r->pfd);
+    free(r->slot);
+}
+
 int acme__thread_start(pthread_t *thread, void *(*fn)(void *), void *arg, const char *what)
 {
     sigset_t all, old;
@@ -148,14 +158,24 @@ int acme__thread_start(pthread_t *thread, void *(*fn)(void *), void *arg, const 
 }
 
 int acme__responder_start(acme__responder **out, size_t size, const char *address,
-                          unsigned int port, const char *what, void *(*serve)(void *),
+                          unsigned int port, const char *what, const acme__conn_ops *ops,
                           void (*free_answer)(acme__answer *a))
 {
     *out = NULL;
     acme__responder *r = calloc(1, size);
     if (!r)
         return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+    r->ops = ops;
+    r->conns = calloc(ops->max_conns, sizeof(*r->conns));
+    r->pfd = calloc(ops->max_conns + 2, sizeof(*r->pfd));
+    r->slot = calloc(ops->max_conns + 2, sizeof(*r->slot));
+    if (!r->conns || !r->pfd || !r->slot) {
+        free_slots(r);
+        free(r);
+        return acme__fail(NULL, ACME_ERR_NOMEM, "out of memory");
+    }
     if (pthread_mutex_init(&r->lock, NULL) != 0) {
+        free_slots(r);
         free(r);
         return acme__fail(NULL, ACME_ERR_NOMEM, "%s: cannot create a mutex", what);
     }
@@ -172,6 +192,7 @@ int acme__responder_start(acme__responder **out, size_t size, const char *addres
         *out = r;
     } else {
         pthread_mutex_destroy(&r->lock);
+        free_slots(r);
         free(r);
     }
     return rc;
@@ -223,47 +244,154 @@ void acme__responder_unref(void *responder)
         r->free_answer(a);
     }
     pthread_mutex_destroy(&r->lock);
+    free_slots(r);
     free(r);
 }
 
-int acme__responder_accept(const acme__responder *r)
+/* ---- the serve loop ---- */
+
+void acme__conn_requested(acme__conn *c)
 {
-    for (;;) {
-        int fd = accept(r->fd, NULL, NULL);
-        if (fd < 0 && errno == EINTR)
-            continue;
-        if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED)
-                acme__sleep_ms(ACCEPT_BACKOFF_MS);
-            return -1;
-        }
-        if (set_flags(fd, 1) != 0) {
-            close(fd);
-            return -1;
-        }
-        return fd;
-    }
+    if (c->requested)
+        return;
+    c->requested = 1;
+    c->deadline = c->accepted + ACME__CONN_TIMEOUT_MS;
 }
 
-int acme__responder_wait(const acme__responder *r, int fd, short events, int64_t deadline_ms)
+static void drop(acme__responder *r, size_t i)
 {
-    for (;;) {
-        int64_t left = deadline_ms - acme__mono_ms();
-        if (left <= 0)
-            return 0;
-        struct pollfd p[2] = { { fd, events, 0 }, { r->wake[0], POLLIN, 0 } };
-        int n = poll(p, 2, left > POLL_SLICE_MS ? POLL_SLICE_MS : (int)left);
-        if (n < 0 && errno == EINTR)
+    acme__conn *c = r->conns[i];
+    int fd = c->fd;
+    r->ops->close(r, c);
+    close(fd);
+    r->conns[i] = NULL;
+    r->nconns--;
+}
+
+/* Free a slot for a new client: the oldest connection that has not
+ * completed its request goes (slow clients are the ones that linger
+ * there; a validator's request is complete within a round trip or two).
+ * When every connection has made its request, the oldest of them goes:
+ * those end within moments anyway. -1 when there is nothing to evict. */
+static long evict(acme__responder *r)
+{
+    long oldest = -1, oldest_any = -1;
+    for (size_t i = 0; i < r->ops->max_conns; i++) {
+        const acme__conn *c = r->conns[i];
+        if (!c)
             continue;
-        if (n < 0 || p[1].revents)
-            return -1;
-        if (p[0].revents & POLLNVAL)
-            return -1;
-        /* Errors and hang-ups count as ready: the read or write that
-         * follows reports them. */
-        if (p[0].revents)
-            return 1;
+        if (!c->requested && (oldest < 0 || c->accepted < r->conns[oldest]->accepted))
+            oldest = (long)i;
+        if (oldest_any < 0 || c->accepted < r->conns[oldest_any]->accepted)
+            oldest_any = (long)i;
     }
+    if (oldest < 0)
+        oldest = oldest_any;
+    if (oldest >= 0)
+        drop(r, (size_t)oldest);
+    return oldest;
+}
+
+/* Accept one pending client as a non-blocking, close-on-exec socket: 1
+ * accepted, 0 none pending. Out of descriptors, a connection is evicted
+ * to make room; when accept fails otherwise this pauses first, so that
+ * the loop does not spin. */
+static int accept_one(acme__responder *r)
+{
+    int fd;
+    for (;;) {
+        fd = accept(r->fd, NULL, NULL);
+        if (fd >= 0)
+            break;
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        if ((errno == EMFILE || errno == ENFILE) && evict(r) >= 0)
+            continue;
+        acme__sleep_ms(ACCEPT_BACKOFF_MS);
+        return 0;
+    }
+    if (set_flags(fd, 1) != 0) {
+        close(fd);
+        return 1;
+    }
+    size_t i = 0;
+    if (r->nconns == r->ops->max_conns)
+        i = (size_t)evict(r);
+    else
+        while (r->conns[i])
+            i++;
+    int64_t now = acme__mono_ms();
+    acme__conn *c = r->ops->open(r, fd);
+    if (!c) {
+        close(fd);
+        return 1;
+    }
+    c->fd = fd;
+    c->requested = 0;
+    c->accepted = now;
+    c->deadline = now + ACME__REQUEST_TIMEOUT_MS;
+    r->conns[i] = c;
+    r->nconns++;
+    return 1;
+}
+
+static void *serve(void *arg)
+{
+    acme__responder *r = arg;
+    const size_t max = r->ops->max_conns;
+    struct pollfd *pfd = r->pfd;
+    size_t *slot = r->slot;
+    for (;;) {
+        int64_t now = acme__mono_ms();
+        int timeout = -1;
+        nfds_t n = 2;
+        for (size_t i = 0; i < max; i++) {
+            acme__conn *c = r->conns[i];
+            if (c && (c->events == 0 || c->deadline <= now)) {
+                drop(r, i);
+                c = NULL;
+            }
+            if (!c)
+                continue;
+            int64_t left = c->deadline - now;
+            if (timeout < 0 || left < timeout)
+                timeout = (int)left;
+            pfd[n] = (struct pollfd){ c->fd, c->events, 0 };
+            slot[n++] = i;
+        }
+        pfd[0] = (struct pollfd){ r->wake[0], POLLIN, 0 };
+        /* Polled even with every slot taken: a new client evicts. */
+        pfd[1] = (struct pollfd){ r->fd, POLLIN, 0 };
+        int ready = poll(pfd, n, timeout);
+        if (ready < 0 && errno != EINTR)
+            acme__sleep_ms(ACME__POLL_BACKOFF_MS);
+        if (ready <= 0)
+            continue;
+        if (pfd[0].revents)
+            break;
+        for (nfds_t k = 2; k < n; k++) {
+            acme__conn *c = r->conns[slot[k]];
+            /* Errors and hang-ups count as ready: the read or write in
+             * step reports them. */
+            if (!pfd[k].revents)
+                continue;
+            if (pfd[k].revents & POLLNVAL)
+                c->events = 0;
+            else
+                r->ops->step(r, c);
+        }
+        /* After the steps, so that an eviction never frees a connection
+         * whose poll result is still to be read. */
+        if (pfd[1].revents)
+            for (int k = 0; k < ACCEPT_BURST && accept_one(r); k++)
+                ;
+    }
+    for (size_t i = 0; i < max; i++)
+        if (r->conns[i])
+            drop(r, i);
+    return NULL;
 }
 
 /* ---- the answer table ---- */

@@ -1,10 +1,12 @@
 /* What the built-in responders share: a listening TCP socket with a
- * self-pipe that wakes their poll loops for stop, a background thread that
- * takes no process signals, deadline-bounded waits on a connection, and the
- * table of answers that the solver callbacks fill and empty. */
+ * self-pipe that wakes the poll loop for stop, a background thread that
+ * takes no process signals, the poll loop itself (connection slots,
+ * deadlines, eviction), and the table of answers that the solver callbacks
+ * fill and empty. */
 #ifndef ACME_LIB_RESPONDER_H
 #define ACME_LIB_RESPONDER_H
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -12,8 +14,13 @@
 
 #include "base/error.h"
 
-/* How long one client may take, in all, before it is dropped: a stalled
- * or slow-dripping peer cannot hold a responder longer than this. */
+/* From accept to a complete request (the HTTP request head, the TLS
+ * ClientHello): a validator sends it at once, so even over a path with a
+ * round trip of several hundred milliseconds it arrives well within this;
+ * a slow or silent client loses its slot after it. */
+#define ACME__REQUEST_TIMEOUT_MS 3000
+/* From accept to close, whatever the client does: the answer, the rest of
+ * a TLS handshake and a graceful close fit in what remains. */
 #define ACME__CONN_TIMEOUT_MS 5000
 /* Pause after poll() fails in a serve loop: it should not fail, and a
  * loop that keeps failing must not spin. */
@@ -30,6 +37,29 @@ typedef struct acme__answer {
 
 /* Tells whether answer a is the one `key` asks for. */
 typedef int (*acme__answer_match_fn)(const acme__answer *a, const void *key);
+
+/* One client connection: the first member of each responder's own
+ * connection type. The serve loop polls fd for `events` and calls the
+ * responder's step when it is ready. */
+typedef struct acme__conn {
+    int fd;           /* non-blocking, close-on-exec; closed by the loop */
+    short events;     /* POLLIN or POLLOUT; step sets 0 when the connection is done */
+    int requested;    /* the request is complete (acme__conn_requested) */
+    int64_t accepted; /* acme__mono_ms() at accept: the oldest is evicted first */
+    int64_t deadline; /* closed when it passes (step may shorten it) */
+} acme__conn;
+
+struct acme__responder;
+
+/* What a responder does with its connections. open makes one for a new
+ * socket (with events set; NULL for want of memory, the loop closes fd);
+ * step moves it on when fd is ready; close frees it (not its fd). */
+typedef struct acme__conn_ops {
+    size_t max_conns; /* connections served at once */
+    acme__conn *(*open)(struct acme__responder *r, int fd);
+    void (*step)(struct acme__responder *r, acme__conn *c);
+    void (*close)(struct acme__responder *r, acme__conn *c);
+} acme__conn_ops;
 
 /* The first member of each responder, so that start and unref below can
  * allocate and free the whole of it. The host holds one reference from
@@ -48,17 +78,27 @@ typedef struct acme__responder {
     int stopped; /* set by stop: publishing is refused from then on */
     const char *what; /* names the responder in messages (static) */
     void (*free_answer)(acme__answer *a);
+    const acme__conn_ops *ops;
+    /* The server thread's own: ops->max_conns slots, how many are in use,
+     * and room for one poll() over all of them. */
+    acme__conn **conns;
+    size_t nconns;
+    struct pollfd *pfd; /* the slots, the wake pipe and the listening socket */
+    size_t *slot;       /* the slot of each pfd entry */
 } acme__responder;
 
 /* Allocate a zeroed responder of `size` bytes (its acme__responder first),
  * bind address (IPv4 or IPv6 literal, optionally in brackets; NULL for
- * 0.0.0.0) and port with SO_REUSEADDR, and run serve(responder) on its own
- * thread. `what` names the responder in messages; free_answer frees one
- * answer. ACME_ERR_INVALID for a bad address or port, ACME_ERR_IO when the
- * socket cannot be bound, ACME_ERR_NOMEM. On failure *out is NULL and
- * nothing is left open. */
+ * 0.0.0.0) and port with SO_REUSEADDR, and serve its connections with ops
+ * on a thread of its own: one poll loop for all of them, each with the
+ * deadlines above; when every slot is taken, a new client evicts the
+ * oldest that has not completed its request, so one is always accepted.
+ * `what` names the responder in messages; free_answer frees one answer.
+ * ACME_ERR_INVALID for a bad address or port, ACME_ERR_IO when the socket
+ * cannot be bound, ACME_ERR_NOMEM. On failure *out is NULL and nothing is
+ * left open. */
 int acme__responder_start(acme__responder **out, size_t size, const char *address,
-                          unsigned int port, const char *what, void *(*serve)(void *),
+                          unsigned int port, const char *what, const acme__conn_ops *ops,
                           void (*free_answer)(acme__answer *a));
 /* Wake the thread, join it, close, free every answer, mark the responder
  * stopped and drop the host's reference. NULL is allowed. */
@@ -68,14 +108,10 @@ void acme__responder_stop(acme__responder *r);
 acme__responder *acme__responder_ref(acme__responder *r);
 void acme__responder_unref(void *responder);
 
-/* Accept a pending connection as a non-blocking, close-on-exec socket, or
- * -1 when there is none. When accept fails for another reason (e.g. out
- * of descriptors) this pauses first, so that callers do not spin. */
-int acme__responder_accept(const acme__responder *r);
-/* Wait until fd has `events` (POLLIN / POLLOUT), the deadline (from
- * acme__mono_ms) passes, or the responder is stopped: 1 ready, 0 timed
- * out, -1 stopped or failed. */
-int acme__responder_wait(const acme__responder *r, int fd, short events, int64_t deadline_ms);
+/* Called by step when c's request is complete: c is no longer the first
+ * to go when the slots are full, and has until ACME__CONN_TIMEOUT_MS after
+ * its accept to finish. */
+void acme__conn_requested(acme__conn *c);
 
 /* Add answer a (its refs are set to the table's one) as the newest.
  * ACME_ERR_STATE, recorded in err, when the responder was stopped: a is

@@ -4,7 +4,8 @@
  * the presented challenges; for an "ip" identifier (RFC 8738 6) the
  * validator sends the reverse-DNS name (in-addr.arpa / ip6.arpa), and a
  * client without SNI gets the certificate of the address it connected to.
- * One client at a time, each bounded by a deadline; the handshake is all a
+ * Handshakes are non-blocking and share the poll loop of responder.c, so
+ * one slow ClientHello holds back no other client; the handshake is all a
  * validator needs, so the connection closes right after it. */
 #include "acme/responder.h"
 
@@ -18,7 +19,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <mbedtls/base64.h>
 #include <mbedtls/ecp.h>
@@ -30,7 +30,6 @@
 
 #include "base/ip.h"
 #include "crypto/tls_alpn_cert.h"
-#include "base/clock.h"
 #include "base/error.h"
 #include "solvers/responder.h"
 #include "base/mbedcompat.h"
@@ -53,6 +52,11 @@ static const char *alpn_list[] = { ACME_TLS_1, NULL };
 /* Entries one handshake can hold: its address's own (no SNI) and one per
  * ClientHello, of which a HelloRetryRequest makes two. */
 #define MAX_HELD 3
+/* Handshakes served at once; a new client beyond them evicts the oldest
+ * that has not sent its ClientHello. A handshake costs about 40 KiB (the
+ * TLS record buffers, 2 x 16.7 KiB, and its contexts), so all slots in use
+ * take about 10 MiB. */
+#define MAX_CONNS 256
 
 /* One presented challenge. The mbedTLS contexts are written once in
  * present, before the entry is published, and after that only used by the
@@ -79,12 +83,19 @@ _Static_assert(offsetof(alpn_entry, answer) == 0, "answer is the first member");
 
 /* One client. */
 typedef struct tls_conn {
+    acme__conn base; /* first: the serve loop hands back this pointer */
     struct acme_tls_alpn_responder *r;
-    int fd;
-    int64_t deadline;
     alpn_entry *held[MAX_HELD]; /* the entries this handshake uses (refs taken) */
     size_t nheld;
+    int alpn_checked;
+    int shook; /* the handshake is over: what is left is close_notify */
+    /* A configuration per client: its own certificate (for clients without
+     * SNI) cannot be taken back from a shared one. */
+    mbedtls_ssl_config conf;
+    mbedtls_ssl_context ssl;
 } tls_conn;
+
+_Static_assert(offsetof(tls_conn, base) == 0, "base is the first member");
 
 /* ---- entries ---- */
 
@@ -200,25 +211,22 @@ static int load_cert(mbedtls_x509_crt *crt, const char *pem,
 /* ---- one connection ---- */
 
 /* One send (of out) or recv (into in) on the non-blocking socket for
- * mbedTLS, waiting while it would block: the bytes moved (0 from recv is
- * the peer's EOF) or an mbedTLS error, MBEDTLS_ERR_SSL_TIMEOUT once the
- * client's deadline has passed. */
+ * mbedTLS: the bytes moved (0 from recv is the peer's EOF), WANT_READ or
+ * WANT_WRITE when it would block (the serve loop then polls for it), or
+ * an mbedTLS error. */
 static int bio_io(tls_conn *c, const unsigned char *out, unsigned char *in, size_t len)
 {
-    const int failed = out ? MBEDTLS_ERR_NET_SEND_FAILED : MBEDTLS_ERR_NET_RECV_FAILED;
     if (len > INT_MAX)
         len = INT_MAX;
     for (;;) {
-        ssize_t n = out ? send(c->fd, out, len, MSG_NOSIGNAL) : recv(c->fd, in, len, 0);
+        ssize_t n = out ? send(c->base.fd, out, len, MSG_NOSIGNAL) : recv(c->base.fd, in, len, 0);
         if (n >= 0)
             return (int)n;
         if (errno == EINTR)
             continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return failed;
-        int w = acme__responder_wait(&c->r->core, c->fd, out ? POLLOUT : POLLIN, c->deadline);
-        if (w <= 0)
-            return w == 0 ? MBEDTLS_ERR_SSL_TIMEOUT : failed;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return out ? MBEDTLS_ERR_SSL_WANT_WRITE : MBEDTLS_ERR_SSL_WANT_READ;
+        return out ? MBEDTLS_ERR_NET_SEND_FAILED : MBEDTLS_ERR_NET_RECV_FAILED;
     }
 }
 
@@ -250,7 +258,7 @@ static alpn_entry *local_ip_entry(tls_conn *c)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) != 0)
+    if (getsockname(c->base.fd, (struct sockaddr *)&ss, &sl) != 0)
         return NULL;
     if (ss.ss_family == AF_INET) {
         const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
@@ -269,84 +277,96 @@ static alpn_entry *local_ip_entry(tls_conn *c)
 
 /* The handshake, step by step so that ALPN is checked as soon as the
  * ClientHello is read: mbedTLS itself refuses a client whose ALPN list
- * lacks acme-tls/1, but lets one through that sends no ALPN at all. */
-static int handshake(mbedtls_ssl_context *ssl)
+ * lacks acme-tls/1, but lets one through that sends no ALPN at all. 0 once
+ * it is over, WANT_READ / WANT_WRITE to be called again when the socket is
+ * ready, or an error. */
+static int handshake(tls_conn *c)
 {
-    int alpn_checked = 0;
+    mbedtls_ssl_context *ssl = &c->ssl;
     while (!ACME__SSL_HANDSHAKE_OVER(ssl)) {
         int ret = mbedtls_ssl_handshake_step(ssl);
         if (ret != 0)
             return ret;
-        if (!alpn_checked && ACME__SSL_STATE(ssl) > MBEDTLS_SSL_CLIENT_HELLO) {
-            alpn_checked = 1;
+        if (!c->alpn_checked && ACME__SSL_STATE(ssl) > MBEDTLS_SSL_CLIENT_HELLO) {
+            c->alpn_checked = 1;
             const char *proto = mbedtls_ssl_get_alpn_protocol(ssl);
             if (!proto || strcmp(proto, ACME_TLS_1) != 0) {
                 mbedtls_ssl_send_alert_message(ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
                                                MBEDTLS_SSL_ALERT_MSG_NO_APPLICATION_PROTOCOL);
                 return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
             }
+            /* A ClientHello for acme-tls/1: the request is made. */
+            acme__conn_requested(&c->base);
         }
     }
     const char *proto = mbedtls_ssl_get_alpn_protocol(ssl);
     return proto && strcmp(proto, ACME_TLS_1) == 0 ? 0 : MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
 }
 
-static void serve_one(struct acme_tls_alpn_responder *r, int fd)
+static void conn_step(acme__responder *core, acme__conn *base)
 {
-    tls_conn c = { r, fd, acme__mono_ms() + ACME__CONN_TIMEOUT_MS, { NULL }, 0 };
+    (void)core;
+    tls_conn *c = (tls_conn *)base;
+    int ret = 0;
+    if (!c->shook && (ret = handshake(c)) == 0)
+        c->shook = 1;
+    if (c->shook)
+        ret = mbedtls_ssl_close_notify(&c->ssl);
+    if (ret == MBEDTLS_ERR_SSL_WANT_READ)
+        c->base.events = POLLIN;
+    else if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+        c->base.events = POLLOUT;
+    else
+        c->base.events = 0; /* done, or failed */
+}
+
+static void conn_close(acme__responder *core, acme__conn *base)
+{
+    tls_conn *c = (tls_conn *)base;
+    mbedtls_ssl_free(&c->ssl);
+    mbedtls_ssl_config_free(&c->conf);
+    for (size_t i = 0; i < c->nheld; i++)
+        acme__responder_release(core, &c->held[i]->answer);
+    free(c);
+}
+
+static acme__conn *conn_open(acme__responder *core, int fd)
+{
+    tls_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->r = (struct acme_tls_alpn_responder *)core;
+    c->base.fd = fd;
+    c->base.events = POLLIN; /* the ClientHello */
+    mbedtls_ssl_config_init(&c->conf);
+    mbedtls_ssl_init(&c->ssl);
     alpn_entry *local;
-    mbedtls_ssl_config conf;
-    mbedtls_ssl_context ssl;
-    mbedtls_ssl_config_init(&conf);
-    mbedtls_ssl_init(&ssl);
-
-    /* A fresh configuration per client: its own certificate (for clients
-     * without SNI) cannot be taken back from a shared one. */
-    if (mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                    MBEDTLS_SSL_PRESET_DEFAULT) != 0)
-        goto out;
-    mbedtls_ssl_conf_rng(&conf, acme__rng, NULL);
-    ACME__SSL_CONF_MIN_TLS12(&conf);
-    if (mbedtls_ssl_conf_alpn_protocols(&conf, alpn_list) != 0)
-        goto out;
-    mbedtls_ssl_conf_sni(&conf, on_sni, &c);
-    if ((local = local_ip_entry(&c)) != NULL) {
-        c.held[c.nheld++] = local;
-        if (mbedtls_ssl_conf_own_cert(&conf, &local->crt, &local->pk) != 0)
-            goto out;
+    int ok = mbedtls_ssl_config_defaults(&c->conf, MBEDTLS_SSL_IS_SERVER,
+                                         MBEDTLS_SSL_TRANSPORT_STREAM,
+                                         MBEDTLS_SSL_PRESET_DEFAULT) == 0;
+    if (ok) {
+        mbedtls_ssl_conf_rng(&c->conf, acme__rng, NULL);
+        ACME__SSL_CONF_MIN_TLS12(&c->conf);
+        ok = mbedtls_ssl_conf_alpn_protocols(&c->conf, alpn_list) == 0;
     }
-    if (mbedtls_ssl_setup(&ssl, &conf) != 0)
-        goto out;
-    mbedtls_ssl_set_bio(&ssl, &c, bio_send, bio_recv, NULL);
-    if (handshake(&ssl) == 0)
-        mbedtls_ssl_close_notify(&ssl);
-
-out:
-    mbedtls_ssl_free(&ssl);
-    mbedtls_ssl_config_free(&conf);
-    for (size_t i = 0; i < c.nheld; i++)
-        acme__responder_release(&r->core, &c.held[i]->answer);
-    close(fd);
+    if (ok) {
+        mbedtls_ssl_conf_sni(&c->conf, on_sni, c);
+        if ((local = local_ip_entry(c)) != NULL) {
+            c->held[c->nheld++] = local;
+            ok = mbedtls_ssl_conf_own_cert(&c->conf, &local->crt, &local->pk) == 0;
+        }
+    }
+    if (ok)
+        ok = mbedtls_ssl_setup(&c->ssl, &c->conf) == 0;
+    if (!ok) {
+        conn_close(core, &c->base);
+        return NULL;
+    }
+    mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
+    return &c->base;
 }
 
-static void *serve(void *arg)
-{
-    struct acme_tls_alpn_responder *r = arg;
-    for (;;) {
-        struct pollfd p[2] = { { r->core.wake[0], POLLIN, 0 }, { r->core.fd, POLLIN, 0 } };
-        int n = poll(p, 2, -1);
-        if (n < 0 && errno != EINTR)
-            acme__sleep_ms(ACME__POLL_BACKOFF_MS);
-        if (n <= 0)
-            continue;
-        if (p[0].revents)
-            break;
-        int fd = acme__responder_accept(&r->core);
-        if (fd >= 0)
-            serve_one(r, fd);
-    }
-    return NULL;
-}
+static const acme__conn_ops conn_ops = { MAX_CONNS, conn_open, conn_step, conn_close };
 
 /* ---- the responder ---- */
 
@@ -363,7 +383,8 @@ int acme_tls_alpn_responder_start(acme_tls_alpn_responder **out, const char *add
     (void)mbedtls_ssl_list_ciphersuites();
     (void)mbedtls_ecp_grp_id_list();
     acme__responder *core;
-    int rc = acme__responder_start(&core, sizeof(**out), address, port, WHAT, serve, entry_free);
+    int rc = acme__responder_start(&core, sizeof(**out), address, port, WHAT, &conn_ops,
+                                   entry_free);
     *out = (acme_tls_alpn_responder *)core;
     return rc;
 }

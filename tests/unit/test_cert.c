@@ -156,6 +156,38 @@ static unsigned char *pem_to_der(const char *pem, size_t *der_len)
     return der;
 }
 
+/* Both AlgorithmIdentifiers of the certificate (TBSCertificate.signature
+ * and Certificate.signatureAlgorithm) are exactly SEQUENCE { OID
+ * ecdsa-with-SHA256 }: the parameters absent, not NULL (RFC 5758 3.2). */
+static void check_sig_alg(unsigned char *der, size_t der_len)
+{
+    static const unsigned char want[] = { 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48,
+                                          0xce, 0x3d, 0x04, 0x03, 0x02 };
+    unsigned char *p = der;
+    const unsigned char *end = der + der_len;
+    size_t len;
+    REQUIRE_ZERO(mbedtls_asn1_get_tag(&p, end, &len, SEQ)); /* Certificate */
+    CHECK(p + len == end);
+    REQUIRE_ZERO(mbedtls_asn1_get_tag(&p, end, &len, SEQ)); /* TBSCertificate */
+    const unsigned char *tbs_end = p + len;
+    REQUIRE_ZERO(mbedtls_asn1_get_tag(&p, tbs_end, &len, MBEDTLS_ASN1_CONTEXT_SPECIFIC |
+                                                            MBEDTLS_ASN1_CONSTRUCTED | 0));
+    p += len; /* version */
+    REQUIRE_ZERO(mbedtls_asn1_get_tag(&p, tbs_end, &len, MBEDTLS_ASN1_INTEGER));
+    p += len; /* serialNumber */
+    REQUIRE((size_t)(tbs_end - p) >= sizeof(want));
+    CHECK_MSG(memcmp(p, want, sizeof(want)) == 0,
+              "TBSCertificate.signature is %02x %02x %02x ... (parameters present?)", p[0], p[1],
+              p[2]);
+    p = (unsigned char *)tbs_end;
+    REQUIRE((size_t)(end - p) >= sizeof(want));
+    CHECK_MSG(memcmp(p, want, sizeof(want)) == 0,
+              "signatureAlgorithm is %02x %02x %02x ... (parameters present?)", p[0], p[1], p[2]);
+    p += sizeof(want);
+    REQUIRE_ZERO(mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_BIT_STRING));
+    CHECK(p + len == end);
+}
+
 static void check_alpn(const char *type, const char *value, unsigned char want_tag,
                        const unsigned char *want, size_t want_len, const char *want_cn)
 {
@@ -183,6 +215,7 @@ static void check_alpn(const char *type, const char *value, unsigned char want_t
     seen_ext seen = { 0, 0 };
     rc = mbedtls_x509_crt_parse_der_with_ext_cb(&crt, der, der_len, 1, accept_acme_identifier,
                                                 &seen);
+    check_sig_alg(der, der_len);
     free(der);
     REQUIRE_ZERO(rc);
     CHECK(crt.next == NULL);
