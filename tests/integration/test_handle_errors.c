@@ -41,6 +41,14 @@ static void provider_problem_is(const char *type)
     acme_problem_free(p);
 }
 
+/* http-01 "presented" without anything served: the CA's validation fails. */
+static int silent_present(const acme_challenge *ch, void *ud)
+{
+    (void)ch;
+    (void)ud;
+    return ACME_OK;
+}
+
 static char *store_get(acme_store *s, const char *key)
 {
     char *data = NULL;
@@ -141,14 +149,6 @@ static void test_provider_record(void)
 
 /* ---- revocation and ensure ------------------------------------------------------ */
 
-/* http-01 "presented" without anything served: the CA's validation fails. */
-static int silent_present(const acme_challenge *ch, void *ud)
-{
-    (void)ch;
-    (void)ud;
-    return ACME_OK;
-}
-
 static void test_desire(void)
 {
     char *dir = test_tmpdir();
@@ -220,17 +220,17 @@ static void test_desire(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
+    const char *which = argc == 2 ? argv[1] : "";
+    int on_provider = strcmp(which, "provider") == 0;
+    if (!on_provider && strcmp(which, "desire") != 0) {
         fprintf(stderr, "usage: %s provider|desire\n", argv[0]);
         return 2;
     }
     provider = test_provider(NULL);
-    if (strcmp(argv[1], "provider") == 0)
+    if (on_provider)
         test_provider_record();
-    else if (strcmp(argv[1], "desire") == 0)
-        test_desire();
     else
-        return 2;
+        test_desire();
     acme_provider_free(provider);
     return check_done();
 }
