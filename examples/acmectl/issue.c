@@ -10,7 +10,7 @@
  *       the host owns the key: the CSR is sent as it is, and the chain is
  *       written to --out FILE or <state>/csr/CERT.chain.pem (its path on
  *       stdout). The state dir keeps no key and nothing to renew: run it
- *       again to renew. */
+ *       again to renew. A CSR of a key recorded as compromised is refused. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -115,6 +115,25 @@ static int check_csr(cli *c, const char *csr, char **ids, size_t nids, char **na
     return rc;
 }
 
+/* Refuse a CSR whose key the state dir records as compromised (revoked
+ * for keyCompromise): the CA would certify a key that is known to leak. */
+static int check_csr_key(cli *c, const char *csr)
+{
+    char *tp = NULL;
+    int compromised = 0, rc = EXIT_OK;
+    if (acme_csr_key_thumbprint(csr, &tp) != ACME_OK)
+        rc = usage_error("--csr: %s", acme_last_error());
+    else if (acme_store_key_compromised(c->store, tp, &compromised) != ACME_OK)
+        rc = fail_with("csr", acme_store_last_error(c->store), NULL);
+    else if (compromised) {
+        error_msg("--csr: its key (thumbprint %s) was revoked for keyCompromise; make a new "
+                  "key and CSR", tp);
+        rc = EXIT_FAIL;
+    }
+    acme_free(tp);
+    return rc;
+}
+
 static int run_csr(cli *c, const batch_params *bp, const char *csr, char **ids, size_t nids,
                    const solver_conf *sc, const char *name_opt, const char *out)
 {
@@ -133,7 +152,8 @@ static int run_csr(cli *c, const batch_params *bp, const char *csr, char **ids, 
         free(name);
         return rc;
     }
-    if ((rc = batch_check_ca(c, bp, email)) != EXIT_OK || (rc = cli_open_store(c)) != EXIT_OK) {
+    if ((rc = batch_check_ca(c, bp, email)) != EXIT_OK || (rc = cli_open_store(c)) != EXIT_OK ||
+        (rc = check_csr_key(c, csr)) != EXIT_OK) {
         free(name);
         return rc;
     }

@@ -6,7 +6,9 @@
  *       or renew that still wants NAME orders a replacement
  *   acmectl revoke --cert FILE [--cert-key FILE] [--reason R]
  *       any certificate: signed by its own key with --cert-key (no account
- *       and no state dir needed), else by the account key */
+ *       and no state dir needed), else by the account key; with --cert-key
+ *       and keyCompromise the key is recorded as compromised in the state
+ *       dir */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +62,27 @@ int parse_reason(const char *s)
     return -1;
 }
 
+/* Record the key as compromised in the state dir, whatever the CA then
+ * answers (a refusal makes the key no safer): `issue --csr` refuses it
+ * from then on, as ensure and renew refuse the keys they revoked. */
+static int record_compromised(cli *c, const acme_key *key, const char *serial)
+{
+    char *tp = NULL;
+    int rc = cli_open_store(c);
+    if (rc != EXIT_OK)
+        return rc;
+    if (acme_key_thumbprint(key, &tp) != ACME_OK ||
+        acme_store_mark_key_compromised(c->store, tp, serial) != ACME_OK) {
+        error_msg("recording the key as compromised: %s",
+                  tp ? acme_store_last_error(c->store) : acme_key_last_error(key));
+        rc = EXIT_FAIL;
+    } else {
+        say("key %s recorded as compromised in %s", tp, c->state_dir);
+    }
+    acme_free(tp);
+    return rc;
+}
+
 static int revoke_file(cli *c, const char *email_opt, const char *cert_path,
                        const char *key_path, int reason)
 {
@@ -85,9 +108,20 @@ static int revoke_file(cli *c, const char *email_opt, const char *cert_path,
     }
     if (rc == EXIT_OK)
         rc = cli_open_provider(c);
+    int record_rc = EXIT_OK;
+    if (rc == EXIT_OK && key && reason == ACME_REASON_KEY_COMPROMISE)
+        record_rc = record_compromised(c, key, acme_cert_serial(cert));
     if (rc == EXIT_OK && key) {
-        if (acme_revoke_with_key(c->provider, key, pem, reason) != ACME_OK)
-            rc = fail_with("revoke", acme_last_error(), acme_last_problem());
+        if (acme_revoke_with_key(c->provider, key, pem, reason) != ACME_OK) {
+            char msg[ACME_ERROR_MAX];
+            acme_problem *problem = NULL;
+            acme_provider_last_error_copy(c->provider, msg, sizeof(msg));
+            acme_provider_last_problem_copy(c->provider, &problem);
+            rc = fail_with("revoke", msg, problem);
+            acme_problem_free(problem);
+        }
+        if (rc == EXIT_OK)
+            rc = record_rc;
     } else if (rc == EXIT_OK) {
         acme_desire *d = NULL;
         acme_account *account = NULL;

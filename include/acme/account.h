@@ -9,7 +9,10 @@
  * Every function that fails records its message (acme_account_last_error())
  * and, when the CA answered with a problem document, the problem
  * (acme_account_last_problem()); both are also copied to the calling
- * thread's acme_last_error() / acme_last_problem().
+ * thread's acme_last_error() / acme_last_problem(). The constructors
+ * (acme_account_register(), _lookup(), _load(), acme_account_restore()),
+ * which have no account when they fail, record on the provider they were
+ * given instead (acme_provider_last_error_copy(); since 1.0).
  */
 #ifndef ACME_ACCOUNT_H
 #define ACME_ACCOUNT_H

@@ -22,8 +22,10 @@ extern "C" {
 #endif
 
 #if defined(ACME_BUILDING_LIBRARY) && defined(__GNUC__)
+/** Marks a public declaration: exported when the library is built, plain elsewhere. */
 #define ACME_API __attribute__((visibility("default")))
 #else
+/** Marks a public declaration: exported when the library is built, plain elsewhere. */
 #define ACME_API
 #endif
 
@@ -78,8 +80,23 @@ ACME_API void acme_free(void *ptr);
  */
 ACME_API const char *acme_last_error(void);
 
+/**
+ * Room for the longest error message a handle keeps, NUL included: a
+ * buffer of this size always receives a whole copy from the copy-out
+ * getters (acme_provider_last_error_copy(), acme_key_last_error_copy()).
+ */
+#define ACME_ERROR_MAX 512
+
 /** Problem documents (RFC 7807) returned by the CA. Opaque and read-only. */
 typedef struct acme_problem acme_problem;
+
+/**
+ * Release a problem that a copy-out getter gave the caller (e.g.
+ * acme_provider_last_problem_copy()). NULL is allowed. Only for those:
+ * the problems of the other getters are borrowed from their handle and
+ * must not be passed here. Thread-safe. Since 1.0.
+ */
+ACME_API void acme_problem_free(acme_problem *p);
 
 /**
  * The CA problem behind the last failing call on the calling thread, or NULL.

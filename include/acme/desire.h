@@ -262,8 +262,23 @@ ACME_API int acme_desire_account(acme_desire *d, acme_account **out);
  */
 ACME_API int acme_desire_revoke(acme_desire *d, const char *name, int reason, int with_cert_key);
 
-/** Message of the last failure of a desire call, or "". Since 0.1. */
+/**
+ * Message of the last failure of a call on the desire, or "". Every
+ * failing call on `d` records here (for ensure, the first failed name's
+ * message, prefixed with its name). Borrowed: valid until the next
+ * failing call on `d` or its free. Since 0.1.
+ */
 ACME_API const char *acme_desire_last_error(const acme_desire *d);
+
+/**
+ * The CA problem behind the last failure of a call on the desire, or NULL
+ * when that failure carried none (or none failed): for ensure, the problem
+ * of the name whose message acme_desire_last_error() gives (the same one
+ * the FAILED event carried); for acme_desire_revoke(), the CA's answer.
+ * Borrowed: valid until the next failing call on `d` or its free. Threads:
+ * as every call on the desire. Since 1.0.
+ */
+ACME_API const acme_problem *acme_desire_last_problem(const acme_desire *d);
 
 /** Free the desire (not the provider, store or solvers). NULL is allowed. Since 0.1. */
 ACME_API void acme_desire_free(acme_desire *d);

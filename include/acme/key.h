@@ -86,6 +86,19 @@ ACME_API int acme_key_jwk(const acme_key *key, char **json_out);
 ACME_API int acme_key_thumbprint(const acme_key *key, char **b64_out);
 
 /**
+ * The RFC 7638 JWK thumbprint of the public key in the PKCS#10 CSR `csr_pem`
+ * (the first CERTIFICATE REQUEST block), as acme_key_thumbprint() gives
+ * for the key itself: so a key the library never holds (a host's, behind
+ * its CSR) can be checked against acme_store_key_compromised(). The CSR is
+ * read and its self-signature checked as acme_order_set_csr() does. New
+ * string, free with acme_free(). Errors: ACME_ERR_INVALID (NULL argument,
+ * not a CSR, a bad signature), ACME_ERR_KEY_FORMAT (a key type the library
+ * does not support), ACME_ERR_NOMEM; in acme_last_error(). Thread-safe.
+ * Since 1.0.
+ */
+ACME_API int acme_csr_key_thumbprint(const char *csr_pem, char **b64_out);
+
+/**
  * Parse a key type name: "ec256", "ec384", "rsa2048", "rsa3072", "rsa4096"
  * (also "p256", "p384", "ecdsa", "rsa" as aliases of ec256/ec384/ec256/rsa2048).
  * Returns the acme_key_type, or ACME_ERR_INVALID. Since 0.1.
@@ -104,12 +117,23 @@ ACME_API const char *acme_key_type_name(int type);
  * none has. The functions that make a key (generate, load) have no handle
  * when they fail: their message is in acme_last_error(). Borrowed: valid
  * until the next failing call on `key` or its last free. Keys have no CA
- * problem. Threads: a key may be shared; when several threads call on it,
- * this is the failure of whichever call failed last, so read it on the
- * thread whose call failed before another thread's call on the key can
- * fail. Since 0.9.
+ * problem. Threads: only while no other thread calls on `key`: another
+ * thread's failing call rewrites the string under the reader. A key that
+ * threads share (an account's, kept by its orders too) is read with
+ * acme_key_last_error_copy() instead. Since 0.9.
  */
 ACME_API const char *acme_key_last_error(const acme_key *key);
+
+/**
+ * Copy the message acme_key_last_error() gives into `buf` of `size` bytes,
+ * cut to fit and NUL-terminated. Returns the length of the whole message
+ * (as snprintf() does: a result >= size means it was cut; ACME_ERROR_MAX
+ * bytes always suffice), or ACME_ERR_INVALID (NULL `key`, or NULL `buf`
+ * with a non-zero `size`; NULL `buf` with `size` 0 asks for the length).
+ * Thread-safe: the copy is taken under the key's lock, so it is whole even
+ * while other threads' calls on the key fail. Since 1.0.
+ */
+ACME_API int acme_key_last_error_copy(const acme_key *key, char *buf, size_t size);
 
 /**
  * Release the caller's reference. The key material is wiped when the last

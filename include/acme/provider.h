@@ -10,8 +10,16 @@
  * the library's own). Reference counted: accounts keep their
  * own reference, so acme_provider_free() may be called while they live.
  *
- * Errors of the provider's own functions are reported through
- * acme_last_error() / acme_last_problem(), which are per thread.
+ * Errors: every failing call on a provider (acme_revoke_with_key(); the
+ * account constructors acme_account_register(), _lookup(), _load() and
+ * acme_account_restore(), which have no account to report on yet) records
+ * its message and CA problem on the provider. Threads share the provider,
+ * so its record is read out as a copy taken under its lock
+ * (acme_provider_last_error_copy(), acme_provider_last_problem_copy()),
+ * never as a borrowed pointer another thread's failure could overwrite.
+ * With threads, the record holds the latest failure of any of them. The
+ * failure of acme_provider_new() itself, which returns no provider, is in
+ * acme_last_error() / acme_last_problem() (per thread).
  */
 #ifndef ACME_PROVIDER_H
 #define ACME_PROVIDER_H
@@ -113,6 +121,27 @@ ACME_API const char *acme_provider_profile_name(const acme_provider *p, size_t i
 ACME_API const char *acme_provider_profile_description(const acme_provider *p, size_t i);
 /** Non-zero when the directory lists a profile called `name`. Since 0.1. */
 ACME_API int acme_provider_has_profile(const acme_provider *p, const char *name);
+
+/**
+ * Copy the message of the last failing call on `p` (see the top of this
+ * header) into `buf` of `size` bytes, cut to fit and NUL-terminated; ""
+ * when none failed. Returns the length of the whole message (as
+ * snprintf() does: a result >= size means it was cut; ACME_ERROR_MAX
+ * bytes always suffice), or ACME_ERR_INVALID (NULL `p`, or NULL `buf`
+ * with a non-zero `size`; `buf` may be NULL with `size` 0 to ask for the
+ * length). Thread-safe: the copy is taken under the provider's lock, so
+ * it is whole even while other threads fail on `p`. Since 1.0.
+ */
+ACME_API int acme_provider_last_error_copy(const acme_provider *p, char *buf, size_t size);
+
+/**
+ * The CA problem of the last failing call on `p`, as a reference of the
+ * caller's own: *out is released with acme_problem_free(), and stays valid
+ * whatever later calls on `p` do. *out is NULL when that failure carried
+ * no problem (or none failed). Errors: ACME_ERR_INVALID (NULL argument).
+ * Thread-safe, as acme_provider_last_error_copy(). Since 1.0.
+ */
+ACME_API int acme_provider_last_problem_copy(const acme_provider *p, acme_problem **out);
 
 /**
  * Counters since the provider was created: HTTP requests sent, and

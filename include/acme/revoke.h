@@ -38,8 +38,11 @@ ACME_API int acme_account_revoke(acme_account *a, const char *pem, int reason);
 /**
  * Revoke the leaf of `pem` with the certificate's own key (proof of
  * possession; no account needed): the request is signed with `cert_key`
- * and carries its JWK. Errors as acme_account_revoke(); the reason is in
- * acme_last_error() / acme_last_problem(). Since 0.1.
+ * and carries its JWK. Errors as acme_account_revoke(), ACME_ERR_INVALID
+ * for a NULL argument; recorded on `p` (acme_provider_last_error_copy(),
+ * acme_provider_last_problem_copy()) and in the thread's
+ * acme_last_error() / acme_last_problem(). Threads: `p` may be shared;
+ * `cert_key` as for any key. Since 0.1; recorded on `p` since 1.0.
  */
 ACME_API int acme_revoke_with_key(acme_provider *p, acme_key *cert_key, const char *pem,
                                   int reason);

@@ -218,6 +218,35 @@ ACME_API int acme_store_cert_key(const char *name, int file, char **key_out);
 ACME_API int acme_store_account_key(const char *directory_url, const char *email, int file,
                                     char **key_out);
 
+/* ---- compromised keys ------------------------------------------------- */
+
+/**
+ * Whether `s` records the key of JWK thumbprint `thumbprint` as
+ * compromised (the record compromised-keys/THUMBPRINT, written by
+ * acme_desire_revoke() with ACME_REASON_KEY_COMPROMISE or by
+ * acme_store_mark_key_compromised()): *compromised is 1 when it does, else
+ * 0. The thumbprint is the RFC 7638 SHA-256 one, base64url, as
+ * acme_key_thumbprint() gives for a key and acme_csr_key_thumbprint() for
+ * the key of a CSR, so a key the library never held (a host's, a CSR's)
+ * can be checked before it is used.
+ * Errors: ACME_ERR_INVALID (NULL argument, or not 43 base64url
+ * characters), those of the store; recorded on `s`
+ * (acme_store_last_error()). Threads: as the store's callbacks. Since 1.0.
+ */
+ACME_API int acme_store_key_compromised(acme_store *s, const char *thumbprint, int *compromised);
+
+/**
+ * Record the key of JWK thumbprint `thumbprint` (as for
+ * acme_store_key_compromised()) as compromised in `s`: no ensure of a
+ * desire on this store uses it again, for any name, and a stored
+ * certificate that holds it is replaced at the next ensure. `serial` (may
+ * be NULL) is the revoked certificate's, kept in the record for whoever
+ * reads the store. Recording a key twice is harmless. Errors: as
+ * acme_store_key_compromised(); recorded on `s`. Since 1.0.
+ */
+ACME_API int acme_store_mark_key_compromised(acme_store *s, const char *thumbprint,
+                                             const char *serial);
+
 /* ---- account records -------------------------------------------------- */
 
 /**

@@ -112,6 +112,13 @@ const char *acme__err_msg(const acme__err *e)
     return e ? e->msg : "";
 }
 
+int acme__err_copy_msg(const acme__err *e, char *buf, size_t size)
+{
+    if (size)
+        snprintf(buf, size, "%s", e->msg);
+    return (int)strlen(e->msg); /* below ACME_ERROR_MAX, so it fits */
+}
+
 const char *acme_last_error(void)
 {
     acme__err *t = tls_err();

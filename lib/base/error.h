@@ -7,7 +7,7 @@
 
 typedef struct acme__err {
     int code;
-    char msg[512];
+    char msg[ACME_ERROR_MAX];
     acme_problem *problem; /* own reference, or NULL */
     int quiet;             /* set: record here only, not in the thread's last error */
 } acme__err;
@@ -30,5 +30,9 @@ int acme__err_forward(acme__err *e, const acme__err *src);
 void acme__err_prefix(acme__err *e, const char *prefix);
 void acme__err_clear(acme__err *e);
 const char *acme__err_msg(const acme__err *e);
+/* Copy e's message into buf of size bytes (cut, NUL-terminated; nothing
+ * written when size is 0): what the copy-out getters give. Returns the
+ * whole message's length. The caller holds whatever lock guards e. */
+int acme__err_copy_msg(const acme__err *e, char *buf, size_t size);
 
 #endif

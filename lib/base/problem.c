@@ -90,6 +90,11 @@ void acme__problem_unref(acme_problem *p)
     free(p);
 }
 
+void acme_problem_free(acme_problem *p)
+{
+    acme__problem_unref(p);
+}
+
 void acme__problem_describe(const acme_problem *p, char *out, size_t size)
 {
     const char *type = p->type;

@@ -513,7 +513,10 @@ static int read_subject_cn(unsigned char *p, const unsigned char *end, idlist *i
 
 /* Check that der is one CertificationRequest (RFC 2986) with a valid
  * self-signature, and collect its identifiers. */
-static int read_csr(unsigned char *der, size_t der_len, idlist *ids, acme__err *err)
+/* With pk_out, its public key moves there (the caller frees pk_out, also
+ * when this fails). */
+static int read_csr(unsigned char *der, size_t der_len, idlist *ids, mbedtls_pk_context *pk_out,
+                    acme__err *err)
 {
     unsigned char *p = der;
     const unsigned char *end = der + der_len;
@@ -587,6 +590,10 @@ static int read_csr(unsigned char *der, size_t der_len, idlist *ids, acme__err *
                             "CSR: the self-signature does not verify (mbedTLS -0x%04x)",
                             (unsigned)-mrc);
     }
+    if (rc == ACME_OK && pk_out) {
+        *pk_out = pk;
+        mbedtls_pk_init(&pk);
+    }
     mbedtls_pk_free(&pk);
 
     int have_san = 0;
@@ -623,6 +630,23 @@ static int pem_decode(const char *pem, unsigned char **der, size_t *der_len, acm
     }
 }
 
+/* Read the CSR in pem (read_csr), appending its DER to der and moving its
+ * key to pk_out when they are not NULL. */
+static int read_pem(const char *pem, idlist *ids, acme__buf *der, mbedtls_pk_context *pk_out,
+                    acme__err *err)
+{
+    unsigned char *bin = NULL;
+    size_t bin_len = 0;
+    int rc = pem_decode(pem, &bin, &bin_len, err);
+    if (rc != ACME_OK)
+        return rc;
+    rc = read_csr(bin, bin_len, ids, pk_out, err);
+    if (rc == ACME_OK && der && acme__buf_append(der, bin, bin_len) != ACME_OK)
+        rc = acme__fail(err, ACME_ERR_NOMEM, "CSR: out of memory");
+    free(bin);
+    return rc;
+}
+
 int acme__csr_parse(const char *pem, acme__buf *der, char ***types, char ***values, size_t *n,
                     acme__err *err)
 {
@@ -634,16 +658,8 @@ int acme__csr_parse(const char *pem, acme__buf *der, char ***types, char ***valu
         *n = 0;
     if (!pem || !der || !types || !values || !n)
         return acme__fail(err, ACME_ERR_INVALID, "CSR: NULL argument");
-    unsigned char *bin = NULL;
-    size_t bin_len = 0;
-    int rc = pem_decode(pem, &bin, &bin_len, err);
-    if (rc != ACME_OK)
-        return rc;
     idlist ids = { 0 };
-    rc = read_csr(bin, bin_len, &ids, err);
-    if (rc == ACME_OK && acme__buf_append(der, bin, bin_len) != ACME_OK)
-        rc = acme__fail(err, ACME_ERR_NOMEM, "CSR: out of memory");
-    free(bin);
+    int rc = read_pem(pem, &ids, der, NULL, err);
     if (rc != ACME_OK) {
         idlist_free(&ids);
         return rc;
@@ -652,4 +668,33 @@ int acme__csr_parse(const char *pem, acme__buf *der, char ***types, char ***valu
     *values = ids.values;
     *n = ids.n;
     return ACME_OK;
+}
+
+int acme__csr_key_thumbprint(const char *pem, char **b64_out, acme__err *err)
+{
+    if (b64_out)
+        *b64_out = NULL;
+    if (!pem || !b64_out)
+        return acme__fail(err, ACME_ERR_INVALID, "CSR: NULL argument");
+    /* The whole request is read and its self-signature checked: a
+     * thumbprint stands for a key the CSR's author proved to hold. */
+    idlist ids = { 0 };
+    mbedtls_pk_context pk;
+    mbedtls_pk_init(&pk);
+    int rc = read_pem(pem, &ids, NULL, &pk, err);
+    idlist_free(&ids);
+    /* A public-only key handle gives the JWK as for any other key. */
+    acme_key *key = NULL;
+    if (rc == ACME_OK)
+        rc = acme__key_from_pk(&key, &pk, err);
+    mbedtls_pk_free(&pk);
+    if (rc == ACME_OK && (rc = acme__key_thumbprint(key, b64_out)) != ACME_OK)
+        acme__fail(err, rc, "CSR: cannot compute the thumbprint of its key");
+    acme_key_free(key);
+    return rc;
+}
+
+int acme_csr_key_thumbprint(const char *csr_pem, char **b64_out)
+{
+    return acme__csr_key_thumbprint(csr_pem, b64_out, NULL);
 }

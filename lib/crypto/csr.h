@@ -27,4 +27,8 @@ int acme__csr_build(acme_key *key, const char *const *types, const char *const *
 int acme__csr_parse(const char *pem, acme__buf *der, char ***types, char ***values, size_t *n,
                     acme__err *err);
 
+/* The RFC 7638 thumbprint of the public key of the CSR in pem, after the
+ * CSR is read and its self-signature checked as by acme__csr_parse. */
+int acme__csr_key_thumbprint(const char *pem, char **b64_out, acme__err *err);
+
 #endif

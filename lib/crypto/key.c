@@ -322,6 +322,17 @@ const char *acme_key_last_error(const acme_key *key)
     return key ? acme__err_msg(&key->err) : "";
 }
 
+int acme_key_last_error_copy(const acme_key *key, char *buf, size_t size)
+{
+    if (!key || (!buf && size))
+        return acme__fail(NULL, ACME_ERR_INVALID, "key: NULL argument");
+    acme_key *k = (acme_key *)key; /* the record is written under the lock */
+    pthread_mutex_lock(&k->lock);
+    int len = acme__err_copy_msg(&k->err, buf, size);
+    pthread_mutex_unlock(&k->lock);
+    return len;
+}
+
 int acme_key_save_file(const acme_key *key, const char *path)
 {
     if (!key)
@@ -440,6 +451,17 @@ int acme__key_append_jwk(const acme_key *k, acme__buf *b)
     return acme__jwk_append_ec(b, kind->crv, p + 1, p + 1 + kind->coord, kind->coord);
 }
 
+int acme__key_thumbprint(const acme_key *k, char **b64_out)
+{
+    *b64_out = NULL;
+    acme__buf jwk = ACME__BUF_INIT;
+    int rc = acme__key_append_jwk(k, &jwk);
+    if (rc == ACME_OK)
+        rc = acme__jwk_thumbprint(jwk.data, jwk.len, b64_out);
+    acme__buf_free(&jwk);
+    return rc;
+}
+
 int acme__jwk_thumbprint(const char *jwk, size_t len, char **b64_out)
 {
     unsigned char digest[32];
@@ -482,12 +504,7 @@ int acme_key_thumbprint(const acme_key *key, char **b64_out)
         return acme__fail(NULL, ACME_ERR_INVALID, "key: NULL argument");
     if (!b64_out)
         return key_fail(key, ACME_ERR_INVALID, "NULL output");
-    *b64_out = NULL;
-    acme__buf jwk = ACME__BUF_INIT;
-    int rc = acme__key_append_jwk(key, &jwk);
-    if (rc == ACME_OK)
-        rc = acme__jwk_thumbprint(jwk.data, jwk.len, b64_out);
-    acme__buf_free(&jwk);
+    int rc = acme__key_thumbprint(key, b64_out);
     return rc == ACME_OK ? ACME_OK : key_fail(key, rc, "cannot compute the JWK thumbprint");
 }
 

@@ -65,6 +65,9 @@ int acme__jwk_append_rsa(acme__buf *b, const unsigned char *n, size_t n_len,
 int acme__jwk_append_ec(acme__buf *b, const char *crv, const unsigned char *x,
                         const unsigned char *y, size_t coord);
 int acme__jwk_thumbprint(const char *jwk, size_t len, char **b64_out);
+/* The RFC 7638 thumbprint of k's public key (acme_key_thumbprint without
+ * a record). */
+int acme__key_thumbprint(const acme_key *k, char **b64_out);
 /* Non-zero when pub (a certificate's key, say) is k's public key. */
 int acme__key_matches(acme_key *k, mbedtls_pk_context *pub);
 /* Wrap a parsed mbedTLS key (taking it over) after checking its type. */

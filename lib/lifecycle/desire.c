@@ -42,6 +42,7 @@ typedef struct want {
     int result;
     int error;
     char message[512];
+    acme_problem *problem; /* the CA's, when it failed with one (a reference) */
 } want;
 
 struct acme_desire {
@@ -222,6 +223,7 @@ static void want_clear(want *w)
     free(w->name);
     acme__free_strv(w->ids, w->nids);
     acme_solvers_free(w->solvers);
+    acme__problem_unref(w->problem);
     memset(w, 0, sizeof(*w));
 }
 
@@ -578,6 +580,8 @@ static void set_outcome(want *w, int result, int error, const char *message)
     w->result = result;
     w->error = error;
     snprintf(w->message, sizeof(w->message), "%s", message ? message : "");
+    acme__problem_unref(w->problem); /* a failure sets its own after this */
+    w->problem = NULL;
 }
 
 static int ensure_want(acme_desire *d, want *w)
@@ -720,6 +724,7 @@ static int ensure_want(acme_desire *d, want *w)
     free(lock);
     if (rc != ACME_OK) {
         set_outcome(w, ACME_RESULT_FAILED, rc, err.msg);
+        w->problem = acme__problem_ref(err.problem);
         acme__log(d->provider, ACME_LOG_ERROR, "%s: %s", w->name, err.msg);
         emit(d, ACME_EVENT_FAILED, w->name, rc, err.msg, err.problem);
     } else if (w->result != ACME_RESULT_NOT_DUE) {
@@ -740,7 +745,7 @@ int acme_desire_ensure_one(acme_desire *d, const char *name)
         return acme__fail(&d->err, ACME_ERR_NOT_FOUND, "desire: no certificate called %s", name);
     int rc = ensure_want(d, w);
     if (rc != ACME_OK)
-        acme__fail(&d->err, rc, "%s: %s", w->name, w->message);
+        acme__fail_problem(&d->err, rc, w->problem, "%s: %s", w->name, w->message);
     return rc;
 }
 
@@ -774,6 +779,7 @@ int acme_desire_ensure(acme_desire *d)
     if (rc != ACME_OK) {
         for (size_t i = 0; i < d->nwants; i++) {
             set_outcome(&d->wants[i], ACME_RESULT_FAILED, rc, err.msg);
+            d->wants[i].problem = acme__problem_ref(err.problem);
             emit(d, ACME_EVENT_FAILED, d->wants[i].name, rc, err.msg, err.problem);
         }
         acme__err_forward(&d->err, &err);
@@ -797,8 +803,8 @@ int acme_desire_ensure(acme_desire *d)
 
     for (size_t i = 0; i < d->nwants; i++) {
         if (d->wants[i].result == ACME_RESULT_FAILED) {
-            rc = acme__fail(&d->err, d->wants[i].error, "%s: %s", d->wants[i].name,
-                            d->wants[i].message);
+            rc = acme__fail_problem(&d->err, d->wants[i].error, d->wants[i].problem, "%s: %s",
+                                    d->wants[i].name, d->wants[i].message);
             break;
         }
     }
@@ -853,6 +859,11 @@ void acme_desire_summary(const acme_desire *d, size_t *obtained, size_t *renewed
 const char *acme_desire_last_error(const acme_desire *d)
 {
     return d ? d->err.msg : "";
+}
+
+const acme_problem *acme_desire_last_problem(const acme_desire *d)
+{
+    return d ? d->err.problem : NULL;
 }
 
 /* ---- revocation --------------------------------------------------------------------- */

@@ -283,7 +283,9 @@ int acme__account_register(acme_account **out, acme_provider *p, acme_key *key,
 int acme_account_register(acme_account **out, acme_provider *p, acme_key *key,
                           const acme_account_options *opts)
 {
-    return acme__account_register(out, p, key, opts, NULL);
+    acme__err why = { 0 };
+    int rc = acme__account_register(out, p, key, opts, &why);
+    return acme__provider_record(p, rc, &why); /* no account to record on */
 }
 
 int acme__account_lookup(acme_account **out, acme_provider *p, acme_key *key, acme__err *err)
@@ -303,7 +305,9 @@ int acme__account_lookup(acme_account **out, acme_provider *p, acme_key *key, ac
 
 int acme_account_lookup(acme_account **out, acme_provider *p, acme_key *key)
 {
-    return acme__account_lookup(out, p, key, NULL);
+    acme__err why = { 0 };
+    int rc = acme__account_lookup(out, p, key, &why);
+    return acme__provider_record(p, rc, &why);
 }
 
 int acme__account_load(acme_account **out, acme_provider *p, acme_key *key, const char *url,
@@ -325,7 +329,9 @@ int acme__account_load(acme_account **out, acme_provider *p, acme_key *key, cons
 
 int acme_account_load(acme_account **out, acme_provider *p, acme_key *key, const char *url)
 {
-    return acme__account_load(out, p, key, url, NULL);
+    acme__err why = { 0 };
+    int rc = acme__account_load(out, p, key, url, &why);
+    return acme__provider_record(p, rc, &why);
 }
 
 /* POST payload to the account URL and take the reply as the new state. */

@@ -10,6 +10,7 @@
 #include "net/json.h"
 #include "base/mem.h"
 #include "base/options.h"
+#include "base/problem.h"
 
 /* What a zero in acme_provider_options stands for, as documented there. */
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L
@@ -49,8 +50,52 @@ void acme_provider_free(acme_provider *p)
     for (size_t i = 0; i < p->nnonces; i++)
         free(p->nonces[i]);
     pthread_mutex_destroy(&p->nonce_lock);
+    pthread_mutex_destroy(&p->err_lock);
+    acme__err_clear(&p->err);
     free(p->directory_url);
     free(p);
+}
+
+int acme__provider_record(acme_provider *p, int rc, acme__err *why)
+{
+    if (rc != ACME_OK && p) {
+        pthread_mutex_lock(&p->err_lock);
+        acme__err_forward(&p->err, why);
+        pthread_mutex_unlock(&p->err_lock);
+    }
+    acme__err_clear(why);
+    return rc;
+}
+
+/* The record is written by other threads' calls: it is read only under its
+ * lock, which the const handle needs to take as well. */
+static acme_provider *err_locked(const acme_provider *p)
+{
+    acme_provider *w = (acme_provider *)p;
+    pthread_mutex_lock(&w->err_lock);
+    return w;
+}
+
+int acme_provider_last_error_copy(const acme_provider *p, char *buf, size_t size)
+{
+    if (!p || (!buf && size))
+        return acme__fail(NULL, ACME_ERR_INVALID, "provider: NULL argument");
+    acme_provider *w = err_locked(p);
+    int len = acme__err_copy_msg(&w->err, buf, size);
+    pthread_mutex_unlock(&w->err_lock);
+    return len;
+}
+
+int acme_provider_last_problem_copy(const acme_provider *p, acme_problem **out)
+{
+    if (out)
+        *out = NULL;
+    if (!p || !out)
+        return acme__fail(NULL, ACME_ERR_INVALID, "provider: NULL argument");
+    acme_provider *w = err_locked(p);
+    *out = w->err.problem ? acme__problem_ref(w->err.problem) : NULL;
+    pthread_mutex_unlock(&w->err_lock);
+    return ACME_OK;
 }
 
 void acme__log(const acme_provider *p, int level, const char *fmt, ...)
@@ -100,6 +145,7 @@ int acme_provider_new(acme_provider **out, const char *directory_url,
         return acme__fail(NULL, ACME_ERR_NOMEM, "provider: out of memory");
     atomic_init(&p->refs, 1);
     pthread_mutex_init(&p->nonce_lock, NULL);
+    pthread_mutex_init(&p->err_lock, NULL);
     p->directory_url = acme__strdup(directory_url);
     p->max_retry_after_s = opts->max_retry_after_s ? opts->max_retry_after_s
                                                    : DEFAULT_MAX_RETRY_AFTER_S;

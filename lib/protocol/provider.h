@@ -31,6 +31,11 @@ struct acme_provider {
     acme_log_fn log;
     void *log_userdata;
     int log_level;
+    /* The last failure of a public call on the provider. Threads share the
+     * provider, so it is written and read only under err_lock, and read
+     * out only as copies (acme_provider_last_error_copy). */
+    pthread_mutex_t err_lock;
+    acme__err err;
 };
 
 /* Room for a problem's description (acme__problem_describe) in an error
@@ -38,6 +43,11 @@ struct acme_provider {
 #define ACME__PROBLEM_DESC_LEN 400
 
 acme_provider *acme__provider_ref(acme_provider *p);
+
+/* The end of a public call on p that returns rc with its failure in why:
+ * a failure is recorded on p (when p is not NULL); why is cleared either
+ * way. Returns rc. */
+int acme__provider_record(acme_provider *p, int rc, acme__err *why);
 
 /* Check a parsed directory (url names it in messages): newNonce, newAccount
  * and newOrder must be https URLs. ACME_ERR_PROTOCOL otherwise. The

@@ -95,5 +95,7 @@ int acme__revoke_with_key(acme_provider *p, acme_key *cert_key, const char *pem,
 
 int acme_revoke_with_key(acme_provider *p, acme_key *cert_key, const char *pem, int reason)
 {
-    return acme__revoke_with_key(p, cert_key, pem, reason, NULL);
+    acme__err why = { 0 };
+    int rc = acme__revoke_with_key(p, cert_key, pem, reason, &why);
+    return acme__provider_record(p, rc, &why);
 }

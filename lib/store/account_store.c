@@ -152,12 +152,13 @@ done:
 int acme_account_restore(acme_account **out, acme_provider *p, acme_store *store,
                          const char *email)
 {
+    acme__err err = { 0 };
     if (!out || !p || !store)
-        return acme__fail(NULL, ACME_ERR_INVALID, "restore: NULL argument");
+        return acme__provider_record(p, acme__fail(&err, ACME_ERR_INVALID,
+                                                   "restore: NULL argument"), &err);
     *out = NULL;
     char *key_key = account_key_of(p, email, ACME__FILE_KEY);
     char *json_key = account_key_of(p, email, ACME__FILE_ACCOUNT);
-    acme__err err = { 0 };
     acme_key *key = NULL;
     char *url = NULL;
     int rc = key_key && json_key ? read_key(store, key_key, &key, &err)
@@ -171,7 +172,7 @@ int acme_account_restore(acme_account **out, acme_provider *p, acme_store *store
             rc = ACME_OK;
     }
     if (rc == ACME_OK)
-        rc = acme_account_lookup(out, p, key);
+        rc = acme__account_lookup(out, p, key, &err);
     if (rc == ACME_OK && url && strcmp(url, acme_account_url(*out)) != 0)
         rc = acme__fail(&err, ACME_ERR_STATE,
                         "restore: the CA knows this key as %s, the store says %s",
@@ -182,12 +183,11 @@ int acme_account_restore(acme_account **out, acme_provider *p, acme_store *store
         acme_account_free(*out);
         *out = NULL;
     }
-    acme__err_clear(&err);
     acme_key_free(key);
     free(url);
     free(key_key);
     free(json_key);
-    return rc;
+    return acme__provider_record(p, rc, &err); /* no account to record on */
 }
 
 int acme__account_ensure_host(acme_provider *p, acme_store *s, acme_key *key,

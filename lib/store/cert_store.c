@@ -9,6 +9,8 @@
 #include "net/json.h"
 #include "crypto/key.h"
 #include "crypto/x509.h"
+#include "base/b64.h"
+#include "base/clock.h"
 #include "base/mem.h"
 
 /* Store key of a file of c's current generation. */
@@ -302,30 +304,35 @@ int acme__stored_save_new(acme_store *s, acme__stored_cert *c, acme__err *err)
 
 /* ---- compromised keys ---------------------------------------------------- */
 
-/* The store key of key's compromise record. */
-static int compromised_key_of(const acme_key *key, char **out, acme__err *err)
+/* A JWK thumbprint as the library writes them: SHA-256, base64url, no
+ * padding. Anything else would name no record the library ever writes. */
+#define THUMBPRINT_LEN 43
+
+static int thumbprint_check(const char *thumbprint, acme__err *err)
 {
-    *out = NULL;
-    acme__buf jwk = ACME__BUF_INIT;
-    char *thumbprint = NULL;
-    int rc = acme__key_append_jwk(key, &jwk);
-    if (rc == ACME_OK)
-        rc = acme__jwk_thumbprint(jwk.data, jwk.len, &thumbprint);
-    acme__buf_free(&jwk);
-    if (rc != ACME_OK)
-        return acme__fail(err, rc, "store: cannot compute the thumbprint of a certificate key");
-    *out = acme__store_compromised_key(thumbprint);
-    free(thumbprint);
-    return *out ? ACME_OK : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    if (!thumbprint || strlen(thumbprint) != THUMBPRINT_LEN || !acme__b64url_valid(thumbprint))
+        return acme__fail(err, ACME_ERR_INVALID,
+                          "store: \"%.60s\" is not a JWK thumbprint (43 base64url characters)",
+                          thumbprint ? thumbprint : "(null)");
+    return ACME_OK;
 }
 
-int acme__compromised_add(acme_store *s, const acme_key *key, const char *name,
-                          const char *serial, int64_t at, acme__err *err)
+/* The RFC 7638 thumbprint of key's public key, which names its record. */
+static int thumbprint_of(const acme_key *key, char **out, acme__err *err)
 {
-    char *record_key;
-    int rc = compromised_key_of(key, &record_key, err);
-    if (rc != ACME_OK)
-        return rc;
+    *out = NULL;
+    int rc = key ? acme__key_thumbprint(key, out) : ACME_ERR_INVALID;
+    return rc == ACME_OK ? ACME_OK
+                         : acme__fail(err, rc,
+                                      "store: cannot compute the thumbprint of a certificate key");
+}
+
+static int record_add(acme_store *s, const char *thumbprint, const char *name,
+                      const char *serial, int64_t at, acme__err *err)
+{
+    char *record_key = acme__store_compromised_key(thumbprint);
+    if (!record_key)
+        return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     /* What the record holds is for whoever reads the store; its presence
      * is what counts. */
     acme__buf b = ACME__BUF_INIT;
@@ -334,24 +341,23 @@ int acme__compromised_add(acme_store *s, const acme_key *key, const char *name,
     acme__buf_puts(&b, ",\"serial\":");
     acme__json_put_string(&b, serial ? serial : "");
     acme__buf_printf(&b, ",\"revoked_at\":%lld}\n", (long long)at);
-    rc = acme__buf_status(&b) == ACME_OK ? acme__store_write(s, record_key, b.data, b.len, 0, err)
-                                         : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    int rc = acme__buf_status(&b) == ACME_OK
+                 ? acme__store_write(s, record_key, b.data, b.len, 0, err)
+                 : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     acme__buf_free(&b);
     free(record_key);
     return rc;
 }
 
-int acme__compromised_check(acme_store *s, const acme_key *key, int *compromised,
-                            acme__err *err)
+static int record_check(acme_store *s, const char *thumbprint, int *compromised,
+                        acme__err *err)
 {
-    *compromised = 0;
-    char *record_key;
-    int rc = compromised_key_of(key, &record_key, err);
-    if (rc != ACME_OK)
-        return rc;
+    char *record_key = acme__store_compromised_key(thumbprint);
+    if (!record_key)
+        return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     acme__buf b = ACME__BUF_INIT;
     acme__err probe = ACME__ERR_QUIET; /* no record is the usual answer */
-    rc = acme__store_read(s, record_key, &b, &probe);
+    int rc = acme__store_read(s, record_key, &b, &probe);
     if (rc == ACME_OK)
         *compromised = 1;
     else if (rc == ACME_ERR_NOT_FOUND)
@@ -362,4 +368,47 @@ int acme__compromised_check(acme_store *s, const acme_key *key, int *compromised
     acme__buf_free(&b);
     free(record_key);
     return rc;
+}
+
+int acme__compromised_add(acme_store *s, const acme_key *key, const char *name,
+                          const char *serial, int64_t at, acme__err *err)
+{
+    char *thumbprint;
+    int rc = thumbprint_of(key, &thumbprint, err);
+    if (rc == ACME_OK)
+        rc = record_add(s, thumbprint, name, serial, at, err);
+    free(thumbprint);
+    return rc;
+}
+
+int acme__compromised_check(acme_store *s, const acme_key *key, int *compromised,
+                            acme__err *err)
+{
+    *compromised = 0;
+    char *thumbprint;
+    int rc = thumbprint_of(key, &thumbprint, err);
+    if (rc == ACME_OK)
+        rc = record_check(s, thumbprint, compromised, err);
+    free(thumbprint);
+    return rc;
+}
+
+int acme_store_key_compromised(acme_store *s, const char *thumbprint, int *compromised)
+{
+    if (compromised)
+        *compromised = 0;
+    acme__err *rec = acme__store_record(s);
+    if (!s || !compromised)
+        return acme__fail(rec, ACME_ERR_INVALID, "store: NULL argument");
+    int rc = thumbprint_check(thumbprint, rec);
+    return rc == ACME_OK ? record_check(s, thumbprint, compromised, rec) : rc;
+}
+
+int acme_store_mark_key_compromised(acme_store *s, const char *thumbprint, const char *serial)
+{
+    acme__err *rec = acme__store_record(s);
+    if (!s)
+        return acme__fail(rec, ACME_ERR_INVALID, "store: NULL argument");
+    int rc = thumbprint_check(thumbprint, rec);
+    return rc == ACME_OK ? record_add(s, thumbprint, NULL, serial, acme__now(), rec) : rc;
 }

@@ -153,16 +153,15 @@ int acme__store_path(const acme_store *s, const char *key, char **path_out, acme
     return ACME_OK;
 }
 
-/* A public call's record: the store's own (the struct is the library's,
- * so its record may change under a const handle), or none without one. */
-static acme__err *rec(const acme_store *s)
+acme__err *acme__store_record(const acme_store *s)
 {
     return s ? (acme__err *)&s->err : NULL;
 }
 
+
 int acme_store_path(const acme_store *s, const char *key, char **path_out)
 {
-    return acme__store_path(s, key, path_out, rec(s));
+    return acme__store_path(s, key, path_out, acme__store_record(s));
 }
 
 const char *acme_store_last_error(const acme_store *s)
@@ -177,15 +176,15 @@ int acme_store_get(acme_store *s, const char *key, char **data, size_t *len)
     if (len)
         *len = 0;
     if (!data)
-        return acme__fail(rec(s), ACME_ERR_INVALID, "store: NULL output");
+        return acme__fail(acme__store_record(s), ACME_ERR_INVALID, "store: NULL output");
     acme__buf b = ACME__BUF_INIT;
-    int rc = acme__store_read(s, key, &b, rec(s));
+    int rc = acme__store_read(s, key, &b, acme__store_record(s));
     if (rc != ACME_OK)
         return rc;
     size_t n = b.len;
     char *d = acme__buf_detach(&b);
     if (!d)
-        return acme__fail(rec(s), ACME_ERR_NOMEM, "store: out of memory");
+        return acme__fail(acme__store_record(s), ACME_ERR_NOMEM, "store: out of memory");
     *data = d;
     if (len)
         *len = n;
@@ -194,7 +193,7 @@ int acme_store_get(acme_store *s, const char *key, char **data, size_t *len)
 
 int acme_store_put(acme_store *s, const char *key, const void *data, size_t len, int secret)
 {
-    return acme__store_write(s, key, data, len, secret, rec(s));
+    return acme__store_write(s, key, data, len, secret, acme__store_record(s));
 }
 
 /* ---- internal API ------------------------------------------------------- */

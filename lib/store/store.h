@@ -50,6 +50,9 @@ struct acme_store {
 };
 
 acme_store *acme__store_ref(acme_store *s);
+/* A public call's record: the store's own (the struct is the library's,
+ * so its record may change under a const handle), or none without one. */
+acme__err *acme__store_record(const acme_store *s);
 /* acme_store_path, recording a failure in err. */
 int acme__store_path(const acme_store *s, const char *key, char **path_out, acme__err *err);
 /* A store on a built-in backend; free_userdata frees userdata with the

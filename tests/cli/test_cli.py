@@ -22,7 +22,9 @@ Scenarios (each a meson test, some with their own harness options):
   keys       a new certificate key for every renewal (renew --force), the
              same one with --reuse-key or a want's reuse-key=yes; after
              revoke --reason keyCompromise, renew (even with --reuse-key)
-             gives a certificate on another key, and the key is recorded
+             gives a certificate on another key, and the key is recorded;
+             a host's key (--csr) revoked with --cert-key for keyCompromise
+             is recorded and its CSR refused before any order
   chains     --preferred-chain with alternate roots (PEBBLE_ALTERNATE_ROOTS=1)
   eab        a CA that requires external account binding (--eab)
 
@@ -397,8 +399,8 @@ def scenario_basics():
     check(revoked(serial), "revoke by name: Pebble says revoked")
     nowww_serial = serial_of(nowww_chain)
     empty = state_dir("never-created")
-    res = acmectl("revoke", "--cert", nowww_chain, "--cert-key", nowww_key, "--reason", "1",
-                  state=empty)
+    res = acmectl("revoke", "--cert", nowww_chain, "--cert-key", nowww_key, "--reason",
+                  "superseded", state=empty)
     check(revoked(nowww_serial), "revoke by certificate key: Pebble says revoked")
     check(res.lines() == [nowww_serial.lower().lstrip("0")] or
           res.lines()[0].lower() == nowww_serial.lower(), f"serial printed: {res.out}")
@@ -716,6 +718,30 @@ def scenario_keys():
     res = acmectl("renew", *http, state=state)
     check("1 renewed" in res.err, f"renew after revoke: {res.err}")
     check(public_key(chain) != revoked_key, "renew after keyCompromise gives another key")
+
+    # A host's key (--csr): revoking with --cert-key for keyCompromise records
+    # it, and a CSR of that key is refused from then on; a new key is fine.
+    host_key = os.path.join(TMP, "host.key")
+    host_csr = os.path.join(TMP, "host.csr")
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", host_key, "-out", host_csr, "-subj", "/CN=host.keys.example",
+            "-addext", "subjectAltName=DNS:host.keys.example")
+    res = acmectl("issue", "--csr", host_csr, *http, state=state)
+    host_chain = res.lines()[0]
+    before = set(os.listdir(os.path.join(state, "compromised-keys")))
+    res = acmectl("revoke", "--cert", host_chain, "--cert-key", host_key, "--reason",
+                  "keyCompromise", state=state)
+    check(revoked(serial_of(host_chain)), "host key revoked: Pebble says so")
+    added = set(os.listdir(os.path.join(state, "compromised-keys"))) - before
+    check(len(added) == 1, f"revoke --cert-key records the key: {added}")
+    before_orders = orders()
+    res = acmectl("issue", "--csr", host_csr, *http, state=state, expect=1)
+    check("keyCompromise" in res.err, f"a CSR of a compromised key is refused: {res.err}")
+    check(no_new_orders(before_orders), "refused before any order")
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", host_key, "-out", host_csr, "-subj", "/CN=host.keys.example",
+            "-addext", "subjectAltName=DNS:host.keys.example")
+    acmectl("issue", "--csr", host_csr, *http, state=state)
 
 
 def scenario_chains():

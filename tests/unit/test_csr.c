@@ -247,8 +247,26 @@ static void test_build_roundtrip(int type)
     acme__buf wrapped = ACME__BUF_INIT;
     acme__buf_printf(&wrapped, "Subject: whatever\n%s\ntrailing text\n", pem2);
     check_parse(acme__buf_str(&wrapped), four_types, four_values, 4, &der);
-    acme__buf_free(&wrapped);
     free(pem2);
+
+    /* The thumbprint of the CSR's key is the key's own; a CSR whose
+     * signature does not verify gives none. */
+    char *want = NULL, *got = NULL;
+    REQUIRE_OK(acme_key_thumbprint(key, &want));
+    CHECK_OK(acme_csr_key_thumbprint(acme__buf_str(&wrapped), &got));
+    CHECK(got && strcmp(got, want) == 0);
+    acme_free(got);
+    acme__buf_free(&wrapped);
+    got = NULL;
+    der.data[der.len - 3] ^= 0x01; /* inside the signature */
+    char *broken = csr_pem((const unsigned char *)der.data, der.len, PEM_BEGIN_CSR, PEM_END_CSR);
+    CHECK_RC(acme_csr_key_thumbprint(broken, &got), ACME_ERR_INVALID);
+    CHECK(got == NULL);
+    der.data[der.len - 3] ^= 0x01;
+    CHECK_RC(acme_csr_key_thumbprint("not a CSR", &got), ACME_ERR_INVALID);
+    CHECK_RC(acme_csr_key_thumbprint(NULL, &got), ACME_ERR_INVALID);
+    free(broken);
+    acme_free(want);
 
     /* Appends to what der already holds. */
     size_t before = der.len;

@@ -41,6 +41,25 @@ static void test_strerror(void)
     CHECK(ACME_ERR_NOT_FOUND == -22 && ACME_ERR_DECLINED == -23);
 }
 
+/* The other public enums keep their numbers too (doc/ABI.md): a
+ * renumbering breaks every program built before it, and abidiff does not
+ * see enums that no function signature names. */
+static void test_enum_values(void)
+{
+    CHECK(ACME_LOG_ERROR == 0 && ACME_LOG_WARN == 1 && ACME_LOG_INFO == 2 && ACME_LOG_DEBUG == 3);
+    CHECK(ACME_EVENT_OBTAINED == 1 && ACME_EVENT_RENEWED == 2 && ACME_EVENT_FAILED == 3 &&
+          ACME_EVENT_REVOKED == 4);
+    CHECK(ACME_RESULT_NONE == 0 && ACME_RESULT_OBTAINED == 1 && ACME_RESULT_RENEWED == 2 &&
+          ACME_RESULT_NOT_DUE == 3 && ACME_RESULT_FAILED == 4);
+    CHECK(ACME_KEY_EC256 == 1 && ACME_KEY_EC384 == 2 && ACME_KEY_RSA2048 == 3 &&
+          ACME_KEY_RSA3072 == 4 && ACME_KEY_RSA4096 == 5);
+    CHECK(ACME_REASON_UNSPECIFIED == 0 && ACME_REASON_KEY_COMPROMISE == 1 &&
+          ACME_REASON_AFFILIATION_CHANGED == 3 && ACME_REASON_SUPERSEDED == 4 &&
+          ACME_REASON_CESSATION_OF_OPERATION == 5);
+    CHECK(ACME_STORE_FILE_KEY == 1 && ACME_STORE_FILE_CHAIN == 2 && ACME_STORE_FILE_META == 3);
+    CHECK(ACME_ERROR_MAX == 512);
+}
+
 static void test_fail(void)
 {
     acme__err e = { 0 };
@@ -233,6 +252,7 @@ int main(void)
     CHECK_STR(acme_last_error(), "");
     CHECK(acme_last_problem() == NULL);
     test_strerror();
+    test_enum_values();
     test_fail();
     test_fail_problem();
     test_threads();

@@ -15,6 +15,7 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/mem.h"
+#include "store/cert_store.h"
 #include "store/store.h"
 #include "store/store_layout.h"
 
@@ -731,6 +732,72 @@ static void test_host_store(void)
     mem_clear(&m);
 }
 
+/* The compromised-keys record through the public API, by thumbprint, is
+ * the one the desire checks for its own keys (acme__compromised_check). */
+static void test_compromised(const char *root)
+{
+    acme_store *s = NULL;
+    REQUIRE_OK(acme_store_new_fs(&s, root));
+    acme_key *key = NULL, *other = NULL;
+    REQUIRE_OK(acme_key_generate(&key, ACME_KEY_EC256));
+    REQUIRE_OK(acme_key_generate(&other, ACME_KEY_RSA2048));
+    char *tp = NULL;
+    REQUIRE_OK(acme_key_thumbprint(key, &tp));
+    int c = -1;
+    CHECK_OK(acme_store_key_compromised(s, tp, &c));
+    CHECK(c == 0);
+    CHECK_OK(acme_store_mark_key_compromised(s, tp, "0badc0de"));
+    CHECK_OK(acme_store_key_compromised(s, tp, &c));
+    CHECK(c == 1);
+    CHECK_OK(acme_store_mark_key_compromised(s, tp, "0badc0de")); /* twice is harmless */
+    acme__err err = { 0 };
+    CHECK_OK(acme__compromised_check(s, key, &c, &err));
+    CHECK(c == 1);
+    CHECK_OK(acme__compromised_check(s, other, &c, &err));
+    CHECK(c == 0);
+    /* And what the desire records, the public check sees. */
+    char *tp2 = NULL;
+    REQUIRE_OK(acme_key_thumbprint(other, &tp2));
+    CHECK_OK(acme__compromised_add(s, other, "site", "01", 0, &err));
+    CHECK_OK(acme_store_key_compromised(s, tp2, &c));
+    CHECK(c == 1);
+    acme__err_clear(&err);
+    char *record = NULL;
+    size_t len = 0;
+    char key_name[128];
+    snprintf(key_name, sizeof(key_name), "compromised-keys/%s", tp);
+    CHECK_OK(acme_store_get(s, key_name, &record, &len));
+    CHECK(record && strstr(record, "\"serial\":\"0badc0de\"") != NULL);
+    acme_free(record);
+
+    /* Not a thumbprint: refused, with the reason on the store, nothing written. */
+    static const char *const bad[] = { "", "short", "../../etc/passwd",
+                                       "abcdefghijklmnopqrstuvwxyz0123456789ABCDEF=",
+                                       "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG_" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        c = -1;
+        CHECK_RC(acme_store_key_compromised(s, bad[i], &c), ACME_ERR_INVALID);
+        CHECK(c == 0);
+        CHECK_MSG(strstr(acme_store_last_error(s), "not a JWK thumbprint") != NULL, "%s",
+                  acme_store_last_error(s));
+        CHECK_RC(acme_store_mark_key_compromised(s, bad[i], NULL), ACME_ERR_INVALID);
+    }
+    CHECK_RC(acme_store_key_compromised(s, NULL, &c), ACME_ERR_INVALID);
+    CHECK_RC(acme_store_key_compromised(s, tp, NULL), ACME_ERR_INVALID);
+    CHECK_RC(acme_store_key_compromised(NULL, tp, &c), ACME_ERR_INVALID);
+    CHECK_RC(acme_store_mark_key_compromised(NULL, tp, NULL), ACME_ERR_INVALID);
+    char **names = NULL;
+    size_t n = 0;
+    CHECK_OK(acme__store_list(s, "compromised-keys", &names, &n, &err));
+    CHECK_MSG(n == 2, "%zu records", n);
+    acme__free_strv(names, n);
+    acme_free(tp);
+    acme_free(tp2);
+    acme_key_free(key);
+    acme_key_free(other);
+    acme_store_free(s);
+}
+
 int main(void)
 {
     REQUIRE_ZERO(mkdtemp(tmpdir) == NULL);
@@ -742,6 +809,7 @@ int main(void)
     test_fs_modes(tmpdir);
     test_fs_list(tmpdir);
     test_host_store();
+    test_compromised(tmpdir);
     test_remove_tree(tmpdir);
     CHECK(!test_exists(tmpdir));
     return check_done();
