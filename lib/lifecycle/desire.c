@@ -22,6 +22,7 @@
 #include "protocol/provider.h"
 #include "protocol/revoke.h"
 #include "crypto/key.h"
+#include "lifecycle/guard.h"
 #include "lifecycle/renewal.h"
 #include "solvers/solver.h"
 #include "store/cert_store.h"
@@ -29,6 +30,13 @@
 #define DEFAULT_PARALLEL 4
 #define MAX_PARALLEL 64
 #define DEFAULT_LOCK_TIMEOUT_S 60
+#define DEFAULT_BACKOFF_BASE_S 300
+#define DEFAULT_BACKOFF_MAX_S 86400
+/* Well below Let's Encrypt's pause after 1152 consecutive failures. */
+#define DEFAULT_HOLD_AFTER 20
+#define DEFAULT_BREAKER_CA 3
+#define DEFAULT_BREAKER_VALIDATION 5
+#define DEFAULT_ORDER_TIMEOUT_S 300
 
 typedef struct want {
     char *name;
@@ -60,6 +68,7 @@ struct acme_desire {
     acme_account *account;
     pthread_mutex_t account_lock;
     pthread_mutex_t event_lock;
+    acme__breaker *breaker; /* during acme_desire_ensure() only */
     acme__err err;
 };
 
@@ -80,7 +89,8 @@ struct acme_event {
 ACME__OPTIONS_DEFINE(options_versions, ACME_DESIRE_OPTIONS_VERSION, "desire options",
                      "acme_desire_options_init",
                      ACME__OPTIONS_END(acme_desire_options, profile),    /* 1 */
-                     ACME__OPTIONS_END(acme_desire_options, reuse_key)); /* 2 */
+                     ACME__OPTIONS_END(acme_desire_options, reuse_key),  /* 2 */
+                     ACME__OPTIONS_END(acme_desire_options, deadline_s)); /* 3 */
 
 int acme_desire_options_init(acme_desire_options *opts, unsigned int version)
 {
@@ -150,7 +160,7 @@ static void emit(acme_desire *d, int type, const char *name, int error, const ch
     if (!d->o.on_event)
         return;
     acme_event e = { type, name, NULL, NULL, NULL, NULL, error, message, problem };
-    if (type != ACME_EVENT_FAILED) {
+    if (type != ACME_EVENT_FAILED && type != ACME_EVENT_SKIPPED) {
         e.chain_key = acme__store_cert_key(name, ACME__FILE_CHAIN);
         e.key_key = acme__store_cert_key(name, ACME__FILE_KEY);
         if (e.chain_key && acme__store_path(d->store, e.chain_key, &e.chain_path, NULL) != ACME_OK)
@@ -212,6 +222,18 @@ int acme_desire_new(acme_desire **out, acme_provider *provider, acme_store *stor
         d->o.parallel = MAX_PARALLEL;
     if (!d->o.lock_timeout_s)
         d->o.lock_timeout_s = DEFAULT_LOCK_TIMEOUT_S;
+    if (!d->o.backoff_base_s)
+        d->o.backoff_base_s = DEFAULT_BACKOFF_BASE_S;
+    if (!d->o.backoff_max_s)
+        d->o.backoff_max_s = DEFAULT_BACKOFF_MAX_S;
+    if (d->o.backoff_max_s < d->o.backoff_base_s)
+        d->o.backoff_max_s = d->o.backoff_base_s;
+    if (!d->o.hold_after)
+        d->o.hold_after = DEFAULT_HOLD_AFTER;
+    if (!d->o.breaker_ca)
+        d->o.breaker_ca = DEFAULT_BREAKER_CA;
+    if (!d->o.breaker_validation)
+        d->o.breaker_validation = DEFAULT_BREAKER_VALIDATION;
     *out = d;
     return ACME_OK;
 }
@@ -507,6 +529,21 @@ static int replaces_refused(const acme_problem *p)
            (acme_problem_is(p, "malformed") && acme_problem_status(p) == 409);
 }
 
+/* The order's timeout: the option's, cut to what is left of the ensure's
+ * deadline (0: the library's default). */
+static unsigned int order_timeout(const acme_desire *d)
+{
+    unsigned int t = d->o.order_timeout_s;
+    if (!d->breaker || !d->breaker->deadline)
+        return t;
+    int64_t left = d->breaker->deadline - acme__now();
+    if (left < 1)
+        left = 1;
+    if (!t)
+        t = DEFAULT_ORDER_TIMEOUT_S;
+    return left < (int64_t)t ? (unsigned int)left : t;
+}
+
 /* Order a certificate for w with key; when the CA refuses "replaces", once
  * more without it. */
 static int order_for(acme_desire *d, want *w, acme_key *key, const char *replaces,
@@ -526,8 +563,9 @@ static int order_for(acme_desire *d, want *w, acme_key *key, const char *replace
             rc = acme_order_set_preferred_chain(o, d->preferred_chain);
         if (rc == ACME_OK && d->profile)
             rc = acme_order_set_profile(o, d->profile);
-        if (rc == ACME_OK && d->o.order_timeout_s)
-            rc = acme_order_set_timeout(o, d->o.order_timeout_s);
+        unsigned int timeout_s = order_timeout(d);
+        if (rc == ACME_OK && timeout_s)
+            rc = acme_order_set_timeout(o, timeout_s);
         if (rc == ACME_OK)
             rc = acme_order_issue(o, solvers, key);
         if (rc == ACME_OK) {
@@ -558,6 +596,39 @@ static void set_outcome(want *w, int result, int error, const char *message)
     snprintf(w->message, sizeof(w->message), "%s", message ? message : "");
 }
 
+/* Whether w, due, is ordered now: 0 yes (*entered when the breaker counts
+ * it); 1 skipped (the outcome set); a negative error. */
+static int gate(acme_desire *d, want *w, int ari_window, int64_t now, int *entered,
+                acme__err *err)
+{
+    char why[ACME__RECORD_TEXT];
+    int error = 0;
+    int r = acme__guard_check(d->store, w->name, acme_provider_directory_url(d->provider),
+                              d->email, w->force, ari_window, now, &error, why, sizeof(why),
+                              err);
+    if (r == 0 && d->breaker) {
+        error = acme__breaker_enter(d->breaker, why, sizeof(why));
+        *entered = error == ACME_OK;
+        r = error == ACME_OK ? 0 : 1;
+    }
+    if (r == 1)
+        set_outcome(w, ACME_RESULT_SKIPPED, error, why);
+    return r;
+}
+
+/* Record an order's outcome for later runs. Only logged when the store
+ * refuses: the outcome itself stands. */
+static void remember(acme_desire *d, want *w, int rc, const acme__err *err, int64_t now)
+{
+    const acme__backoff_conf conf = { d->o.backoff_base_s, d->o.backoff_max_s, d->o.hold_after };
+    acme__err rerr = ACME__ERR_QUIET;
+    if (acme__guard_record(d->store, w->name, acme_provider_directory_url(d->provider), d->email,
+                           &conf, rc, err->problem, err->msg, now, &rerr) != ACME_OK)
+        acme__log(d->provider, ACME_LOG_WARN, "%s: cannot record the outcome: %s", w->name,
+                  rerr.msg);
+    acme__err_clear(&rerr);
+}
+
 static int ensure_want(acme_desire *d, want *w)
 {
     acme__err err = { 0 };
@@ -572,7 +643,7 @@ static int ensure_want(acme_desire *d, want *w)
 
     acme__stored_cert c;
     memset(&c, 0, sizeof(c));
-    int have = 0, due = 0, meta_changed = 0, compromised = 0;
+    int have = 0, due = 0, meta_changed = 0, compromised = 0, ari_window = 0;
     if (rc == ACME_OK) {
         /* Loaded under the lock: another process may have just renewed. */
         rc = acme__stored_load(d->store, w->name, &c, &err);
@@ -614,6 +685,7 @@ static int ensure_want(acme_desire *d, want *w)
             snprintf(why, sizeof(why), "renewal forced");
         } else {
             due = acme__renewal_due(d->provider, &c, now, &meta_changed, why, sizeof(why));
+            ari_window = due && c.ari_start > 0 && now >= c.ari_start;
         }
     }
     if (rc == ACME_OK && !due) {
@@ -624,7 +696,14 @@ static int ensure_want(acme_desire *d, want *w)
         if (rc == ACME_OK)
             set_outcome(w, ACME_RESULT_NOT_DUE, 0, why);
     }
+    int skipped = 0, entered = 0;
     if (rc == ACME_OK && due) {
+        int r = gate(d, w, ari_window, now, &entered, &err);
+        if (r < 0)
+            rc = r;
+        skipped = r > 0;
+    }
+    if (rc == ACME_OK && due && !skipped) {
         acme__log(d->provider, ACME_LOG_INFO, "%s: ordering (%s)", w->name, why);
         acme_key *key = NULL;
         int reuse = w->reuse_key >= 0 ? w->reuse_key : d->o.reuse_key;
@@ -652,8 +731,13 @@ static int ensure_want(acme_desire *d, want *w)
                 ? c.ari_id
                 : NULL;
         char *chain = NULL;
-        if (rc == ACME_OK)
+        if (rc == ACME_OK) {
             rc = order_for(d, w, key, replaces, &chain, &err);
+            if (entered)
+                acme__breaker_done(d->breaker, rc, err.problem, err.msg);
+            entered = 0;
+            remember(d, w, rc, &err, now);
+        }
         if (rc == ACME_OK) {
             acme__stored_cert next;
             memset(&next, 0, sizeof(next));
@@ -691,12 +775,17 @@ static int ensure_want(acme_desire *d, want *w)
                       have ? "renewed" : "obtained");
         }
     }
+    if (entered) /* admitted, but failed before the order */
+        acme__breaker_done(d->breaker, ACME_ERR_STATE, NULL, NULL);
     if (have)
         acme__stored_free(&c);
     if (locked)
         acme__store_unlock(d->store, lock);
     free(lock);
-    if (rc != ACME_OK) {
+    if (skipped) {
+        acme__log(d->provider, ACME_LOG_WARN, "%s: skipped: %s", w->name, w->message);
+        emit(d, ACME_EVENT_SKIPPED, w->name, w->error, w->message, NULL);
+    } else if (rc != ACME_OK) {
         set_outcome(w, ACME_RESULT_FAILED, rc, err.msg);
         acme__log(d->provider, ACME_LOG_ERROR, "%s: %s", w->name, err.msg);
         emit(d, ACME_EVENT_FAILED, w->name, rc, err.msg, err.problem);
@@ -760,6 +849,10 @@ int acme_desire_ensure(acme_desire *d)
     }
     acme__err_clear(&err);
 
+    acme__breaker breaker;
+    acme__breaker_init(&breaker, d->o.breaker_ca, d->o.breaker_validation,
+                       d->o.deadline_s ? acme__now() + d->o.deadline_s : 0);
+    d->breaker = &breaker;
     pool pl = { d, 0 };
     /* The calling thread is one of the `parallel` workers: it starts one
      * thread fewer, so that no more certificates are in flight than asked. */
@@ -772,12 +865,17 @@ int acme_desire_ensure(acme_desire *d)
     worker(&pl); /* alone if no thread could start */
     for (size_t i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
+    d->breaker = NULL;
+    acme__breaker_destroy(&breaker);
 
-    for (size_t i = 0; i < d->nwants; i++) {
-        if (d->wants[i].result == ACME_RESULT_FAILED) {
-            rc = acme__fail(&d->err, d->wants[i].error, "%s: %s", d->wants[i].name,
-                            d->wants[i].message);
-            break;
+    for (int pass = 0; pass < 2 && rc == ACME_OK; pass++) {
+        int result = pass == 0 ? ACME_RESULT_FAILED : ACME_RESULT_SKIPPED;
+        for (size_t i = 0; i < d->nwants; i++) {
+            if (d->wants[i].result == result) {
+                rc = acme__fail(&d->err, d->wants[i].error, "%s: %s", d->wants[i].name,
+                                d->wants[i].message);
+                break;
+            }
         }
     }
     return rc;

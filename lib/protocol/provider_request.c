@@ -97,6 +97,11 @@ static int reply_error(const char *method, const char *url, acme__response *res,
             ACME_OK)
         *problem_out = acme__problem_from_json(v, (int)res->status);
     acme__json_free(v);
+    /* A rate limit's Retry-After is remembered across runs (lifecycle). */
+    int64_t delay_s;
+    if (*problem_out && res->retry_after &&
+        acme__http_parse_retry_after(res->retry_after, acme__now(), &delay_s) == ACME_OK)
+        acme__problem_set_retry_after(*problem_out, delay_s);
     acme__err_clear(&ignore);
     if (!*problem_out)
         return acme__fail(err, ACME_ERR_HTTP, "%s %s: HTTP %ld without a problem document",

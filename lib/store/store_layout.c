@@ -115,6 +115,21 @@ char *acme__store_compromised_key(const char *thumbprint)
     return join_key(ACME__COMPROMISED_DIR, thumbprint, NULL, NULL);
 }
 
+char *acme__store_backoff_key(const char *name)
+{
+    return join_key(ACME__BACKOFF_DIR, name, NULL, NULL);
+}
+
+char *acme__store_rate_limit_key(const char *directory_url, const char *email)
+{
+    char *ca = acme__store_segment(directory_url);
+    char *em = acme__store_segment(email && *email ? email : DEFAULT_ACCOUNT);
+    char *key = ca && em ? join_key(ACME__RATE_LIMIT_DIR, ca, em, NULL) : NULL;
+    free(ca);
+    free(em);
+    return key;
+}
+
 int acme_store_cert_key(const char *name, int file, char **key_out)
 {
     if (!key_out)
