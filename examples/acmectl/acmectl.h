@@ -8,7 +8,7 @@
  *   session.c   state dir, remembered settings, provider, store, account
  *   accounts.c  register, account, recover, update-contact, rollover, deactivate
  *   issue.c     issue
- *   batch.c     ensure and renew, the deploy hook
+ *   batch.c     ensure, renew and status, the deploy hook
  *   wants.c     the want-file format
  *   solvers.c   standalone, webroot and hook solvers
  *   hook.c      running hook programs (challenge hooks, deploy hooks)
@@ -283,12 +283,14 @@ int cmd_issue(cli *c, int argc, char **argv);
 int cmd_ensure(cli *c, int argc, char **argv);
 int cmd_renew(cli *c, int argc, char **argv);
 int cmd_revoke(cli *c, int argc, char **argv);
+int cmd_status(cli *c, int argc, char **argv);
 
 /* ---- batch.c (ensure, renew, and issue's common path) ------------------ */
 
 enum {
     B_EMAIL = 3000, B_AGREE_TOS, B_EAB_KID, B_EAB_HMAC_KEY, B_PARALLEL, B_DEPLOY_HOOK, B_FORCE,
-    B_NO_WWW_BASE, B_PREFERRED_CHAIN, B_WANTS, B_CSR, B_OUT, B_NAME, B_REUSE_KEY
+    B_NO_WWW_BASE, B_PREFERRED_CHAIN, B_WANTS, B_CSR, B_OUT, B_NAME, B_REUSE_KEY, B_DEADLINE,
+    B_RESET
 };
 
 typedef struct batch_params {
@@ -302,6 +304,7 @@ typedef struct batch_params {
     int reuse_key;
     int no_www_base;
     const char *preferred_chain;
+    unsigned int deadline_s; /* --deadline; 0: none */
     solver_opts so;
 } batch_params;
 

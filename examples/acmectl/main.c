@@ -22,6 +22,7 @@ static const command commands[] = {
     { "ensure", cmd_ensure },
     { "renew", cmd_renew },
     { "revoke", cmd_revoke },
+    { "status", cmd_status },
 };
 
 void print_usage(void)
@@ -55,6 +56,8 @@ void print_usage(void)
         "  ensure --wants FILE|DIR [--email EMAIL --agree-tos] [--parallel N]\n"
         "        [--deploy-hook CMD] [--force] [--reuse-key] [--no-www-base] [SOLVER OPTIONS]\n"
         "  renew [--parallel N] [--deploy-hook CMD] [--force] [--reuse-key] [SOLVER OPTIONS]\n"
+        "        (ensure and renew: [--deadline SECONDS])\n"
+        "  status [--reset NAME]                  failures, backoff and rate limits\n"
         "  revoke NAME [--reason R] [--with-cert-key]\n"
         "  revoke --cert FILE [--cert-key FILE] [--reason R]\n"
         "\n"
