@@ -343,24 +343,13 @@ def redirect_self(h, n, log):
 RATE_LIMITED = "urn:ietf:params:acme:error:rateLimited"
 
 
-def rate_limited(h, n, log):
-    log(429)
-    h.problem(429, RATE_LIMITED,
-              "too many new orders (300) from this account in the last 3h0m0s, retry after "
-              "2099-01-01 00:00:00 UTC: see "
-              "https://letsencrypt.org/docs/rate-limits/#new-orders-per-account",
-              [("Retry-After", "3600"), *h.nonce_header()])
-    return 429
-
-
-def paused(h, n, log):
-    log(429)
-    h.problem(429, RATE_LIMITED,
-              "Your account is temporarily prevented from requesting certificates for "
-              "paused.example and possibly others. Please visit: "
-              "https://portal.example/sfe/v1/unpause?jwt=eyJhbGciOi.e30.c2ln",
-              h.nonce_header())
-    return 429
+def rate_limited(detail, retry_after):
+    def answer(h, n, log):
+        log(429)
+        extra = [("Retry-After", retry_after)] if retry_after else []
+        h.problem(429, RATE_LIMITED, detail, extra + h.nonce_header())
+        return 429
+    return answer
 
 
 SILENT_SECONDS = 120
@@ -384,8 +373,14 @@ def answer_of(scenario):
 
 
 ANSWERS = {
-    "ratelimited": rate_limited,
-    "paused": paused,
+    "ratelimited": rate_limited(
+        "too many new orders (300) from this account in the last 3h0m0s, retry after "
+        "2099-01-01 00:00:00 UTC: see "
+        "https://letsencrypt.org/docs/rate-limits/#new-orders-per-account", "3600"),
+    "paused": rate_limited(
+        "Your account is temporarily prevented from requesting certificates for "
+        "paused.example and possibly others. Please visit: "
+        "https://portal.example/sfe/v1/unpause?jwt=eyJhbGciOi.e30.c2ln", None),
     "503-twice": server_error(503, "0", 2),
     "500-always": server_error(500, None, 0),
     "problem-5000": many_subproblems,

@@ -102,6 +102,17 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* A filesystem store in a new directory (*dir, free()), the clock now. */
+static acme_store *fresh_store(char **dir)
+{
+    *dir = test_tmpdir();
+    REQUIRE(*dir);
+    acme_store *store = NULL;
+    REQUIRE_OK(acme_store_new_fs(&store, *dir));
+    fake_now = (int64_t)time(NULL);
+    return store;
+}
+
 /* ---- backoff ------------------------------------------------------------------------ */
 
 static char *self_path;
@@ -127,10 +138,8 @@ static void backoff_child(const char *dir, const char *now)
 
 static void test_backoff(void)
 {
-    char *dir = test_tmpdir();
-    acme_store *store = NULL;
-    REQUIRE_OK(acme_store_new_fs(&store, dir));
-    fake_now = (int64_t)time(NULL);
+    char *dir;
+    acme_store *store = fresh_store(&dir);
     const char *name = "n000.backoff.example";
 
     acme_desire *d = new_desire(store, 1, 3);
@@ -205,10 +214,8 @@ static void test_backoff(void)
 
 static void test_ratelimit(void)
 {
-    char *dir = test_tmpdir();
-    acme_store *store = NULL;
-    REQUIRE_OK(acme_store_new_fs(&store, dir));
-    fake_now = (int64_t)time(NULL);
+    char *dir;
+    acme_store *store = fresh_store(&dir);
 
     control("{\"case\":\"rl\",\"newOrder\":\"ratelimited\"}");
     acme_desire *d = new_desire(store, 4, 0);
@@ -271,10 +278,8 @@ static void test_ratelimit(void)
 
 static void test_dead_ca(void)
 {
-    char *dir = test_tmpdir();
-    acme_store *store = NULL;
-    REQUIRE_OK(acme_store_new_fs(&store, dir));
-    fake_now = (int64_t)time(NULL);
+    char *dir;
+    acme_store *store = fresh_store(&dir);
     /* The first 20 names are issued; then the CA goes silent (counting
      * requests in the proxy would count Pebble's badNonce retries too). */
     control("{}");
@@ -315,10 +320,8 @@ static void test_dead_ca(void)
 
 static void test_responder(void)
 {
-    char *dir = test_tmpdir();
-    acme_store *store = NULL;
-    REQUIRE_OK(acme_store_new_fs(&store, dir));
-    fake_now = (int64_t)time(NULL);
+    char *dir;
+    acme_store *store = fresh_store(&dir);
     acme_desire *d = new_desire(store, 4, 0);
     add_names(d, "responder", 0, 40, silent);
     size_t before = orders_seen();
