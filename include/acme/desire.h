@@ -14,7 +14,8 @@
  *                       wanted names or key type changed, it was revoked,
  *                       its key was revoked for keyCompromise (under any
  *                       name), or it was issued by another CA (another
- *                       directory)
+ *                       directory than the desire's issuers:
+ *                       acme_desire_add_issuer())
  * Running it again with nothing due sends no order.
  *
  * Bad days (Since 1.0): a name whose order fails for a reason of its own
@@ -227,6 +228,29 @@ ACME_API int acme_desire_set_force(acme_desire *d, const char *name, int on);
  * desire, not while another thread uses it. Since 0.9.
  */
 ACME_API int acme_desire_set_reuse_key(acme_desire *d, const char *name, int on);
+
+/**
+ * Add a fallback issuer: when the desire's own CA (its provider) cannot
+ * serve a name (it does not answer, fails with 5xx, rate-limits, its
+ * circuit breaker is open, or it refuses for a reason of its own: CAA
+ * names other CAs, an identifier it does not issue for, an account
+ * demand), the fallbacks are asked in the order they were added. The
+ * stored certificate records the directory of the CA that issued it;
+ * certificates of any of the desire's issuers are renewed on their own
+ * schedule (not as "issued by another CA"), and every renewal asks the
+ * first issuer first. The account at `provider` is that of `email` (NULL:
+ * the desire's), registered when first needed with the desire's
+ * agree_tos, account key type and eab_algorithm, and this issuer's
+ * External Account Binding (`eab_kid` and `eab_hmac_key` together, or
+ * both NULL). The desire takes a reference to `provider`; the strings are
+ * copied. At most 8 fallbacks.
+ * Errors: ACME_ERR_INVALID (NULL desire or provider, half an EAB, a
+ * directory already among the issuers, more than 8), ACME_ERR_NOMEM;
+ * recorded on the desire. Threads: like every call on the desire, not
+ * while another thread uses it. Since 1.0.
+ */
+ACME_API int acme_desire_add_issuer(acme_desire *d, acme_provider *provider, const char *email,
+                                    const char *eab_kid, const char *eab_hmac_key);
 
 /**
  * Make the store hold a valid certificate for every wanted name: the flow

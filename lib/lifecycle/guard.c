@@ -82,9 +82,26 @@ static void format_time(int64_t t, char *out, size_t size)
         snprintf(out, size, "%lld", (long long)t);
 }
 
-int acme__guard_check(acme_store *s, const char *name, const char *directory, const char *email,
-                      int force, int ari_window, int64_t now, int *error, char *why, size_t size,
-                      acme__err *err)
+int acme__issuer_refused(int rc, const acme_problem *p)
+{
+    static const char *const policy[] = { "caa", "rejectedIdentifier", "unsupportedIdentifier",
+                                          "externalAccountRequired", "userActionRequired",
+                                          "accountDoesNotExist", "unsupportedContact" };
+    int cause = acme__cause_of(rc, p);
+    if (cause == ACME__CAUSE_CA || cause == ACME__CAUSE_RATE_LIMIT)
+        return 1;
+    for (size_t i = 0; i < sizeof(policy) / sizeof(policy[0]); i++) {
+        if (acme_problem_is(p, policy[i]))
+            return 1;
+        for (size_t j = 0; j < acme_problem_subproblem_count(p); j++)
+            if (acme_problem_is(acme_problem_subproblem(p, j), policy[i]))
+                return 1;
+    }
+    return 0;
+}
+
+int acme__guard_backoff(acme_store *s, const char *name, int force, int64_t now, int *error,
+                        char *why, size_t size, acme__err *err)
 {
     char when[64];
     acme__backoff b;
@@ -103,15 +120,25 @@ int acme__guard_check(acme_store *s, const char *name, const char *directory, co
                      b.failures, b.failures == 1 ? "" : "s", b.detail);
         return 1;
     }
+    return ACME_OK;
+}
+
+int acme__guard_rate_limit(acme_store *s, const char *directory, const char *email,
+                           int ari_window, int64_t now, int *error, char *why, size_t size,
+                           acme__err *err)
+{
+    char when[64];
     acme__rate_limit r;
-    if ((rc = acme__rate_limit_load(s, directory, email, &r, err)) != ACME_OK)
+    int rc = acme__rate_limit_load(s, directory, email, &r, err);
+    if (rc != ACME_OK)
         return rc;
     /* Let's Encrypt exempts renewals inside the ARI window from its rate
      * limits, but not an account whose identifiers are paused. */
     if (r.until > now && !(ari_window && !r.unpause[0])) {
         *error = ACME_ERR_PROBLEM;
         format_time(r.until, when, sizeof(when));
-        snprintf(why, size, "the CA rate-limited this account until %s%s%s%s%s: %.300s", when,
+        snprintf(why, size, "%.150s rate-limited this account until %s%s%s%s%s: %.250s", directory,
+                 when,
                  r.limit[0] ? " (limit " : "", r.limit, r.limit[0] ? ")" : "",
                  r.unpause[0] ? " (unpause it first)" : "", r.detail);
         return 1;

@@ -42,14 +42,24 @@ typedef struct acme__backoff_conf {
     unsigned int hold_after;
 } acme__backoff_conf;
 
-/* Before ordering `name` from the CA of `directory` for the account of
- * `email`: ACME_OK to go ahead; 1 to skip it, with the reason in why and
- * its error in *error (backoff or hold unless `force`; the CA's rate limit
- * unless `ari_window` and the limit is no pause); a negative error when
- * the store cannot be read. */
-int acme__guard_check(acme_store *s, const char *name, const char *directory, const char *email,
-                      int force, int ari_window, int64_t now, int *error, char *why, size_t size,
-                      acme__err *err);
+/* Before ordering `name`: ACME_OK to go ahead; 1 to skip it, with the
+ * reason in why and its error in *error (in backoff or held, unless
+ * `force`); a negative error when the store cannot be read. */
+int acme__guard_backoff(acme_store *s, const char *name, int force, int64_t now, int *error,
+                        char *why, size_t size, acme__err *err);
+
+/* The same for the CA of `directory` and the account of `email`: 1 while
+ * the CA's rate limit lasts, unless `ari_window` and the limit is no
+ * pause. */
+int acme__guard_rate_limit(acme_store *s, const char *directory, const char *email,
+                           int ari_window, int64_t now, int *error, char *why, size_t size,
+                           acme__err *err);
+
+/* Non-zero when a failure with rc and problem p is the issuer's rather
+ * than the name's, so that the next issuer may serve the name: the CA
+ * cannot serve or rate-limits, or refuses by its own policy (CAA names
+ * other CAs, identifiers it does not issue for, account demands). */
+int acme__issuer_refused(int rc, const acme_problem *p);
 
 /* After ordering `name`: rc ACME_OK forgets its backoff; a rate limit is
  * recorded for the CA and account (a pause holds the name); a failure of

@@ -62,6 +62,8 @@ and SCENARIO one of these (unknown names are forwarded untouched):
                   new-orders-per-account limit (Pebble 2.4 has no rate limits)
     paused        429 rateLimited for a paused identifier: an unpause URL in the
                   detail, no Retry-After
+    close         the connection closed without a reply, every time (a CA whose
+                  server died mid-request)
     silent-after-N  forwarded N times, then no answer at all (a CA that stops
                   answering): the connection is held silent for 120 s
 Counters ("the first two times") are kept per case and step, so a new case
@@ -366,6 +368,12 @@ def silent_after(limit):
     return answer
 
 
+def close(h, n, log):
+    log(0)
+    h.close_connection = True
+    return 0
+
+
 def answer_of(scenario):
     if scenario and scenario.startswith("silent-after-"):
         return silent_after(int(scenario[len("silent-after-"):]))
@@ -377,6 +385,7 @@ ANSWERS = {
         "too many new orders (300) from this account in the last 3h0m0s, retry after "
         "2099-01-01 00:00:00 UTC: see "
         "https://letsencrypt.org/docs/rate-limits/#new-orders-per-account", "3600"),
+    "close": close,
     "paused": rate_limited(
         "Your account is temporarily prevented from requesting certificates for "
         "paused.example and possibly others. Please visit: "

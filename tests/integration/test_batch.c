@@ -15,7 +15,11 @@
  *               the batch ends within 3 request timeouts, the other 180
  *               names skipped or failed, at most breaker_ca of them failed
  *   responder   every validation fails the same way (the solver does not
- *               answer): at most breaker_validation orders are placed */
+ *               answer): at most breaker_validation orders are placed
+ *   failover    the first issuer (the proxy) drops every new order; a
+ *               second (Pebble directly, another directory) issues every
+ *               name; they are not due at the next run, and forced
+ *               renewals go back to the first issuer */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,10 +346,78 @@ static void test_responder(void)
     free(dir);
 }
 
+/* ---- failover ---------------------------------------------------------------------- */
+
+/* Non-zero when the stored certificate `name` records directory `url`. */
+static int issued_by(acme_store *s, const char *name, const char *url)
+{
+    char key[256], *meta = NULL;
+    size_t len;
+    snprintf(key, sizeof(key), "certs/%s/meta.json", name);
+    if (acme_store_get(s, key, &meta, &len) != ACME_OK)
+        return 0;
+    char quoted[512];
+    snprintf(quoted, sizeof(quoted), "\"directory\":\"%s\"", url);
+    int yes = strstr(meta, quoted) != NULL;
+    acme_free(meta);
+    return yes;
+}
+
+static void test_failover(void)
+{
+    char *dir;
+    acme_store *store = fresh_store(&dir);
+    acme_provider *second = test_provider(NULL);
+    const char *first_url = acme_provider_directory_url(provider);
+    const char *second_url = acme_provider_directory_url(second);
+    REQUIRE(strcmp(first_url, second_url) != 0);
+    acme_desire *d = new_desire(store, 4, 0);
+    CHECK_OK(acme_desire_add_issuer(d, second, NULL, NULL, NULL));
+    CHECK_RC(acme_desire_add_issuer(d, second, NULL, NULL, NULL), ACME_ERR_INVALID);
+    add_names(d, "failover", 0, 12, NULL);
+
+    control("{\"case\":\"down\",\"newOrder\":\"close\"}");
+    test_log_clear();
+    CHECK_RC(acme_desire_ensure(d), ACME_OK);
+    CHECK(count_result(d, ACME_RESULT_OBTAINED) == 12);
+    /* The first issuer's breaker stopped asking it after breaker_ca
+     * failures (or the parallel orders in flight). */
+    size_t fell_over = 0, not_asked = 0;
+    for (const char *p = test_log(); (p = strstr(p, "trying the next issuer")); p++)
+        fell_over++;
+    for (const char *p = test_log(); (p = strstr(p, ": not asking ")); p++)
+        not_asked++;
+    CHECK_MSG(fell_over >= 3 && fell_over <= 4 && fell_over + not_asked == 12,
+              "fell over %zu, not asked %zu", fell_over, not_asked);
+    for (size_t i = 0; i < acme_desire_count(d); i++)
+        CHECK_MSG(issued_by(store, acme_desire_name(d, i), second_url), "%s",
+                  acme_desire_name(d, i));
+
+    /* Back up: nothing is due (a fallback's certificate is no other CA's). */
+    control("{}");
+    size_t before = orders_seen();
+    CHECK_RC(acme_desire_ensure(d), ACME_OK);
+    CHECK(count_result(d, ACME_RESULT_NOT_DUE) == 12);
+    CHECK(orders_seen() == before);
+    /* The next renewal goes to the first issuer again. */
+    for (size_t i = 0; i < acme_desire_count(d); i++)
+        CHECK_OK(acme_desire_set_force(d, acme_desire_name(d, i), 1));
+    CHECK_RC(acme_desire_ensure(d), ACME_OK);
+    CHECK(count_result(d, ACME_RESULT_RENEWED) == 12);
+    CHECK(orders_seen() >= before + 12);
+    for (size_t i = 0; i < acme_desire_count(d); i++)
+        CHECK_MSG(issued_by(store, acme_desire_name(d, i), first_url), "%s",
+                  acme_desire_name(d, i));
+    acme_desire_free(d);
+    acme_provider_free(second);
+    acme_store_free(store);
+    free(dir);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s backoff|ratelimit|dead-ca|responder\n", argv[0]);
+        fprintf(stderr, "usage: %s backoff|ratelimit|dead-ca|responder|failover\n", argv[0]);
         return 2;
     }
     self_path = argv[0];
@@ -382,6 +454,8 @@ int main(int argc, char **argv)
         test_dead_ca();
     else if (strcmp(argv[1], "responder") == 0)
         test_responder();
+    else if (strcmp(argv[1], "failover") == 0)
+        test_failover();
     else
         return 2;
     acme_solvers_free(good);
