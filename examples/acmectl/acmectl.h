@@ -106,8 +106,13 @@ typedef struct conf {
 } conf;
 
 /* Global options and what the session opened. */
+/* --directory given again: fallback issuers, at most this many. */
+#define MAX_FALLBACKS 8
+
 typedef struct cli {
     const char *directory_opt; /* --directory / --staging */
+    const char *fallbacks[MAX_FALLBACKS]; /* later --directory options, in order */
+    size_t nfallbacks;
     const char *ca_bundle_opt; /* --ca-bundle */
     const char *state_opt;     /* --state */
     int key_type;              /* --key-type; 0: not given */
@@ -141,6 +146,8 @@ int cli_resolve(cli *c);
 int cli_require_state(cli *c);
 /* The account's e-mail: `given`, else the remembered one; NULL if none. */
 const char *cli_email(const cli *c, const char *given);
+/* Provider options as every command sets them (bundle, log, user agent). */
+void cli_provider_options(const cli *c, acme_provider_options *po);
 /* Connect to the CA. */
 int cli_open_provider(cli *c);
 /* Open (create) the store at the state dir. */

@@ -268,6 +268,25 @@ static void print_paths(const cli *c, const char *name)
     fflush(stdout);
 }
 
+/* The fallback issuers of a repeated --directory, with the account of the
+ * same e-mail (registered there when first needed). One that cannot be
+ * reached now is left out with a warning: it is a fallback. */
+static void add_fallbacks(const cli *c, acme_desire *d)
+{
+    for (size_t i = 0; i < c->nfallbacks; i++) {
+        acme_provider_options po;
+        cli_provider_options(c, &po);
+        acme_provider *p = NULL;
+        if (acme_provider_new(&p, c->fallbacks[i], &po) != ACME_OK)
+            warn_msg("fallback %s: %s (left out)", c->fallbacks[i], acme_last_error());
+        else if (acme_desire_add_issuer(d, p, NULL, NULL, NULL) != ACME_OK)
+            warn_msg("fallback %s: %s (left out)", c->fallbacks[i], acme_desire_last_error(d));
+        else
+            detail("fallback issuer %s", c->fallbacks[i]);
+        acme_provider_free(p);
+    }
+}
+
 void batch_desire_options(const cli *c, const batch_params *bp, const char *email,
                           acme_desire_options *o)
 {
@@ -333,6 +352,8 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
         if (acme_desire_new(&d, c->provider, c->store, shared, &o) != ACME_OK)
             rc = fail_with("desire", acme_last_error(), NULL);
     }
+    if (rc == EXIT_OK)
+        add_fallbacks(c, d);
     for (size_t i = 0; rc == EXIT_OK && wants && i < wants->n; i++) {
         const want *w = &wants->v[i];
         acme_solvers *s = NULL;

@@ -71,12 +71,12 @@ static size_t orders_seen(void)
 
 static acme_desire *new_desire(acme_store *store, unsigned int parallel, unsigned int hold_after)
 {
+    acme_desire *d = NULL;
     acme_desire_options o;
     test_desire_options(&o, "batch@example.com");
     o.parallel = parallel;
     o.clock = fake_clock;
     o.hold_after = hold_after;
-    acme_desire *d = NULL;
     REQUIRE_OK(acme_desire_new(&d, provider, store, good, &o));
     return d;
 }
@@ -282,11 +282,11 @@ static void test_ratelimit(void)
 
 static void test_dead_ca(void)
 {
-    char *dir;
-    acme_store *store = fresh_store(&dir);
     /* The first 20 names are issued; then the CA goes silent (counting
      * requests in the proxy would count Pebble's badNonce retries too). */
     control("{}");
+    char *dir;
+    acme_store *store = fresh_store(&dir);
     acme_desire *d = new_desire(store, 4, 0);
     add_names(d, "dead", 0, 20, NULL);
     CHECK_RC(acme_desire_ensure(d), ACME_OK);
