@@ -423,12 +423,12 @@ int main(int argc, char **argv)
     self_path = argv[0];
     control_path = test_env("ACME_TEST_HOSTILE_CONTROL");
     log_path = test_env("ACME_TEST_HOSTILE_LOG");
-    acme_provider_options po;
-    acme_provider_options_init(&po, ACME_PROVIDER_OPTIONS_VERSION);
-    po.ca_bundle = test_env("ACME_TEST_CA_BUNDLE");
-    po.log = test_log_record;
-    po.log_level = ACME_LOG_INFO;
-    po.timeout_ms = TIMEOUT_MS;
+    /* Short request timeouts, so that a silent CA costs seconds. */
+    acme_provider_options po = { .version = ACME_PROVIDER_OPTIONS_VERSION,
+                                 .ca_bundle = test_env("ACME_TEST_CA_BUNDLE"),
+                                 .timeout_ms = TIMEOUT_MS,
+                                 .log = test_log_record,
+                                 .log_level = ACME_LOG_INFO };
     if (acme_provider_new(&provider, test_env("ACME_TEST_HOSTILE_DIRECTORY"), &po) != ACME_OK) {
         fprintf(stderr, "cannot read the proxy's directory: %s\n", acme_last_error());
         return 1;
