@@ -8,7 +8,7 @@
  *   session.c   state dir, remembered settings, provider, store, account
  *   accounts.c  register, account, recover, update-contact, rollover, deactivate
  *   issue.c     issue
- *   batch.c     ensure and renew, the deploy hook
+ *   batch.c     ensure, renew and status, the deploy hook
  *   wants.c     the want-file format
  *   solvers.c   standalone, webroot and hook solvers
  *   hook.c      running hook programs (challenge hooks, deploy hooks)
@@ -106,8 +106,13 @@ typedef struct conf {
 } conf;
 
 /* Global options and what the session opened. */
+/* --directory given again: fallback issuers, at most this many. */
+#define MAX_FALLBACKS 8
+
 typedef struct cli {
     const char *directory_opt; /* --directory / --staging */
+    const char *fallbacks[MAX_FALLBACKS]; /* later --directory options, in order */
+    size_t nfallbacks;
     const char *ca_bundle_opt; /* --ca-bundle */
     const char *state_opt;     /* --state */
     int key_type;              /* --key-type; 0: not given */
@@ -141,6 +146,8 @@ int cli_resolve(cli *c);
 int cli_require_state(cli *c);
 /* The account's e-mail: `given`, else the remembered one; NULL if none. */
 const char *cli_email(const cli *c, const char *given);
+/* Provider options as every command sets them (bundle, log, user agent). */
+void cli_provider_options(const cli *c, acme_provider_options *po);
 /* Connect to the CA. */
 int cli_open_provider(cli *c);
 /* Open (create) the store at the state dir. */
@@ -283,12 +290,14 @@ int cmd_issue(cli *c, int argc, char **argv);
 int cmd_ensure(cli *c, int argc, char **argv);
 int cmd_renew(cli *c, int argc, char **argv);
 int cmd_revoke(cli *c, int argc, char **argv);
+int cmd_status(cli *c, int argc, char **argv);
 
 /* ---- batch.c (ensure, renew, and issue's common path) ------------------ */
 
 enum {
     B_EMAIL = 3000, B_AGREE_TOS, B_EAB_KID, B_EAB_HMAC_KEY, B_PARALLEL, B_DEPLOY_HOOK, B_FORCE,
-    B_NO_WWW_BASE, B_PREFERRED_CHAIN, B_WANTS, B_CSR, B_OUT, B_NAME, B_REUSE_KEY
+    B_NO_WWW_BASE, B_PREFERRED_CHAIN, B_WANTS, B_CSR, B_OUT, B_NAME, B_REUSE_KEY, B_DEADLINE,
+    B_RESET
 };
 
 typedef struct batch_params {
@@ -302,6 +311,7 @@ typedef struct batch_params {
     int reuse_key;
     int no_www_base;
     const char *preferred_chain;
+    unsigned int deadline_s; /* --deadline; 0: none */
     solver_opts so;
 } batch_params;
 

@@ -26,14 +26,19 @@
 /* --parallel: the most certificates the library ensures at once. */
 #define PARALLEL_MAX 64
 
+/* --deadline: at most a day, what a timer job's period would be. */
+#define DEADLINE_MAX 86400
+
 static const opt_spec ensure_options[] = {
     { "wants", 0, 1, B_WANTS },
     { "parallel", 0, 1, B_PARALLEL },
+    { "deadline", 0, 1, B_DEADLINE },
     { NULL, 0, 0, 0 },
 };
 
 static const opt_spec renew_options[] = {
     { "parallel", 0, 1, B_PARALLEL },
+    { "deadline", 0, 1, B_DEADLINE },
     { NULL, 0, 0, 0 },
 };
 
@@ -58,6 +63,12 @@ int batch_opt(batch_params *bp, int id, const char *value)
             return usage_error("--parallel needs a number from 1 to %d, not \"%s\"", PARALLEL_MAX,
                                value);
         bp->parallel = (unsigned int)n;
+        return EXIT_OK;
+    case B_DEADLINE:
+        if (parse_ulong(value, 1, DEADLINE_MAX, &n) != 0)
+            return usage_error("--deadline needs seconds from 1 to %d, not \"%s\"", DEADLINE_MAX,
+                               value);
+        bp->deadline_s = (unsigned int)n;
         return EXIT_OK;
     case B_DEPLOY_HOOK:
         if (!*value)
@@ -157,6 +168,9 @@ void batch_on_event(const acme_event *e, void *userdata)
     case ACME_EVENT_REVOKED:
         say("%s: revoked", name);
         break;
+    case ACME_EVENT_SKIPPED:
+        warn_msg("%s: skipped: %s", name, acme_event_message(e));
+        break;
     default:
         break;
     }
@@ -254,6 +268,25 @@ static void print_paths(const cli *c, const char *name)
     fflush(stdout);
 }
 
+/* The fallback issuers of a repeated --directory, with the account of the
+ * same e-mail (registered there when first needed). One that cannot be
+ * reached now is left out with a warning: it is a fallback. */
+static void add_fallbacks(const cli *c, acme_desire *d)
+{
+    for (size_t i = 0; i < c->nfallbacks; i++) {
+        acme_provider_options po;
+        cli_provider_options(c, &po);
+        acme_provider *p = NULL;
+        if (acme_provider_new(&p, c->fallbacks[i], &po) != ACME_OK)
+            warn_msg("fallback %s: %s (left out)", c->fallbacks[i], acme_last_error());
+        else if (acme_desire_add_issuer(d, p, NULL, NULL, NULL) != ACME_OK)
+            warn_msg("fallback %s: %s (left out)", c->fallbacks[i], acme_desire_last_error(d));
+        else
+            detail("fallback issuer %s", c->fallbacks[i]);
+        acme_provider_free(p);
+    }
+}
+
 void batch_desire_options(const cli *c, const batch_params *bp, const char *email,
                           acme_desire_options *o)
 {
@@ -307,6 +340,7 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
         o.parallel = bp->parallel;
         o.preferred_chain = bp->preferred_chain;
         o.reuse_key = bp->reuse_key;
+        o.deadline_s = bp->deadline_s;
         o.on_event = batch_on_event;
         o.event_userdata = &be;
         if (c->have_clock) {
@@ -318,6 +352,8 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
         if (acme_desire_new(&d, c->provider, c->store, shared, &o) != ACME_OK)
             rc = fail_with("desire", acme_last_error(), NULL);
     }
+    if (rc == EXIT_OK)
+        add_fallbacks(c, d);
     for (size_t i = 0; rc == EXIT_OK && wants && i < wants->n; i++) {
         const want *w = &wants->v[i];
         acme_solvers *s = NULL;
@@ -354,13 +390,17 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
         int erc = acme_desire_ensure(d);
         size_t obtained = 0, renewed = 0, not_due = 0, failed = 0;
         acme_desire_summary(d, &obtained, &renewed, &not_due, &failed);
-        for (size_t i = 0; i < acme_desire_count(d); i++)
+        size_t skipped = 0;
+        for (size_t i = 0; i < acme_desire_count(d); i++) {
             if (acme_desire_result(d, i) == ACME_RESULT_NOT_DUE)
                 say_not_due(acme_desire_name(d, i), acme_desire_message(d, i));
+            skipped += acme_desire_result(d, i) == ACME_RESULT_SKIPPED;
+        }
         if (mode != MODE_ISSUE)
-            say("%s: %zu obtained, %zu renewed, %zu not due, %zu failed",
-                mode == MODE_RENEW ? "renew" : "ensure", obtained, renewed, not_due, failed);
-        if (failed || erc != ACME_OK)
+            say("%s: %zu obtained, %zu renewed, %zu not due, %zu failed, %zu skipped",
+                mode == MODE_RENEW ? "renew" : "ensure", obtained, renewed, not_due, failed,
+                skipped);
+        if (failed || skipped || erc != ACME_OK)
             rc = EXIT_FAIL;
         if (mode == MODE_ISSUE && !failed && acme_desire_count(d) == 1) {
             if (acme_desire_result(d, 0) == ACME_RESULT_NOT_DUE && !bp->force)
@@ -468,4 +508,132 @@ int cmd_renew(cli *c, int argc, char **argv)
         return EXIT_OK;
     }
     return run_batch(c, &bp, NULL, MODE_RENEW);
+}
+
+/* ---- status ------------------------------------------------------------------------ */
+
+static void format_time(int64_t t, char *out, size_t size)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || !strftime(out, size, "%Y-%m-%d %H:%M UTC", &tm))
+        snprintf(out, size, "%lld", (long long)t);
+}
+
+/* One line for certificate name: its failures, next attempt and last error. */
+static int status_of(const cli *c, const char *name, int64_t now)
+{
+    unsigned int failures = 0;
+    int64_t next = 0;
+    int held = 0;
+    char *last = NULL;
+    if (acme_backoff_get(c->store, name, &failures, &next, &held, &last) != ACME_OK)
+        return fail_with(name, acme_store_last_error(c->store), NULL);
+    char when[64];
+    format_time(next, when, sizeof(when));
+    if (!failures)
+        printf("%s: no failures\n", name);
+    else if (held)
+        printf("%s: held after %u failures (acmectl status --reset %s, or --force); "
+               "last error: %s\n", name, failures, name, last);
+    else
+        printf("%s: %u failure%s, next attempt %s%s; last error: %s\n", name, failures,
+               failures == 1 ? "" : "s", next > now ? "" : "due since ", when, last);
+    acme_free(last);
+    return EXIT_OK;
+}
+
+/* Names listed under a folder of the state dir (certs/, backoff/). */
+static void list_names(const cli *c, const char *folder, char ***names, size_t *n)
+{
+    char *path = cli_state_path(c, folder);
+    DIR *d = opendir(path);
+    free(path);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (!acme_desire_name_valid(e->d_name) || strchr(e->d_name, '.') == e->d_name)
+            continue;
+        int seen = 0;
+        for (size_t i = 0; i < *n && !seen; i++)
+            seen = strcmp((*names)[i], e->d_name) == 0;
+        if (seen || (strcmp(folder, "backoff") != 0 && !cert_name_ok(e->d_name)))
+            continue;
+        *names = xrealloc(*names, *n + 1, sizeof(**names));
+        (*names)[(*n)++] = xstrdup(e->d_name);
+    }
+    if (d)
+        closedir(d);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static const opt_spec status_options[] = {
+    { "reset", 0, 1, B_RESET },
+    { "email", 0, 1, B_EMAIL },
+    { NULL, 0, 0, 0 },
+};
+
+int cmd_status(cli *c, int argc, char **argv)
+{
+    const opt_spec *const tables[] = { status_options, global_options, NULL };
+    const char *reset = NULL, *email_opt = NULL, *v;
+    arg_parser p;
+    args_init(&p, argc, argv, 1, 1);
+    int id, rc = EXIT_OK;
+    while ((id = args_next(&p, tables, &v)) != ARG_END) {
+        if (id == ARG_ERROR)
+            return EXIT_USAGE;
+        if (id == ARG_POSITIONAL)
+            return usage_error("status: unexpected argument \"%s\"", v);
+        if (id == B_RESET) {
+            if (!acme_desire_name_valid(v))
+                return usage_error("--reset needs a certificate name, not \"%s\"", v);
+            reset = v;
+        } else if (id == B_EMAIL) {
+            email_opt = v;
+            if ((rc = check_email(v)) != EXIT_OK)
+                return rc;
+        } else if ((rc = cli_global_option(c, id, v)) != EXIT_OK) {
+            return rc;
+        }
+    }
+    if ((rc = cli_resolve(c)) != EXIT_OK || (rc = cli_require_state(c)) != EXIT_OK)
+        return rc;
+    if ((rc = cli_open_store(c)) != EXIT_OK)
+        return rc;
+    int64_t now = c->have_clock ? c->now : (int64_t)time(NULL);
+    if (reset) {
+        if (acme_backoff_reset(c->store, reset) != ACME_OK)
+            return fail_with(reset, acme_store_last_error(c->store), NULL);
+        say("%s: failures forgotten; the next ensure tries it", reset);
+        return EXIT_OK;
+    }
+    const char *email = cli_email(c, email_opt);
+    int64_t until = 0;
+    char *message = NULL;
+    if (acme_rate_limit_get(c->store, c->directory, email, &until, &message) != ACME_OK)
+        return fail_with("rate limit", acme_store_last_error(c->store), NULL);
+    if (until > now) {
+        char when[64];
+        format_time(until, when, sizeof(when));
+        printf("rate-limited by %s until %s: %s\n", c->directory, when, message);
+    }
+    acme_free(message);
+    char **names = NULL;
+    size_t n = 0;
+    list_names(c, ACME_STORE_CERTS, &names, &n);
+    list_names(c, "backoff", &names, &n);
+    if (n)
+        qsort(names, n, sizeof(*names), by_name);
+    for (size_t i = 0; i < n; i++) {
+        if (status_of(c, names[i], now) != EXIT_OK)
+            rc = EXIT_FAIL;
+        free(names[i]);
+    }
+    free(names);
+    fflush(stdout);
+    return rc;
 }

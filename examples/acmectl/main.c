@@ -22,6 +22,7 @@ static const command commands[] = {
     { "ensure", cmd_ensure },
     { "renew", cmd_renew },
     { "revoke", cmd_revoke },
+    { "status", cmd_status },
 };
 
 void print_usage(void)
@@ -30,7 +31,9 @@ void print_usage(void)
         "usage: acmectl [GLOBAL OPTIONS] COMMAND [ARGS]\n"
         "\n"
         "Global options:\n"
-        "  --directory URL      ACME directory (default: Let's Encrypt production)\n"
+        "  --directory URL      ACME directory (default: Let's Encrypt production); given\n"
+        "                       again, the next issuer for ensure and renew when one\n"
+        "                       cannot serve (down, rate-limited, refusing)\n"
         "  --staging            Let's Encrypt staging\n"
         "  --ca-bundle FILE     trust anchors for the ACME server's HTTPS\n"
         "  --state DIR          state dir (default: $ACMECTL_STATE, /var/lib/acmectl for root,\n"
@@ -55,6 +58,8 @@ void print_usage(void)
         "  ensure --wants FILE|DIR [--email EMAIL --agree-tos] [--parallel N]\n"
         "        [--deploy-hook CMD] [--force] [--reuse-key] [--no-www-base] [SOLVER OPTIONS]\n"
         "  renew [--parallel N] [--deploy-hook CMD] [--force] [--reuse-key] [SOLVER OPTIONS]\n"
+        "        (ensure and renew: [--deadline SECONDS])\n"
+        "  status [--reset NAME]                  failures, backoff and rate limits\n"
         "  revoke NAME [--reason R] [--with-cert-key]\n"
         "  revoke --cert FILE [--cert-key FILE] [--reason R]\n"
         "\n"

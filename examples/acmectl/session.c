@@ -135,6 +135,12 @@ int cli_global_option(cli *c, int id, const char *value)
     case G_DIRECTORY:
         if (strncmp(value, "https://", 8) != 0)
             return usage_error("--directory needs an https:// URL, not \"%s\"", value);
+        if (c->directory_opt) { /* again: the next issuer when the first cannot serve */
+            if (c->nfallbacks == MAX_FALLBACKS)
+                return usage_error("--directory: at most %d fallback directories", MAX_FALLBACKS);
+            c->fallbacks[c->nfallbacks++] = value;
+            return EXIT_OK;
+        }
         c->directory_opt = value;
         return EXIT_OK;
     case G_STAGING:
@@ -294,14 +300,19 @@ const char *cli_email(const cli *c, const char *given)
     return given ? given : c->conf.email;
 }
 
+void cli_provider_options(const cli *c, acme_provider_options *po)
+{
+    acme_provider_options_init(po, ACME_PROVIDER_OPTIONS_VERSION);
+    po->ca_bundle = c->ca_bundle;
+    po->user_agent = "acmectl";
+    po->log = out_library_log;
+    po->log_level = c->verbosity >= V_VERBOSE ? ACME_LOG_DEBUG : ACME_LOG_INFO;
+}
+
 int cli_open_provider(cli *c)
 {
     acme_provider_options po;
-    acme_provider_options_init(&po, ACME_PROVIDER_OPTIONS_VERSION);
-    po.ca_bundle = c->ca_bundle;
-    po.user_agent = "acmectl";
-    po.log = out_library_log;
-    po.log_level = c->verbosity >= V_VERBOSE ? ACME_LOG_DEBUG : ACME_LOG_INFO;
+    cli_provider_options(c, &po);
     detail("directory %s%s%s", c->directory, c->ca_bundle ? ", trusting " : "",
            c->ca_bundle ? c->ca_bundle : "");
     if (acme_provider_new(&c->provider, c->directory, &po) != ACME_OK)

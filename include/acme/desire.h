@@ -14,8 +14,25 @@
  *                       wanted names or key type changed, it was revoked,
  *                       its key was revoked for keyCompromise (under any
  *                       name), or it was issued by another CA (another
- *                       directory)
+ *                       directory than the desire's issuers:
+ *                       acme_desire_add_issuer())
  * Running it again with nothing due sends no order.
+ *
+ * Bad days (Since 1.0): a name whose order fails for a reason of its own
+ * (validation, a refused identifier, no solver) is put in backoff, recorded
+ * in the store: it is not tried again before a delay that doubles with each
+ * consecutive failure, from backoff_base_s up to backoff_max_s, with
+ * jitter; after hold_after consecutive failures it is held until forced
+ * (acme_desire_set_force()) or reset (acme_backoff_reset()). A rateLimited
+ * problem is recorded per CA and account until its Retry-After (an hour
+ * without one): until then no new order goes to that CA from any process
+ * sharing the store, except renewals inside the certificate's ARI window,
+ * which Let's Encrypt exempts from its rate limits. A paused identifier
+ * (the problem gives an unpause URL) holds the name. Within one ensure, a
+ * circuit breaker stops new orders after breaker_ca consecutive failures of
+ * the CA (no answer, timeouts, 5xx) or breaker_validation consecutive
+ * failures with the same validation problem; names not attempted for any
+ * of these reasons end ACME_RESULT_SKIPPED with the cause in their message.
  *
  * Every renewal gets a fresh certificate key unless reuse_key (or
  * acme_desire_set_reuse_key()) asks to keep the stored one. A key revoked
@@ -49,7 +66,9 @@ typedef enum acme_event_type {
     ACME_EVENT_OBTAINED = 1, /**< a first certificate for the name was stored */
     ACME_EVENT_RENEWED = 2,  /**< a replacement certificate was stored */
     ACME_EVENT_FAILED = 3,   /**< ensuring the name failed (error, message, problem) */
-    ACME_EVENT_REVOKED = 4   /**< the name's certificate was revoked */
+    ACME_EVENT_REVOKED = 4,  /**< the name's certificate was revoked */
+    ACME_EVENT_SKIPPED = 5   /**< the name was due but not attempted (backoff, rate limit,
+                                  circuit breaker, deadline): error, message. Since 1.0 */
 } acme_event_type;
 
 /** An event, valid only during the callback. */
@@ -67,9 +86,9 @@ ACME_API const char *acme_event_key_key(const acme_event *e);
 ACME_API const char *acme_event_chain_path(const acme_event *e);
 /** Filesystem path of the key's stable copy (filesystem store only), or NULL. Since 0.1. */
 ACME_API const char *acme_event_key_path(const acme_event *e);
-/** For FAILED: the error code (negative); 0 otherwise. Since 0.1. */
+/** For FAILED and SKIPPED: the error code (negative); 0 otherwise. Since 0.1. */
 ACME_API int acme_event_error(const acme_event *e);
-/** For FAILED: the message; "" otherwise. Since 0.1. */
+/** For FAILED and SKIPPED: the message; "" otherwise. Since 0.1. */
 ACME_API const char *acme_event_message(const acme_event *e);
 /** For FAILED: the CA's problem, or NULL. Since 0.1. */
 ACME_API const acme_problem *acme_event_problem(const acme_event *e);
@@ -77,8 +96,9 @@ ACME_API const acme_problem *acme_event_problem(const acme_event *e);
 /** Event callback (see the threading note above). */
 typedef void (*acme_event_fn)(const acme_event *e, void *userdata);
 
-/** Version of acme_desire_options this header describes (2: `reuse_key`). */
-#define ACME_DESIRE_OPTIONS_VERSION 2
+/** Version of acme_desire_options this header describes (2: `reuse_key`;
+ *  3: backoff, circuit breaker, deadline). */
+#define ACME_DESIRE_OPTIONS_VERSION 3
 
 /**
  * Options for acme_desire_new(). Initialise with
@@ -113,6 +133,26 @@ typedef struct acme_desire_options {
      *  revoked for keyCompromise, or the wanted key type changed); zero,
      *  the default: every renewal gets a fresh key. Since 0.9. */
     int reuse_key;
+    /* version 3 */
+    /** First backoff delay after a name's failure, in seconds; default 300.
+     *  Since 1.0. */
+    unsigned int backoff_base_s;
+    /** Longest backoff delay, in seconds; default 86400. Since 1.0. */
+    unsigned int backoff_max_s;
+    /** Consecutive failures after which a name is held until forced or
+     *  reset; default 20 (Let's Encrypt pauses a name after 1152). Since 1.0. */
+    unsigned int hold_after;
+    /** Consecutive failures of the CA (no answer, timeouts, 5xx) that stop
+     *  an ensure's new orders; default 3. Since 1.0. */
+    unsigned int breaker_ca;
+    /** Consecutive failures with the same validation problem that stop an
+     *  ensure's new orders; default 5. Since 1.0. */
+    unsigned int breaker_validation;
+    /** Seconds the whole acme_desire_ensure() may take; 0: no limit. No
+     *  name starts after it, and each order's timeout is cut to what is
+     *  left, so the ensure ends within it plus one request timeout.
+     *  Since 1.0. */
+    unsigned int deadline_s;
 } acme_desire_options;
 
 /**
@@ -174,7 +214,8 @@ ACME_API int acme_desire_name_valid(const char *name);
  */
 ACME_API int acme_desire_add_stored(acme_desire *d, size_t *count);
 
-/** Renew `name` at the next ensure whether it is due or not (on != 0). Since 0.1. */
+/** Renew `name` at the next ensure whether it is due or not (on != 0), also
+ *  when it is in backoff or held (since 1.0). Since 0.1. */
 ACME_API int acme_desire_set_force(acme_desire *d, const char *name, int on);
 
 /**
@@ -203,10 +244,35 @@ ACME_API int acme_desire_set_reuse_key(acme_desire *d, const char *name, int on)
 ACME_API int acme_desire_set_account_key(acme_desire *d, acme_key *key);
 
 /**
+ * Add a fallback issuer: when the desire's own CA (its provider) cannot
+ * serve a name (it does not answer, fails with 5xx, rate-limits, its
+ * circuit breaker is open, or it refuses for a reason of its own: CAA
+ * names other CAs, an identifier it does not issue for, an account
+ * demand), the fallbacks are asked in the order they were added. The
+ * stored certificate records the directory of the CA that issued it;
+ * certificates of any of the desire's issuers are renewed on their own
+ * schedule (not as "issued by another CA"), and every renewal asks the
+ * first issuer first. The account at `provider` is that of `email` (NULL:
+ * the desire's), registered when first needed with the desire's
+ * agree_tos, account key type and eab_algorithm, and this issuer's
+ * External Account Binding (`eab_kid` and `eab_hmac_key` together, or
+ * both NULL). The desire takes a reference to `provider`; the strings are
+ * copied. At most 8 fallbacks.
+ * Errors: ACME_ERR_INVALID (NULL desire or provider, half an EAB, a
+ * directory already among the issuers, more than 8), ACME_ERR_NOMEM;
+ * recorded on the desire. Threads: like every call on the desire, not
+ * while another thread uses it. Since 1.0.
+ */
+ACME_API int acme_desire_add_issuer(acme_desire *d, acme_provider *provider, const char *email,
+                                    const char *eab_kid, const char *eab_hmac_key);
+
+/**
  * Make the store hold a valid certificate for every wanted name: the flow
  * in the comment at the top of this header, with `parallel` names at once.
- * One failing name never stops the others. Returns ACME_OK when none
- * failed, else the error of the first failure (see the results). Since 0.1.
+ * One failing name never stops the others, unless the failures share a
+ * cause (see "Bad days" above). Returns ACME_OK when none failed or was
+ * skipped, else the error of the first failure, or of the first skipped
+ * name (see the results). Since 0.1.
  */
 ACME_API int acme_desire_ensure(acme_desire *d);
 
@@ -219,7 +285,10 @@ typedef enum acme_result {
     ACME_RESULT_OBTAINED = 1, /**< a first certificate was obtained */
     ACME_RESULT_RENEWED = 2,  /**< a replacement was obtained */
     ACME_RESULT_NOT_DUE = 3,  /**< the stored certificate is fine: nothing was ordered */
-    ACME_RESULT_FAILED = 4    /**< it failed: see acme_desire_message() */
+    ACME_RESULT_FAILED = 4,   /**< it failed: see acme_desire_message() */
+    ACME_RESULT_SKIPPED = 5   /**< due, but not attempted (backoff, rate limit, circuit
+                                   breaker, deadline): the cause is in acme_desire_message()
+                                   and its error in acme_desire_error(). Since 1.0 */
 } acme_result;
 
 /** Number of wanted certificates. Since 0.1. */
@@ -235,7 +304,9 @@ ACME_API int acme_desire_result(const acme_desire *d, size_t i);
 ACME_API const char *acme_desire_message(const acme_desire *d, size_t i);
 /** Error code of wanted certificate i's last ensure (0 unless it failed). Since 0.1. */
 ACME_API int acme_desire_error(const acme_desire *d, size_t i);
-/** Counts of the last ensure by result. Any pointer may be NULL. Since 0.1. */
+/** Counts of the last ensure by result (skipped names are in none of
+ *  them: count ACME_RESULT_SKIPPED with acme_desire_result()). Any pointer
+ *  may be NULL. Since 0.1. */
 ACME_API void acme_desire_summary(const acme_desire *d, size_t *obtained, size_t *renewed,
                                   size_t *not_due, size_t *failed);
 

@@ -247,6 +247,44 @@ ACME_API int acme_store_key_compromised(acme_store *s, const char *thumbprint, i
 ACME_API int acme_store_mark_key_compromised(acme_store *s, const char *thumbprint,
                                              const char *serial);
 
+/* ---- failures remembered between runs ----------------------------------- */
+
+/**
+ * The backoff record of certificate `name` (acme_desire_ensure() keeps one
+ * per name that failed): *failures, the consecutive failures (0: no record,
+ * the name is not in backoff), *next_attempt, the earliest time (Unix
+ * seconds) ensure tries again without being forced, *held, non-zero once
+ * the name failed so often that ensure tries it again only when forced or
+ * after acme_backoff_reset(), and *last_error, the last failure's message
+ * (a new string, acme_free(); NULL without a record). Any output may be
+ * NULL. Errors: ACME_ERR_INVALID (NULL store or name, not a certificate
+ * name), ACME_ERR_CORRUPT (an unreadable record, left as it is), the
+ * store's errors; recorded on the store. Threads: as the store. Since 1.0.
+ */
+ACME_API int acme_backoff_get(acme_store *s, const char *name, unsigned int *failures,
+                              int64_t *next_attempt, int *held, char **last_error);
+
+/**
+ * Forget the backoff record of certificate `name`, so that the next ensure
+ * tries it as if it had never failed (the operator's reset of a held name).
+ * No record is not an error. Errors: ACME_ERR_INVALID, the store's errors;
+ * recorded on the store. Threads: as the store. Since 1.0.
+ */
+ACME_API int acme_backoff_reset(acme_store *s, const char *name);
+
+/**
+ * The rate limit the CA of `directory_url` last announced to the account
+ * of `email` (NULL: the default account): *until, the time (Unix seconds)
+ * before which ensure sends that CA no new order for the account (0: no
+ * record; a time in the past: it is over), and *message, the CA's detail
+ * with the limit's name and an unpause URL when the CA gave them (a new
+ * string, acme_free(); NULL without a record). Outputs may be NULL.
+ * Errors: ACME_ERR_INVALID (NULL store or URL), ACME_ERR_CORRUPT, the
+ * store's errors; recorded on the store. Threads: as the store. Since 1.0.
+ */
+ACME_API int acme_rate_limit_get(acme_store *s, const char *directory_url, const char *email,
+                                 int64_t *until, char **message);
+
 /* ---- account records -------------------------------------------------- */
 
 /**

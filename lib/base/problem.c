@@ -18,6 +18,8 @@ struct acme_problem {
     char *id_value;
     size_t nsub;
     acme_problem **sub;
+    int has_retry_after;
+    int64_t retry_after;
 };
 
 static const char acme_urn[] = "urn:ietf:params:acme:error:";
@@ -36,6 +38,22 @@ acme_problem *acme__problem_new(const char *type, const char *detail, int http_s
         return NULL;
     }
     return p;
+}
+
+void acme__problem_set_retry_after(acme_problem *p, int64_t seconds)
+{
+    if (!p)
+        return;
+    p->has_retry_after = 1;
+    p->retry_after = seconds;
+}
+
+int acme__problem_retry_after(const acme_problem *p, int64_t *seconds)
+{
+    if (!p || !p->has_retry_after)
+        return ACME_ERR_NOT_FOUND;
+    *seconds = p->retry_after;
+    return ACME_OK;
 }
 
 int acme__problem_set_identifier(acme_problem *p, const char *type, const char *value)

@@ -22,6 +22,7 @@
 #include "protocol/provider.h"
 #include "protocol/revoke.h"
 #include "crypto/key.h"
+#include "lifecycle/guard.h"
 #include "lifecycle/renewal.h"
 #include "solvers/solver.h"
 #include "store/cert_store.h"
@@ -29,6 +30,15 @@
 #define DEFAULT_PARALLEL 4
 #define MAX_PARALLEL 64
 #define DEFAULT_LOCK_TIMEOUT_S 60
+#define DEFAULT_BACKOFF_BASE_S 300
+#define DEFAULT_BACKOFF_MAX_S 86400
+/* Well below Let's Encrypt's pause after 1152 consecutive failures. */
+#define DEFAULT_HOLD_AFTER 20
+#define DEFAULT_BREAKER_CA 3
+#define DEFAULT_BREAKER_VALIDATION 5
+#define DEFAULT_ORDER_TIMEOUT_S 300
+/* Fallback issuers a desire holds at most. */
+#define MAX_ISSUERS 8
 
 typedef struct want {
     char *name;
@@ -44,6 +54,17 @@ typedef struct want {
     char message[512];
     acme_problem *problem; /* the CA's, when it failed with one (a reference) */
 } want;
+
+/* A fallback issuer (acme_desire_add_issuer()); the desire's own provider
+ * and account are issuer 0. */
+typedef struct issuer {
+    acme_provider *provider; /* a reference */
+    char *email;             /* NULL: the desire's */
+    char *eab_kid;
+    char *eab_hmac_key;
+    acme_account *account;
+    pthread_mutex_t lock;
+} issuer;
 
 struct acme_desire {
     acme_provider *provider;
@@ -62,6 +83,9 @@ struct acme_desire {
     acme_key *account_key; /* the host's (acme_desire_set_account_key), or NULL */
     pthread_mutex_t account_lock;
     pthread_mutex_t event_lock;
+    issuer *issuers;        /* the fallbacks, in order */
+    size_t nissuers;
+    acme__breaker *breaker; /* one per issuer, during acme_desire_ensure() only */
     acme__err err;
 };
 
@@ -82,7 +106,8 @@ struct acme_event {
 ACME__OPTIONS_DEFINE(options_versions, ACME_DESIRE_OPTIONS_VERSION, "desire options",
                      "acme_desire_options_init",
                      ACME__OPTIONS_END(acme_desire_options, profile),    /* 1 */
-                     ACME__OPTIONS_END(acme_desire_options, reuse_key)); /* 2 */
+                     ACME__OPTIONS_END(acme_desire_options, reuse_key),  /* 2 */
+                     ACME__OPTIONS_END(acme_desire_options, deadline_s)); /* 3 */
 
 int acme_desire_options_init(acme_desire_options *opts, unsigned int version)
 {
@@ -152,7 +177,7 @@ static void emit(acme_desire *d, int type, const char *name, int error, const ch
     if (!d->o.on_event)
         return;
     acme_event e = { type, name, NULL, NULL, NULL, NULL, error, message, problem };
-    if (type != ACME_EVENT_FAILED) {
+    if (type != ACME_EVENT_FAILED && type != ACME_EVENT_SKIPPED) {
         e.chain_key = acme__store_cert_key(name, ACME__FILE_CHAIN);
         e.key_key = acme__store_cert_key(name, ACME__FILE_KEY);
         if (e.chain_key && acme__store_path(d->store, e.chain_key, &e.chain_path, NULL) != ACME_OK)
@@ -214,6 +239,18 @@ int acme_desire_new(acme_desire **out, acme_provider *provider, acme_store *stor
         d->o.parallel = MAX_PARALLEL;
     if (!d->o.lock_timeout_s)
         d->o.lock_timeout_s = DEFAULT_LOCK_TIMEOUT_S;
+    if (!d->o.backoff_base_s)
+        d->o.backoff_base_s = DEFAULT_BACKOFF_BASE_S;
+    if (!d->o.backoff_max_s)
+        d->o.backoff_max_s = DEFAULT_BACKOFF_MAX_S;
+    if (d->o.backoff_max_s < d->o.backoff_base_s)
+        d->o.backoff_max_s = d->o.backoff_base_s;
+    if (!d->o.hold_after)
+        d->o.hold_after = DEFAULT_HOLD_AFTER;
+    if (!d->o.breaker_ca)
+        d->o.breaker_ca = DEFAULT_BREAKER_CA;
+    if (!d->o.breaker_validation)
+        d->o.breaker_validation = DEFAULT_BREAKER_VALIDATION;
     *out = d;
     return ACME_OK;
 }
@@ -234,6 +271,16 @@ void acme_desire_free(acme_desire *d)
     for (size_t i = 0; i < d->nwants; i++)
         want_clear(&d->wants[i]);
     free(d->wants);
+    for (size_t i = 0; i < d->nissuers; i++) {
+        issuer *is = &d->issuers[i];
+        acme_account_free(is->account);
+        acme_provider_free(is->provider);
+        free(is->email);
+        free(is->eab_kid);
+        acme__free_secret_str(is->eab_hmac_key);
+        pthread_mutex_destroy(&is->lock);
+    }
+    free(d->issuers);
     acme_account_free(d->account);
     acme_key_free(d->account_key);
     acme_provider_free(d->provider);
@@ -453,30 +500,108 @@ int acme_desire_set_account_key(acme_desire *d, acme_key *key)
                    : ACME_OK;
 }
 
-static int ensure_account(acme_desire *d, acme__err *err)
+/* The account of `email` at provider p in *account, loaded, recovered or
+ * registered once (under lock). */
+static int account_for(acme_desire *d, acme_provider *p, const char *email, const char *eab_kid,
+                       const char *eab_hmac_key, pthread_mutex_t *lock, acme_account **account,
+                       acme__err *err)
 {
-    pthread_mutex_lock(&d->account_lock);
+    pthread_mutex_lock(lock);
     int rc = ACME_OK;
-    if (!d->account) {
+    if (!*account) {
         acme_account_options reg = ACME_ACCOUNT_OPTIONS_INIT;
-        const char *contacts[1] = { d->email };
-        if (d->email) {
+        const char *contacts[1] = { email };
+        if (email) {
             reg.contacts = contacts;
             reg.contact_count = 1;
         }
         reg.agree_tos = d->o.agree_tos;
-        reg.eab_kid = d->eab_kid;
-        reg.eab_hmac_key = d->eab_hmac_key;
+        reg.eab_kid = eab_kid;
+        reg.eab_hmac_key = eab_hmac_key;
         reg.eab_algorithm = d->eab_algorithm;
         rc = d->account_key
-                 ? acme__account_ensure_host(d->provider, d->store, d->account_key, &reg,
-                                             d->o.lock_timeout_s, &d->account, err)
-                 : acme__account_ensure(d->provider, d->store, d->email, &reg,
-                                        d->o.account_key_type, d->o.lock_timeout_s, &d->account,
-                                        err);
+                 ? acme__account_ensure_host(p, d->store, d->account_key, &reg,
+                                             d->o.lock_timeout_s, account, err)
+                 : acme__account_ensure(p, d->store, email, &reg, d->o.account_key_type,
+                                        d->o.lock_timeout_s, account, err);
     }
-    pthread_mutex_unlock(&d->account_lock);
+    pthread_mutex_unlock(lock);
     return rc;
+}
+
+static int ensure_account(acme_desire *d, acme__err *err)
+{
+    return account_for(d, d->provider, d->email, d->eab_kid, d->eab_hmac_key, &d->account_lock,
+                       &d->account, err);
+}
+
+/* ---- issuers ------------------------------------------------------------------ */
+
+static acme_provider *issuer_provider(const acme_desire *d, size_t k)
+{
+    return k ? d->issuers[k - 1].provider : d->provider;
+}
+
+static const char *issuer_email(const acme_desire *d, size_t k)
+{
+    return k && d->issuers[k - 1].email ? d->issuers[k - 1].email : d->email;
+}
+
+/* The issuer whose directory is url, or -1 for none of them. */
+static long issuer_of(const acme_desire *d, const char *url)
+{
+    for (size_t k = 0; url && k <= d->nissuers; k++)
+        if (strcmp(url, acme_provider_directory_url(issuer_provider(d, k))) == 0)
+            return (long)k;
+    return -1;
+}
+
+static int issuer_account(acme_desire *d, size_t k, acme_account **out, acme__err *err)
+{
+    int rc;
+    if (k == 0) {
+        rc = ensure_account(d, err);
+        *out = d->account;
+    } else {
+        issuer *is = &d->issuers[k - 1];
+        rc = account_for(d, is->provider, issuer_email(d, k), is->eab_kid, is->eab_hmac_key,
+                         &is->lock, &is->account, err);
+        *out = is->account;
+    }
+    return rc;
+}
+
+int acme_desire_add_issuer(acme_desire *d, acme_provider *provider, const char *email,
+                           const char *eab_kid, const char *eab_hmac_key)
+{
+    if (!d || !provider)
+        return acme__fail(d ? &d->err : NULL, ACME_ERR_INVALID, "desire: NULL argument");
+    if (!eab_kid != !eab_hmac_key)
+        return acme__fail(&d->err, ACME_ERR_INVALID,
+                          "desire: an issuer's EAB needs both the key id and the MAC key");
+    if (d->nissuers >= MAX_ISSUERS)
+        return acme__fail(&d->err, ACME_ERR_INVALID, "desire: at most %d other issuers",
+                          MAX_ISSUERS);
+    if (issuer_of(d, acme_provider_directory_url(provider)) >= 0)
+        return acme__fail(&d->err, ACME_ERR_INVALID, "desire: %s is an issuer already",
+                          acme_provider_directory_url(provider));
+    issuer *v = realloc(d->issuers, (d->nissuers + 1) * sizeof(*v));
+    if (!v)
+        return acme__fail(&d->err, ACME_ERR_NOMEM, "desire: out of memory");
+    d->issuers = v;
+    issuer *is = &v[d->nissuers];
+    memset(is, 0, sizeof(*is));
+    if (copy_opt(&is->email, email) | copy_opt(&is->eab_kid, eab_kid) |
+        copy_opt(&is->eab_hmac_key, eab_hmac_key)) {
+        free(is->email);
+        free(is->eab_kid);
+        acme__free_secret_str(is->eab_hmac_key);
+        return acme__fail(&d->err, ACME_ERR_NOMEM, "desire: out of memory");
+    }
+    is->provider = acme__provider_ref(provider);
+    pthread_mutex_init(&is->lock, NULL);
+    d->nissuers++;
+    return ACME_OK;
 }
 
 int acme_desire_account(acme_desire *d, acme_account **out)
@@ -531,17 +656,32 @@ static int replaces_refused(const acme_problem *p)
            (acme_problem_is(p, "malformed") && acme_problem_status(p) == 409);
 }
 
+/* The order's timeout: the option's, cut to what is left of the ensure's
+ * deadline (0: the library's default). */
+static unsigned int order_timeout(const acme_desire *d)
+{
+    unsigned int t = d->o.order_timeout_s;
+    if (!d->breaker || !d->breaker->deadline)
+        return t;
+    int64_t left = d->breaker->deadline - acme__now();
+    if (left < 1)
+        left = 1;
+    if (!t)
+        t = DEFAULT_ORDER_TIMEOUT_S;
+    return left < (int64_t)t ? (unsigned int)left : t;
+}
+
 /* Order a certificate for w with key; when the CA refuses "replaces", once
  * more without it. */
-static int order_for(acme_desire *d, want *w, acme_key *key, const char *replaces,
-                     char **chain_out, acme__err *err)
+static int order_for(acme_desire *d, want *w, acme_account *account, acme_key *key,
+                     const char *replaces, char **chain_out, acme__err *err)
 {
     const acme_solvers *solvers = w->solvers ? w->solvers : d->solvers;
     if (!solvers)
         return acme__fail(err, ACME_ERR_NO_SOLVER, "no solvers were given for %s", w->name);
     for (int attempt = 0; attempt < 2; attempt++) {
         acme_order *o = NULL;
-        int rc = acme_order_new(&o, d->account);
+        int rc = acme_order_new(&o, account);
         for (size_t i = 0; rc == ACME_OK && i < w->nids; i++)
             rc = acme_order_add_identifier(o, w->ids[i]);
         if (rc == ACME_OK && replaces && attempt == 0)
@@ -550,8 +690,9 @@ static int order_for(acme_desire *d, want *w, acme_key *key, const char *replace
             rc = acme_order_set_preferred_chain(o, d->preferred_chain);
         if (rc == ACME_OK && d->profile)
             rc = acme_order_set_profile(o, d->profile);
-        if (rc == ACME_OK && d->o.order_timeout_s)
-            rc = acme_order_set_timeout(o, d->o.order_timeout_s);
+        unsigned int timeout_s = order_timeout(d);
+        if (rc == ACME_OK && timeout_s)
+            rc = acme_order_set_timeout(o, timeout_s);
         if (rc == ACME_OK)
             rc = acme_order_issue(o, solvers, key);
         if (rc == ACME_OK) {
@@ -584,11 +725,119 @@ static void set_outcome(want *w, int result, int error, const char *message)
     w->problem = NULL;
 }
 
+/* Record the outcome of an order from issuer k for later runs. Only
+ * logged when the store refuses: the outcome itself stands. */
+static void remember(acme_desire *d, want *w, size_t k, int rc, const acme__err *err,
+                     int64_t now)
+{
+    const acme__backoff_conf conf = { d->o.backoff_base_s, d->o.backoff_max_s, d->o.hold_after };
+    acme__err rerr = ACME__ERR_QUIET;
+    if (acme__guard_record(d->store, w->name, acme_provider_directory_url(issuer_provider(d, k)),
+                           issuer_email(d, k), &conf, rc, err->problem, err->msg, now,
+                           &rerr) != ACME_OK)
+        acme__log(d->provider, ACME_LOG_WARN, "%s: cannot record the outcome: %s", w->name,
+                  rerr.msg);
+    acme__err_clear(&rerr);
+}
+
+/* What ordering needs to know of the stored certificate being replaced. */
+typedef struct renewing {
+    const acme__stored_cert *c; /* NULL: none stored */
+    int compromised;
+    int ari_window;
+} renewing;
+
+/* The key for w's next certificate: the stored one when it is to be kept,
+ * else a fresh one. */
+static int make_key(acme_desire *d, want *w, const renewing *rn, acme_key **key, acme__err *err)
+{
+    const acme__stored_cert *c = rn->c;
+    int reuse = w->reuse_key >= 0 ? w->reuse_key : d->o.reuse_key;
+    int keep_key = c && reuse && !d->o.fresh_key_on_renewal && w->key_type == c->key_type;
+    if (keep_key && rn->compromised) {
+        keep_key = 0;
+        acme__log(d->provider, ACME_LOG_WARN,
+                  "%s: the stored key was revoked for keyCompromise; using a fresh key", w->name);
+    }
+    if (keep_key) {
+        *key = acme__key_ref(c->key);
+        return ACME_OK;
+    }
+    return acme__key_generate(key, w->key_type, err);
+}
+
+/* Order w from the first issuer that can serve it: one that is not
+ * rate-limited and whose breaker is closed, falling over to the next when
+ * one refuses for a reason of its own. ACME_OK with *chain and *used (the
+ * issuer); 1 when no issuer could be asked (the outcome set: skipped); or
+ * the error of the last attempt. */
+static int order_any(acme_desire *d, want *w, const renewing *rn, int64_t now, acme_key **key,
+                     char **chain, size_t *used, acme__err *err)
+{
+    char first_why[ACME__RECORD_TEXT] = "";
+    int first_error = 0, attempted = 0, rc = ACME_OK;
+    const acme__stored_cert *c = rn->c;
+    for (size_t k = 0; k <= d->nissuers; k++) {
+        const char *dir = acme_provider_directory_url(issuer_provider(d, k));
+        char why[ACME__RECORD_TEXT];
+        int error = 0;
+        int r = acme__guard_rate_limit(d->store, dir, issuer_email(d, k), rn->ari_window, now,
+                                       &error, why, sizeof(why), err);
+        if (r < 0)
+            return r;
+        if (r == 0 && d->breaker) {
+            error = acme__breaker_enter(&d->breaker[k], why, sizeof(why));
+            r = error != ACME_OK;
+        }
+        if (r) {
+            if (!first_why[0]) {
+                snprintf(first_why, sizeof(first_why), "%s", why);
+                first_error = error;
+            }
+            if (k < d->nissuers)
+                acme__log(d->provider, ACME_LOG_WARN, "%s: not asking %s: %s", w->name, dir, why);
+            continue;
+        }
+        acme_account *account = NULL;
+        rc = issuer_account(d, k, &account, err);
+        if (rc == ACME_OK && !*key)
+            rc = make_key(d, w, rn, key, err);
+        /* "replaces" names the certificate being renewed, if the CA does ARI,
+         * issued it (same directory) and the order keeps one of its names:
+         * RFC 9773 5 lets a CA refuse anything else, and a refusal of the
+         * field (alreadyReplaced, or an older CA's 409 malformed) is retried
+         * without it. */
+        const char *replaces = c && c->revoked < 0 && share_id(w->ids, w->nids, c->ids, c->nids) &&
+                                       (!c->directory || strcmp(c->directory, dir) == 0)
+                                   ? c->ari_id
+                                   : NULL;
+        if (rc == ACME_OK)
+            rc = order_for(d, w, account, *key, replaces, chain, err);
+        if (d->breaker)
+            acme__breaker_done(&d->breaker[k], rc, err->problem, err->msg);
+        attempted = 1;
+        remember(d, w, k, rc, err, now);
+        if (rc == ACME_OK) {
+            *used = k;
+            return ACME_OK;
+        }
+        if (k == d->nissuers || !acme__issuer_refused(rc, err->problem))
+            return rc;
+        acme__log(d->provider, ACME_LOG_WARN, "%s: %s failed (%s); trying the next issuer",
+                  w->name, dir, err->msg);
+    }
+    if (attempted)
+        return rc;
+    set_outcome(w, ACME_RESULT_SKIPPED, first_error, first_why);
+    return 1;
+}
+
 static int ensure_want(acme_desire *d, want *w)
 {
     acme__err err = { 0 };
     char why[256] = "";
-    int rc = ensure_account(d, &err);
+    /* With other issuers, the first one's account is made when it is asked. */
+    int rc = d->nissuers ? ACME_OK : ensure_account(d, &err);
     char *lock = acme__store_cert_key(w->name, NULL);
     if (rc == ACME_OK && !lock)
         rc = acme__fail(&err, ACME_ERR_NOMEM, "out of memory");
@@ -598,7 +847,7 @@ static int ensure_want(acme_desire *d, want *w)
 
     acme__stored_cert c;
     memset(&c, 0, sizeof(c));
-    int have = 0, due = 0, meta_changed = 0, compromised = 0;
+    int have = 0, due = 0, meta_changed = 0, compromised = 0, ari_window = 0;
     if (rc == ACME_OK) {
         /* Loaded under the lock: another process may have just renewed. */
         rc = acme__stored_load(d->store, w->name, &c, &err);
@@ -630,8 +879,7 @@ static int ensure_want(acme_desire *d, want *w)
         } else if (w->key_type != c.key_type) {
             due = 1;
             snprintf(why, sizeof(why), "the wanted key type changed");
-        } else if (c.directory &&
-                   strcmp(c.directory, acme_provider_directory_url(d->provider)) != 0) {
+        } else if (c.directory && issuer_of(d, c.directory) < 0) {
             /* E.g. staging then production: the host now wants this CA's. */
             due = 1;
             snprintf(why, sizeof(why), "issued by another CA (%.150s)", c.directory);
@@ -639,7 +887,10 @@ static int ensure_want(acme_desire *d, want *w)
             due = 1;
             snprintf(why, sizeof(why), "renewal forced");
         } else {
-            due = acme__renewal_due(d->provider, &c, now, &meta_changed, why, sizeof(why));
+            long k = issuer_of(d, c.directory);
+            due = acme__renewal_due(issuer_provider(d, k > 0 ? (size_t)k : 0), &c, now,
+                                    &meta_changed, why, sizeof(why));
+            ari_window = due && c.ari_start > 0 && now >= c.ari_start;
         }
     }
     if (rc == ACME_OK && !due) {
@@ -650,37 +901,30 @@ static int ensure_want(acme_desire *d, want *w)
         if (rc == ACME_OK)
             set_outcome(w, ACME_RESULT_NOT_DUE, 0, why);
     }
+    int skipped = 0;
     if (rc == ACME_OK && due) {
+        char skip_why[ACME__RECORD_TEXT];
+        int skip_error = 0;
+        int r = acme__guard_backoff(d->store, w->name, w->force, now, &skip_error, skip_why,
+                                    sizeof(skip_why), &err);
+        if (r < 0)
+            rc = r;
+        else if (r > 0)
+            set_outcome(w, ACME_RESULT_SKIPPED, skip_error, skip_why);
+        skipped = r > 0;
+    }
+    if (rc == ACME_OK && due && !skipped) {
         acme__log(d->provider, ACME_LOG_INFO, "%s: ordering (%s)", w->name, why);
         acme_key *key = NULL;
-        int reuse = w->reuse_key >= 0 ? w->reuse_key : d->o.reuse_key;
-        int keep_key = have && reuse && !d->o.fresh_key_on_renewal && w->key_type == c.key_type;
-        if (keep_key && compromised) {
-            keep_key = 0;
-            acme__log(d->provider, ACME_LOG_WARN,
-                      "%s: the stored key was revoked for keyCompromise; using a fresh key",
-                      w->name);
-        }
-        if (keep_key) {
-            key = acme__key_ref(c.key);
-        } else {
-            rc = acme__key_generate(&key, w->key_type, &err);
-        }
-        /* "replaces" names the certificate being renewed, if the CA does ARI,
-         * issued it (same directory) and the order keeps one of its names:
-         * RFC 9773 5 lets a CA refuse anything else, and a refusal of the
-         * field (alreadyReplaced, or an older CA's 409 malformed) is retried
-         * without it. */
-        const char *replaces =
-            have && c.revoked < 0 && share_id(w->ids, w->nids, c.ids, c.nids) &&
-                    (!c.directory ||
-                     strcmp(c.directory, acme_provider_directory_url(d->provider)) == 0)
-                ? c.ari_id
-                : NULL;
+        const renewing rn = { have ? &c : NULL, compromised, ari_window };
         char *chain = NULL;
-        if (rc == ACME_OK)
-            rc = order_for(d, w, key, replaces, &chain, &err);
-        if (rc == ACME_OK) {
+        size_t used = 0;
+        rc = order_any(d, w, &rn, now, &key, &chain, &used, &err);
+        if (rc == 1) {
+            skipped = 1;
+            rc = ACME_OK;
+        }
+        if (rc == ACME_OK && !skipped) {
             acme__stored_cert next;
             memset(&next, 0, sizeof(next));
             next.name = acme__strdup(w->name);
@@ -690,7 +934,7 @@ static int ensure_want(acme_desire *d, want *w)
             next.generation = have ? c.generation : 0;
             next.revoked = -1;
             next.obtained_at = now;
-            next.directory = acme__strdup(acme_provider_directory_url(d->provider));
+            next.directory = acme__strdup(acme_provider_directory_url(issuer_provider(d, used)));
             next.key = acme__key_ref(key);
             next.chain_pem = chain;
             chain = NULL;
@@ -711,7 +955,7 @@ static int ensure_want(acme_desire *d, want *w)
         }
         free(chain);
         acme_key_free(key);
-        if (rc == ACME_OK) {
+        if (rc == ACME_OK && !skipped) {
             set_outcome(w, have ? ACME_RESULT_RENEWED : ACME_RESULT_OBTAINED, 0, why);
             acme__log(d->provider, ACME_LOG_INFO, "%s: %s", w->name,
                       have ? "renewed" : "obtained");
@@ -722,7 +966,10 @@ static int ensure_want(acme_desire *d, want *w)
     if (locked)
         acme__store_unlock(d->store, lock);
     free(lock);
-    if (rc != ACME_OK) {
+    if (skipped) {
+        acme__log(d->provider, ACME_LOG_WARN, "%s: skipped: %s", w->name, w->message);
+        emit(d, ACME_EVENT_SKIPPED, w->name, w->error, w->message, NULL);
+    } else if (rc != ACME_OK) {
         set_outcome(w, ACME_RESULT_FAILED, rc, err.msg);
         w->problem = acme__problem_ref(err.problem);
         acme__log(d->provider, ACME_LOG_ERROR, "%s: %s", w->name, err.msg);
@@ -776,6 +1023,13 @@ int acme_desire_ensure(acme_desire *d)
     /* The account first, once: every certificate needs it. */
     acme__err err = { 0 };
     int rc = ensure_account(d, &err);
+    if (rc != ACME_OK && d->nissuers) {
+        /* The other issuers may serve; the first is asked again per name
+         * until its breaker opens. */
+        acme__log(d->provider, ACME_LOG_WARN, "account at %s: %s; trying the other issuers",
+                  acme_provider_directory_url(d->provider), err.msg);
+        rc = ACME_OK;
+    }
     if (rc != ACME_OK) {
         for (size_t i = 0; i < d->nwants; i++) {
             set_outcome(&d->wants[i], ACME_RESULT_FAILED, rc, err.msg);
@@ -788,6 +1042,12 @@ int acme_desire_ensure(acme_desire *d)
     }
     acme__err_clear(&err);
 
+    acme__breaker breakers[1 + MAX_ISSUERS];
+    size_t nbreakers = d->nissuers + 1;
+    int64_t deadline = d->o.deadline_s ? acme__now() + d->o.deadline_s : 0;
+    for (size_t k = 0; k < nbreakers; k++)
+        acme__breaker_init(&breakers[k], d->o.breaker_ca, d->o.breaker_validation, deadline);
+    d->breaker = breakers;
     pool pl = { d, 0 };
     /* The calling thread is one of the `parallel` workers: it starts one
      * thread fewer, so that no more certificates are in flight than asked. */
@@ -800,12 +1060,18 @@ int acme_desire_ensure(acme_desire *d)
     worker(&pl); /* alone if no thread could start */
     for (size_t i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
+    d->breaker = NULL;
+    for (size_t k = 0; k < nbreakers; k++)
+        acme__breaker_destroy(&breakers[k]);
 
-    for (size_t i = 0; i < d->nwants; i++) {
-        if (d->wants[i].result == ACME_RESULT_FAILED) {
-            rc = acme__fail_problem(&d->err, d->wants[i].error, d->wants[i].problem, "%s: %s",
-                                    d->wants[i].name, d->wants[i].message);
-            break;
+    for (int pass = 0; pass < 2 && rc == ACME_OK; pass++) {
+        int result = pass == 0 ? ACME_RESULT_FAILED : ACME_RESULT_SKIPPED;
+        for (size_t i = 0; i < d->nwants; i++) {
+            if (d->wants[i].result == result) {
+                rc = acme__fail_problem(&d->err, d->wants[i].error, d->wants[i].problem,
+                                        "%s: %s", d->wants[i].name, d->wants[i].message);
+                break;
+            }
         }
     }
     return rc;

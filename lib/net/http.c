@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 
 #include "acme/common.h"
+#include "base/clock.h"
 #include "base/mem.h"
 
 /* Longest header line kept; longer ones are ignored (a hostile server
@@ -399,11 +400,25 @@ static void set_protocols_https(CURL *c)
 #endif
 }
 
+long acme__http_timeout_ms(const acme__http *h)
+{
+    return h->timeout_ms;
+}
+
 int acme__http_request(acme__http *h, const char *method, const char *url, const char *body,
                        size_t body_len, const char *content_type, const char *accept,
-                       acme__response *res, acme__err *err)
+                       int64_t deadline_ms, acme__response *res, acme__err *err)
 {
     memset(res, 0, sizeof(*res));
+    long timeout_ms = h->timeout_ms;
+    if (deadline_ms) {
+        int64_t left = deadline_ms - acme__mono_ms();
+        if (left <= 0)
+            return acme__fail(err, ACME_ERR_TIMEOUT, "%s: timed out (the request's deadline "
+                              "passed before it could be sent again)", url);
+        if (left < timeout_ms)
+            timeout_ms = (long)left;
+    }
     CURL *c = handle_take(h);
     if (!c)
         return acme__fail(err, ACME_ERR_NOMEM, "out of memory (curl handle)");
@@ -441,7 +456,7 @@ int acme__http_request(acme__http *h, const char *method, const char *url, const
     if (h->ca_bundle)
         curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_bundle);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, h->user_agent);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);

@@ -45,10 +45,16 @@ void acme__http_free(acme__http *h);
 /* One request. method is "GET", "HEAD" or "POST" (with body and
  * content_type). accept may be NULL. Fills res (free it with
  * acme__response_free even on failure). Fails only for transport problems:
- * any HTTP status is a success here. Safe to call from several threads. */
+ * any HTTP status is a success here. The transfer ends by the client's
+ * timeout, or by deadline_ms (acme__mono_ms() time; 0: none) when that
+ * comes first; past it, ACME_ERR_TIMEOUT without a request. Safe to call
+ * from several threads. */
 int acme__http_request(acme__http *h, const char *method, const char *url, const char *body,
                        size_t body_len, const char *content_type, const char *accept,
-                       acme__response *res, acme__err *err);
+                       int64_t deadline_ms, acme__response *res, acme__err *err);
+
+/* The client's whole-request timeout (acme__http_config.timeout_ms). */
+long acme__http_timeout_ms(const acme__http *h);
 void acme__response_free(acme__response *res);
 
 /* The index-th Link with relation rel, or NULL. */

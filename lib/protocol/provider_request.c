@@ -1,6 +1,8 @@
 /* ACME requests: the nonce pool, signed POST / POST-as-GET, unsigned GET,
  * bounded retries (badNonce, 429 and 5xx with Retry-After), and turning
- * error replies into problem documents. */
+ * error replies into problem documents. A request with its retries ends
+ * within the provider's timeout: a retry gets what is left of it, and one
+ * whose wait would pass it is not made. */
 #include "protocol/provider.h"
 
 #include <stdlib.h>
@@ -97,6 +99,11 @@ static int reply_error(const char *method, const char *url, acme__response *res,
             ACME_OK)
         *problem_out = acme__problem_from_json(v, (int)res->status);
     acme__json_free(v);
+    /* A rate limit's Retry-After is remembered across runs (lifecycle). */
+    int64_t delay_s;
+    if (*problem_out && res->retry_after &&
+        acme__http_parse_retry_after(res->retry_after, acme__now(), &delay_s) == ACME_OK)
+        acme__problem_set_retry_after(*problem_out, delay_s);
     acme__err_clear(&ignore);
     if (!*problem_out)
         return acme__fail(err, ACME_ERR_HTTP, "%s %s: HTTP %ld without a problem document",
@@ -107,10 +114,10 @@ static int reply_error(const char *method, const char *url, acme__response *res,
                               method, url, res->status, desc);
 }
 
-/* How long to wait before retrying a failed reply, or -1 for "do not
- * retry". attempt counts from 0. */
-static int64_t retry_delay_ms(const acme_provider *p, const acme__response *res,
-                              unsigned int attempt)
+/* The wait before retrying a failed reply, or -1 for "do not retry";
+ * attempt counts from 0. */
+static int64_t base_delay_ms(const acme_provider *p, const acme__response *res,
+                             unsigned int attempt)
 {
     if (attempt >= p->max_retries)
         return -1;
@@ -131,6 +138,16 @@ static int64_t retry_delay_ms(const acme_provider *p, const acme__response *res,
     return (int64_t)FIRST_BACKOFF_MS << attempt;
 }
 
+/* How long to wait before retrying a failed reply, or -1 for "do not
+ * retry". attempt counts from 0; the wait must end before deadline_ms. */
+static int64_t retry_delay_ms(const acme_provider *p, const acme__response *res,
+                              unsigned int attempt, int64_t deadline_ms)
+{
+    int64_t delay = base_delay_ms(p, res, attempt);
+    return delay >= 0 && acme__mono_ms() + delay < deadline_ms ? delay : -1;
+}
+
+
 /* Every resource of a CA lives on its directory's origin: a reply that
  * points elsewhere (another host, port or scheme) would have the library
  * send signed requests to a third party, so it is refused. */
@@ -150,8 +167,10 @@ int acme__provider_get(acme_provider *p, const char *url, int head, acme__respon
     memset(res, 0, sizeof(*res));
     if (check_origin(p, url, err) != ACME_OK)
         return ACME_ERR_PROTOCOL;
+    int64_t deadline = acme__mono_ms() + acme__http_timeout_ms(p->http);
     for (unsigned int attempt = 0;; attempt++) {
-        int rc = acme__http_request(p->http, method, url, NULL, 0, NULL, NULL, res, err);
+        int rc = acme__http_request(p->http, method, url, NULL, 0, NULL, NULL,
+                                    attempt ? deadline : 0, res, err);
         if (rc != ACME_OK)
             return rc;
         acme__log(p, ACME_LOG_DEBUG, "%s %s -> %ld", method, url, res->status);
@@ -159,7 +178,7 @@ int acme__provider_get(acme_provider *p, const char *url, int head, acme__respon
             nonce_put(p, res->nonce);
         if (res->status >= 200 && res->status < 300)
             return ACME_OK;
-        int64_t delay = retry_delay_ms(p, res, attempt);
+        int64_t delay = retry_delay_ms(p, res, attempt, deadline);
         if (delay < 0) {
             acme_problem *problem;
             rc = reply_error(method, url, res, &problem, err);
@@ -181,7 +200,8 @@ int acme__provider_post(acme_provider *p, acme_key *key, const char *kid, const 
     if (check_origin(p, url, err) != ACME_OK)
         return ACME_ERR_PROTOCOL;
     unsigned int bad_nonces = 0, retries = 0;
-    for (;;) {
+    int64_t deadline = acme__mono_ms() + acme__http_timeout_ms(p->http);
+    for (int first = 1;; first = 0) {
         char *nonce = NULL;
         int rc = nonce_take(p, &nonce, err);
         if (rc != ACME_OK)
@@ -191,7 +211,8 @@ int acme__provider_post(acme_provider *p, acme_key *key, const char *kid, const 
         free(nonce);
         if (rc == ACME_OK)
             rc = acme__http_request(p->http, "POST", url, jws.data, jws.len,
-                                    "application/jose+json", accept, res, err);
+                                    "application/jose+json", accept, first ? 0 : deadline, res,
+                                    err);
         acme__buf_free(&jws);
         if (rc != ACME_OK)
             return rc;
@@ -216,7 +237,7 @@ int acme__provider_post(acme_provider *p, acme_key *key, const char *kid, const 
         if (acme_problem_is(problem, "badNonce") && bad_nonces < p->max_bad_nonce_retries) {
             bad_nonces++;
             retry = 1;
-        } else if ((delay = retry_delay_ms(p, res, retries)) >= 0) {
+        } else if ((delay = retry_delay_ms(p, res, retries, deadline)) >= 0) {
             retries++;
             retry = 1;
         }

@@ -88,14 +88,21 @@ static char *join_key(const char *first, const char *second, const char *third,
     return acme__buf_detach(&b);
 }
 
-char *acme__store_account_key(const char *directory_url, const char *email, const char *file)
+/* prefix/<ca>/<email>[/file]: a record of one account at one CA. */
+static char *ca_account_key(const char *prefix, const char *directory_url, const char *email,
+                            const char *file)
 {
     char *ca = acme__store_segment(directory_url);
     char *em = acme__store_segment(email && *email ? email : DEFAULT_ACCOUNT);
-    char *key = ca && em ? join_key(ACME_STORE_ACCOUNTS, ca, em, file) : NULL;
+    char *key = ca && em ? join_key(prefix, ca, em, file) : NULL;
     free(ca);
     free(em);
     return key;
+}
+
+char *acme__store_account_key(const char *directory_url, const char *email, const char *file)
+{
+    return ca_account_key(ACME_STORE_ACCOUNTS, directory_url, email, file);
 }
 
 char *acme__store_cert_key(const char *name, const char *file)
@@ -113,6 +120,16 @@ char *acme__store_generation_key(const char *name, unsigned long generation, con
 char *acme__store_compromised_key(const char *thumbprint)
 {
     return join_key(ACME__COMPROMISED_DIR, thumbprint, NULL, NULL);
+}
+
+char *acme__store_backoff_key(const char *name)
+{
+    return join_key(ACME__BACKOFF_DIR, name, NULL, NULL);
+}
+
+char *acme__store_rate_limit_key(const char *directory_url, const char *email)
+{
+    return ca_account_key(ACME__RATE_LIMIT_DIR, directory_url, email, NULL);
 }
 
 int acme_store_cert_key(const char *name, int file, char **key_out)

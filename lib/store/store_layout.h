@@ -20,6 +20,14 @@
  * certificate name alike: such a key is never used again. */
 #define ACME__COMPROMISED_DIR "compromised-keys"
 
+/* The prefix of the backoff records of certificate names, one per name
+ * (store/retry_store.h): kept apart from certs/ so that a name that never
+ * got a certificate is not mistaken for a stored one. */
+#define ACME__BACKOFF_DIR "backoff"
+
+/* The prefix of the rate limits a CA announced, per CA and account. */
+#define ACME__RATE_LIMIT_DIR "ratelimits"
+
 /* Turn an arbitrary label (an e-mail, a CA URL) into one key segment:
  * allowed characters kept, others replaced by '_'; never empty, "." or "..". */
 char *acme__store_segment(const char *label);
@@ -44,5 +52,12 @@ char *acme__store_generation_key(const char *name, unsigned long generation, con
 /* compromised-keys/<thumbprint>: the record of one compromised key. The
  * thumbprint is base64url, whose characters are all allowed in a segment. */
 char *acme__store_compromised_key(const char *thumbprint);
+
+/* backoff/<name>: the failures and next attempt of certificate `name`. */
+char *acme__store_backoff_key(const char *name);
+
+/* ratelimits/<ca>/<email>: the rate limit the CA of directory_url
+ * announced to the account of email (NULL or "": the default account). */
+char *acme__store_rate_limit_key(const char *directory_url, const char *email);
 
 #endif

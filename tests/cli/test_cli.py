@@ -19,6 +19,9 @@ Scenarios (each a meson test, some with their own harness options):
              second ensure places no order and changes nothing; editing a
              want reissues that one; renew with nothing due; renew after a
              forced due date (ACMECTL_NOW) runs the deploy hook; want dirs
+  bad-days   failed validations: status shows failures, next attempt and
+             the last error; a second ensure skips them in backoff and
+             places no order; status --reset; --deadline; --force
   keys       a new certificate key for every renewal (renew --force), the
              same one with --reuse-key or a want's reuse-key=yes; after
              revoke --reason keyCompromise, renew (even with --reuse-key)
@@ -772,7 +775,52 @@ def scenario_eab():
     check(sans(issued_paths(res)[0]) == {"eab.example"}, "issue with an EAB account")
 
 
+def scenario_bad_days():
+    state = state_dir("state")
+    wants = os.path.join(TMP, "bad.wants")
+    write(wants, "one.bad.example\ntwo.bad.example\n")
+    # A hook that publishes nothing: every validation fails.
+    silent = ["--hook", "/bin/true", "--challenge", "http-01"]
+    before = orders()
+    res = acmectl("ensure", "--wants", wants, "--email", EMAIL, "--agree-tos", *silent,
+                  state=state, expect=1)
+    check(new_orders(before) == 2, f"two orders, got {new_orders(before)}")
+    check("0 not due, 2 failed, 0 skipped" in res.err, f"summary: {res.err}")
+    res = acmectl("status", state=state)
+    for name in ("one.bad.example", "two.bad.example"):
+        line = [l for l in res.out.splitlines() if l.startswith(name + ": ")]
+        check(len(line) == 1 and "1 failure, next attempt" in line[0] and
+              "last error:" in line[0], f"status of {name}: {res.out}")
+
+    # In backoff: a second run places no order and says until when.
+    mark = orders()
+    res = acmectl("ensure", "--wants", wants, *silent, state=state, expect=1)
+    check(no_new_orders(mark), "no order while in backoff")
+    check("0 failed, 2 skipped" in res.err and "skipped: in backoff until" in res.err,
+          f"skipped: {res.err}")
+
+    # The operator's reset, and --deadline's bounds.
+    res = acmectl("status", "--reset", "one.bad.example", state=state)
+    res = acmectl("status", state=state)
+    check("one.bad.example" not in res.out and "two.bad.example: 1 failure" in res.out,
+          f"after --reset: {res.out}")
+    acmectl("ensure", "--wants", wants, "--deadline", "0", state=state, expect=2)
+    acmectl("status", "--reset", "../x", state=state, expect=2)
+
+    # A solver that answers: the reset name is issued, the other is still in
+    # backoff unless forced.
+    res = acmectl("ensure", "--wants", wants, "--http-port", HTTP_PORT, "--deadline", "600",
+                  state=state, expect=1)
+    check("1 obtained, 0 renewed, 0 not due, 0 failed, 1 skipped" in res.err, f"{res.err}")
+    res = acmectl("ensure", "--wants", wants, "--http-port", HTTP_PORT, "--force", state=state)
+    check("0 failed, 0 skipped" in res.err, f"forced: {res.err}")
+    res = acmectl("status", state=state)
+    check("one.bad.example: no failures" in res.out and "two.bad.example: no failures" in res.out,
+          f"all well: {res.out}")
+
+
 SCENARIOS = {
+    "bad-days": scenario_bad_days,
     "bad": scenario_bad,
     "basics": scenario_basics,
     "tls-alpn": scenario_tls_alpn,

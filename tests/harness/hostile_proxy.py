@@ -58,6 +58,14 @@ and SCENARIO one of these (unknown names are forwarded untouched):
     problem-5000  403 rejectedIdentifier with 5000 subproblems
     stall         200, headers promising 2000 bytes, 15 of them, then 30 s of silence
     redirect-self 302 to the request's own URL
+    ratelimited   429 rateLimited with Retry-After: 3600, naming Let's Encrypt's
+                  new-orders-per-account limit (Pebble 2.4 has no rate limits)
+    paused        429 rateLimited for a paused identifier: an unpause URL in the
+                  detail, no Retry-After
+    close         the connection closed without a reply, every time (a CA whose
+                  server died mid-request)
+    silent-after-N  forwarded N times, then no answer at all (a CA that stops
+                  answering): the connection is held silent for 120 s
 Counters ("the first two times") are kept per case and step, so a new case
 starts afresh. A badNonce problem from Pebble is always passed on untouched
 (Pebble refuses a share of good nonces; the client sends the request again),
@@ -334,7 +342,54 @@ def redirect_self(h, n, log):
     return 302
 
 
+RATE_LIMITED = "urn:ietf:params:acme:error:rateLimited"
+
+
+def rate_limited(detail, retry_after):
+    def answer(h, n, log):
+        log(429)
+        extra = [("Retry-After", retry_after)] if retry_after else []
+        h.problem(429, RATE_LIMITED, detail, extra + h.nonce_header())
+        return 429
+    return answer
+
+
+SILENT_SECONDS = 120
+
+
+def silent_after(limit):
+    def answer(h, n, log):
+        if n <= limit:
+            return None
+        log(0)
+        time.sleep(SILENT_SECONDS)
+        h.close_connection = True
+        return 0
+    return answer
+
+
+def close(h, n, log):
+    log(0)
+    h.close_connection = True
+    return 0
+
+
+def answer_of(scenario):
+    if scenario and scenario.startswith("silent-after-"):
+        return silent_after(int(scenario[len("silent-after-"):]))
+    return ANSWERS.get(scenario)
+
+
 ANSWERS = {
+    "ratelimited": rate_limited(
+        "too many new orders (300) from this account in the last 3h0m0s, retry after "
+        "2099-01-01 00:00:00 UTC: see "
+        "https://letsencrypt.org/docs/rate-limits/#new-orders-per-account", "3600"),
+    "close": close,
+    "paused": rate_limited(
+        "Your account is temporarily prevented from requesting certificates for "
+        "paused.example and possibly others. Please visit: "
+        "https://portal.example/sfe/v1/unpause?jwt=eyJhbGciOi.e30.c2ln", None),
     "503-twice": server_error(503, "0", 2),
     "500-always": server_error(500, None, 0),
     "problem-5000": many_subproblems,
@@ -381,7 +436,7 @@ class Handler(acme_proxy.Handler):
         case = c.get("case")
         scenario = c.get(step) if step else None
         n = self.proxy.count(case, step) if scenario else 0
-        answer = ANSWERS.get(scenario)
+        answer = answer_of(scenario)
         if answer and answer(self, n, lambda status: self.log(
                 action="answer", case=case, scenario=scenario, status=status,
                 step=step)) is not None:

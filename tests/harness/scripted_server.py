@@ -154,6 +154,14 @@ def r_always503(h):
     h.reply(503, "", None, {"Retry-After": "0"})
 
 
+def r_slow503(h):
+    # Always 503, each time asking for 2 s: retries that would outlast the
+    # request's timeout.
+    h.reply(503, json.dumps({"type": "urn:ietf:params:acme:error:serverInternal",
+                             "detail": "down for a while"}), "application/problem+json",
+            {"Retry-After": "2"})
+
+
 def r_ratelimited(h):
     h.reply(429, json.dumps({"type": "urn:ietf:params:acme:error:rateLimited",
                              "detail": "too many"}), "application/problem+json",
@@ -199,6 +207,7 @@ ROUTES = {
     "/dir/stall": r_stall,
     "/dir/flaky": r_flaky,
     "/dir/always503": r_always503,
+    "/dir/slow503": r_slow503,
     "/dir/ratelimited": r_ratelimited,
     "/dir/missing": r_missing,
     "/dir/http-urls": r_http_urls,

@@ -5,6 +5,7 @@
  * with its own error code and a message naming the cause. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "testutil.h"
@@ -145,6 +146,19 @@ static void test_scripted_cases(void)
     scripted("/dir/always503", url, sizeof(url));
     CHECK_RC(try_directory(url, &once), ACME_ERR_HTTP);
     CHECK_MSG_HAS("503");
+
+    /* Retries end with the request's timeout: 503 asking for 2 s each time,
+     * three retries allowed, a 3 s timeout: one retry, not three (6 s). */
+    acme_provider_options bounded = o;
+    bounded.timeout_ms = 3000;
+    scripted("/dir/slow503", url, sizeof(url));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_RC(try_directory(url, &bounded), ACME_ERR_PROBLEM);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    CHECK_MSG(took < 3.0, "retries took %.1f s, beyond the 3 s timeout", took);
+    CHECK(acme_problem_is(acme_last_problem(), "serverInternal"));
 
     /* 429 asking for an hour: beyond max_retry_after_s, so no waiting. */
     scripted("/dir/ratelimited", url, sizeof(url));
