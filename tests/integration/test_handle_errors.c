@@ -200,6 +200,8 @@ static void test_desire(void)
                     acme_problem_is(p, "incorrectResponse") || acme_problem_is(p, "dns")),
               "ensure_one: %s (%s)", p ? acme_problem_type(p) : "no problem",
               acme_desire_last_error(d));
+    /* Forced past the name's backoff, so that ensure meets the CA again. */
+    REQUIRE_OK(acme_desire_set_force(d, "bad", 1));
     CHECK_RC(acme_desire_ensure(d), ACME_ERR_VALIDATION);
     p = acme_desire_last_problem(d);
     CHECK_MSG(p != NULL && strstr(acme_desire_last_error(d), "bad: ") != NULL, "ensure: %s",
