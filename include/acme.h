@@ -10,6 +10,7 @@
 #include "acme/common.h"
 #include "acme/version.h"
 #include "acme/key.h"
+#include "acme/signer.h"
 #include "acme/provider.h"
 #include "acme/account.h"
 #include "acme/solver.h"

@@ -1,5 +1,6 @@
 /* PKCS#10 certificate signing requests on mbedTLS: building one for an
- * order, and reading the identifiers out of one a host supplies.
+ * order (written here and signed through the key, which may be a host
+ * signer), and reading the identifiers out of one a host supplies.
  *
  * The request is read with mbedTLS's ASN.1 primitives rather than
  * mbedtls_x509_csr_parse_der: 2.28 neither exposes the extensionRequest
@@ -99,6 +100,132 @@ static int san_der(const char *const *types, const char *const *values, size_t n
     return ACME_OK;
 }
 
+/* A value, then SEQUENCE { oid, value } (the shape of an Extension, an
+ * Attribute and an AttributeTypeAndValue), then each of the n wrapping
+ * tags in turn, innermost first. tag 0: the value is the *len octets
+ * already before *p. *len grows by what is written. */
+static int put_typed(unsigned char **p, unsigned char *buf, unsigned char tag,
+                     const void *v, size_t vlen, const char *oid, size_t oid_len,
+                     const unsigned char *wraps, size_t n, size_t *len)
+{
+    int rc = tag ? put_tlv(p, buf, tag, v, vlen, len) : 0;
+    if (rc == 0)
+        rc = put_tlv(p, buf, MBEDTLS_ASN1_OID, (const unsigned char *)oid, oid_len, len);
+    if (rc == 0)
+        rc = put_tlv(p, buf, ACME__ASN1_SEQ, NULL, *len, len);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = put_tlv(p, buf, wraps[i], NULL, *len, len);
+    return rc;
+}
+
+/* The CertificationRequestInfo (RFC 2986 section 4.1) for key, with the
+ * subject CN=cn (an empty subject when cn is NULL) and the subjectAltName
+ * extension san in an extensionRequest attribute. Written by hand rather
+ * than with mbedtls_x509write_csr, which signs with a private key it holds:
+ * a host signer's key is not there. *cri points into buf. */
+static int cri_der(acme_key *key, const char *cn, const unsigned char *san, size_t san_len,
+                   unsigned char *buf, size_t cap, unsigned char **cri, size_t *cri_len)
+{
+    static const char ext_req[] = MBEDTLS_OID_PKCS9_CSR_EXT_REQ;
+    static const char san_oid[] = MBEDTLS_OID_SUBJECT_ALT_NAME;
+    static const char cn_oid[] = MBEDTLS_OID_AT_CN;
+    unsigned char *p = buf + cap;
+    /* attributes [0] { Attribute { extensionRequest, SET { Extensions {
+     * Extension { subjectAltName, OCTET STRING } } } } }, inside out. */
+    static const unsigned char ext_wraps[] = { ACME__ASN1_SEQ, ACME__ASN1_SET };
+    static const unsigned char attr_wraps[] = { MBEDTLS_ASN1_CONTEXT_SPECIFIC |
+                                                MBEDTLS_ASN1_CONSTRUCTED };
+    size_t len = 0;
+    int rc = put_typed(&p, buf, MBEDTLS_ASN1_OCTET_STRING, san, san_len, san_oid,
+                       MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), ext_wraps,
+                       sizeof(ext_wraps), &len);
+    if (rc == 0)
+        rc = put_typed(&p, buf, 0, NULL, 0, ext_req, MBEDTLS_OID_SIZE(MBEDTLS_OID_PKCS9_CSR_EXT_REQ),
+                       attr_wraps, sizeof(attr_wraps), &len);
+    /* subjectPKInfo: only the public key is read. */
+    int n = rc == 0 ? mbedtls_pk_write_pubkey_der(&key->pk, buf, (size_t)(p - buf)) : rc;
+    if (n <= 0)
+        return n == 0 || n == MBEDTLS_ERR_ASN1_BUF_TOO_SMALL ? ACME_ERR_NOMEM : ACME_ERR_CRYPTO;
+    p -= n;
+    len += (size_t)n;
+    /* subject: Name { RDN (a SET) { AttributeTypeAndValue { CN, UTF8String } } },
+     * or the empty Name. */
+    static const unsigned char name_wraps[] = { ACME__ASN1_SET, ACME__ASN1_SEQ };
+    size_t sub = 0;
+    if (cn)
+        rc = put_typed(&p, buf, MBEDTLS_ASN1_UTF8_STRING, cn, strlen(cn), cn_oid,
+                       MBEDTLS_OID_SIZE(MBEDTLS_OID_AT_CN), name_wraps, sizeof(name_wraps), &sub);
+    else
+        rc = put_tlv(&p, buf, ACME__ASN1_SEQ, NULL, 0, &sub);
+    len += sub;
+    static const unsigned char version_1[] = { 0 }; /* v1 is 0 */
+    if (rc == 0)
+        rc = put_tlv(&p, buf, MBEDTLS_ASN1_INTEGER, version_1, 1, &len);
+    if (rc == 0)
+        rc = put_tlv(&p, buf, ACME__ASN1_SEQ, NULL, len, &len);
+    if (rc != 0)
+        return ACME_ERR_NOMEM;
+    *cri = p;
+    *cri_len = len;
+    return ACME_OK;
+}
+
+/* Sign the CertificationRequestInfo through the key (an mbedTLS key or a
+ * host signer alike) and append the CertificationRequest to der. buf (cap
+ * octets) is scratch space. */
+static int sign_cri(acme_key *key, const unsigned char *cri, size_t cri_len, unsigned char *buf,
+                    size_t cap, acme__buf *der, acme__err *err)
+{
+    unsigned char sig[ACME__MAX_SIG];
+    size_t sig_len = 0;
+    int rc = acme__key_sign(key, cri, cri_len, sig, &sig_len, err);
+    if (rc != ACME_OK)
+        return rc;
+    int rsa = mbedtls_pk_get_type(&key->pk) == MBEDTLS_PK_RSA;
+    /* X.509 wants the ECDSA-Sig-Value in DER, JWS and signers r||s. */
+    unsigned char ecdsa[ACME__ECDSA_DER_MAX];
+    if (!rsa) {
+        size_t ecdsa_len = 0;
+        if (acme__ecdsa_raw_to_der(sig, sig_len / 2, ecdsa, &ecdsa_len) != 0)
+            return acme__fail(err, ACME_ERR_CRYPTO, "CSR: malformed ECDSA signature");
+        memcpy(sig, ecdsa, ecdsa_len);
+        sig_len = ecdsa_len;
+    }
+    const char *oid = NULL;
+    size_t oid_len = 0;
+    if (mbedtls_oid_get_oid_by_sig_alg(rsa ? MBEDTLS_PK_RSA : MBEDTLS_PK_ECDSA,
+                                       acme__key_md(key), &oid, &oid_len) != 0)
+        return acme__fail(err, ACME_ERR_CRYPTO, "CSR: no signature algorithm for the key");
+    unsigned char *p = buf + cap;
+    size_t len = 0;
+    int n = mbedtls_asn1_write_bitstring(&p, buf, sig, sig_len * 8);
+    if (n > 0) {
+        len += (size_t)n;
+        /* RSA's AlgorithmIdentifier has NULL parameters (RFC 4055), ECDSA's
+         * none (RFC 5758 section 3.2). */
+        size_t alg = 0;
+        if (rsa) {
+            n = mbedtls_asn1_write_algorithm_identifier(&p, buf, oid, oid_len, 0);
+            alg = n > 0 ? (size_t)n : 0;
+        } else {
+            n = put_tlv(&p, buf, MBEDTLS_ASN1_OID, (const unsigned char *)oid, oid_len, &alg);
+            if (n == 0)
+                n = put_tlv(&p, buf, ACME__ASN1_SEQ, NULL, alg, &alg);
+        }
+        len += alg;
+    }
+    if (n >= 0 && (n = mbedtls_asn1_write_raw_buffer(&p, buf, cri, cri_len)) > 0)
+        len += (size_t)n;
+    if (n >= 0)
+        n = put_tlv(&p, buf, ACME__ASN1_SEQ, NULL, len, &len);
+    if (n < 0)
+        return acme__fail(err, ACME_ERR_NOMEM, "CSR: out of room (mbedTLS -0x%04x)",
+                          (unsigned)-n);
+    if (acme__buf_append(der, p, len) != ACME_OK)
+        return acme__fail(err, ACME_ERR_NOMEM, "CSR: out of memory");
+    return ACME_OK;
+}
+
 int acme__csr_build(acme_key *key, const char *const *types, const char *const *values,
                     size_t n, acme__buf *der, acme__err *err)
 {
@@ -135,48 +262,21 @@ int acme__csr_build(acme_key *key, const char *const *types, const char *const *
     if (san_der(types, values, n, &san_buf, &san, &san_len) != ACME_OK)
         return acme__fail(err, ACME_ERR_NOMEM, "CSR: cannot encode the subjectAltName");
 
-    mbedtls_x509write_csr w;
-    mbedtls_x509write_csr_init(&w);
-    mbedtls_x509write_csr_set_key(&w, &key->pk);
-    mbedtls_x509write_csr_set_md_alg(
-        &w, acme_key_get_type(key) == ACME_KEY_EC384 ? MBEDTLS_MD_SHA384 : MBEDTLS_MD_SHA256);
-    int rc = ACME_OK;
-    int mrc = 0;
-    /* An empty subject otherwise: the SAN carries every name. */
-    if (first_dns && acme__cn_fits(first_dns)) {
-        char subject[sizeof("CN=") + ACME__CN_MAX];
-        snprintf(subject, sizeof(subject), "CN=%s", first_dns);
-        mrc = mbedtls_x509write_csr_set_subject_name(&w, subject);
-        if (mrc != 0)
-            rc = acme__fail(err, ACME_ERR_CRYPTO, "CSR: cannot set the subject (mbedTLS -0x%04x)",
-                            (unsigned)-mrc);
-    }
-    if (rc == ACME_OK) {
-        mrc = ACME__CSR_SET_EXTENSION(&w, MBEDTLS_OID_SUBJECT_ALT_NAME,
-                                      MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0, san,
-                                      san_len);
-        if (mrc != 0)
-            rc = acme__fail(err, ACME_ERR_NOMEM,
-                            "CSR: cannot add the subjectAltName (mbedTLS -0x%04x)",
-                            (unsigned)-mrc);
-    }
     size_t cap = CSR_DER_BASE + 2 * san_len;
-    unsigned char *out = rc == ACME_OK ? malloc(cap) : NULL;
-    if (rc == ACME_OK && !out)
-        rc = acme__fail(err, ACME_ERR_NOMEM, "CSR: out of memory");
-    if (rc == ACME_OK) {
-        /* Signing uses the private key, whose RSA blinding state mutates. */
-        pthread_mutex_lock(&key->lock);
-        mrc = mbedtls_x509write_csr_der(&w, out, cap, acme__rng, NULL);
-        pthread_mutex_unlock(&key->lock);
-        if (mrc <= 0)
-            rc = acme__fail(err, ACME_ERR_CRYPTO, "CSR: signing failed (mbedTLS -0x%04x)",
-                            (unsigned)-mrc);
-        else if (acme__buf_append(der, out + cap - (size_t)mrc, (size_t)mrc) != ACME_OK)
-            rc = acme__fail(err, ACME_ERR_NOMEM, "CSR: out of memory");
-    }
+    unsigned char *cri_buf = malloc(cap), *out = malloc(cap);
+    unsigned char *cri = NULL;
+    size_t cri_len = 0;
+    int rc = cri_buf && out ? ACME_OK : ACME_ERR_NOMEM;
+    if (rc == ACME_OK)
+        rc = cri_der(key, first_dns && acme__cn_fits(first_dns) ? first_dns : NULL, san, san_len,
+                     cri_buf, cap, &cri, &cri_len);
+    if (rc != ACME_OK)
+        rc = acme__fail(err, rc, "CSR: cannot encode the request%s",
+                        rc == ACME_ERR_NOMEM ? " (out of memory)" : "");
+    else
+        rc = sign_cri(key, cri, cri_len, out, cap, der, err);
+    free(cri_buf);
     free(out);
-    mbedtls_x509write_csr_free(&w);
     free(san_buf);
     return rc;
 }

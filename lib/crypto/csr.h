@@ -9,7 +9,8 @@
 #include "base/error.h"
 #include "crypto/key.h"
 
-/* Build a DER CSR signed by key for n identifiers (types[i] "dns" or "ip",
+/* Build a DER CSR signed by key (through acme__key_sign, so an mbedTLS key
+ * and a host signer alike) for n identifiers (types[i] "dns" or "ip",
  * values[i] a DNS name or an IPv4/IPv6 literal). Every identifier becomes a
  * subjectAltName (dNSName, or iPAddress with the 4 or 16 address octets);
  * the subject CN is the first DNS name when it fits in 64 octets, else the

@@ -57,7 +57,7 @@ int acme__jws_sign(acme_key *key, const char *kid, const char *nonce, const char
     } else {
         unsigned char sig[ACME__MAX_SIG];
         size_t sig_len = 0;
-        rc = acme__key_sign_jws(key, input.data, input.len, sig, &sig_len, err);
+        rc = acme__key_sign(key, input.data, input.len, sig, &sig_len, err);
         if (rc == ACME_OK) {
             acme__b64url_append(out, sig, sig_len);
             acme__buf_puts(out, "\"}");

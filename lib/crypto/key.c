@@ -1,4 +1,5 @@
-/* Private keys on mbedTLS: generation, PEM, JWK, thumbprint, JWS signing. */
+/* Keys: generation and PEM on mbedTLS, JWK, thumbprint, and the one signing
+ * function for mbedTLS keys and host signers alike. */
 #include "crypto/key.h"
 
 #include <stdio.h>
@@ -6,6 +7,7 @@
 #include <string.h>
 
 #include <mbedtls/asn1.h>
+#include <mbedtls/asn1write.h>
 #include <mbedtls/base64.h>
 #include <mbedtls/bignum.h>
 #include <mbedtls/ecdsa.h>
@@ -37,12 +39,18 @@ static const struct key_kind {
     const char *crv;               /* JWK curve name */
     size_t coord;                  /* EC coordinate size in bytes */
     mbedtls_md_type_t md;
+    int sig_alg;                   /* ACME_SIG_*, what a host signer is asked for */
 } kinds[] = {
-    { ACME_KEY_EC256, "ec256", "ES256", 0, MBEDTLS_ECP_DP_SECP256R1, "P-256", 32, MBEDTLS_MD_SHA256 },
-    { ACME_KEY_EC384, "ec384", "ES384", 0, MBEDTLS_ECP_DP_SECP384R1, "P-384", 48, MBEDTLS_MD_SHA384 },
-    { ACME_KEY_RSA2048, "rsa2048", "RS256", 2048, MBEDTLS_ECP_DP_NONE, NULL, 0, MBEDTLS_MD_SHA256 },
-    { ACME_KEY_RSA3072, "rsa3072", "RS256", 3072, MBEDTLS_ECP_DP_NONE, NULL, 0, MBEDTLS_MD_SHA256 },
-    { ACME_KEY_RSA4096, "rsa4096", "RS256", 4096, MBEDTLS_ECP_DP_NONE, NULL, 0, MBEDTLS_MD_SHA256 },
+    { ACME_KEY_EC256, "ec256", "ES256", 0, MBEDTLS_ECP_DP_SECP256R1, "P-256", 32, MBEDTLS_MD_SHA256,
+      ACME_SIG_ES256 },
+    { ACME_KEY_EC384, "ec384", "ES384", 0, MBEDTLS_ECP_DP_SECP384R1, "P-384", 48, MBEDTLS_MD_SHA384,
+      ACME_SIG_ES384 },
+    { ACME_KEY_RSA2048, "rsa2048", "RS256", 2048, MBEDTLS_ECP_DP_NONE, NULL, 0, MBEDTLS_MD_SHA256,
+      ACME_SIG_RS256 },
+    { ACME_KEY_RSA3072, "rsa3072", "RS256", 3072, MBEDTLS_ECP_DP_NONE, NULL, 0, MBEDTLS_MD_SHA256,
+      ACME_SIG_RS256 },
+    { ACME_KEY_RSA4096, "rsa4096", "RS256", 4096, MBEDTLS_ECP_DP_NONE, NULL, 0, MBEDTLS_MD_SHA256,
+      ACME_SIG_RS256 },
 };
 
 static const struct key_kind *kind_of(int type)
@@ -75,6 +83,8 @@ void acme_key_free(acme_key *k)
 {
     if (!k || atomic_fetch_sub(&k->refs, 1) != 1)
         return;
+    if (k->external && k->signer.release)
+        k->signer.release(k->signer_data);
     mbedtls_pk_free(&k->pk); /* mbedTLS zeroizes the key material */
     pthread_mutex_destroy(&k->lock);
     acme__err_clear(&k->err);
@@ -237,6 +247,9 @@ int acme__key_to_pem(const acme_key *key, char **pem_out, acme__err *err)
     if (!key || !pem_out)
         return acme__fail(err, ACME_ERR_INVALID, "key: NULL argument");
     *pem_out = NULL;
+    if (key->external)
+        return acme__fail(err, ACME_ERR_INVALID,
+                          "key: the private key is held by a signer and cannot be exported");
     unsigned char *der = calloc(1, PEM_BUF_SIZE);
     if (!der)
         return acme__fail(err, ACME_ERR_NOMEM, "key: out of memory");
@@ -285,7 +298,7 @@ int acme__key_to_pem(const acme_key *key, char **pem_out, acme__err *err)
 }
 
 /* Record the failure in why on the key as well (see struct acme_key). */
-static int key_record(const acme_key *key, acme__err *why)
+int acme__key_record(const acme_key *key, acme__err *why)
 {
     acme_key *k = (acme_key *)key;
     pthread_mutex_lock(&k->lock);
@@ -301,7 +314,7 @@ int acme_key_to_pem(const acme_key *key, char **pem_out)
         return acme__fail(NULL, ACME_ERR_INVALID, "key: NULL argument");
     acme__err why = ACME__ERR_QUIET;
     int rc = acme__key_to_pem(key, pem_out, &why);
-    return rc == ACME_OK ? ACME_OK : key_record(key, &why);
+    return rc == ACME_OK ? ACME_OK : acme__key_record(key, &why);
 }
 
 const char *acme_key_last_error(const acme_key *key)
@@ -320,7 +333,7 @@ int acme_key_save_file(const acme_key *key, const char *path)
     if (rc == ACME_OK)
         rc = acme__file_write_atomic(path, pem, strlen(pem), 0600, &why);
     acme__free_secret_str(pem);
-    return rc == ACME_OK ? ACME_OK : key_record(key, &why);
+    return rc == ACME_OK ? ACME_OK : acme__key_record(key, &why);
 }
 
 int acme_key_get_type(const acme_key *key)
@@ -444,7 +457,7 @@ static int key_fail(const acme_key *key, int code, const char *what)
 {
     acme__err why = ACME__ERR_QUIET;
     acme__fail(&why, code, "key: %s", what);
-    return key_record(key, &why);
+    return acme__key_record(key, &why);
 }
 
 int acme_key_jwk(const acme_key *key, char **json_out)
@@ -480,8 +493,8 @@ int acme_key_thumbprint(const acme_key *key, char **b64_out)
 
 /* DER ECDSA-Sig-Value (SEQUENCE { r INTEGER, s INTEGER }) to JWS r || s,
  * each left-padded to the coordinate size (RFC 7518 section 3.4). */
-static int ecdsa_der_to_raw(const unsigned char *der, size_t der_len, size_t coord,
-                            unsigned char *raw)
+int acme__ecdsa_der_to_raw(const unsigned char *der, size_t der_len, size_t coord,
+                           unsigned char *raw)
 {
     unsigned char *p = (unsigned char *)der;
     const unsigned char *end = der + der_len;
@@ -506,14 +519,96 @@ static int ecdsa_der_to_raw(const unsigned char *der, size_t der_len, size_t coo
     return 0;
 }
 
-int acme__key_sign_jws(acme_key *k, const void *data, size_t len, unsigned char *sig,
-                       size_t *sig_len, acme__err *err)
+int acme__ecdsa_raw_to_der(const unsigned char *raw, size_t coord, unsigned char *der,
+                           size_t *der_len)
+{
+    if (coord == 0 || coord > 66)
+        return -1;
+    mbedtls_mpi r, s;
+    mbedtls_mpi_init(&r);
+    mbedtls_mpi_init(&s);
+    /* mbedTLS writes back to front and minimal (a 0x00 before a high bit). */
+    unsigned char *p = der + ACME__ECDSA_DER_MAX;
+    size_t len = 0;
+    int rc = mbedtls_mpi_read_binary(&r, raw, coord) || mbedtls_mpi_read_binary(&s, raw + coord, coord);
+    int n;
+    if (rc == 0 && (n = mbedtls_asn1_write_mpi(&p, der, &s)) > 0)
+        len += (size_t)n;
+    else
+        rc = -1;
+    if (rc == 0 && (n = mbedtls_asn1_write_mpi(&p, der, &r)) > 0)
+        len += (size_t)n;
+    else
+        rc = -1;
+    if (rc == 0 && (n = mbedtls_asn1_write_len(&p, der, len)) > 0)
+        len += (size_t)n;
+    else
+        rc = -1;
+    if (rc == 0 && (n = mbedtls_asn1_write_tag(&p, der, MBEDTLS_ASN1_CONSTRUCTED |
+                                                            MBEDTLS_ASN1_SEQUENCE)) > 0)
+        len += (size_t)n;
+    else
+        rc = -1;
+    mbedtls_mpi_free(&r);
+    mbedtls_mpi_free(&s);
+    if (rc != 0)
+        return -1;
+    memmove(der, p, len);
+    *der_len = len;
+    return 0;
+}
+
+mbedtls_md_type_t acme__key_md(const acme_key *k)
 {
     const struct key_kind *kind = kind_of(k->type);
+    return kind ? kind->md : MBEDTLS_MD_NONE;
+}
+
+/* A host signer's signature, checked against the public key: a signer on
+ * the wrong key or writing DER instead of r||s fails here, by name, rather
+ * than at the CA as a bare badSignature. */
+static int sign_external(acme_key *k, const struct key_kind *kind, const void *data,
+                         size_t len, const unsigned char *hash, size_t hash_len,
+                         unsigned char *sig, size_t *sig_len, acme__err *err)
+{
+    size_t want = kind->rsa_bits ? mbedtls_pk_get_len(&k->pk) : 2 * kind->coord;
+    int rc = acme__signer_call(k, kind->sig_alg, data, len, hash, hash_len, want, sig, sig_len,
+                               err);
+    if (rc != ACME_OK)
+        return rc;
+    unsigned char der[ACME__ECDSA_DER_MAX];
+    size_t der_len = 0;
+    if (!kind->rsa_bits && acme__ecdsa_raw_to_der(sig, kind->coord, der, &der_len) != 0)
+        return acme__fail(err, ACME_ERR_CRYPTO, "signer: malformed %s signature", kind->alg);
+    /* Verifying caches values in the public key (EC base point table, RSA
+     * Montgomery constant), so it is serialised like private operations. */
+    pthread_mutex_lock(&k->lock);
+    int vrc = mbedtls_pk_verify(&k->pk, kind->md, hash, hash_len,
+                                kind->rsa_bits ? sig : der, kind->rsa_bits ? *sig_len : der_len);
+    pthread_mutex_unlock(&k->lock);
+    if (vrc != 0)
+        return acme__fail(err, ACME_ERR_CRYPTO,
+                          "signer: its %s signature does not verify with the key's public key "
+                          "(another key, or %s)",
+                          kind->alg,
+                          kind->rsa_bits ? "not PKCS#1 v1.5"
+                                         : "DER instead of raw r||s");
+    return ACME_OK;
+}
+
+int acme__key_sign(acme_key *k, const void *data, size_t len, unsigned char *sig,
+                   size_t *sig_len, acme__err *err)
+{
+    const struct key_kind *kind = kind_of(k->type);
+    if (!kind)
+        return acme__fail(err, ACME_ERR_INVALID, "sign: unknown key type");
     const mbedtls_md_info_t *md = mbedtls_md_info_from_type(kind->md);
     unsigned char hash[MBEDTLS_MD_MAX_SIZE];
     if (mbedtls_md(md, data, len, hash) != 0)
-        return acme__fail(err, ACME_ERR_CRYPTO, "JWS: hashing failed");
+        return acme__fail(err, ACME_ERR_CRYPTO, "sign: hashing failed");
+    if (k->external)
+        return sign_external(k, kind, data, len, hash, mbedtls_md_get_size(md), sig, sig_len,
+                             err);
     unsigned char der[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
     size_t der_len = 0;
     pthread_mutex_lock(&k->lock);
@@ -527,17 +622,17 @@ int acme__key_sign_jws(acme_key *k, const void *data, size_t len, unsigned char 
                                     mbedtls_md_get_size(md), der, sizeof(der), &der_len);
     pthread_mutex_unlock(&k->lock);
     if (rc != 0)
-        return acme__fail(err, ACME_ERR_CRYPTO, "JWS: signing failed (mbedTLS -0x%04x)",
+        return acme__fail(err, ACME_ERR_CRYPTO, "sign: signing failed (mbedTLS -0x%04x)",
                           (unsigned)-rc);
     if (kind->rsa_bits) {
         if (der_len > ACME__MAX_SIG)
-            return acme__fail(err, ACME_ERR_CRYPTO, "JWS: RSA signature too long");
+            return acme__fail(err, ACME_ERR_CRYPTO, "sign: RSA signature too long");
         memcpy(sig, der, der_len);
         *sig_len = der_len;
         return ACME_OK;
     }
-    if (ecdsa_der_to_raw(der, der_len, kind->coord, sig) != 0)
-        return acme__fail(err, ACME_ERR_CRYPTO, "JWS: malformed ECDSA signature");
+    if (acme__ecdsa_der_to_raw(der, der_len, kind->coord, sig) != 0)
+        return acme__fail(err, ACME_ERR_CRYPTO, "sign: malformed ECDSA signature");
     *sig_len = 2 * kind->coord;
     return ACME_OK;
 }

@@ -19,7 +19,7 @@ LAYERS = ['base', 'net', 'crypto', 'solvers', 'protocol', 'store', 'lifecycle']
 # The layer of each public header: the layer whose code implements it.
 PUBLIC = {
     'common': 'base', 'version': 'base',
-    'key': 'crypto', 'certificate': 'crypto',
+    'key': 'crypto', 'signer': 'crypto', 'certificate': 'crypto',
     'solver': 'solvers', 'responder': 'solvers',
     'provider': 'protocol', 'account': 'protocol', 'order': 'protocol',
     'revoke': 'protocol',

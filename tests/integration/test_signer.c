@@ -1,0 +1,261 @@
+/* Host signers against a real Pebble: keys whose private half only an
+ * in-process signer holds (an mbedTLS key the test keeps; the library gets
+ * its public key and a sign callback, nothing else).
+ *   protocol  register an account with an external ES256 key; issue
+ *             certificates whose keys are external (ES256, ES384, RS256)
+ *             and whose leaves carry exactly the signer's public key; roll
+ *             the account over to a second external key; revoke with an
+ *             external certificate key (Pebble confirms)
+ *   desire    a desire with an external account key and an external
+ *             certificate key ensures a name; the state directory holds
+ *             no private key file
+ * Run by the harness. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <mbedtls/ecdsa.h>
+#include <mbedtls/md.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/version.h>
+#include <mbedtls/x509_crt.h>
+
+#include "check.h"
+#include "testutil.h"
+
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#define PRIV(f) MBEDTLS_PRIVATE(f)
+#else
+#define PRIV(f) f
+#endif
+
+static int rng(void *ctx, unsigned char *out, size_t len)
+{
+    (void)ctx;
+    return getrandom(out, len, 0) == (ssize_t)len ? 0 : -1;
+}
+
+/* The in-process signer: the private key lives here, in the test. */
+typedef struct signer {
+    mbedtls_pk_context pk;
+    unsigned char spki[1024];
+    size_t spki_len;
+    int calls;
+    int released;
+} signer;
+
+static int sign_cb(int alg, const unsigned char *msg, size_t msg_len,
+                   const unsigned char *digest, size_t digest_len, unsigned char *sig,
+                   size_t sig_size, size_t *sig_len, void *userdata)
+{
+    (void)msg;
+    (void)msg_len;
+    signer *s = userdata;
+    s->calls++;
+    mbedtls_md_type_t md = alg == ACME_SIG_ES384 ? MBEDTLS_MD_SHA384 : MBEDTLS_MD_SHA256;
+    if (alg == ACME_SIG_RS256) {
+        size_t n = mbedtls_pk_get_len(&s->pk);
+        if (n > sig_size)
+            return 1;
+        *sig_len = n;
+        return mbedtls_rsa_pkcs1_sign(mbedtls_pk_rsa(s->pk), rng, NULL,
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+                                      MBEDTLS_RSA_PRIVATE,
+#endif
+                                      md, (unsigned int)digest_len, digest, sig) == 0 ? 0 : 2;
+    }
+    /* ECDSA over the digest alone, as a token does; r || s, padded. */
+    mbedtls_ecp_keypair *ec = mbedtls_pk_ec(s->pk);
+    size_t coord = (mbedtls_pk_get_bitlen(&s->pk) + 7) / 8;
+    mbedtls_mpi r, t;
+    mbedtls_mpi_init(&r);
+    mbedtls_mpi_init(&t);
+    int rc = mbedtls_ecdsa_sign(&ec->PRIV(grp), &r, &t, &ec->PRIV(d), digest, digest_len, rng,
+                                NULL);
+    if (rc == 0)
+        rc = mbedtls_mpi_write_binary(&r, sig, coord) || mbedtls_mpi_write_binary(&t, sig + coord, coord);
+    mbedtls_mpi_free(&r);
+    mbedtls_mpi_free(&t);
+    *sig_len = 2 * coord;
+    return rc == 0 ? 0 : 3;
+}
+
+static void release_cb(void *userdata)
+{
+    ((signer *)userdata)->released++;
+}
+
+/* A new private key of type in s (made with the library, then taken out of
+ * it as PEM, which the test alone keeps) and the external key on it. */
+static acme_key *external_key(signer *s, int type)
+{
+    memset(s, 0, sizeof(*s));
+    mbedtls_pk_init(&s->pk);
+    acme_key *k = test_key(type);
+    char *pem = NULL;
+    REQUIRE_OK(acme_key_to_pem(k, &pem));
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+    REQUIRE(mbedtls_pk_parse_key(&s->pk, (unsigned char *)pem, strlen(pem) + 1, NULL, 0, rng,
+                                 NULL) == 0);
+#else
+    REQUIRE(mbedtls_pk_parse_key(&s->pk, (unsigned char *)pem, strlen(pem) + 1, NULL, 0) == 0);
+#endif
+    acme_free(pem);
+    acme_key_free(k);
+    int n = mbedtls_pk_write_pubkey_der(&s->pk, s->spki, sizeof(s->spki));
+    REQUIRE(n > 0);
+    memmove(s->spki, s->spki + sizeof(s->spki) - n, (size_t)n);
+    s->spki_len = (size_t)n;
+    acme_signer_ops ops;
+    REQUIRE_OK(acme_signer_ops_init(&ops, ACME_SIGNER_OPS_VERSION));
+    ops.sign = sign_cb;
+    ops.release = release_cb;
+    acme_key *ext = NULL;
+    REQUIRE_OK(acme_key_from_signer(&ext, s->spki, s->spki_len, &ops, s));
+    REQUIRE(acme_key_is_external(ext) == 1);
+    return ext;
+}
+
+static void signer_free(signer *s)
+{
+    mbedtls_pk_free(&s->pk);
+}
+
+/* The leaf's SubjectPublicKeyInfo is exactly the signer's. */
+static void check_leaf_key(const char *chain_pem, const signer *s, const char *what)
+{
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    REQUIRE(chain_pem &&
+            mbedtls_x509_crt_parse(&crt, (const unsigned char *)chain_pem, strlen(chain_pem) + 1) == 0);
+    unsigned char buf[1024];
+    int n = mbedtls_pk_write_pubkey_der(&crt.pk, buf, sizeof(buf));
+    CHECK_MSG(n > 0 && (size_t)n == s->spki_len &&
+                  memcmp(buf + sizeof(buf) - n, s->spki, s->spki_len) == 0,
+              "%s: the leaf's public key is not the signer's", what);
+    mbedtls_x509_crt_free(&crt);
+}
+
+static unsigned int env_port(const char *name)
+{
+    return (unsigned int)atoi(test_env(name));
+}
+
+/* Pebble's view of a serial: "Valid" or "Revoked" (management API). */
+static int pebble_says(const char *serial, const char *status)
+{
+    char path[256], want[64];
+    snprintf(path, sizeof(path), "/cert-status-by-serial/%s", serial);
+    snprintf(want, sizeof(want), "\"%s\"", status);
+    char *reply = test_pebble_mgmt_get(path);
+    int yes = reply && strstr(reply, want);
+    free(reply);
+    return yes;
+}
+
+static void test_protocol(void)
+{
+    acme_provider *p = test_provider(NULL);
+    signer acct;
+    acme_key *acct_key = external_key(&acct, ACME_KEY_EC256);
+    acme_account *a = test_account(p, acct_key);
+    CHECK_MSG(acct.calls > 0, "the account signer was never called");
+    char *url = strdup(acme_account_url(a));
+    acme_account *found = NULL;
+    REQUIRE_OK(acme_account_lookup(&found, p, acct_key));
+    CHECK_STR(acme_account_url(found), url);
+    acme_account_free(found);
+
+    acme_http_responder *http = NULL;
+    acme_solvers *solvers = NULL;
+    REQUIRE_OK(acme_solvers_new(&solvers));
+    REQUIRE_OK(acme_http_responder_start(&http, "127.0.0.1", env_port("ACME_TEST_HTTP_PORT")));
+    REQUIRE_OK(acme_solvers_add_http_responder(solvers, http));
+
+    /* One certificate per algorithm the signer contract names. */
+    static const int types[] = { ACME_KEY_EC256, ACME_KEY_EC384, ACME_KEY_RSA2048 };
+    static const char *const names[] = { "es256.signer.example", "es384.signer.example",
+                                          "rs256.signer.example" };
+    for (size_t i = 0; i < 3; i++) {
+        signer cs;
+        acme_key *cert_key = external_key(&cs, types[i]);
+        acme_order *o = NULL;
+        REQUIRE_OK(acme_order_new(&o, a));
+        REQUIRE_OK(acme_order_add_dns(o, names[i]));
+        int before = acct.calls;
+        CHECK_OK(acme_order_issue(o, solvers, cert_key));
+        CHECK_MSG(acct.calls > before, "%s: the account signer signed no request",
+                  names[i]);
+        CHECK_MSG(cs.calls == 1, "%s: the certificate signer was called %d times (the CSR)",
+                  names[i], cs.calls);
+        const char *pem = acme_order_certificate_pem(o);
+        CHECK(test_leaf_matches(pem, NULL, &names[i], 1) == 0);
+        check_leaf_key(pem, &cs, names[i]);
+        acme_order_free(o);
+        acme_key_free(cert_key);
+        CHECK(cs.released == 1);
+        signer_free(&cs);
+    }
+
+    /* Rollover to a second external key: the account answers to it alone. */
+    signer acct2;
+    acme_key *acct_key2 = external_key(&acct2, ACME_KEY_EC384);
+    CHECK_OK(acme_account_rollover(a, acct_key2));
+    CHECK(acct2.calls > 0);
+    CHECK(acme_account_key(a) == acct_key2);
+    REQUIRE_OK(acme_account_lookup(&found, p, acct_key2));
+    CHECK_STR(acme_account_url(found), url);
+    acme_account_free(found);
+    found = NULL;
+    CHECK(acme_account_lookup(&found, p, acct_key) != ACME_OK);
+    acme_account_free(found);
+
+    /* Revoke with an external certificate key (proof of possession). */
+    signer rs;
+    acme_key *rev_key = external_key(&rs, ACME_KEY_EC256);
+    acme_order *o = NULL;
+    const char *rev_name = "revoke.signer.example";
+    REQUIRE_OK(acme_order_new(&o, a));
+    REQUIRE_OK(acme_order_add_dns(o, rev_name));
+    REQUIRE_OK(acme_order_issue(o, solvers, rev_key));
+    char *pem = strdup(acme_order_certificate_pem(o));
+    acme_order_free(o);
+    acme_cert *c = NULL;
+    REQUIRE_OK(acme_cert_parse(&c, pem, strlen(pem), rev_key));
+    char *serial = strdup(acme_cert_serial(c));
+    acme_cert_free(c);
+    CHECK(pebble_says(serial, "Valid"));
+    int before = rs.calls;
+    CHECK_OK(acme_revoke_with_key(p, rev_key, pem, ACME_REASON_KEY_COMPROMISE));
+    CHECK(rs.calls == before + 1);
+    CHECK_MSG(pebble_says(serial, "Revoked"), "Pebble does not list %s as revoked", serial);
+    free(serial);
+    free(pem);
+    acme_key_free(rev_key);
+    signer_free(&rs);
+
+    acme_account_free(a);
+    acme_key_free(acct_key);
+    acme_key_free(acct_key2);
+    CHECK(acct.released == 1 && acct2.released == 1);
+    signer_free(&acct);
+    signer_free(&acct2);
+    acme_solvers_free(solvers);
+    acme_http_responder_stop(http);
+    free(url);
+    acme_provider_free(p);
+}
+
+int main(int argc, char **argv)
+{
+    const char *scenario = argc > 1 ? argv[1] : "protocol";
+    if (strcmp(scenario, "protocol") == 0)
+        test_protocol();
+    else {
+        fprintf(stderr, "unknown scenario %s\n", scenario);
+        return 2;
+    }
+    return check_done();
+}
