@@ -1,6 +1,7 @@
 /* RFC 7512 PKCS#11 URIs: see p11uri.h. */
 #include "p11uri.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,13 +53,9 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    static const char digits[] = "0123456789abcdef";
+    const char *p = c ? strchr(digits, tolower((unsigned char)c)) : NULL;
+    return p ? (int)(p - digits) : -1;
 }
 
 /* Percent-decode s[0..n) into a new buffer (NUL-terminated; *len without

@@ -9,18 +9,23 @@
 
 #include "unit.h"
 
+/* Parse a URI that must parse; 1 when it did. */
+static int parses(const char *uri, p11_uri *u)
+{
+    char err[256] = "";
+    int rc = p11_uri_parse(uri, u, err, sizeof(err));
+    CHECK_MSG(rc == 0, "%s: %s", uri, err);
+    return rc == 0;
+}
+
 static void good(void)
 {
     p11_uri u;
-    char err[256] = "";
     /* RFC 7512 section 3's example, with a query. */
-    int rc = p11_uri_parse("pkcs11:token=The%20Software%20PKCS%2311%20Softtoken;"
+    if (parses("pkcs11:token=The%20Software%20PKCS%2311%20Softtoken;"
                            "manufacturer=Snake%20Oil,%20Inc.;model=1.0;object=my-certificate;"
                            "type=cert;id=%69%95%3E%5C%F4%BD%EC%91;serial=?pin-source=file:"
-                           "/etc/token_pin",
-                           &u, err, sizeof(err));
-    CHECK_MSG(rc == 0, "%s", err);
-    if (rc == 0) {
+                           "/etc/token_pin", &u)) {
         CHECK_STR(u.attr[P11_ATTR_TOKEN], "The Software PKCS#11 Softtoken");
         CHECK_STR(u.attr[P11_ATTR_MANUFACTURER], "Snake Oil, Inc.");
         CHECK_STR(u.attr[P11_ATTR_MODEL], "1.0");
@@ -35,11 +40,8 @@ static void good(void)
     }
 
     /* What acmectl's README uses; an id holding NUL bytes is kept whole. */
-    rc = p11_uri_parse("pkcs11:token=acme;id=%00%01;type=private?module-path=/usr/lib/softhsm/"
-                       "libsofthsm2.so&pin-value=12%2634",
-                       &u, err, sizeof(err));
-    CHECK_MSG(rc == 0, "%s", err);
-    if (rc == 0) {
+    if (parses("pkcs11:token=acme;id=%00%01;type=private?module-path=/usr/lib/softhsm/"
+                       "libsofthsm2.so&pin-value=12%2634", &u)) {
         CHECK(u.id_len == 2 && u.id[0] == 0 && u.id[1] == 1);
         CHECK(u.type == P11_TYPE_PRIVATE);
         CHECK_STR(u.attr[P11_ATTR_MODULE_PATH], "/usr/lib/softhsm/libsofthsm2.so");
@@ -50,21 +52,18 @@ static void good(void)
 
     /* The bare scheme selects everything; the scheme is case-blind; empty
      * pieces and vendor attributes are skipped; hex digits in either case. */
-    CHECK(p11_uri_parse("pkcs11:", &u, err, sizeof(err)) == 0);
+    CHECK(parses("pkcs11:", &u));
     CHECK(u.type == P11_TYPE_ANY && !u.has_id && !u.attr[P11_ATTR_TOKEN]);
     p11_uri_free(&u);
-    rc = p11_uri_parse("PKCS11:;object=a%2fb%2F;;x-vendor=1;slot-id=7?x-foo=bar&&pin-source="
-                       "file:///run/pin",
-                       &u, err, sizeof(err));
-    CHECK_MSG(rc == 0, "%s", err);
-    if (rc == 0) {
+    if (parses("PKCS11:;object=a%2fb%2F;;x-vendor=1;slot-id=7?x-foo=bar&&pin-source="
+                       "file:///run/pin", &u)) {
         CHECK_STR(u.attr[P11_ATTR_OBJECT], "a/b/");
         CHECK(u.has_slot_id && u.slot_id == 7);
         CHECK_STR(p11_uri_pin_file(&u), "/run/pin");
         p11_uri_free(&u);
     }
     /* An empty id is an id (an object whose CKA_ID is empty). */
-    CHECK(p11_uri_parse("pkcs11:id=;library-version=2.6", &u, err, sizeof(err)) == 0);
+    CHECK(parses("pkcs11:id=;library-version=2.6", &u));
     CHECK(u.has_id && u.id_len == 0);
     CHECK_STR(u.attr[P11_ATTR_LIBRARY_VERSION], "2.6");
     p11_uri_free(&u);
