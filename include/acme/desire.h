@@ -189,6 +189,20 @@ ACME_API int acme_desire_set_force(acme_desire *d, const char *name, int on);
 ACME_API int acme_desire_set_reuse_key(acme_desire *d, const char *name, int on);
 
 /**
+ * Use the host's `key` as the account key, typically a host signer
+ * (acme_key_from_signer()) whose private half never enters the library.
+ * The desire keeps a reference. Ensure then recovers the key's account
+ * (onlyReturnExisting) or registers it, and the store keeps only the
+ * account URL, under the key's thumbprint (`accounts/CA/host-key-THUMBPRINT/`),
+ * never a key file; the desire's email and account_key_type are not used
+ * for the key. Call it before the first ensure.
+ * Errors: ACME_ERR_INVALID (NULL argument), ACME_ERR_STATE (the desire
+ * already has its account), recorded on the desire. Threads: like every
+ * call on the desire, not while another thread uses it. Since 1.0.
+ */
+ACME_API int acme_desire_set_account_key(acme_desire *d, acme_key *key);
+
+/**
  * Make the store hold a valid certificate for every wanted name: the flow
  * in the comment at the top of this header, with `parallel` names at once.
  * One failing name never stops the others. Returns ACME_OK when none

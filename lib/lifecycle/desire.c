@@ -58,6 +58,7 @@ struct acme_desire {
     want *wants;
     size_t nwants;
     acme_account *account;
+    acme_key *account_key; /* the host's (acme_desire_set_account_key), or NULL */
     pthread_mutex_t account_lock;
     pthread_mutex_t event_lock;
     acme__err err;
@@ -232,6 +233,7 @@ void acme_desire_free(acme_desire *d)
         want_clear(&d->wants[i]);
     free(d->wants);
     acme_account_free(d->account);
+    acme_key_free(d->account_key);
     acme_provider_free(d->provider);
     acme_store_free(d->store);
     acme_solvers_free(d->solvers);
@@ -433,6 +435,22 @@ int acme_desire_set_reuse_key(acme_desire *d, const char *name, int on)
 
 /* ---- account ---------------------------------------------------------------- */
 
+int acme_desire_set_account_key(acme_desire *d, acme_key *key)
+{
+    if (!d || !key)
+        return acme__fail(d ? &d->err : NULL, ACME_ERR_INVALID, "desire: NULL argument");
+    pthread_mutex_lock(&d->account_lock);
+    int started = d->account != NULL;
+    if (!started) {
+        acme_key_free(d->account_key);
+        d->account_key = acme__key_ref(key);
+    }
+    pthread_mutex_unlock(&d->account_lock);
+    return started ? acme__fail(&d->err, ACME_ERR_STATE,
+                                "desire: the account key is set before the first ensure")
+                   : ACME_OK;
+}
+
 static int ensure_account(acme_desire *d, acme__err *err)
 {
     pthread_mutex_lock(&d->account_lock);
@@ -448,8 +466,12 @@ static int ensure_account(acme_desire *d, acme__err *err)
         reg.eab_kid = d->eab_kid;
         reg.eab_hmac_key = d->eab_hmac_key;
         reg.eab_algorithm = d->eab_algorithm;
-        rc = acme__account_ensure(d->provider, d->store, d->email, &reg, d->o.account_key_type,
-                                  d->o.lock_timeout_s, &d->account, err);
+        rc = d->account_key
+                 ? acme__account_ensure_host(d->provider, d->store, d->account_key, &reg,
+                                             d->o.lock_timeout_s, &d->account, err)
+                 : acme__account_ensure(d->provider, d->store, d->email, &reg,
+                                        d->o.account_key_type, d->o.lock_timeout_s, &d->account,
+                                        err);
     }
     pthread_mutex_unlock(&d->account_lock);
     return rc;

@@ -83,6 +83,27 @@ static int write_url(acme_store *s, acme_provider *p, const char *json_key, cons
     return rc;
 }
 
+/* The account of key: loaded from url when the store knows it; else
+ * recovered (onlyReturnExisting) or registered with reg, and its URL stored
+ * as json_key. */
+static int account_of_key(acme_provider *p, acme_store *s, acme_key *key, const char *url,
+                          const char *json_key, const acme_account_options *reg,
+                          acme_account **out, acme__err *err)
+{
+    if (url)
+        return acme__account_load(out, p, key, url, err);
+    acme__err look = ACME__ERR_QUIET; /* "no account for this key" is an answer */
+    int rc = acme__account_lookup(out, p, key, &look);
+    if (rc == ACME_ERR_PROBLEM && acme_problem_is(look.problem, "accountDoesNotExist"))
+        rc = acme__account_register(out, p, key, reg, err);
+    else if (rc != ACME_OK)
+        acme__err_forward(err, &look);
+    acme__err_clear(&look);
+    if (rc == ACME_OK)
+        rc = write_url(s, p, json_key, acme_account_url(*out), err);
+    return rc;
+}
+
 int acme__account_ensure(acme_provider *p, acme_store *s, const char *email,
                          const acme_account_options *reg, int key_type,
                          unsigned int lock_timeout_s, acme_account **out, acme__err *err)
@@ -112,20 +133,8 @@ int acme__account_ensure(acme_provider *p, acme_store *s, const char *email,
         if (rc == ACME_ERR_NOT_FOUND)
             rc = ACME_OK;
     }
-    if (rc == ACME_OK && url) {
-        rc = acme__account_load(out, p, key, url, err);
-    } else if (rc == ACME_OK) {
-        /* A known key: recover its account before registering a new one. */
-        acme__err look = ACME__ERR_QUIET; /* "no account for this key" is an answer */
-        rc = acme__account_lookup(out, p, key, &look);
-        if (rc == ACME_ERR_PROBLEM && acme_problem_is(look.problem, "accountDoesNotExist"))
-            rc = acme__account_register(out, p, key, reg, err);
-        else if (rc != ACME_OK)
-            acme__err_forward(err, &look);
-        acme__err_clear(&look);
-        if (rc == ACME_OK)
-            rc = write_url(s, p, json_key, acme_account_url(*out), err);
-    }
+    if (rc == ACME_OK)
+        rc = account_of_key(p, s, key, url, json_key, reg, out, err);
     if (rc != ACME_OK) {
         acme_account_free(*out);
         *out = NULL;
@@ -177,6 +186,45 @@ int acme_account_restore(acme_account **out, acme_provider *p, acme_store *store
     acme_key_free(key);
     free(url);
     free(key_key);
+    free(json_key);
+    return rc;
+}
+
+int acme__account_ensure_host(acme_provider *p, acme_store *s, acme_key *key,
+                              const acme_account_options *reg, unsigned int lock_timeout_s,
+                              acme_account **out, acme__err *err)
+{
+    *out = NULL;
+    /* Keyed by the thumbprint: the store has no key file to find it by. */
+    char *thumb = NULL;
+    acme__buf jwk = ACME__BUF_INIT;
+    int rc = acme__key_append_jwk(key, &jwk);
+    if (rc == ACME_OK)
+        rc = acme__jwk_thumbprint(jwk.data, jwk.len, &thumb);
+    acme__buf_free(&jwk);
+    acme__buf seg = ACME__BUF_INIT;
+    if (rc == ACME_OK)
+        acme__buf_printf(&seg, "host-key-%s", thumb);
+    free(thumb);
+    char *dir = rc == ACME_OK && seg.data ? account_key_of(p, seg.data, NULL) : NULL;
+    char *json_key = dir ? account_key_of(p, seg.data, ACME__FILE_ACCOUNT) : NULL;
+    acme__buf_free(&seg);
+    rc = dir && json_key ? acme__store_lock_wait(s, dir, lock_timeout_s, err)
+                         : acme__fail(err, rc != ACME_OK ? rc : ACME_ERR_NOMEM,
+                                      "account: cannot name the host key's account");
+    if (rc == ACME_OK) {
+        char *url = NULL;
+        rc = read_url(s, json_key, &url, err);
+        if (rc == ACME_OK || rc == ACME_ERR_NOT_FOUND)
+            rc = account_of_key(p, s, key, url, json_key, reg, out, err);
+        if (rc != ACME_OK) {
+            acme_account_free(*out);
+            *out = NULL;
+        }
+        free(url);
+        acme__store_unlock(s, dir);
+    }
+    free(dir);
     free(json_key);
     return rc;
 }

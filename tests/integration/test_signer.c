@@ -6,9 +6,10 @@
  *             and whose leaves carry exactly the signer's public key; roll
  *             the account over to a second external key; revoke with an
  *             external certificate key (Pebble confirms)
- *   desire    a desire with an external account key and an external
- *             certificate key ensures a name; the state directory holds
- *             no private key file
+ *   desire    a desire with an external account key ensures names: the
+ *             account is registered once and found again by a second
+ *             desire on the same store, whose account directory holds the
+ *             URL and no key file
  * Run by the harness. */
 #include <dirent.h>
 #include <stdlib.h>
@@ -248,11 +249,105 @@ static void test_protocol(void)
     acme_provider_free(p);
 }
 
+/* Files under dir (recursively) whose name or content marks a private
+ * key; each is reported with its path relative to dir. */
+static size_t private_key_files(const char *dir, const char *rel, const char *skip)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir, rel);
+    DIR *dh = opendir(path);
+    if (!dh)
+        return 0;
+    size_t found = 0;
+    struct dirent *e;
+    while ((e = readdir(dh))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char sub[1024], full[2048];
+        snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+        snprintf(full, sizeof(full), "%s/%s", dir, sub);
+        struct stat st;
+        if (lstat(full, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (!skip || strcmp(sub, skip) != 0)
+                found += private_key_files(dir, sub, skip);
+            continue;
+        }
+        char *text = test_read_file(full);
+        if (strcmp(e->d_name, "key.pem") == 0 || (text && strstr(text, "PRIVATE KEY"))) {
+            fprintf(stderr, "  private key file: %s\n", sub);
+            found++;
+        }
+        free(text);
+    }
+    closedir(dh);
+    return found;
+}
+
+/* A desire whose account key is the host's: registered once, found again
+ * by a second desire on the same store, and no account key file stored. */
+static void test_desire(void)
+{
+    acme_provider *p = test_provider(NULL);
+    char *dir = test_tmpdir();
+    REQUIRE(dir);
+    acme_store *store = NULL;
+    REQUIRE_OK(acme_store_new_fs(&store, dir));
+    acme_http_responder *http = NULL;
+    acme_solvers *solvers = NULL;
+    REQUIRE_OK(acme_solvers_new(&solvers));
+    REQUIRE_OK(acme_http_responder_start(&http, "127.0.0.1", env_port("ACME_TEST_HTTP_PORT")));
+    REQUIRE_OK(acme_solvers_add_http_responder(solvers, http));
+
+    signer acct;
+    acme_key *acct_key = external_key(&acct, ACME_KEY_EC256);
+    acme_desire_options o;
+    test_desire_options(&o, "host-key@example.com");
+    char *url = NULL;
+    for (int round = 0; round < 2; round++) {
+        acme_desire *d = NULL;
+        REQUIRE_OK(acme_desire_new(&d, p, store, solvers, &o));
+        REQUIRE_OK(acme_desire_set_account_key(d, acct_key));
+        const char *name = round == 0 ? "desire.signer.example" : "again.signer.example";
+        REQUIRE_OK(acme_desire_add(d, NULL, &name, 1, ACME_KEY_EC256, NULL));
+        int before = acct.calls;
+        CHECK_OK(acme_desire_ensure(d));
+        CHECK_MSG(acct.calls > before, "round %d: the account signer signed nothing", round);
+        acme_account *a = NULL;
+        REQUIRE_OK(acme_desire_account(d, &a));
+        CHECK(acme_account_key(a) == acct_key);
+        if (round == 0)
+            url = strdup(acme_account_url(a));
+        else
+            CHECK_STR(acme_account_url(a), url); /* found again, not registered anew */
+        acme_account_free(a);
+        /* Too late once the account is there. */
+        CHECK_RC(acme_desire_set_account_key(d, acct_key), ACME_ERR_STATE);
+        acme_desire_free(d);
+    }
+    /* The account directory holds the URL and no key (the certificate
+     * keys, made by the library, are under certs/). */
+    CHECK_MSG(private_key_files(dir, "accounts", NULL) == 0, "an account key file was stored");
+    CHECK_MSG(private_key_files(dir, "", "certs") == 0, "a private key file outside certs/");
+    acme_key_free(acct_key);
+    CHECK(acct.released == 1);
+    signer_free(&acct);
+    free(url);
+    acme_store_free(store);
+    acme_solvers_free(solvers);
+    acme_http_responder_stop(http);
+    free(dir);
+    acme_provider_free(p);
+}
+
 int main(int argc, char **argv)
 {
     const char *scenario = argc > 1 ? argv[1] : "protocol";
     if (strcmp(scenario, "protocol") == 0)
         test_protocol();
+    else if (strcmp(scenario, "desire") == 0)
+        test_desire();
     else {
         fprintf(stderr, "unknown scenario %s\n", scenario);
         return 2;
