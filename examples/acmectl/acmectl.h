@@ -13,6 +13,7 @@
  *   solvers.c   standalone, webroot and hook solvers
  *   hook.c      running hook programs (challenge hooks, deploy hooks)
  *   revoke.c    revoke
+ *   token.c     keys in a PKCS#11 token (--account-key, --cert-key pkcs11:...)
  */
 #ifndef ACMECTL_H
 #define ACMECTL_H
@@ -271,6 +272,34 @@ typedef struct want_list {
 int wants_load(const char *path, want_list *out);
 void wants_free(want_list *l);
 
+/* ---- token.c ---------------------------------------------------------- */
+
+#define TOKEN_MAX_CERT_KEYS 16
+
+/* --account-key and --cert-key of issue, ensure and renew. */
+typedef struct token_opts {
+    const char *account_key;                     /* pkcs11: URI */
+    const char *cert_key[TOKEN_MAX_CERT_KEYS];   /* pkcs11: URI or NAME=pkcs11: URI */
+    size_t ncert_keys;
+} token_opts;
+
+enum { T_ACCOUNT_KEY = 6000, T_CERT_KEY };
+extern const opt_spec token_options[];
+/* Non-zero when spec is a pkcs11: URI. */
+int token_is_uri(const char *spec);
+/* Handle --account-key or --cert-key (checked, not opened); EXIT_OK or EXIT_USAGE. */
+int token_opt(token_opts *t, int id, const char *value);
+/* Open the key spec names: a pkcs11: URI, else a PEM key file. EXIT_OK and
+ * *out, or EXIT_USAGE / EXIT_FAIL after a message naming `what`. */
+int token_open_key(const char *what, const char *spec, acme_key **out);
+/* Open the token keys and hand them to the desire (after its certificates
+ * are added, before its account is used). */
+int token_apply(const token_opts *t, acme_desire *d);
+/* Non-zero when a rollover command line names token keys. */
+int token_rollover_wanted(int argc, char **argv);
+/* rollover --account-key pkcs11:OLD --new-key pkcs11:NEW */
+int cmd_token_rollover(cli *c, int argc, char **argv);
+
 /* ---- commands --------------------------------------------------------- */
 
 int cmd_register(cli *c, int argc, char **argv);
@@ -303,6 +332,7 @@ typedef struct batch_params {
     int no_www_base;
     const char *preferred_chain;
     solver_opts so;
+    token_opts tk;   /* --account-key, --cert-key (token.c) */
 } batch_params;
 
 enum { MODE_ISSUE, MODE_ENSURE, MODE_RENEW };

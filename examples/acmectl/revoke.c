@@ -69,8 +69,8 @@ static int revoke_file(cli *c, const char *email_opt, const char *cert_path,
     acme_key *key = NULL;
     acme_cert *cert = NULL;
     int rc = EXIT_OK;
-    if (key_path && acme_key_load_file(&key, key_path) != ACME_OK)
-        rc = usage_error("--cert-key %s: %s", key_path, acme_last_error());
+    if (key_path)
+        rc = token_open_key("--cert-key", key_path, &key);
     if (rc == EXIT_OK && acme_cert_parse(&cert, pem, strlen(pem), key) != ACME_OK)
         rc = usage_error("--cert %s: %s", cert_path, acme_last_error());
     const char *email = NULL;
