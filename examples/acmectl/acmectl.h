@@ -293,8 +293,15 @@ int token_opt(token_opts *t, int id, const char *value);
  * *out, or EXIT_USAGE / EXIT_FAIL after a message naming `what`. */
 int token_open_key(const char *what, const char *spec, acme_key **out);
 /* Open the token keys and hand them to the desire (after its certificates
- * are added, before its account is used). */
-int token_apply(const token_opts *t, acme_desire *d);
+ * are added, before its account is used): those of --account-key and
+ * --cert-key, which are remembered in store (NULL: not), and for the other
+ * names the certificate key remembered by an earlier run. */
+int token_apply(const token_opts *t, acme_desire *d, acme_store *store);
+/* Non-zero when store remembers a token key for certificate name. */
+int token_remembered(acme_store *store, const char *name);
+/* Open the token key remembered for name (if any) and hand it to the
+ * desire, which wants name; EXIT_OK when none is remembered. */
+int token_use_remembered(acme_desire *d, acme_store *store, const char *name);
 /* Non-zero when a rollover command line names token keys. */
 int token_rollover_wanted(int argc, char **argv);
 /* rollover --account-key pkcs11:OLD --new-key pkcs11:NEW */

@@ -343,7 +343,7 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
     for (size_t i = 0; rc == EXIT_OK && bp->force && i < acme_desire_count(d); i++)
         acme_desire_set_force(d, acme_desire_name(d, i), 1);
     if (rc == EXIT_OK)
-        rc = token_apply(&bp->tk, d);
+        rc = token_apply(&bp->tk, d, c->store);
     if (rc == EXIT_OK) {
         acme_account *account = NULL;
         if (acme_desire_account(d, &account) != ACME_OK)

@@ -7,7 +7,10 @@
  *   issue|ensure|renew ... --cert-key [NAME=]pkcs11:URI
  *       the certificate NAME (the only one of the run when NAME= is left
  *       out) gets the token's key: its CSR is signed in the token, and the
- *       state dir keeps the chain but no key file
+ *       state dir keeps the chain but no key file. The URI is remembered
+ *       (token-keys/cert/NAME in the state dir) unless it carries the PIN
+ *       itself (pin-value): later runs and `revoke NAME` find the key
+ *       without --cert-key
  *   rollover --account-key pkcs11:OLD --new-key pkcs11:NEW
  *       the account of the token key OLD switches to NEW
  *   revoke --cert FILE --cert-key pkcs11:URI
@@ -16,6 +19,7 @@
  * Without p11-kit at build time (meson -Dpkcs11=disabled, or p11-kit
  * missing), every one of these is a usage error saying so. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "acmectl.h"
@@ -99,7 +103,83 @@ int token_open_key(const char *what, const char *spec, acme_key **out)
     return rc;
 }
 
-int token_apply(const token_opts *t, acme_desire *d)
+/* Store key of the token URI remembered for certificate name. */
+static char *remembered_key(const char *name)
+{
+    static const char prefix[] = "token-keys/cert/";
+    size_t n = sizeof(prefix) + strlen(name);
+    char *key = xcalloc(n, 1);
+    snprintf(key, n, "%s%s", prefix, name);
+    return key;
+}
+
+/* Remember uri as name's certificate key, unless it holds the PIN: the
+ * state dir never keeps a PIN. A failure to remember only warns (the
+ * certificate is still issued; the next run needs --cert-key again). */
+static void remember(acme_store *store, const char *name, const char *uri)
+{
+    if (!store)
+        return;
+    if (strstr(uri, "pin-value=")) {
+        warn_msg("%s: the token URI is not remembered, as it holds the PIN (pin-value): give "
+                 "--cert-key again at each run, or use pin-source=file:PATH", name);
+        return;
+    }
+    char *key = remembered_key(name);
+    char *old = NULL;
+    size_t len = 0;
+    int same = acme_store_get(store, key, &old, &len) == ACME_OK && len == strlen(uri) &&
+               memcmp(old, uri, len) == 0;
+    acme_free(old);
+    if (!same && acme_store_put(store, key, uri, strlen(uri), 0) != ACME_OK)
+        warn_msg("%s: cannot remember the token URI: %s", name, acme_store_last_error(store));
+    else if (!same)
+        detail("%s: the token key's URI is remembered for later runs", name);
+    free(key);
+}
+
+/* The URI remembered for name (a new string), or NULL. */
+static char *remembered_uri(acme_store *store, const char *name)
+{
+    if (!store)
+        return NULL;
+    char *key = remembered_key(name);
+    char *data = NULL;
+    size_t len = 0;
+    char *uri = NULL;
+    if (acme_store_get(store, key, &data, &len) == ACME_OK) {
+        uri = xcalloc(len + 1, 1);
+        memcpy(uri, data, len);
+    }
+    acme_free(data);
+    free(key);
+    return uri;
+}
+
+int token_remembered(acme_store *store, const char *name)
+{
+    char *uri = remembered_uri(store, name);
+    free(uri);
+    return uri != NULL;
+}
+
+int token_use_remembered(acme_desire *d, acme_store *store, const char *name)
+{
+    char *uri = remembered_uri(store, name);
+    if (!uri)
+        return EXIT_OK;
+    char what[300];
+    snprintf(what, sizeof(what), "%s: the remembered token key", name);
+    acme_key *key = NULL;
+    int rc = token_open_key(what, uri, &key);
+    if (rc == EXIT_OK && acme_desire_set_key(d, name, key) != ACME_OK)
+        rc = fail_with(name, acme_desire_last_error(d), NULL);
+    acme_key_free(key);
+    free(uri);
+    return rc;
+}
+
+int token_apply(const token_opts *t, acme_desire *d, acme_store *store)
 {
     acme_key *key = NULL;
     int rc = EXIT_OK;
@@ -130,7 +210,21 @@ int token_apply(const token_opts *t, acme_desire *d)
             break;
         if (acme_desire_set_key(d, name, key) != ACME_OK)
             rc = fail_with(name, acme_desire_last_error(d), NULL);
+        else
+            remember(store, name, uri);
         acme_key_free(key);
+    }
+    /* The names not given a --cert-key: the token key of an earlier run. */
+    for (size_t j = 0; rc == EXIT_OK && j < acme_desire_count(d); j++) {
+        const char *name = acme_desire_name(d, j);
+        int given = 0;
+        for (size_t i = 0; i < t->ncert_keys && !given; i++) {
+            const char *spec = t->cert_key[i];
+            given = token_is_uri(spec) ||
+                    (strncmp(spec, name, strlen(name)) == 0 && spec[strlen(name)] == '=');
+        }
+        if (!given)
+            rc = token_use_remembered(d, store, name);
     }
     return rc;
 }

@@ -15,6 +15,10 @@ acmectl and the PKCS#11 signer (examples/pkcs11/):
     answers to that key (same URL) and issue works with it;
   - revoke --cert-key signs the revocation with the certificate's token key,
     and Pebble reports the certificate revoked;
+  - a --cert-key URI whose PIN comes from a file is remembered for its
+    name (never one holding pin-value): a later issue without --cert-key
+    renews with the same token key, and `revoke NAME --with-cert-key` signs
+    with it; a name whose URI was not remembered gets a clear refusal;
   - no file in the state dir holds a private key, and the certificate has
     no key file;
   - a wrong PIN, a URI that matches no key and a malformed URI fail with a
@@ -210,6 +214,10 @@ def scenario_enabled():
     t.check(not os.path.exists(key_file), "the certificate has no key file")
     t.check(pin not in open(os.path.join(state, "acmectl.conf")).read(),
             "the PIN is not remembered")
+    t.check("not remembered" in res.err and "pin-value" in res.err,
+            f"a URI holding the PIN is said not to be remembered: {res.err}")
+    t.check(not os.path.exists(os.path.join(state, "token-keys", "cert", name)),
+            "a URI holding the PIN is not stored")
 
     # The same account on the next run (the store knows the token key).
     res = t.acmectl("issue", name, "--force", "--account-key", acct1, "--cert-key", cert,
@@ -236,6 +244,30 @@ def scenario_enabled():
     res = t.acmectl("revoke", "--cert", chain, "--cert-key", cert, "--reason", "superseded",
                     state=state)
     t.check(t.revoked(serial), "Pebble reports the certificate revoked")
+
+    # A URI with its PIN in a file is remembered: the next runs need no
+    # --cert-key, for renewal and for revoke NAME --with-cert-key.
+    name2 = "tok2.example"
+    cert_file_pin = f"pkcs11:token=acme-test;id=%03;type=private{q_file}"
+    res = t.acmectl("issue", name2, "--account-key", acct2, "--cert-key", cert_file_pin,
+                    "--http-port", t.HTTP_PORT, state=state)
+    t.check(leaf_spki_der(res.lines()[0]) == spki["03"], f"{name2}: the token key")
+    record = os.path.join(state, "token-keys", "cert", name2)
+    t.check(os.path.exists(record) and open(record).read() == cert_file_pin,
+            f"{name2}: the URI is remembered")
+    res = t.acmectl("issue", name2, "--force", "--account-key", acct2,
+                    "--http-port", t.HTTP_PORT, state=state)
+    chain2 = res.lines()[0]
+    t.check(leaf_spki_der(chain2) == spki["03"],
+            "a renewal without --cert-key uses the remembered token key")
+    t.check(not os.path.exists(os.path.join(state, "certs", name2, "key.pem")),
+            "and writes no key file")
+    serial2 = t.serial_of(chain2)
+    res = t.acmectl("revoke", name2, "--with-cert-key", "--reason", "superseded", state=state)
+    t.check(t.revoked(serial2), "revoke NAME --with-cert-key signs with the remembered key")
+    # tok.example's URI held its PIN: nothing remembered, a clear refusal.
+    res = t.acmectl("revoke", name, "--with-cert-key", state=state, expect=1)
+    t.check("no token URI is remembered" in res.err, f"revoke without a URI: {res.err}")
 
     t.check(not private_key_files(state), "still no private key in the state dir")
 
