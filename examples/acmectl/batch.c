@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "acmectl.h"
 
@@ -243,13 +244,16 @@ static int any_stored(const cli *c)
     return found;
 }
 
+/* The chain's path, then the key's; no key line for a key in a token,
+ * which has no file. */
 static void print_paths(const cli *c, const char *name)
 {
     static const int files[] = { ACME_STORE_FILE_CHAIN, ACME_STORE_FILE_KEY };
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char *key = NULL, *path = NULL;
         if (acme_store_cert_key(name, files[i], &key) == ACME_OK &&
-            acme_store_path(c->store, key, &path) == ACME_OK)
+            acme_store_path(c->store, key, &path) == ACME_OK &&
+            (files[i] != ACME_STORE_FILE_KEY || access(path, F_OK) == 0))
             printf("%s\n", path);
         acme_free(key);
         acme_free(path);

@@ -205,6 +205,7 @@ def scenario_enabled():
                     t.EMAIL, "--agree-tos", "--http-port", t.HTTP_PORT, state=state)
     url = account_url(res)
     chain = res.lines()[0]
+    t.check(len(res.lines()) == 1, f"the chain's path alone, no key path: {res.out}")
     t.check(t.sans(chain) == {name}, f"the certificate names {name}")
     t.check(leaf_spki_der(chain) == spki["03"], "the leaf's public key is the token key's")
     t.check(leaf_spki_der(chain) != spki["01"], "and not the account key")
