@@ -2,13 +2,16 @@
 # Install what libacme needs on Debian 12 (run as root, or with sudo):
 # the build dependencies and the test CA (Pebble) always; with
 # --test-tools also valgrind, clang/libFuzzer, abigail-tools and doxygen
-# for the full test run. Used by tests/run-all.sh and examples/demo.sh.
+# for the full test run, and p11-kit (the optional PKCS#11 signer),
+# SoftHSM2 and OpenSC's pkcs11-tool for the token test (cli-pkcs11).
+# Used by tests/run-all.sh and examples/demo.sh.
 set -eu
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 extra=""
 [ "${1:-}" = "--test-tools" ] &&
-    extra="valgrind clang libfuzzer-14-dev libclang-rt-14-dev abigail-tools doxygen"
+    extra="valgrind clang libfuzzer-14-dev libclang-rt-14-dev abigail-tools doxygen
+           libp11-kit-dev p11-kit softhsm2 opensc"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086

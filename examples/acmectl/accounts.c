@@ -294,6 +294,8 @@ static int rollover(cli *c, acct_args *a)
 
 int cmd_rollover(cli *c, int argc, char **argv)
 {
+    if (token_rollover_wanted(argc, argv))
+        return cmd_token_rollover(c, argc, argv);
     return on_account(c, argc, argv, 0, 0, "", rollover);
 }
 

@@ -13,6 +13,7 @@
  *   solvers.c   standalone, webroot and hook solvers
  *   hook.c      running hook programs (challenge hooks, deploy hooks)
  *   revoke.c    revoke
+ *   token.c     keys in a PKCS#11 token (--account-key, --cert-key pkcs11:...)
  */
 #ifndef ACMECTL_H
 #define ACMECTL_H
@@ -278,6 +279,41 @@ typedef struct want_list {
 int wants_load(const char *path, want_list *out);
 void wants_free(want_list *l);
 
+/* ---- token.c ---------------------------------------------------------- */
+
+#define TOKEN_MAX_CERT_KEYS 16
+
+/* --account-key and --cert-key of issue, ensure and renew. */
+typedef struct token_opts {
+    const char *account_key;                     /* pkcs11: URI */
+    const char *cert_key[TOKEN_MAX_CERT_KEYS];   /* pkcs11: URI or NAME=pkcs11: URI */
+    size_t ncert_keys;
+} token_opts;
+
+enum { T_ACCOUNT_KEY = 6000, T_CERT_KEY };
+extern const opt_spec token_options[];
+/* Non-zero when spec is a pkcs11: URI. */
+int token_is_uri(const char *spec);
+/* Handle --account-key or --cert-key (checked, not opened); EXIT_OK or EXIT_USAGE. */
+int token_opt(token_opts *t, int id, const char *value);
+/* Open the key spec names: a pkcs11: URI, else a PEM key file. EXIT_OK and
+ * *out, or EXIT_USAGE / EXIT_FAIL after a message naming `what`. */
+int token_open_key(const char *what, const char *spec, acme_key **out);
+/* Open the token keys and hand them to the desire (after its certificates
+ * are added, before its account is used): those of --account-key and
+ * --cert-key, which are remembered in store (NULL: not), and for the other
+ * names the certificate key remembered by an earlier run. */
+int token_apply(const token_opts *t, acme_desire *d, acme_store *store);
+/* Non-zero when store remembers a token key for certificate name. */
+int token_remembered(acme_store *store, const char *name);
+/* Open the token key remembered for name (if any) and hand it to the
+ * desire, which wants name; EXIT_OK when none is remembered. */
+int token_use_remembered(acme_desire *d, acme_store *store, const char *name);
+/* Non-zero when a rollover command line names token keys. */
+int token_rollover_wanted(int argc, char **argv);
+/* rollover --account-key pkcs11:OLD --new-key pkcs11:NEW */
+int cmd_token_rollover(cli *c, int argc, char **argv);
+
 /* ---- commands --------------------------------------------------------- */
 
 int cmd_register(cli *c, int argc, char **argv);
@@ -313,6 +349,7 @@ typedef struct batch_params {
     const char *preferred_chain;
     unsigned int deadline_s; /* --deadline; 0: none */
     solver_opts so;
+    token_opts tk;   /* --account-key, --cert-key (token.c) */
 } batch_params;
 
 enum { MODE_ISSUE, MODE_ENSURE, MODE_RENEW };

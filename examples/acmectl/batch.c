@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "acmectl.h"
 
@@ -92,6 +93,8 @@ int batch_opt(batch_params *bp, int id, const char *value)
     default:
         if (id >= S_SOLVER && id <= S_LISTEN)
             return solver_opt(&bp->so, id, value);
+        if (id == T_ACCOUNT_KEY || id == T_CERT_KEY)
+            return token_opt(&bp->tk, id, value);
         return usage_error("internal: unknown option");
     }
 }
@@ -106,7 +109,8 @@ int batch_check_account(cli *c, const batch_params *bp, const char **email)
     if (!*email)
         return usage_error("no account e-mail: give --email EMAIL --agree-tos, or run "
                            "acmectl register EMAIL --agree-tos first");
-    if (!bp->agree_tos && !cli_account_stored(c, *email)) {
+    /* A token account key has no key file to find: the CA knows it or not. */
+    if (!bp->agree_tos && !bp->tk.account_key && !cli_account_stored(c, *email)) {
         error_msg("no account for %s at %s (run: acmectl register %s --agree-tos)", *email,
                   c->directory, *email);
         return EXIT_FAIL;
@@ -151,14 +155,14 @@ void batch_on_event(const acme_event *e, void *userdata)
         const char *chain = acme_event_chain_path(e) ? acme_event_chain_path(e)
                                                      : acme_event_chain_key(e);
         const char *key = acme_event_key_path(e) ? acme_event_key_path(e) : acme_event_key_key(e);
-        say("%s: saved chain %s and key %s", name, chain, key);
+        say("%s: saved chain %s and key %s", name, chain, key && *key ? key : "(in the token)");
         pthread_mutex_lock(&be->mu);
         be->deploys = xrealloc(be->deploys, be->ndeploys + 1, sizeof(*be->deploys));
         deploy_item *d = &be->deploys[be->ndeploys++];
         d->name = xstrdup(name);
         d->event = xstrdup(what);
         d->chain = xstrdup(chain);
-        d->key = xstrdup(key);
+        d->key = xstrdup(key ? key : ""); /* none for a key in a token */
         pthread_mutex_unlock(&be->mu);
         break;
     }
@@ -254,13 +258,16 @@ static int any_stored(const cli *c)
     return found;
 }
 
+/* The chain's path, then the key's; no key line for a key in a token,
+ * which has no file. */
 static void print_paths(const cli *c, const char *name)
 {
     static const int files[] = { ACME_STORE_FILE_CHAIN, ACME_STORE_FILE_KEY };
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char *key = NULL, *path = NULL;
         if (acme_store_cert_key(name, files[i], &key) == ACME_OK &&
-            acme_store_path(c->store, key, &path) == ACME_OK)
+            acme_store_path(c->store, key, &path) == ACME_OK &&
+            (files[i] != ACME_STORE_FILE_KEY || access(path, F_OK) == 0))
             printf("%s\n", path);
         acme_free(key);
         acme_free(path);
@@ -375,6 +382,8 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
     }
     for (size_t i = 0; rc == EXIT_OK && bp->force && i < acme_desire_count(d); i++)
         acme_desire_set_force(d, acme_desire_name(d, i), 1);
+    if (rc == EXIT_OK)
+        rc = token_apply(&bp->tk, d, c->store);
     if (rc == EXIT_OK) {
         acme_account *account = NULL;
         if (acme_desire_account(d, &account) != ACME_OK)
@@ -440,8 +449,8 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
 static int parse_batch_args(cli *c, int argc, char **argv, const opt_spec *own,
                             const opt_spec *shared, batch_params *bp, const char **wants_path)
 {
-    const opt_spec *const tables[] = { own, batch_options, solver_options, global_options, shared,
-                                       NULL };
+    const opt_spec *const tables[] = { own, batch_options, solver_options, global_options,
+                                       token_options, shared, NULL };
     arg_parser p;
     args_init(&p, argc, argv, 1, 1);
     const char *v;

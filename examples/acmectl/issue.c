@@ -171,7 +171,8 @@ static int run_csr(cli *c, const batch_params *bp, const char *csr, char **ids, 
         batch_desire_options(c, bp, email, &dopts);
         if (acme_desire_new(&d, c->provider, c->store, NULL, &dopts) != ACME_OK)
             rc = fail_with("desire", acme_last_error(), NULL);
-        else if (acme_desire_account(d, &account) != ACME_OK)
+        else if ((rc = token_apply(&bp->tk, d, c->store)) == EXIT_OK &&
+                 acme_desire_account(d, &account) != ACME_OK)
             rc = fail_with("account", acme_desire_last_error(d), acme_last_problem());
     }
     if (rc == EXIT_OK && bp->email)
@@ -238,7 +239,7 @@ int cmd_issue(cli *c, int argc, char **argv)
     batch_params_init(&bp);
     const char *name_opt = NULL, *csr_path = NULL, *out = NULL;
     const opt_spec *const tables[] = { issue_options, batch_options, new_options,
-                                       solver_options, global_options, NULL };
+                                       solver_options, global_options, token_options, NULL };
     arg_parser p;
     args_init(&p, argc, argv, 1, 1);
     char **ids = xcalloc((size_t)argc, sizeof(char *));
@@ -269,6 +270,8 @@ int cmd_issue(cli *c, int argc, char **argv)
     if (rc == EXIT_OK && name_opt && !cert_name_ok(name_opt))
         rc = usage_error("--name \"%s\" is not a usable certificate name (letters, digits, "
                          "\"._-@+\")", name_opt);
+    if (rc == EXIT_OK && csr_path && bp.tk.ncert_keys)
+        rc = usage_error("--cert-key does not go with --csr (the CSR's key is the host's)");
     if (rc == EXIT_OK && out && !csr_path)
         rc = usage_error("--out goes with --csr (without it the chain is kept in the state dir)");
     char *csr = NULL;

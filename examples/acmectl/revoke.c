@@ -2,8 +2,9 @@
  *
  *   acmectl revoke NAME [--reason R] [--with-cert-key]
  *       the stored certificate NAME, signed by the account key (or by the
- *       certificate's own key); the store records it and the next ensure
- *       or renew that still wants NAME orders a replacement
+ *       certificate's own key: in a token, the one issue remembered); the
+ *       store records it and the next ensure or renew that still wants
+ *       NAME orders a replacement
  *   acmectl revoke --cert FILE [--cert-key FILE] [--reason R]
  *       any certificate: signed by its own key with --cert-key (no account
  *       and no state dir needed), else by the account key; with --cert-key
@@ -92,8 +93,8 @@ static int revoke_file(cli *c, const char *email_opt, const char *cert_path,
     acme_key *key = NULL;
     acme_cert *cert = NULL;
     int rc = EXIT_OK;
-    if (key_path && acme_key_load_file(&key, key_path) != ACME_OK)
-        rc = usage_error("--cert-key %s: %s", key_path, acme_last_error());
+    if (key_path)
+        rc = token_open_key("--cert-key", key_path, &key);
     if (rc == EXIT_OK && acme_cert_parse(&cert, pem, strlen(pem), key) != ACME_OK)
         rc = usage_error("--cert %s: %s", cert_path, acme_last_error());
     const char *email = NULL;
@@ -177,6 +178,25 @@ static int revoke_name(cli *c, const char *email_opt, const char *name, int reas
     acme_desire *d = NULL;
     if (acme_desire_new(&d, c->provider, c->store, NULL, &o) != ACME_OK)
         return fail_with("desire", acme_last_error(), NULL);
+    /* A key in a token: the library needs it, and only issue knew its URI. */
+    if (token_remembered(c->store, name)) {
+        if (acme_desire_add_stored(d, NULL) != ACME_OK)
+            rc = fail_with("state", acme_desire_last_error(d), NULL);
+        else
+            rc = token_use_remembered(d, c->store, name);
+    } else if (with_cert_key) {
+        char *key_file = cli_cert_file(c, name, ACME_STORE_FILE_KEY);
+        if (key_file && access(key_file, F_OK) != 0) {
+            error_msg("%s: its key is not in the state dir (a token key?) and no token URI is "
+                      "remembered for it: revoke --cert FILE --cert-key pkcs11:URI", name);
+            rc = EXIT_FAIL;
+        }
+        free(key_file);
+    }
+    if (rc != EXIT_OK) {
+        acme_desire_free(d);
+        return rc;
+    }
     /* The serial, for the record (and for scripts, on stdout). */
     char *key = NULL;
     char *pem = NULL;

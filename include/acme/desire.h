@@ -7,7 +7,8 @@
  * For each wanted certificate, ensure walks this flow:
  *   no account key   -> make one, store it, register (or recover the
  *                       account by onlyReturnExisting when the key is known)
- *   no certificate   -> make a key and order
+ *   no certificate   -> make a key (or take the host's, acme_desire_set_key())
+ *                       and order
  *   certificate held -> renew when due: ARI (RFC 9773) when the CA offers
  *                       renewalInfo, else when less than a third of its
  *                       lifetime remains (half, under ten days); or when the
@@ -80,11 +81,19 @@ ACME_API int acme_event_get_type(const acme_event *e);
 ACME_API const char *acme_event_name(const acme_event *e);
 /** Store key of the certificate chain (current generation), or NULL for FAILED. Since 0.1. */
 ACME_API const char *acme_event_chain_key(const acme_event *e);
-/** Store key of the certificate's private key, or NULL for FAILED. Since 0.1. */
+/**
+ * Store key of the certificate's private key, or NULL for FAILED and for a
+ * name whose key is the host's (acme_desire_set_key(): no key is stored).
+ * Since 0.1.
+ */
 ACME_API const char *acme_event_key_key(const acme_event *e);
 /** Filesystem path of the chain's stable copy (filesystem store only), or NULL. Since 0.1. */
 ACME_API const char *acme_event_chain_path(const acme_event *e);
-/** Filesystem path of the key's stable copy (filesystem store only), or NULL. Since 0.1. */
+/**
+ * Filesystem path of the key's stable copy (filesystem store only), or
+ * NULL: for FAILED, another store, and a name whose key is the host's
+ * (acme_desire_set_key(): there is no key file). Since 0.1.
+ */
 ACME_API const char *acme_event_key_path(const acme_event *e);
 /** For FAILED and SKIPPED: the error code (negative); 0 otherwise. Since 0.1. */
 ACME_API int acme_event_error(const acme_event *e);
@@ -265,6 +274,36 @@ ACME_API int acme_desire_set_account_key(acme_desire *d, acme_key *key);
  */
 ACME_API int acme_desire_add_issuer(acme_desire *d, acme_provider *provider, const char *email,
                                     const char *eab_kid, const char *eab_hmac_key);
+
+/**
+ * Make the certificate key of the wanted certificate `name` the host's
+ * `key`, typically a host signer (acme_key_from_signer()) whose private
+ * half stays in a token, a TPM or a KMS; any acme_key will do. The desire
+ * keeps a reference (NULL drops it and returns the name to the key type
+ * given to acme_desire_add()). Adding `name` again keeps this setting.
+ *
+ * The key is never stored or exported: the name's stored generations hold
+ * the chain and metadata but no key file (a stable key copy left from an
+ * earlier stored key is removed), and its events have no key key or path
+ * (acme_event_key_key(), acme_event_key_path() give NULL). Every order
+ * for the name, renewals included, uses this same key: reuse_key and
+ * fresh_key_on_renewal do not apply; the key type is the key's own. The
+ * certificate is renewed at the next ensure when the key changes or when
+ * the stored certificate holds a key of the library's. A name whose
+ * stored certificate has a host key needs the key given again before any
+ * order (ACME_ERR_STATE for that name otherwise; nothing is replaced by a
+ * generated key), and for acme_desire_revoke() with the certificate key
+ * or for keyCompromise.
+ *
+ * A key recorded as revoked for keyCompromise in the store (by
+ * acme_desire_revoke(), under any name) is refused by ensure, for this name
+ * alone, before any request: ACME_ERR_INVALID with the reason.
+ *
+ * Errors: ACME_ERR_INVALID (NULL desire or name), ACME_ERR_NOT_FOUND
+ * (`name` is not wanted), recorded on the desire. Threads: like every call
+ * on the desire, not while another thread uses it. Since 1.0.
+ */
+ACME_API int acme_desire_set_key(acme_desire *d, const char *name, acme_key *key);
 
 /**
  * Make the store hold a valid certificate for every wanted name: the flow

@@ -14,7 +14,9 @@
  *   accounts/<ca>/<email>/account.json  {"url": ..., "directory": ...}
  *   certs/<name>/meta.json              names, key type, dates, ARI state,
  *                                       and the current generation N
- *   certs/<name>/<N>/key.pem            certificate key (secret)
+ *   certs/<name>/<N>/key.pem            certificate key (secret); none when
+ *                                       the key is the host's
+ *                                       (acme_desire_set_key())
  *   certs/<name>/<N>/chain.pem          leaf first, then intermediates
  *   certs/<name>/key.pem, chain.pem     copies of the current generation,
  *                                       at stable paths for web servers

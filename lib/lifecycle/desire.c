@@ -23,6 +23,7 @@
 #include "protocol/revoke.h"
 #include "crypto/key.h"
 #include "lifecycle/guard.h"
+#include "crypto/x509.h"
 #include "lifecycle/renewal.h"
 #include "solvers/solver.h"
 #include "store/cert_store.h"
@@ -48,6 +49,7 @@ typedef struct want {
     acme_solvers *solvers; /* a reference, or NULL */
     int force;
     int reuse_key; /* -1: as the desire's option says; else 0 or 1 */
+    acme_key *host_key; /* acme_desire_set_key: a reference, or NULL */
     /* outcome of the last ensure */
     int result;
     int error;
@@ -170,16 +172,17 @@ const acme_problem *acme_event_problem(const acme_event *e)
     return event_view(e)->problem;
 }
 
-/* Tell the host; events are serialised so its callback needs no lock. */
-static void emit(acme_desire *d, int type, const char *name, int error, const char *message,
-                 const acme_problem *problem)
+/* Tell the host; events are serialised so its callback needs no lock.
+ * no_key: the certificate's key is the host's, so no key file exists. */
+static void emit_event(acme_desire *d, int type, const char *name, int no_key, int error,
+                       const char *message, const acme_problem *problem)
 {
     if (!d->o.on_event)
         return;
     acme_event e = { type, name, NULL, NULL, NULL, NULL, error, message, problem };
     if (type != ACME_EVENT_FAILED && type != ACME_EVENT_SKIPPED) {
         e.chain_key = acme__store_cert_key(name, ACME__FILE_CHAIN);
-        e.key_key = acme__store_cert_key(name, ACME__FILE_KEY);
+        e.key_key = no_key ? NULL : acme__store_cert_key(name, ACME__FILE_KEY);
         if (e.chain_key && acme__store_path(d->store, e.chain_key, &e.chain_path, NULL) != ACME_OK)
             e.chain_path = NULL;
         if (e.key_key && acme__store_path(d->store, e.key_key, &e.key_path, NULL) != ACME_OK)
@@ -192,6 +195,15 @@ static void emit(acme_desire *d, int type, const char *name, int error, const ch
     free(e.key_key);
     acme_free(e.chain_path);
     acme_free(e.key_path);
+}
+
+static want *find_want(acme_desire *d, const char *name);
+
+static void emit(acme_desire *d, int type, const char *name, int error, const char *message,
+                 const acme_problem *problem)
+{
+    want *w = find_want(d, name);
+    emit_event(d, type, name, w && w->host_key, error, message, problem);
 }
 
 /* ---- setup --------------------------------------------------------------------- */
@@ -261,6 +273,7 @@ static void want_clear(want *w)
     acme__free_strv(w->ids, w->nids);
     acme_solvers_free(w->solvers);
     acme__problem_unref(w->problem);
+    acme_key_free(w->host_key);
     memset(w, 0, sizeof(*w));
 }
 
@@ -480,6 +493,19 @@ int acme_desire_set_force(acme_desire *d, const char *name, int on)
 int acme_desire_set_reuse_key(acme_desire *d, const char *name, int on)
 {
     return set_per_name(d, name, offsetof(want, reuse_key), on);
+}
+
+int acme_desire_set_key(acme_desire *d, const char *name, acme_key *key)
+{
+    if (!d || !name)
+        return acme__fail(d ? &d->err : NULL, ACME_ERR_INVALID, "desire: NULL argument");
+    want *w = find_want(d, name);
+    if (!w)
+        return acme__fail(&d->err, ACME_ERR_NOT_FOUND, "desire: no certificate called %s", name);
+    acme_key *old = w->host_key;
+    w->host_key = acme__key_ref(key);
+    acme_key_free(old);
+    return ACME_OK;
 }
 
 /* ---- account ---------------------------------------------------------------- */
@@ -752,6 +778,10 @@ typedef struct renewing {
 static int make_key(acme_desire *d, want *w, const renewing *rn, acme_key **key, acme__err *err)
 {
     const acme__stored_cert *c = rn->c;
+    if (w->host_key) {
+        *key = acme__key_ref(w->host_key); /* the same key at every renewal */
+        return ACME_OK;
+    }
     int reuse = w->reuse_key >= 0 ? w->reuse_key : d->o.reuse_key;
     int keep_key = c && reuse && !d->o.fresh_key_on_renewal && w->key_type == c->key_type;
     if (keep_key && rn->compromised) {
@@ -832,12 +862,44 @@ static int order_any(acme_desire *d, want *w, const renewing *rn, int64_t now, a
     return 1;
 }
 
+/* A host key recorded as compromised is refused before anything is sent:
+ * the library cannot make the host a new one. */
+static int host_key_usable(acme_desire *d, const want *w, acme__err *err)
+{
+    int compromised = 0;
+    int rc = w->host_key ? acme__compromised_check(d->store, w->host_key, &compromised, err)
+                         : ACME_OK;
+    if (rc == ACME_OK && compromised)
+        rc = acme__fail(err, ACME_ERR_INVALID,
+                        "%s: the host's certificate key was revoked for keyCompromise (recorded "
+                        "in the store under " ACME__COMPROMISED_DIR "/); give this name another "
+                        "key with acme_desire_set_key",
+                        w->name);
+    return rc;
+}
+
+/* Whether the stored chain's leaf holds key. */
+static int chain_holds(const char *chain_pem, acme_key *key)
+{
+    acme_cert *cert = NULL;
+    acme__err quiet = ACME__ERR_QUIET;
+    int rc = acme__cert_parse(&cert, chain_pem, strlen(chain_pem), key, &quiet);
+    acme__err_clear(&quiet);
+    acme_cert_free(cert);
+    return rc == ACME_OK;
+}
+
 static int ensure_want(acme_desire *d, want *w)
 {
     acme__err err = { 0 };
     char why[256] = "";
+    /* The key's type is the host key's when the host brings it. */
+    acme_key *host = w->host_key;
+    int key_type = host ? acme_key_get_type(host) : w->key_type;
+    int rc = host_key_usable(d, w, &err);
     /* With other issuers, the first one's account is made when it is asked. */
-    int rc = d->nissuers ? ACME_OK : ensure_account(d, &err);
+    if (rc == ACME_OK && !d->nissuers)
+        rc = ensure_account(d, &err);
     char *lock = acme__store_cert_key(w->name, NULL);
     if (rc == ACME_OK && !lock)
         rc = acme__fail(&err, ACME_ERR_NOMEM, "out of memory");
@@ -858,7 +920,9 @@ static int ensure_want(acme_desire *d, want *w)
     }
     if (rc == ACME_OK && !w->nids)
         rc = acme__fail(&err, ACME_ERR_INVALID, "%s: no identifiers wanted", w->name);
-    if (rc == ACME_OK && have)
+    /* A stored host-key certificate has no key of its own (c.key NULL): its
+     * key is the host's, checked above. */
+    if (rc == ACME_OK && have && c.key)
         rc = acme__compromised_check(d->store, c.key, &compromised, &err);
     int64_t now = now_of(d);
     if (rc == ACME_OK) {
@@ -876,9 +940,15 @@ static int ensure_want(acme_desire *d, want *w)
         } else if (!same_ids(w->ids, w->nids, c.ids, c.nids)) {
             due = 1;
             snprintf(why, sizeof(why), "the wanted names changed");
-        } else if (w->key_type != c.key_type) {
+        } else if (key_type != c.key_type) {
             due = 1;
             snprintf(why, sizeof(why), "the wanted key type changed");
+        } else if (host && !c.host_key) {
+            due = 1;
+            snprintf(why, sizeof(why), "the certificate key is now the host's");
+        } else if (host && !chain_holds(c.chain_pem, host)) {
+            due = 1;
+            snprintf(why, sizeof(why), "the host's certificate key changed");
         } else if (c.directory && issuer_of(d, c.directory) < 0) {
             /* E.g. staging then production: the host now wants this CA's. */
             due = 1;
@@ -913,6 +983,13 @@ static int ensure_want(acme_desire *d, want *w)
             set_outcome(w, ACME_RESULT_SKIPPED, skip_error, skip_why);
         skipped = r > 0;
     }
+    if (rc == ACME_OK && due && !skipped && !host && have && c.host_key)
+        /* Never a generated key in place of the host's without a word:
+         * the host forgot its key rather than meant to drop it. */
+        rc = acme__fail(&err, ACME_ERR_STATE,
+                        "%s: due (%s), but its certificate key is the host's and none was "
+                        "given (acme_desire_set_key)",
+                        w->name, why);
     if (rc == ACME_OK && due && !skipped) {
         acme__log(d->provider, ACME_LOG_INFO, "%s: ordering (%s)", w->name, why);
         acme_key *key = NULL;
@@ -930,7 +1007,8 @@ static int ensure_want(acme_desire *d, want *w)
             next.name = acme__strdup(w->name);
             next.ids = acme__strv_dup((const char *const *)w->ids, w->nids);
             next.nids = next.ids ? w->nids : 0;
-            next.key_type = w->key_type;
+            next.key_type = key_type;
+            next.host_key = host != NULL;
             next.generation = have ? c.generation : 0;
             next.revoked = -1;
             next.obtained_at = now;
@@ -1144,16 +1222,38 @@ int acme_desire_revoke(acme_desire *d, const char *name, int reason, int with_ce
         return acme__fail(&d->err, rc, "revoke: no stored certificate called %s", name);
     if (rc != ACME_OK)
         return rc;
+    /* A host-key certificate has no stored key: its key is the one the host
+     * set for the name, which must be the certificate's. */
+    acme_key *cert_key = c.key;
+    int host_key = c.host_key;
+    if (host_key) {
+        want *w = find_want(d, name);
+        cert_key = w ? w->host_key : NULL;
+        if (cert_key && !chain_holds(c.chain_pem, cert_key))
+            rc = acme__fail(&d->err, ACME_ERR_CERTIFICATE,
+                            "revoke: the key set for %s (acme_desire_set_key) is not the key of "
+                            "its certificate",
+                            name);
+        else if (!cert_key && (with_cert_key || reason == ACME_REASON_KEY_COMPROMISE))
+            rc = acme__fail(&d->err, ACME_ERR_STATE,
+                            "revoke: the certificate key of %s is the host's; give it with "
+                            "acme_desire_set_key to %s",
+                            name, with_cert_key ? "sign with it" : "record it as compromised");
+        if (rc != ACME_OK) {
+            acme__stored_free(&c);
+            return rc;
+        }
+    }
     /* A compromised key is recorded whatever the CA answers: a refusal (or
      * no answer) makes the key no safer. The request still goes out if
      * the record cannot be written. */
     acme__err record_err = { 0 };
     int record_rc = ACME_OK;
     if (reason == ACME_REASON_KEY_COMPROMISE)
-        record_rc = acme__compromised_add(d->store, c.key, name, c.serial, now_of(d),
+        record_rc = acme__compromised_add(d->store, cert_key, name, c.serial, now_of(d),
                                           &record_err);
     if (with_cert_key) {
-        rc = acme__revoke_with_key(d->provider, c.key, c.chain_pem, reason, &d->err);
+        rc = acme__revoke_with_key(d->provider, cert_key, c.chain_pem, reason, &d->err);
     } else {
         rc = ensure_account(d, &d->err); /* records its own failure */
         if (rc == ACME_OK) {
@@ -1171,6 +1271,6 @@ int acme_desire_revoke(acme_desire *d, const char *name, int reason, int with_ce
     }
     acme__stored_free(&c);
     if (rc == ACME_OK)
-        emit(d, ACME_EVENT_REVOKED, name, 0, NULL, NULL);
+        emit_event(d, ACME_EVENT_REVOKED, name, host_key, 0, NULL, NULL);
     return rc;
 }

@@ -73,6 +73,7 @@ static int meta_parse(acme__stored_cert *c, const char *key, const acme__buf *b,
     }
     if (rc == ACME_OK) {
         c->key_type = acme_key_type_from_name(kt);
+        c->host_key = acme__json_bool(v, "host_key", 0);
         c->generation = (unsigned long)gen;
         c->revoked = (int)int_or(v, "revoked", -1);
         c->obtained_at = int_or(v, "obtained_at", 0);
@@ -131,11 +132,13 @@ int acme__stored_load(acme_store *s, const char *name, acme__stored_cert *out, a
 
     char *key_key = current_key(out, ACME__FILE_KEY);
     char *chain_key = current_key(out, ACME__FILE_CHAIN);
-    rc = key_key && chain_key ? acme__store_read(s, key_key, &b, err)
-                              : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    if (!key_key || !chain_key)
+        rc = acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    else if (!out->host_key) /* a host key is the host's to bring */
+        rc = acme__store_read(s, key_key, &b, err);
     if (rc == ACME_ERR_NOT_FOUND)
         rc = corrupt(err, key_key, "the metadata names a key that is missing");
-    if (rc == ACME_OK) {
+    if (rc == ACME_OK && !out->host_key) {
         acme__err why = ACME__ERR_QUIET;
         if (acme__key_load_pem(&out->key, b.data, b.len, &why) != ACME_OK)
             rc = corrupt(err, key_key, why.msg);
@@ -150,7 +153,8 @@ int acme__stored_load(acme_store *s, const char *name, acme__stored_cert *out, a
             rc = acme__fail(err, ACME_ERR_NOMEM, "out of memory");
         acme__buf_free(&b);
     }
-    /* The chain must parse and hold the key: a mismatch is never used. */
+    /* The chain must parse and hold the key: a mismatch is never used.
+     * (A host key is checked against the chain by whoever brings it.) */
     if (rc == ACME_OK) {
         acme__err derr = { 0 };
         if (acme__stored_describe(out, &derr) != ACME_OK)
@@ -173,6 +177,8 @@ static int meta_write(acme_store *s, const acme__stored_cert *c, acme__err *err)
     acme__json_put_strings(&b, (const char *const *)c->ids, c->nids);
     acme__buf_printf(&b, ",\"key_type\":\"%s\",\"generation\":%lu", acme_key_type_name(c->key_type),
                      c->generation);
+    if (c->host_key)
+        acme__buf_puts(&b, ",\"host_key\":true");
     acme__buf_printf(&b, ",\"not_before\":%lld,\"not_after\":%lld,\"obtained_at\":%lld",
                      (long long)c->not_before, (long long)c->not_after,
                      (long long)c->obtained_at);
@@ -236,8 +242,18 @@ static int sync_copy(acme_store *s, const acme__stored_cert *c, const char *file
 int acme__stored_sync_copies(acme_store *s, const acme__stored_cert *c, acme__err *err)
 {
     /* Key first: a web server reloading between the two writes then sees a
-     * new key with the old chain only if it reads during this window. */
-    int rc = sync_copy(s, c, ACME__FILE_KEY, 1, err);
+     * new key with the old chain only if it reads during this window. A
+     * stable key copy beside a host key's chain would be a stale key that
+     * no longer matches: it goes. */
+    int rc;
+    if (c->host_key) {
+        char *key = acme__store_cert_key(c->name, ACME__FILE_KEY);
+        rc = key ? acme__store_remove(s, key, err)
+                 : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+        free(key);
+    } else {
+        rc = sync_copy(s, c, ACME__FILE_KEY, 1, err);
+    }
     if (rc == ACME_OK)
         rc = sync_copy(s, c, ACME__FILE_CHAIN, 0, err);
     return rc;
@@ -276,15 +292,18 @@ int acme__stored_save_new(acme_store *s, acme__stored_cert *c, acme__err *err)
     unsigned long old = c->generation;
     c->generation = old + 1;
     char *pem = NULL;
-    int rc = acme__key_to_pem(c->key, &pem, err);
+    /* A host key is never exported: its generation is the chain alone. */
+    int rc = c->host_key ? ACME_OK : acme__key_to_pem(c->key, &pem, err);
     if (rc != ACME_OK) {
         c->generation = old;
         return rc;
     }
     char *key_key = current_key(c, ACME__FILE_KEY);
     char *chain_key = current_key(c, ACME__FILE_CHAIN);
-    rc = key_key && chain_key ? acme__store_write(s, key_key, pem, strlen(pem), 1, err)
-                              : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    if (!key_key || !chain_key)
+        rc = acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    else if (pem)
+        rc = acme__store_write(s, key_key, pem, strlen(pem), 1, err);
     acme__free_secret_str(pem);
     if (rc == ACME_OK)
         rc = acme__store_write(s, chain_key, c->chain_pem, strlen(c->chain_pem), 0, err);

@@ -16,6 +16,10 @@ typedef struct acme__stored_cert {
     char **ids;           /* identifiers as wanted ("*.x" for wildcards; IPs as text) */
     size_t nids;
     int key_type;
+    /* Non-zero: the certificate key is the host's (acme_desire_set_key):
+     * its generations hold a chain and no key file, and key is NULL after
+     * a load (the caller brings the host's key). */
+    int host_key;
     unsigned long generation;
     int64_t not_before;
     int64_t not_after;
@@ -34,21 +38,25 @@ typedef struct acme__stored_cert {
     acme_key *key;
 } acme__stored_cert;
 
-/* Load name's metadata and current key and chain. ACME_ERR_NOT_FOUND when
+/* Load name's metadata and current key and chain (the chain alone for a
+ * host key). ACME_ERR_NOT_FOUND when
  * nothing is stored; ACME_ERR_CORRUPT naming the store key when something
  * is unreadable or inconsistent (the data is left untouched). */
 int acme__stored_load(acme_store *s, const char *name, acme__stored_cert *out, acme__err *err);
 
 /* Store c->key and c->chain_pem as generation c->generation + 1 and make it
  * current (metadata written last); then refresh the stable copies and drop
- * older generations. Updates c->generation. */
+ * older generations. Updates c->generation. With c->host_key, no key is
+ * written (c->key, the host's, only checks the chain). */
 int acme__stored_save_new(acme_store *s, acme__stored_cert *c, acme__err *err);
 
 /* Rewrite only the metadata (ARI state, revocation). */
 int acme__stored_save_meta(acme_store *s, const acme__stored_cert *c, acme__err *err);
 
 /* Make the stable copies (certs/<name>/key.pem, chain.pem) equal to the
- * current generation if they are not (after a crash between the two). */
+ * current generation if they are not (after a crash between the two). With
+ * c->host_key there is no key copy: one left from an earlier generation
+ * (a stored key then) is removed. */
 int acme__stored_sync_copies(acme_store *s, const acme__stored_cert *c, acme__err *err);
 
 /* Fill names/dates/serial/ARI id from c->chain_pem. */

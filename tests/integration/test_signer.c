@@ -9,7 +9,11 @@
  *   desire    a desire with an external account key ensures names: the
  *             account is registered once and found again by a second
  *             desire on the same store, whose account directory holds the
- *             URL and no key file
+ *             URL and no key file; then a desire whose certificate key is
+ *             the host's too (acme_desire_set_key) obtains and renews a
+ *             name with that one key, stores no private key anywhere,
+ *             refuses to replace it by a generated key, revokes with it
+ *             (keyCompromise) and then refuses it before any request
  * Run by the harness. */
 #include <dirent.h>
 #include <stdlib.h>
@@ -285,20 +289,47 @@ static size_t private_key_files(const char *dir, const char *rel, const char *sk
     return found;
 }
 
+/* What a desire test runs on: Pebble, a fresh filesystem store, and the
+ * http-01 responder. */
+typedef struct desire_env {
+    acme_provider *p;
+    char *dir;
+    acme_store *store;
+    acme_http_responder *http;
+    acme_solvers *solvers;
+} desire_env;
+
+static void env_open(desire_env *env)
+{
+    memset(env, 0, sizeof(*env));
+    env->p = test_provider(NULL);
+    REQUIRE((env->dir = test_tmpdir()));
+    REQUIRE_OK(acme_store_new_fs(&env->store, env->dir));
+    REQUIRE_OK(acme_solvers_new(&env->solvers));
+    REQUIRE_OK(acme_http_responder_start(&env->http, "127.0.0.1",
+                                         env_port("ACME_TEST_HTTP_PORT")));
+    REQUIRE_OK(acme_solvers_add_http_responder(env->solvers, env->http));
+}
+
+static void env_close(desire_env *env)
+{
+    acme_store_free(env->store);
+    acme_solvers_free(env->solvers);
+    acme_http_responder_stop(env->http);
+    free(env->dir);
+    acme_provider_free(env->p);
+}
+
 /* A desire whose account key is the host's: registered once, found again
  * by a second desire on the same store, and no account key file stored. */
 static void test_desire(void)
 {
-    acme_provider *p = test_provider(NULL);
-    char *dir = test_tmpdir();
-    REQUIRE(dir);
-    acme_store *store = NULL;
-    REQUIRE_OK(acme_store_new_fs(&store, dir));
-    acme_http_responder *http = NULL;
-    acme_solvers *solvers = NULL;
-    REQUIRE_OK(acme_solvers_new(&solvers));
-    REQUIRE_OK(acme_http_responder_start(&http, "127.0.0.1", env_port("ACME_TEST_HTTP_PORT")));
-    REQUIRE_OK(acme_solvers_add_http_responder(solvers, http));
+    desire_env env;
+    env_open(&env);
+    acme_provider *p = env.p;
+    acme_store *store = env.store;
+    acme_solvers *solvers = env.solvers;
+    const char *dir = env.dir;
 
     signer acct;
     acme_key *acct_key = external_key(&acct, ACME_KEY_EC256);
@@ -334,11 +365,133 @@ static void test_desire(void)
     CHECK(acct.released == 1);
     signer_free(&acct);
     free(url);
-    acme_store_free(store);
-    acme_solvers_free(solvers);
-    acme_http_responder_stop(http);
-    free(dir);
-    acme_provider_free(p);
+    env_close(&env);
+}
+
+/* What the events of a desire said. */
+typedef struct seen {
+    int events;
+    int with_key; /* events that named a key file */
+    char chain_path[1024];
+} seen;
+
+static void on_event(const acme_event *e, void *userdata)
+{
+    seen *s = userdata;
+    if (acme_event_get_type(e) == ACME_EVENT_FAILED)
+        return;
+    s->events++;
+    if (acme_event_key_key(e) || acme_event_key_path(e))
+        s->with_key++;
+    if (acme_event_chain_path(e))
+        snprintf(s->chain_path, sizeof(s->chain_path), "%s", acme_event_chain_path(e));
+}
+
+static char *serial_of(const char *pem)
+{
+    acme_cert *c = NULL;
+    REQUIRE(pem);
+    REQUIRE_OK(acme_cert_parse(&c, pem, strlen(pem), NULL));
+    char *serial = strdup(acme_cert_serial(c));
+    acme_cert_free(c);
+    return serial;
+}
+
+/* Both keys the host's: the certificate key is used as it is for the first
+ * order and for every renewal, and no private key is ever written. */
+static void test_desire_host_key(void)
+{
+    desire_env env;
+    env_open(&env);
+
+    signer acct, cs;
+    acme_key *acct_key = external_key(&acct, ACME_KEY_EC256);
+    /* P-384 while the name asks for P-256: the host's key decides. */
+    acme_key *cert_key = external_key(&cs, ACME_KEY_EC384);
+    seen ev;
+    memset(&ev, 0, sizeof(ev));
+    acme_desire_options o;
+    test_desire_options(&o, "cert-host-key@example.com");
+    o.on_event = on_event;
+    o.event_userdata = &ev;
+    const char *name = "hostkey.signer.example";
+    acme_desire *d = NULL;
+    REQUIRE_OK(acme_desire_new(&d, env.p, env.store, env.solvers, &o));
+    REQUIRE_OK(acme_desire_set_account_key(d, acct_key));
+    CHECK_RC(acme_desire_set_key(d, name, cert_key), ACME_ERR_NOT_FOUND); /* not wanted yet */
+    REQUIRE_OK(acme_desire_add(d, NULL, &name, 1, ACME_KEY_EC256, NULL));
+    REQUIRE_OK(acme_desire_set_key(d, name, cert_key));
+
+    CHECK_OK(acme_desire_ensure(d));
+    CHECK(acme_desire_result(d, 0) == ACME_RESULT_OBTAINED);
+    CHECK_MSG(cs.calls == 1, "the certificate signer signed %d times (the CSR)", cs.calls);
+    CHECK(ev.events == 1 && ev.with_key == 0);
+    char *chain = test_read_file(ev.chain_path);
+    check_leaf_key(chain, &cs, "obtained");
+    char *serial1 = serial_of(chain);
+    free(chain);
+
+    /* Forced renewal: the same host key again, no fresh one. */
+    REQUIRE_OK(acme_desire_set_force(d, name, 1));
+    CHECK_OK(acme_desire_ensure(d));
+    CHECK(acme_desire_result(d, 0) == ACME_RESULT_RENEWED);
+    CHECK_MSG(cs.calls == 2, "the renewal did not sign with the host key (%d)", cs.calls);
+    CHECK(ev.events == 2 && ev.with_key == 0);
+    chain = test_read_file(ev.chain_path);
+    check_leaf_key(chain, &cs, "renewed");
+    char *serial2 = serial_of(chain);
+    free(chain);
+    CHECK_MSG(strcmp(serial1, serial2) != 0, "the renewal stored the same certificate");
+    CHECK_MSG(private_key_files(env.dir, "", NULL) == 0, "a private key file was stored");
+    acme_desire_free(d);
+
+    /* As a CLI's renew: the stored names, the host key not given. Not due:
+     * nothing to do; forced: refused, and the stored chain stays. */
+    REQUIRE_OK(acme_desire_new(&d, env.p, env.store, env.solvers, &o));
+    REQUIRE_OK(acme_desire_set_account_key(d, acct_key));
+    size_t n = 0;
+    REQUIRE_OK(acme_desire_add_stored(d, &n));
+    CHECK(n == 1);
+    CHECK_OK(acme_desire_ensure(d));
+    CHECK(acme_desire_result(d, 0) == ACME_RESULT_NOT_DUE);
+    REQUIRE_OK(acme_desire_set_force(d, name, 1));
+    CHECK_RC(acme_desire_ensure(d), ACME_ERR_STATE);
+    CHECK_MSG(strstr(acme_desire_message(d, 0), "acme_desire_set_key") != NULL, "message: %s",
+              acme_desire_message(d, 0));
+    CHECK(cs.calls == 2);
+    CHECK_MSG(private_key_files(env.dir, "", NULL) == 0, "a key was generated in place of the host's");
+    /* Revoking with the certificate key needs the host key. */
+    CHECK_RC(acme_desire_revoke(d, name, ACME_REASON_KEY_COMPROMISE, 1), ACME_ERR_STATE);
+    CHECK(pebble_says(serial2, "Valid"));
+
+    /* With the key: revoked for keyCompromise, signed by the host key. */
+    REQUIRE_OK(acme_desire_set_key(d, name, cert_key));
+    CHECK_OK(acme_desire_revoke(d, name, ACME_REASON_KEY_COMPROMISE, 1));
+    CHECK_MSG(cs.calls == 3, "the revocation was not signed by the host key (%d)", cs.calls);
+    CHECK_MSG(pebble_says(serial2, "Revoked"), "Pebble does not list %s as revoked", serial2);
+    CHECK(ev.events == 3 && ev.with_key == 0);
+
+    /* The key is recorded as compromised: ensure refuses it before any
+     * request (neither signer is called: no order, nothing signed). */
+    int acct_before = acct.calls;
+    CHECK_RC(acme_desire_ensure(d), ACME_ERR_INVALID);
+    CHECK(acme_desire_result(d, 0) == ACME_RESULT_FAILED);
+    CHECK_MSG(strstr(acme_desire_message(d, 0), "keyCompromise") != NULL, "message: %s",
+              acme_desire_message(d, 0));
+    CHECK_MSG(acct.calls == acct_before && cs.calls == 3,
+              "a request was signed for a compromised host key");
+    CHECK_MSG(private_key_files(env.dir, "", NULL) == 0, "a private key file was stored");
+    acme_desire_free(d);
+
+    CHECK(cs.released == 0); /* the host's own reference */
+    acme_key_free(cert_key);
+    acme_key_free(acct_key);
+    CHECK(acct.released == 1 && cs.released == 1);
+    signer_free(&acct);
+    signer_free(&cs);
+    free(serial1);
+    free(serial2);
+    env_close(&env);
 }
 
 int main(int argc, char **argv)
@@ -346,8 +499,10 @@ int main(int argc, char **argv)
     const char *scenario = argc > 1 ? argv[1] : "protocol";
     if (strcmp(scenario, "protocol") == 0)
         test_protocol();
-    else if (strcmp(scenario, "desire") == 0)
+    else if (strcmp(scenario, "desire") == 0) {
         test_desire();
+        test_desire_host_key();
+    }
     else {
         fprintf(stderr, "unknown scenario %s\n", scenario);
         return 2;
