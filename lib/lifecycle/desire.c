@@ -479,6 +479,15 @@ static const char *want_profile(const acme_desire *d, const want *w, int *mandat
     return w->profile_set ? w->profile : d->profile;
 }
 
+/* draft-ietf-acme-profiles: the directory says which profiles there are,
+ * so a required one that is missing fails w before any request. */
+static int profile_refused(const acme_desire *d, const want *w)
+{
+    int mandatory;
+    const char *profile = want_profile(d, w, &mandatory);
+    return profile && mandatory && !acme_provider_has_profile(d->provider, profile);
+}
+
 /* ---- account ---------------------------------------------------------------- */
 
 int acme_desire_set_account_key(acme_desire *d, acme_key *key)
@@ -638,9 +647,7 @@ static int ensure_want(acme_desire *d, want *w)
     int profile_mandatory;
     const char *profile = want_profile(d, w, &profile_mandatory);
     int rc = ACME_OK;
-    /* draft-ietf-acme-profiles: the directory says which profiles there
-     * are, so a required one that is missing fails before any request. */
-    if (profile && profile_mandatory && !acme_provider_has_profile(d->provider, profile))
+    if (profile_refused(d, w))
         rc = acme__fail(&err, ACME_ERR_UNSUPPORTED,
                         "%s: the CA offers no profile \"%s\", which is required", w->name,
                         profile);
@@ -842,9 +849,13 @@ int acme_desire_ensure(acme_desire *d)
         return acme__fail(NULL, ACME_ERR_INVALID, "desire: NULL handle");
     for (size_t i = 0; i < d->nwants; i++)
         set_outcome(&d->wants[i], ACME_RESULT_NONE, 0, NULL);
-    /* The account first, once: every certificate needs it. */
+    /* The account first, once: every certificate needs it, unless none
+     * can be ordered at all. */
+    size_t orderable = 0;
+    for (size_t i = 0; i < d->nwants; i++)
+        orderable += !profile_refused(d, &d->wants[i]);
     acme__err err = { 0 };
-    int rc = ensure_account(d, &err);
+    int rc = orderable ? ensure_account(d, &err) : ACME_OK;
     if (rc != ACME_OK) {
         for (size_t i = 0; i < d->nwants; i++) {
             set_outcome(&d->wants[i], ACME_RESULT_FAILED, rc, err.msg);
