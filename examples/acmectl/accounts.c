@@ -96,7 +96,7 @@ static int parse(cli *c, int argc, char **argv, const opt_spec *own, size_t min,
 }
 
 /* Resolve the state, connect, open the store and restore the account. */
-static int open_account(cli *c, const char *email_opt, acme_account **out, const char **email)
+int open_account(cli *c, const char *email_opt, acme_account **out, const char **email)
 {
     int rc = cli_resolve(c);
     if (rc == EXIT_OK)

@@ -261,6 +261,8 @@ typedef struct want {
     size_t nids;
     int key_type;      /* 0: the command's default */
     int reuse_key;     /* WANT_REUSE_*: reuse-key= of the want file */
+    const char *profile; /* profile= (mandatory) or prefer-profile=; NULL: the command's */
+    int profile_mandatory;
     solver_conf sc;    /* unset members: the command's */
     char *where;       /* "FILE:LINE" */
     char **strings;    /* storage behind sc's borrowed strings */
@@ -317,6 +319,11 @@ int cmd_token_rollover(cli *c, int argc, char **argv);
 /* ---- commands --------------------------------------------------------- */
 
 int cmd_register(cli *c, int argc, char **argv);
+int cmd_directory(cli *c, int argc, char **argv);
+int cmd_persist_record(cli *c, int argc, char **argv);
+/* Resolve the state, connect, open the store and restore the account of
+ * email_opt (NULL: the remembered one) (accounts.c). */
+int open_account(cli *c, const char *email_opt, acme_account **out, const char **email);
 int cmd_account(cli *c, int argc, char **argv);
 int cmd_recover(cli *c, int argc, char **argv);
 int cmd_update_contact(cli *c, int argc, char **argv);
@@ -333,7 +340,7 @@ int cmd_status(cli *c, int argc, char **argv);
 enum {
     B_EMAIL = 3000, B_AGREE_TOS, B_EAB_KID, B_EAB_HMAC_KEY, B_PARALLEL, B_DEPLOY_HOOK, B_FORCE,
     B_NO_WWW_BASE, B_PREFERRED_CHAIN, B_WANTS, B_CSR, B_OUT, B_NAME, B_REUSE_KEY, B_DEADLINE,
-    B_RESET
+    B_RESET, B_PROFILE, B_PREFER_PROFILE
 };
 
 typedef struct batch_params {
@@ -348,6 +355,8 @@ typedef struct batch_params {
     int no_www_base;
     const char *preferred_chain;
     unsigned int deadline_s; /* --deadline; 0: none */
+    const char *profile;   /* --profile (mandatory) or --prefer-profile */
+    int profile_mandatory;
     solver_opts so;
     token_opts tk;   /* --account-key, --cert-key (token.c) */
 } batch_params;

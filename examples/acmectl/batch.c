@@ -2,8 +2,8 @@
  *
  *   ensure --wants FILE|DIR   every wanted certificate: issued when
  *                             missing, renewed when due (ARI or the
- *                             lifetime rule), reissued when its names or
- *                             key type changed
+ *                             lifetime rule), reissued when its names,
+ *                             key type or profile changed
  *   renew                     the same over every certificate already in
  *                             the state dir, with the names it has
  *
@@ -84,6 +84,14 @@ int batch_opt(batch_params *bp, int id, const char *value)
         return EXIT_OK;
     case B_NO_WWW_BASE:
         bp->no_www_base = 1;
+        return EXIT_OK;
+    case B_PROFILE:
+    case B_PREFER_PROFILE:
+        if (!*value)
+            return usage_error("--%s needs a profile name", id == B_PROFILE ? "profile"
+                                                                          : "prefer-profile");
+        bp->profile = value;
+        bp->profile_mandatory = id == B_PROFILE;
         return EXIT_OK;
     case B_PREFERRED_CHAIN:
         if (!*value)
@@ -314,6 +322,18 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
         return rc;
     if ((rc = batch_check_ca(c, bp, email)) != EXIT_OK)
         return rc;
+    /* A required profile the directory does not list: refused before the
+     * account or any order costs a request. */
+    for (size_t i = 0; wants && i < wants->n; i++) {
+        const want *w = &wants->v[i];
+        const char *profile = w->profile ? w->profile : bp->profile;
+        int mandatory = w->profile ? w->profile_mandatory : bp->profile_mandatory;
+        if (profile && mandatory && !acme_provider_has_profile(c->provider, profile)) {
+            error_msg("%s: %s offers no profile \"%s\" (acmectl directory lists them; "
+                      "--prefer-profile orders without it)", w->where, c->directory, profile);
+            return EXIT_FAIL;
+        }
+    }
     if ((rc = cli_open_store(c)) != EXIT_OK)
         return rc;
 
@@ -371,6 +391,11 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
             rc = fail_with(w->where, acme_desire_last_error(d), NULL);
         if (rc == EXIT_OK && w->reuse_key != WANT_REUSE_UNSET &&
             acme_desire_set_reuse_key(d, w->name, w->reuse_key == WANT_REUSE_YES) != ACME_OK)
+            rc = fail_with(w->where, acme_desire_last_error(d), NULL);
+        /* The want's profile, else the command's; none lets the CA choose. */
+        const char *profile = w->profile ? w->profile : bp->profile;
+        int mandatory = w->profile ? w->profile_mandatory : bp->profile_mandatory;
+        if (rc == EXIT_OK && acme_desire_set_profile(d, w->name, profile, mandatory) != ACME_OK)
             rc = fail_with(w->where, acme_desire_last_error(d), NULL);
     }
     size_t count = 0;

@@ -12,9 +12,16 @@
  *
  * IDENT is the identifier without "*." for a wildcard (as the CA's
  * authorization names it, and as uacme passes it); AUTH is the key
- * authorization for http-01, the TXT record value for dns-01 and the
- * base64url SHA-256 digest of the key authorization for tls-alpn-01 (the
- * key authorization for any other type).
+ * authorization for http-01, the TXT record value for dns-01,
+ * dns-account-01 and dns-persist-01, and the base64url SHA-256 digest of
+ * the key authorization for tls-alpn-01 (the key authorization for any
+ * other type). For the DNS types, ACMECTL_TXT_NAME holds the record's name
+ * (no trailing dot): dns-account-01's depends on the account, so IDENT
+ * alone cannot give it. dns-persist-01 has no token (TOKEN is "").
+ *
+ * A dns-persist-01 record is meant to stay (it serves every later order),
+ * so the hook gets "begin" only, never done/failed: begin may find the
+ * record already published and just exit 0.
  *
  * done/failed run from the solver's cleanup, once per accepted challenge,
  * after the CA has decided: "done" when acme_challenge_status() says the
@@ -131,7 +138,8 @@ static int run_hook(const hook_ctx *h, const char *method, const acme_challenge 
 {
     const char *type = acme_challenge_type(ch);
     const char *auth = NULL;
-    if (strcmp(type, "dns-01") == 0)
+    const char *txt_name = acme_challenge_dns_txt_name(ch);
+    if (txt_name)
         auth = acme_challenge_dns_txt_value(ch);
     else if (strcmp(type, "tls-alpn-01") == 0)
         auth = acme_challenge_tls_alpn_digest(ch);
@@ -144,7 +152,10 @@ static int run_hook(const hook_ctx *h, const char *method, const acme_challenge 
     const char *argv[] = { h->prog, method, type, ident, token, auth, NULL };
     detail("%s: running %s %s %s %s %s %s", h->cert, h->prog, method, type, ident, token, auth);
     char err[512];
-    if (run_program(argv, NULL, status, err, sizeof(err)) != 0) {
+    char name_var[600];
+    snprintf(name_var, sizeof(name_var), "ACMECTL_TXT_NAME=%s", txt_name ? txt_name : "");
+    const char *env[] = { name_var, NULL };
+    if (run_program(argv, txt_name ? env : NULL, status, err, sizeof(err)) != 0) {
         error_msg("%s: hook: %s", h->cert, err);
         return -1;
     }
@@ -168,6 +179,8 @@ int hook_present(const acme_challenge *ch, void *userdata)
 void hook_cleanup(const acme_challenge *ch, void *userdata)
 {
     hook_ctx *h = userdata;
+    if (strcmp(acme_challenge_type(ch), "dns-persist-01") == 0)
+        return; /* the record stays for later orders */
     const char *method = strcmp(acme_challenge_status(ch), "valid") == 0 ? "done" : "failed";
     int status = 0;
     if (run_hook(h, method, ch, &status) == 0 && status != 0)

@@ -46,6 +46,8 @@ const opt_spec new_options[] = {
     { "eab-kid", 0, 1, B_EAB_KID },
     { "eab-hmac-key", 0, 1, B_EAB_HMAC_KEY },
     { "no-www-base", 0, 0, B_NO_WWW_BASE },
+    { "profile", 0, 1, B_PROFILE },
+    { "prefer-profile", 0, 1, B_PREFER_PROFILE },
     { NULL, 0, 0, 0 },
 };
 
@@ -185,6 +187,9 @@ static int run_csr(cli *c, const batch_params *bp, const char *csr, char **ids, 
             arc = acme_order_set_csr(o, csr);
         if (arc == ACME_OK && bp->preferred_chain)
             arc = acme_order_set_preferred_chain(o, bp->preferred_chain);
+        if (arc == ACME_OK && bp->profile)
+            arc = bp->profile_mandatory ? acme_order_set_profile(o, bp->profile)
+                                        : acme_order_set_profile_preferred(o, bp->profile);
         if (arc == ACME_OK) {
             say("%s: ordering with the CSR", name);
             arc = acme_order_issue(o, solvers, NULL);

@@ -23,6 +23,8 @@ static const command commands[] = {
     { "renew", cmd_renew },
     { "revoke", cmd_revoke },
     { "status", cmd_status },
+    { "directory", cmd_directory },
+    { "persist-record", cmd_persist_record },
 };
 
 void print_usage(void)
@@ -55,9 +57,11 @@ void print_usage(void)
         "\n"
         "Certificates:\n"
         "  issue NAME... [--name CERT] [--force] [--reuse-key] [--csr FILE [--out FILE]]\n"
-        "        [--preferred-chain CN] [--no-www-base] [--deploy-hook CMD] [SOLVER OPTIONS]\n"
+        "        [--preferred-chain CN] [--no-www-base] [--deploy-hook CMD]\n"
+        "        [--profile NAME | --prefer-profile NAME] [SOLVER OPTIONS]\n"
         "  ensure --wants FILE|DIR [--email EMAIL --agree-tos] [--parallel N]\n"
-        "        [--deploy-hook CMD] [--force] [--reuse-key] [--no-www-base] [SOLVER OPTIONS]\n"
+        "        [--deploy-hook CMD] [--force] [--reuse-key] [--no-www-base]\n"
+        "        [--profile NAME | --prefer-profile NAME] [SOLVER OPTIONS]\n"
         "  renew [--parallel N] [--deploy-hook CMD] [--force] [--reuse-key] [SOLVER OPTIONS]\n"
         "        (ensure and renew: [--deadline SECONDS])\n"
         "  status [--reset NAME]                  failures, backoff and rate limits\n"
@@ -66,9 +70,15 @@ void print_usage(void)
         "  issue, ensure, renew also take --account-key pkcs11:URI and\n"
         "        --cert-key [NAME=]pkcs11:URI: keys in a PKCS#11 token (RFC 7512 URIs)\n"
         "\n"
+        "The CA:\n"
+        "  directory                              terms, CAA identities, EAB, ARI, profiles\n"
+        "  persist-record NAME [--wildcard] [--until TIME] [--issuer DOMAIN]\n"
+        "                                         the dns-persist-01 TXT record to publish once\n"
+        "\n"
         "Solver options:\n"
         "  --solver standalone|webroot|hook   (default standalone; --webroot and --hook imply theirs)\n"
-        "  --challenge TYPE     preferred challenge types, repeatable: http-01, tls-alpn-01, dns-01\n"
+        "  --challenge TYPE     preferred challenge types, repeatable: http-01, tls-alpn-01, dns-01,\n"
+        "                       dns-account-01, dns-persist-01 (a record published beforehand)\n"
         "  --http-port N        standalone http-01 port (default 80)\n"
         "  --tls-port N         standalone tls-alpn-01 port (default 443)\n"
         "  --listen ADDRESS     standalone address (default all IPv4; \"::\" for IPv6 too)\n"

@@ -5,6 +5,10 @@
  *   webroot     http-01 files under --webroot DIR for a running web server
  *   hook        a program (see hook.c) for any type, dns-01 included
  *
+ * dns-persist-01 needs no solver when its record is published beforehand
+ * (acmectl persist-record): without a hook, any solver answers it by
+ * doing nothing, and the CA finds the record.
+ *
  * Each certificate gets its own solver set: the challenge types in its
  * order of preference (--challenge, repeatable; want files: challenge=),
  * each answered by its solver. Default preference: http-01 for standalone
@@ -166,10 +170,21 @@ static int has_type(const solver_conf *sc, const char *type)
     return 0;
 }
 
+/* The DNS types: the only ones a CA offers for a wildcard. */
+static int is_dns_type(const char *t)
+{
+    return strcmp(t, "dns-01") == 0 || strcmp(t, "dns-account-01") == 0 ||
+           strcmp(t, "dns-persist-01") == 0;
+}
+
 int solver_conf_check(const solver_conf *sc, const char *const *ids, size_t n, const char *where)
 {
+    int any_dns = 0;
     for (size_t i = 0; i < sc->ntypes; i++) {
         const char *t = sc->types[i];
+        any_dns |= is_dns_type(t);
+        if (strcmp(t, "dns-persist-01") == 0)
+            continue; /* published beforehand, or by the hook */
         if (sc->kind == SOLVER_STANDALONE && strcmp(t, "http-01") != 0 &&
             strcmp(t, "tls-alpn-01") != 0)
             return usage_error("%s: the standalone solver answers http-01 and tls-alpn-01, not %s"
@@ -191,14 +206,24 @@ int solver_conf_check(const solver_conf *sc, const char *const *ids, size_t n, c
             return usage_error("%s: hook %s is not an executable file", where, sc->hook);
     }
     for (size_t i = 0; i < n; i++) {
-        if (strncmp(ids[i], "*.", 2) == 0 && !has_type(sc, "dns-01"))
-            return usage_error("%s: %s needs dns-01, which only the hook solver answers "
-                               "(--solver hook --challenge dns-01)", where, ids[i]);
+        if (strncmp(ids[i], "*.", 2) == 0 && !any_dns)
+            return usage_error("%s: %s needs a DNS challenge: dns-01 or dns-account-01 with "
+                               "the hook solver (--solver hook --challenge dns-01), or "
+                               "dns-persist-01 (--challenge dns-persist-01)", where, ids[i]);
     }
     return EXIT_OK;
 }
 
 /* ---- the solvers of a run ------------------------------------------------------- */
+
+/* dns-persist-01 without a hook: the record was published beforehand. */
+static int persisted_present(const acme_challenge *ch, void *userdata)
+{
+    (void)userdata;
+    detail("%s: dns-persist-01 record expected at %s: %s", acme_challenge_identifier_value(ch),
+           acme_challenge_dns_txt_name(ch), acme_challenge_dns_txt_value(ch));
+    return ACME_OK;
+}
 
 struct solver_env {
     unsigned int http_port, tls_port;
@@ -284,6 +309,10 @@ int solver_env_build(solver_env *e, const solver_conf *sc, const char *cert, acm
     int rc = ACME_OK;
     for (size_t i = 0; rc == ACME_OK && i < sc->ntypes; i++) {
         const char *t = sc->types[i];
+        if (strcmp(t, "dns-persist-01") == 0 && sc->kind != SOLVER_HOOK) {
+            rc = acme_solvers_add(s, t, persisted_present, NULL, NULL, NULL);
+            continue;
+        }
         switch (sc->kind) {
         case SOLVER_STANDALONE:
             if (strcmp(t, "http-01") == 0 && e->http)

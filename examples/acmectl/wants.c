@@ -4,6 +4,7 @@
  *
  *   # comment
  *   [NAME:] IDENTIFIER... [key=TYPE] [reuse-key=yes|no] [solver=SOLVER]
+ *           [profile=NAME | prefer-profile=NAME]
  *                         [challenge=TYPE[,TYPE...]] [webroot=DIR] [hook=PROG]
  *
  *   www.example.com                      -> certificate "www.example.com" for
@@ -108,9 +109,12 @@ static int take_token(want *w, char *tok, const char *where, int first, int allo
             w->sc.webroot = keep(w, v);
         } else if (strcmp(k, "hook") == 0) {
             w->sc.hook = keep(w, v);
+        } else if (strcmp(k, "profile") == 0 || strcmp(k, "prefer-profile") == 0) {
+            w->profile = keep(w, v);
+            w->profile_mandatory = strcmp(k, "profile") == 0;
         } else {
             return usage_error("%s: unknown setting \"%s=\" (key, reuse-key, solver, challenge, "
-                               "webroot, hook)", where, k);
+                               "webroot, hook, profile, prefer-profile)", where, k);
         }
         return EXIT_OK;
     }

@@ -239,6 +239,23 @@ ACME_API int acme_desire_set_force(acme_desire *d, const char *name, int on);
 ACME_API int acme_desire_set_reuse_key(acme_desire *d, const char *name, int on);
 
 /**
+ * The certificate profile (draft-ietf-acme-profiles) of the wanted
+ * certificate `name` (copied; NULL for none, which lets the CA choose),
+ * instead of the desire's `profile` option. With mandatory != 0 a CA whose
+ * directory does not list it is refused before any request is sent
+ * (ACME_ERR_UNSUPPORTED in the certificate's result); otherwise the order
+ * goes without it and the result's message says so. The profile is stored
+ * with the certificate and kept when acme_desire_add_stored() wants it
+ * again; a wanted profile other than the stored one is renewed at the next
+ * ensure. Adding `name` again keeps this setting.
+ * Errors: ACME_ERR_INVALID (NULL d or name), ACME_ERR_NOT_FOUND (`name` is
+ * not wanted), ACME_ERR_NOMEM, recorded on the desire. Threads: like every
+ * call on the desire, not while another thread uses it. Since 1.0.
+ */
+ACME_API int acme_desire_set_profile(acme_desire *d, const char *name, const char *profile,
+                                     int mandatory);
+
+/**
  * Use the host's `key` as the account key, typically a host signer
  * (acme_key_from_signer()) whose private half never enters the library.
  * The desire keeps a reference. Ensure then recovers the key's account

@@ -72,6 +72,15 @@ ACME_API int acme_order_set_validity(acme_order *o, int64_t not_before, int64_t 
  * Since 0.1.
  */
 ACME_API int acme_order_set_profile(acme_order *o, const char *profile);
+/**
+ * Prefer a certificate profile: as acme_order_set_profile(), except that
+ * when the directory does not list it the order goes without "profile"
+ * (the CA then picks one, which may be short-lived) and a warning is
+ * logged. NULL clears. Errors: ACME_ERR_INVALID, ACME_ERR_STATE (already
+ * submitted), ACME_ERR_NOMEM, recorded on the order. Threads: as every
+ * call on one order, one thread at a time. Since 1.0.
+ */
+ACME_API int acme_order_set_profile_preferred(acme_order *o, const char *profile);
 /** ARI (RFC 9773): the certificate ID this order replaces. NULL clears. Since 0.1. */
 ACME_API int acme_order_set_replaces(acme_order *o, const char *cert_id);
 /**

@@ -24,6 +24,13 @@
  * (acme_challenge_dns_txt_value()): the other challenge's value stays until
  * that challenge's own cleanup.
  *
+ * dns-account-01 publishes the dns-01 value under a name of its own per
+ * account, so a dns-01 publisher serves it by using
+ * acme_challenge_dns_txt_name(). dns-persist-01 is different: its record
+ * names the CA and the account, not a token, and is published once and
+ * kept; its present may find the record already there and do nothing, and
+ * its cleanup leaves it in place.
+ *
  * Threads: callbacks run on the thread that called acme_order_issue() or
  * acme_order_authorize(). An acme_solvers set is read-only while an order
  * uses it, so one set may serve several orders on several threads, as long
@@ -66,16 +73,62 @@ ACME_API const char *acme_challenge_key_authorization(const acme_challenge *ch);
  */
 ACME_API const char *acme_challenge_http_path(const acme_challenge *ch);
 /**
- * dns-01: TXT record name "_acme-challenge.<value>" (no trailing dot); NULL
- * for other types. A wildcard and its base name share this name: see the
- * note on shared names at the top of this header. Since 0.1.
+ * The TXT record name (no trailing dot) of a DNS challenge; NULL for other types:
+ *  - dns-01: "_acme-challenge.<value>";
+ *  - dns-account-01 (draft-ietf-acme-dns-account-label):
+ *    "_LABEL._acme-challenge.<value>", where LABEL is the lowercase,
+ *    unpadded base32 of the first 10 bytes of SHA-256(account URL);
+ *  - dns-persist-01 (draft-ietf-acme-dns-persist): "_validation-persist.<value>".
+ * A wildcard uses its base name. A dns-01 wildcard and its base name share
+ * the name: see the note on shared names at the top of this header.
+ * Since 0.1 (dns-01); dns-account-01 and dns-persist-01 since 1.0.
  */
 ACME_API const char *acme_challenge_dns_txt_name(const acme_challenge *ch);
 /**
- * dns-01: TXT record value, base64url(SHA-256(key authorization)); NULL for other types.
- * Since 0.1.
+ * The TXT record value of a DNS challenge; NULL for other types:
+ *  - dns-01 and dns-account-01: base64url(SHA-256(key authorization)), so a
+ *    dns-01 publisher serves dns-account-01 unchanged apart from the name;
+ *  - dns-persist-01: "ISSUER; accounturi=ACCOUNT", with
+ *    "; policy=wildcard" appended for a wildcard, where ISSUER is the
+ *    first of the challenge's issuer-domain-names and ACCOUNT the
+ *    challenge's accounturi. This record is meant to stay published across
+ *    renewals: its cleanup should not remove it. The optional
+ *    "; persistUntil=SECONDS" (Unix time) is the publisher's to add.
+ * Since 0.1 (dns-01); dns-account-01 and dns-persist-01 since 1.0.
  */
 ACME_API const char *acme_challenge_dns_txt_value(const acme_challenge *ch);
+/**
+ * The account URL the challenge is bound to: for dns-persist-01 the
+ * challenge's own "accounturi" (which the CA compares exactly), for other
+ * types the URL of the account placing the order (NULL when unknown).
+ * Borrowed: valid as long as the view. Since 1.0.
+ */
+ACME_API const char *acme_challenge_account_uri(const acme_challenge *ch);
+/**
+ * dns-persist-01: issuer domain name i of the challenge's
+ * "issuer-domain-names" (lowercase domain names, checked), or NULL when i is
+ * out of range or the type has none. Any of them may stand first in the
+ * record; acme_challenge_dns_txt_value() uses the first. Borrowed: valid as
+ * long as the view. Since 1.0.
+ */
+ACME_API const char *acme_challenge_issuer_domain_name(const acme_challenge *ch, size_t i);
+/**
+ * Set the JSON object the library POSTs to the challenge URL to ask for
+ * validation (copied). Without a call it is "{}", which RFC 8555 and every
+ * type the library knows want; host code answering a CA-specific or legacy
+ * type that wants a payload sets it here. Call it from the solver's present
+ * callback, the only time the view is the solver's own; NULL restores "{}".
+ * Errors: ACME_ERR_INVALID (no view, or json is not a JSON object: the
+ * response is unchanged), ACME_ERR_NOMEM; read by acme_last_error() on this
+ * thread, since a view has no error record. Since 1.0.
+ */
+ACME_API int acme_challenge_set_response(const acme_challenge *ch, const char *json);
+/**
+ * The JSON object that will be (or was) POSTed to the challenge URL: "{}"
+ * unless a solver set another with acme_challenge_set_response(). Borrowed:
+ * valid until the next set or the end of the view. Since 1.0.
+ */
+ACME_API const char *acme_challenge_response(const acme_challenge *ch);
 /**
  * tls-alpn-01 (RFC 8737): a self-signed certificate (PEM) with the
  * identifier as its only SAN and the critical acmeIdentifier extension

@@ -50,6 +50,11 @@ typedef struct want {
     int force;
     int reuse_key; /* -1: as the desire's option says; else 0 or 1 */
     acme_key *host_key; /* acme_desire_set_key: a reference, or NULL */
+    /* Its own profile once set (acme_desire_set_profile or the store),
+     * else the desire's option, which is mandatory. */
+    int profile_set;
+    char *profile;
+    int profile_mandatory;
     /* outcome of the last ensure */
     int result;
     int error;
@@ -271,6 +276,7 @@ static void want_clear(want *w)
 {
     free(w->name);
     acme__free_strv(w->ids, w->nids);
+    free(w->profile);
     acme_solvers_free(w->solvers);
     acme__problem_unref(w->problem);
     acme_key_free(w->host_key);
@@ -450,12 +456,17 @@ int acme_desire_add_stored(acme_desire *d, size_t *count)
         char **ids = NULL;
         size_t nids = 0;
         int key_type = 0;
+        char *profile = NULL; /* kept on renewal */
+        int mandatory = 0;
         if (lrc == ACME_OK) {
             ids = c.ids;
             nids = c.nids;
             key_type = c.key_type;
+            profile = c.profile;
+            mandatory = c.profile_mandatory;
             c.ids = NULL;
             c.nids = 0;
+            c.profile = NULL;
             acme__stored_free(&c);
         } else if (lrc == ACME_ERR_NOT_FOUND) {
             continue; /* a directory without metadata: not a certificate */
@@ -464,9 +475,19 @@ int acme_desire_add_stored(acme_desire *d, size_t *count)
         if (add_want(d, names[i], ids, nids, key_type, NULL) != ACME_OK) {
             acme__free_strv(ids, nids);
             rc = acme__fail(&d->err, ACME_ERR_NOMEM, "out of memory");
-        } else if (count) {
-            (*count)++;
+        } else {
+            if (profile) {
+                want *w = find_want(d, names[i]);
+                free(w->profile);
+                w->profile = profile;
+                w->profile_mandatory = mandatory;
+                w->profile_set = 1;
+                profile = NULL;
+            }
+            if (count)
+                (*count)++;
         }
+        free(profile);
     }
     acme__free_strv(names, n);
     return rc;
@@ -506,6 +527,38 @@ int acme_desire_set_key(acme_desire *d, const char *name, acme_key *key)
     w->host_key = acme__key_ref(key);
     acme_key_free(old);
     return ACME_OK;
+}
+
+int acme_desire_set_profile(acme_desire *d, const char *name, const char *profile,
+                            int mandatory)
+{
+    int rc = set_per_name(d, name, offsetof(want, profile_set), 1);
+    if (rc != ACME_OK)
+        return rc;
+    want *w = find_want(d, name);
+    char *copy = NULL;
+    if (profile && !(copy = acme__strdup(profile)))
+        return acme__fail(&d->err, ACME_ERR_NOMEM, "out of memory");
+    free(w->profile);
+    w->profile = copy;
+    w->profile_mandatory = profile && mandatory;
+    return ACME_OK;
+}
+
+/* The profile to order w with, and whether the CA must list it. */
+static const char *want_profile(const acme_desire *d, const want *w, int *mandatory)
+{
+    *mandatory = w->profile_set ? w->profile_mandatory : d->profile != NULL;
+    return w->profile_set ? w->profile : d->profile;
+}
+
+/* draft-ietf-acme-profiles: the directory says which profiles there are,
+ * so a required one that is missing fails w before any request. */
+static int profile_refused(const acme_desire *d, const want *w)
+{
+    int mandatory;
+    const char *profile = want_profile(d, w, &mandatory);
+    return profile && mandatory && !acme_provider_has_profile(d->provider, profile);
 }
 
 /* ---- account ---------------------------------------------------------------- */
@@ -714,8 +767,11 @@ static int order_for(acme_desire *d, want *w, acme_account *account, acme_key *k
             rc = acme_order_set_replaces(o, replaces);
         if (rc == ACME_OK && d->preferred_chain)
             rc = acme_order_set_preferred_chain(o, d->preferred_chain);
-        if (rc == ACME_OK && d->profile)
-            rc = acme_order_set_profile(o, d->profile);
+        int mandatory;
+        const char *profile = want_profile(d, w, &mandatory);
+        if (rc == ACME_OK && profile)
+            rc = mandatory ? acme_order_set_profile(o, profile)
+                           : acme_order_set_profile_preferred(o, profile);
         unsigned int timeout_s = order_timeout(d);
         if (rc == ACME_OK && timeout_s)
             rc = acme_order_set_timeout(o, timeout_s);
@@ -896,7 +952,13 @@ static int ensure_want(acme_desire *d, want *w)
     /* The key's type is the host key's when the host brings it. */
     acme_key *host = w->host_key;
     int key_type = host ? acme_key_get_type(host) : w->key_type;
+    int profile_mandatory;
+    const char *profile = want_profile(d, w, &profile_mandatory);
     int rc = host_key_usable(d, w, &err);
+    if (rc == ACME_OK && profile_refused(d, w))
+        rc = acme__fail(&err, ACME_ERR_UNSUPPORTED,
+                        "%s: the CA offers no profile \"%s\", which is required", w->name,
+                        profile);
     /* With other issuers, the first one's account is made when it is asked. */
     if (rc == ACME_OK && !d->nissuers)
         rc = ensure_account(d, &err);
@@ -953,6 +1015,10 @@ static int ensure_want(acme_desire *d, want *w)
             /* E.g. staging then production: the host now wants this CA's. */
             due = 1;
             snprintf(why, sizeof(why), "issued by another CA (%.150s)", c.directory);
+        } else if (profile ? !c.profile || strcmp(profile, c.profile) != 0 : c.profile != NULL) {
+            due = 1;
+            snprintf(why, sizeof(why), "the wanted profile changed (%.60s, was %.60s)",
+                     profile ? profile : "none", c.profile ? c.profile : "none");
         } else if (w->force) {
             due = 1;
             snprintf(why, sizeof(why), "renewal forced");
@@ -1013,10 +1079,12 @@ static int ensure_want(acme_desire *d, want *w)
             next.revoked = -1;
             next.obtained_at = now;
             next.directory = acme__strdup(acme_provider_directory_url(issuer_provider(d, used)));
+            next.profile = profile ? acme__strdup(profile) : NULL;
+            next.profile_mandatory = profile_mandatory;
             next.key = acme__key_ref(key);
             next.chain_pem = chain;
             chain = NULL;
-            if (!next.name || !next.ids || !next.directory)
+            if (!next.name || !next.ids || !next.directory || (profile && !next.profile))
                 rc = acme__fail(&err, ACME_ERR_NOMEM, "out of memory");
             if (rc == ACME_OK)
                 rc = acme__stored_describe(&next, &err);
@@ -1033,6 +1101,13 @@ static int ensure_want(acme_desire *d, want *w)
         }
         free(chain);
         acme_key_free(key);
+        if (rc == ACME_OK && !skipped && profile &&
+            !acme_provider_has_profile(issuer_provider(d, used), profile)) {
+            /* Only a preferred profile gets here: the host hears of it. */
+            size_t len = strlen(why);
+            snprintf(why + len, sizeof(why) - len,
+                     "; the CA offers no profile \"%.60s\": ordered without it", profile);
+        }
         if (rc == ACME_OK && !skipped) {
             set_outcome(w, have ? ACME_RESULT_RENEWED : ACME_RESULT_OBTAINED, 0, why);
             acme__log(d->provider, ACME_LOG_INFO, "%s: %s", w->name,
@@ -1098,9 +1173,13 @@ int acme_desire_ensure(acme_desire *d)
         return acme__fail(NULL, ACME_ERR_INVALID, "desire: NULL handle");
     for (size_t i = 0; i < d->nwants; i++)
         set_outcome(&d->wants[i], ACME_RESULT_NONE, 0, NULL);
-    /* The account first, once: every certificate needs it. */
+    /* The account first, once: every certificate needs it, unless none
+     * can be ordered at all. */
+    size_t orderable = 0;
+    for (size_t i = 0; i < d->nwants; i++)
+        orderable += !profile_refused(d, &d->wants[i]);
     acme__err err = { 0 };
-    int rc = ensure_account(d, &err);
+    int rc = orderable ? ensure_account(d, &err) : ACME_OK;
     if (rc != ACME_OK && d->nissuers) {
         /* The other issuers may serve; the first is asked again per name
          * until its breaker opens. */

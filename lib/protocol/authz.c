@@ -152,7 +152,7 @@ static int authz_present(acme_order *o, acme__authz *a, const acme_solvers *solv
                                   a->url, curl);
             acme_challenge *ch;
             int rc = acme__challenge_new(&ch, cj, a->url, a->ident_type, a->ident_value,
-                                         a->wildcard, o->thumbprint, &o->err);
+                                         a->wildcard, o->thumbprint, o->kid, &o->err);
             if (rc != ACME_OK)
                 return rc;
             acme__err why = ACME__ERR_QUIET;
@@ -304,7 +304,8 @@ int acme_order_authorize(acme_order *o, const acme_solvers *solvers)
                                 pres[i].az->ident_value, pres[i].ch->type, acme_strerror(wrc));
         }
     }
-    /* Tell the CA to validate: the payload is exactly {} (RFC 8555 7.5.1).
+    /* Tell the CA to validate: the payload is {} (RFC 8555 7.5.1) unless a
+     * solver set its own for a type that wants one.
      * The reply may settle it: "valid" (a CA that validated at once) needs
      * no poll, "invalid" has the authorization fetched at once for the
      * reason, and a Retry-After says when to look first. */
@@ -314,7 +315,8 @@ int acme_order_authorize(acme_order *o, const acme_solvers *solvers)
         yajl_val v;
         acme__response res;
         acme__authz *a = pres[i].az;
-        rc = acme__order_post_json(o, pres[i].ch->url, "{}", "challenge", &v, &res);
+        rc = acme__order_post_json(o, pres[i].ch->url, acme_challenge_response(pres[i].ch),
+                                   "challenge", &v, &res);
         if (rc == ACME_OK) {
             const char *status = acme__json_string(v, "status");
             if (status && strcmp(status, "valid") == 0) {

@@ -218,7 +218,18 @@ static int set_string(acme_order *o, char **slot, const char *value, const char 
 
 int acme_order_set_profile(acme_order *o, const char *profile)
 {
-    return set_string(o, o ? &o->profile : NULL, profile, "setting the profile");
+    int rc = set_string(o, o ? &o->profile : NULL, profile, "setting the profile");
+    if (rc == ACME_OK)
+        o->profile_preferred = 0;
+    return rc;
+}
+
+int acme_order_set_profile_preferred(acme_order *o, const char *profile)
+{
+    int rc = set_string(o, o ? &o->profile : NULL, profile, "setting the profile");
+    if (rc == ACME_OK)
+        o->profile_preferred = 1;
+    return rc;
 }
 
 int acme_order_set_replaces(acme_order *o, const char *cert_id)
@@ -393,9 +404,17 @@ int acme_order_submit(acme_order *o)
         return rc;
     if (o->nids == 0)
         return acme__fail(&o->err, ACME_ERR_INVALID, "order: no identifiers");
-    if (o->profile && !acme_provider_has_profile(o->provider, o->profile))
-        return acme__fail(&o->err, ACME_ERR_UNSUPPORTED,
-                          "order: the CA offers no profile \"%s\"", o->profile);
+    /* Decided from the directory alone, before the CA sees a request. */
+    int send_profile = o->profile != NULL;
+    if (o->profile && !acme_provider_has_profile(o->provider, o->profile)) {
+        if (!o->profile_preferred)
+            return acme__fail(&o->err, ACME_ERR_UNSUPPORTED,
+                              "order: the CA offers no profile \"%s\"", o->profile);
+        acme__log(o->provider, ACME_LOG_WARN,
+                  "order: the CA offers no profile \"%s\"; ordering without one (the CA "
+                  "chooses)", o->profile);
+        send_profile = 0;
+    }
 
     acme__buf payload = ACME__BUF_INIT;
     acme__buf_puts(&payload, "{\"identifiers\":[");
@@ -411,7 +430,7 @@ int acme_order_submit(acme_order *o)
         put_time(&payload, "notBefore", o->not_before);
     if (o->not_after)
         put_time(&payload, "notAfter", o->not_after);
-    if (o->profile) {
+    if (send_profile) {
         acme__buf_puts(&payload, ",\"profile\":");
         acme__json_put_string(&payload, o->profile);
     }

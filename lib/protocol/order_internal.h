@@ -42,6 +42,7 @@ struct acme_order {
     int64_t not_before;
     int64_t not_after;
     char *profile;
+    int profile_preferred; /* ordered without it when the CA does not list it */
     char *replaces;
     acme__buf csr_der;
     char *preferred_chain;

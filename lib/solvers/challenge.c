@@ -1,7 +1,8 @@
 /* Challenge views handed to solvers, with the values each known type
  * needs computed once: key authorization (RFC 8555 8.1), the dns-01 TXT
- * record (8.4), the http-01 path (8.3) and the tls-alpn-01 certificate
- * (RFC 8737, built on first use since it costs a key generation). */
+ * record (8.4), the dns-account-01 and dns-persist-01 records (their
+ * drafts), the http-01 path (8.3) and the tls-alpn-01 certificate (RFC 8737,
+ * built on first use since it costs a key generation). */
 #include "solvers/solver.h"
 
 #include <stdlib.h>
@@ -28,6 +29,11 @@ void acme__challenge_free(acme_challenge *ch)
     free(ch->http_path);
     free(ch->txt_name);
     free(ch->txt_value);
+    free(ch->account_uri);
+    for (size_t i = 0; i < ch->nissuers; i++)
+        free(ch->issuers[i]);
+    free(ch->issuers);
+    free(ch->response);
     free(ch->alpn_digest_b64);
     free(ch->alpn_cert_pem);
     acme__free_secret_str(ch->alpn_key_pem);
@@ -53,9 +59,79 @@ static char *concat(const char *a, const char *b)
     return acme__buf_detach(&buf);
 }
 
+int acme__dns_account_label(const char *account_url, char out[ACME__ACCOUNT_LABEL_LEN + 1])
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+    unsigned char digest[32];
+    if (!account_url || mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+                                   (const unsigned char *)account_url, strlen(account_url),
+                                   digest) != 0)
+        return ACME_ERR_INVALID;
+    /* 10 bytes are 80 bits: exactly 16 groups of five, so no padding. */
+    for (size_t i = 0; i < ACME__ACCOUNT_LABEL_LEN; i++) {
+        size_t bit = i * 5;
+        unsigned v = ((unsigned)digest[bit / 8] << 8) | digest[bit / 8 + 1];
+        out[i] = alphabet[(v >> (11 - bit % 8)) & 0x1f];
+    }
+    out[ACME__ACCOUNT_LABEL_LEN] = '\0';
+    return ACME_OK;
+}
+
+/* What may stand in a dns-persist-01 record unquoted: an issuer domain
+ * name is letters, digits, '-' and '.'; an account URL has no ';' (the
+ * record's separator), space or control character. */
+static int persist_safe(const char *s, int domain)
+{
+    if (!s || !*s)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (domain ? !((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+                       *p == '.')
+                   : (*p <= ' ' || *p >= 0x7f || *p == ';'))
+            return 0;
+    }
+    return 1;
+}
+
+/* dns-persist-01: accounturi and issuer-domain-names, and the record
+ * "<first issuer>; accounturi=<uri>[; policy=wildcard]". */
+static int persist_fill(acme_challenge *ch, yajl_val json, const char *authz_url,
+                        acme__err *err)
+{
+    const char *uri = acme__json_string(json, "accounturi");
+    yajl_val list = acme__json_array(json, "issuer-domain-names");
+    size_t n = acme__json_len(list);
+    if (!persist_safe(uri, 0) || n == 0)
+        return acme__fail(err, ACME_ERR_PROTOCOL,
+                          "authorization %s: dns-persist-01 challenge lacks a usable "
+                          "\"accounturi\" or \"issuer-domain-names\"", authz_url);
+    for (size_t i = 0; i < n; i++)
+        if (!persist_safe(acme__json_as_string(acme__json_at(list, i)), 1))
+            return acme__fail(err, ACME_ERR_PROTOCOL,
+                              "authorization %s: dns-persist-01 issuer-domain-names[%zu] is not "
+                              "a lowercase domain name", authz_url, i);
+    free(ch->account_uri);
+    ch->account_uri = acme__strdup(uri);
+    ch->issuers = calloc(n, sizeof(*ch->issuers));
+    if (!ch->account_uri || !ch->issuers)
+        return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    for (; ch->nissuers < n; ch->nissuers++)
+        if (!(ch->issuers[ch->nissuers] =
+                  acme__strdup(acme__json_as_string(acme__json_at(list, ch->nissuers)))))
+            return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    acme__buf v = ACME__BUF_INIT;
+    acme__buf_printf(&v, "%s; accounturi=%s%s", ch->issuers[0], uri,
+                     ch->wildcard ? "; policy=wildcard" : "");
+    ch->txt_value = acme__buf_detach(&v);
+    ch->txt_name = concat("_validation-persist.", ch->ident_value);
+    if (!ch->txt_value || !ch->txt_name)
+        return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    return ACME_OK;
+}
+
 int acme__challenge_new(acme_challenge **out, yajl_val json, const char *authz_url,
                         const char *ident_type, const char *ident_value, int wildcard,
-                        const char *thumbprint, acme__err *err)
+                        const char *thumbprint, const char *account_url, acme__err *err)
 {
     *out = NULL;
     const char *type = acme__json_string(json, "type");
@@ -81,8 +157,9 @@ int acme__challenge_new(acme_challenge **out, yajl_val json, const char *authz_u
     ch->ident_value = acme__strdup(ident_value);
     ch->wildcard = wildcard;
     ch->status = "pending";
+    ch->account_uri = account_url ? acme__strdup(account_url) : NULL;
     int oom = !ch->json || !ch->type || !ch->url || !ch->authz_url || !ch->ident_type ||
-              !ch->ident_value;
+              !ch->ident_value || (account_url && !ch->account_uri);
     if (!oom && token) {
         acme__buf ka = ACME__BUF_INIT;
         acme__buf_printf(&ka, "%s.%s", token, thumbprint);
@@ -98,6 +175,19 @@ int acme__challenge_new(acme_challenge **out, yajl_val json, const char *authz_u
             ch->txt_name = concat("_acme-challenge.", ident_value);
             ch->txt_value = sha256_b64(ch->key_authz, digest);
             oom = !ch->txt_name || !ch->txt_value;
+        } else if (strcmp(type, "dns-account-01") == 0) {
+            char label[ACME__ACCOUNT_LABEL_LEN + 1];
+            if (acme__dns_account_label(account_url, label) != ACME_OK) {
+                acme__challenge_free(ch);
+                return acme__fail(err, ACME_ERR_PROTOCOL,
+                                  "authorization %s: dns-account-01 needs the account URL",
+                                  authz_url);
+            }
+            acme__buf name = ACME__BUF_INIT;
+            acme__buf_printf(&name, "_%s._acme-challenge.%s", label, ident_value);
+            ch->txt_name = acme__buf_detach(&name);
+            ch->txt_value = sha256_b64(ch->key_authz, digest);
+            oom = !ch->txt_name || !ch->txt_value;
         } else if (strcmp(type, "tls-alpn-01") == 0) {
             ch->alpn_digest_b64 = sha256_b64(ch->key_authz, ch->alpn_digest);
             oom = !ch->alpn_digest_b64;
@@ -106,6 +196,13 @@ int acme__challenge_new(acme_challenge **out, yajl_val json, const char *authz_u
     if (oom) {
         acme__challenge_free(ch);
         return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    }
+    if (strcmp(type, "dns-persist-01") == 0) {
+        int rc = persist_fill(ch, json, authz_url, err);
+        if (rc != ACME_OK) {
+            acme__challenge_free(ch);
+            return rc;
+        }
     }
     *out = ch;
     return ACME_OK;
@@ -173,6 +270,47 @@ const char *acme_challenge_dns_txt_name(const acme_challenge *ch)
 const char *acme_challenge_dns_txt_value(const acme_challenge *ch)
 {
     return view(ch)->txt_value;
+}
+
+const char *acme_challenge_account_uri(const acme_challenge *ch)
+{
+    return view(ch)->account_uri;
+}
+
+const char *acme_challenge_issuer_domain_name(const acme_challenge *ch, size_t i)
+{
+    return i < view(ch)->nissuers ? ch->issuers[i] : NULL;
+}
+
+/* The view stays const for the callbacks that read it; the response is
+ * the one part a solver writes, during its own present. */
+int acme_challenge_set_response(const acme_challenge *cch, const char *json)
+{
+    acme_challenge *ch = (acme_challenge *)cch;
+    if (!ch)
+        return acme__fail(NULL, ACME_ERR_INVALID, "challenge response: no challenge");
+    char *copy = NULL;
+    if (json) {
+        yajl_val v;
+        acme__err quiet = ACME__ERR_QUIET;
+        int rc = acme__json_parse_object(json, strlen(json), "challenge response", &v, &quiet);
+        acme__err_clear(&quiet);
+        if (rc != ACME_OK)
+            return acme__fail(NULL, ACME_ERR_INVALID,
+                              "challenge response: not a JSON object; the response stays %s",
+                              acme_challenge_response(ch));
+        acme__json_free(v);
+        if (!(copy = acme__strdup(json)))
+            return acme__fail(NULL, ACME_ERR_NOMEM, "challenge response: out of memory");
+    }
+    free(ch->response);
+    ch->response = copy;
+    return ACME_OK;
+}
+
+const char *acme_challenge_response(const acme_challenge *ch)
+{
+    return view(ch)->response ? ch->response : "{}";
 }
 
 const char *acme_challenge_tls_alpn_digest(const acme_challenge *ch)

@@ -60,8 +60,12 @@ struct acme_challenge {
     char *token;        /* checked base64url, or NULL */
     char *key_authz;    /* token "." thumbprint, or NULL */
     char *http_path;    /* http-01 only */
-    char *txt_name;     /* dns-01 only */
-    char *txt_value;    /* dns-01 only */
+    char *txt_name;     /* dns-01, dns-account-01, dns-persist-01 */
+    char *txt_value;
+    char *account_uri;  /* the challenge's accounturi, else the order's account URL */
+    char **issuers;     /* dns-persist-01: issuer-domain-names */
+    size_t nissuers;
+    char *response;     /* set by a solver: the body of the challenge POST */
     unsigned char alpn_digest[ACME__KEY_AUTHZ_DIGEST_LEN];
     char *alpn_digest_b64;  /* tls-alpn-01 only */
     char *alpn_cert_pem;    /* tls-alpn-01, built on first use */
@@ -75,11 +79,19 @@ struct acme_challenge {
 void acme__challenge_settle(acme_challenge *ch, const char *authz_status);
 
 /* Build a challenge view from the CA's challenge object. thumbprint is the
- * account key's JWK thumbprint. A token that is not base64url is refused
- * (ACME_ERR_PROTOCOL): it would otherwise reach file names and URLs. */
+ * account key's JWK thumbprint, account_url the account's URL (dns-account-01
+ * derives its label from it; may be NULL for other types). A token that is
+ * not base64url is refused (ACME_ERR_PROTOCOL): it would otherwise reach
+ * file names and URLs; so is a dns-persist-01 challenge without accounturi
+ * or issuer-domain-names. */
 int acme__challenge_new(acme_challenge **out, yajl_val json, const char *authz_url,
                         const char *ident_type, const char *ident_value, int wildcard,
-                        const char *thumbprint, acme__err *err);
+                        const char *thumbprint, const char *account_url, acme__err *err);
+/* The label of dns-account-01 (draft-ietf-acme-dns-account-label): lowercase
+ * unpadded base32 of the first 10 bytes of SHA-256(account URL), 16
+ * characters, written with its NUL into out. */
+#define ACME__ACCOUNT_LABEL_LEN 16
+int acme__dns_account_label(const char *account_url, char out[ACME__ACCOUNT_LABEL_LEN + 1]);
 void acme__challenge_free(acme_challenge *ch);
 
 #endif

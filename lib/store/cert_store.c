@@ -28,6 +28,7 @@ void acme__stored_free(acme__stored_cert *c)
     free(c->serial);
     free(c->ari_id);
     free(c->directory);
+    free(c->profile);
     free(c->chain_pem);
     acme_key_free(c->key);
     memset(c, 0, sizeof(*c));
@@ -78,6 +79,8 @@ static int meta_parse(acme__stored_cert *c, const char *key, const acme__buf *b,
         c->revoked = (int)int_or(v, "revoked", -1);
         c->obtained_at = int_or(v, "obtained_at", 0);
         c->directory = acme__strdup(acme__json_string(v, "directory"));
+        c->profile = acme__strdup(acme__json_string(v, "profile"));
+        c->profile_mandatory = acme__json_bool(v, "profile_mandatory", 0);
         yajl_val ari = acme__json_object(v, "ari");
         c->ari_start = int_or(ari, "start", 0);
         c->ari_end = int_or(ari, "end", 0);
@@ -191,6 +194,11 @@ static int meta_write(acme_store *s, const acme__stored_cert *c, acme__err *err)
     if (c->directory) {
         acme__buf_puts(&b, ",\"directory\":");
         acme__json_put_string(&b, c->directory);
+    }
+    if (c->profile) {
+        acme__buf_puts(&b, ",\"profile\":");
+        acme__json_put_string(&b, c->profile);
+        acme__buf_printf(&b, ",\"profile_mandatory\":%s", c->profile_mandatory ? "true" : "false");
     }
     acme__buf_printf(&b, ",\"revoked\":%d", c->revoked);
     acme__buf_printf(&b,

@@ -26,6 +26,8 @@ typedef struct acme__stored_cert {
     char *serial;
     char *ari_id;         /* NULL when the leaf has no AKI */
     char *directory;      /* the CA that issued it */
+    char *profile;        /* the profile wanted for it (draft-ietf-acme-profiles), or NULL */
+    int profile_mandatory; /* refused, not ordered without, when the CA lacks it */
     int revoked;          /* -1, or the reason it was revoked with */
     int64_t obtained_at;
     /* ARI (RFC 9773) state */

@@ -30,6 +30,15 @@ Scenarios (each a meson test, some with their own harness options):
              is recorded and its CSR refused before any order
   chains     --preferred-chain with alternate roots (PEBBLE_ALTERNATE_ROOTS=1)
   eab        a CA that requires external account binding (--eab)
+  modern     the scripted CA (tests/harness/scripted_server.py, MiniCA) plays
+             the CA, for Pebble 2.4 has neither dns-account-01, dns-persist-01
+             nor profiles; it looks the TXT records up in challtestsrv's DNS:
+             directory; dns-account-01 through the hook (wildcard and base);
+             persist-record and dns-persist-01 (wildcard, plain, expired);
+             --profile shortlived, renewal at half its life, the profile kept
+             on renewal and a change reissuing; a missing mandatory profile
+             refused with no request after the directory; a missing preferred
+             one ordered without; profile= in a want file
 
 ACMECTL_TEST_WRAPPER, when set, is put before every acmectl command (e.g.
 "valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99").
@@ -498,6 +507,16 @@ elif typ == "dns-01":
         cts("/set-txt", {"host": "_acme-challenge." + ident + ".", "value": auth})
     else:
         cts("/clear-txt", {"host": "_acme-challenge." + ident + "."})
+elif typ == "dns-account-01":
+    # The name depends on the account: only ACMECTL_TXT_NAME gives it.
+    if method == "begin":
+        cts("/set-txt", {"host": os.environ["ACMECTL_TXT_NAME"] + ".", "value": auth})
+    else:
+        cts("/clear-txt", {"host": os.environ["ACMECTL_TXT_NAME"] + "."})
+if os.environ.get("HOOK_JSON_LOG"):
+    with open(os.environ["HOOK_JSON_LOG"], "a") as f:
+        f.write(json.dumps({"argv": sys.argv[1:6],
+                            "txt_name": os.environ.get("ACMECTL_TXT_NAME")}) + "\n")
 '''
 
 
@@ -819,6 +838,173 @@ def scenario_bad_days():
           f"all well: {res.out}")
 
 
+def set_txt(host, value):
+    """Publish a TXT record in challtestsrv's DNS (host with its trailing dot)."""
+    req = urllib.request.Request(ENV["ACME_TEST_CHALLTESTSRV"] + "/set-txt",
+                                 data=json.dumps({"host": host, "value": value}).encode(),
+                                 method="POST")
+    urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=10).read()
+
+
+def scripted(path, data=None):
+    """GET (or POST data to) the scripted CA, trusting the harness's CA."""
+    ctx = ssl.create_default_context(cafile=CA_BUNDLE)
+    req = urllib.request.Request(ENV["ACME_TEST_SCRIPTED"] + path, data=data)
+    with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def lifetime_days(chain):
+    dates = openssl("x509", "-noout", "-startdate", "-enddate", "-dateopt", "iso_8601",
+                    "-in", chain)
+    found = dict(l.split("=", 1) for l in dates.splitlines() if "=" in l)
+    t = [time.mktime(time.strptime(found[k].strip(), "%Y-%m-%d %H:%M:%SZ"))
+         for k in ("notBefore", "notAfter")]
+    return (t[1] - t[0]) / 86400, t[0]
+
+
+def account_label(url):
+    import base64, hashlib
+    return base64.b32encode(hashlib.sha256(url.encode()).digest()[:10]).decode().lower()
+
+
+def read_json_lines(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+def scenario_modern():
+    # The scripted CA plays the CA here, not Pebble (see the scenario list).
+    global DIRECTORY
+    DIRECTORY = ENV["ACME_TEST_SCRIPTED"] + "/ca/dir"
+    state = state_dir("state")
+
+    # acmectl directory: the meta as a user needs it.
+    res = acmectl("directory")
+    out = res.out
+    for want in ("terms of service: https://scripted.test/terms",
+                 "website: https://scripted.test/",
+                 "CAA identities: scripted.test, ca.scripted.test",
+                 "external account binding: not required",
+                 "renewal information (ARI): not offered",
+                 "  shortlived: Six-day certificates, renewed often",
+                 "  classic: The ordinary 90-day certificate"):
+        check(want in out, f"directory shows {want!r}: {out}")
+
+    register(state)
+    account_url = acmectl("account", state=state).lines()
+    account_url = [l.split()[-1] for l in account_url if "/ca/acct/" in l][0]
+    check(account_url.startswith(ENV["ACME_TEST_SCRIPTED"] + "/ca/acct/"), account_url)
+    hook, hook_log = make_hook()
+    json_log = os.path.join(TMP, "hook.jsonl")
+    env = {"HOOK_LOG": hook_log, "HOOK_JSON_LOG": json_log, "HOOK_TYPES": "dns-account-01"}
+
+    # dns-account-01 through the hook, for a wildcard and its base name.
+    res = acmectl("issue", "*.example.org", "example.org",
+                  "--challenge", "dns-account-01", "--hook", hook, state=state, env=env)
+    chain, _ = issued_paths(res)
+    check(sans(chain) == {"*.example.org", "example.org"}, f"SANs {sans(chain)}")
+    calls = read_json_lines(json_log)
+    begins = [c for c in calls if c["argv"][0] == "begin"]
+    name = "_%s._acme-challenge.example.org" % account_label(account_url)
+    check(len(begins) == 2 and all(c["argv"][1:3] == ["dns-account-01", "example.org"]
+                                   for c in begins), f"two dns-account-01 begins: {calls}")
+    check(all(c["txt_name"] == name for c in calls),
+          f"ACMECTL_TXT_NAME is {name} for every call: {calls}")
+    check(all(re.fullmatch(r"[A-Za-z0-9_-]{43}", c["argv"][4]) for c in begins),
+          f"AUTH is the TXT value: {begins}")
+    check(sorted(c["argv"][0] for c in calls) == ["begin", "begin", "done", "done"],
+          f"begin and done for each: {calls}")
+    days, _ = lifetime_days(chain)
+    check(round(days) == 90, f"no profile asked: the CA's classic 90 days, not {days}")
+
+    # dns-persist-01: the record persist-record prints, published once.
+    res = acmectl("persist-record", "*.persist.example", state=state)
+    m = re.fullmatch(r'(\S+)\. IN TXT "(.*)"', res.out.strip())
+    check(m, f"a zone-file line: {res.out!r}")
+    check(m.group(1) == "_validation-persist.persist.example", f"wildcard record name {m.group(1)}")
+    check(m.group(2) == f"scripted.test; accounturi={account_url}; policy=wildcard",
+          f"wildcard record value {m.group(2)}")
+    set_txt(m.group(1) + ".", m.group(2))
+    res = acmectl("issue", "*.persist.example", "persist.example", "--challenge",
+                  "dns-persist-01", state=state)
+    chain, _ = issued_paths(res)
+    check(sans(chain) == {"*.persist.example", "persist.example"}, f"SANs {sans(chain)}")
+    # A plain name, through the hook, which hears begin only: the record stays.
+    res = acmectl("persist-record", "plain.example", "--until", "2099-01-01", state=state)
+    m = re.fullmatch(r'(\S+)\. IN TXT "(.*)"', res.out.strip())
+    check(m and m.group(1) == "_validation-persist.plain.example" and
+          m.group(2) == f"scripted.test; accounturi={account_url}; persistUntil=4070908800",
+          f"plain record: {res.out!r}")
+    set_txt(m.group(1) + ".", m.group(2))
+    os.remove(json_log)
+    res = acmectl("issue", "plain.example", "--challenge", "dns-persist-01", "--hook", hook,
+                  state=state, env={**env, "HOOK_TYPES": "dns-persist-01"})
+    calls = read_json_lines(json_log)
+    check([c["argv"][:3] for c in calls] == [["begin", "dns-persist-01", "plain.example"]],
+          f"begin only, never done: {calls}")
+    check(calls[0]["txt_name"] == "_validation-persist.plain.example" and
+          calls[0]["argv"][4] == f"scripted.test; accounturi={account_url}",
+          f"the hook's name and AUTH: {calls}")
+    # A record past its persistUntil no longer validates.
+    res = acmectl("persist-record", "old.example", "--until", "1577836800", state=state)
+    m = re.fullmatch(r'(\S+)\. IN TXT "(.*)"', res.out.strip())
+    set_txt(m.group(1) + ".", m.group(2))
+    acmectl("issue", "old.example", "--challenge", "dns-persist-01", state=state, expect=1)
+    acmectl("persist-record", "x.example", "--until", "yesterday", state=state, expect=2)
+
+    # Profiles: shortlived gives the CA's six-day certificate.
+    os.remove(json_log)
+    res = acmectl("issue", "short.example", "--profile", "shortlived", "--challenge",
+                  "dns-account-01", "--hook", hook, state=state, env=env)
+    chain, _ = issued_paths(res)
+    days, not_before = lifetime_days(chain)
+    check(round(days) == 6, f"shortlived: 6 days, not {days}")
+    serial = serial_of(chain)
+    # Renewal follows the certificate: half of six days without ARI.
+    at = int(not_before + 2.9 * 86400)
+    res = acmectl("renew", "--hook", hook, "--challenge", "dns-account-01", state=state,
+                  env={**env, "ACMECTL_NOW": str(at)})
+    check(serial_of(chain) == serial, "not due before half its life")
+    at = int(not_before + 3.1 * 86400)
+    res = acmectl("renew", "--hook", hook, "--challenge", "dns-account-01", state=state,
+                  env={**env, "ACMECTL_NOW": str(at)})
+    check(serial_of(chain) != serial, f"renewed after half its life: {res.err}")
+    days, _ = lifetime_days(chain)
+    check(round(days) == 6, f"the profile is kept on renewal: {days} days")
+    # Changing the profile reissues at once, though nothing is due.
+    serial = serial_of(chain)
+    res = acmectl("issue", "short.example", "--profile", "classic", "--challenge",
+                  "dns-account-01", "--hook", hook, state=state, env=env)
+    check(serial_of(chain) != serial and round(lifetime_days(chain)[0]) == 90,
+          f"profile change reissued: {res.err}")
+    check("profile changed" in res.err, f"the reason is given: {res.err}")
+
+    # A mandatory profile the CA lacks: refused, no request after the directory.
+    scripted("/ca/log")
+    res = acmectl("issue", "none.example", "--profile", "nosuch", "--challenge",
+                  "dns-account-01", "--hook", hook, state=state, env=env, expect=1)
+    log_ = scripted("/ca/log")
+    check(log_ and all(r == ["GET", "/ca/dir"] for r in log_),
+          f"only the directory was fetched: {log_}")
+    check('offers no profile "nosuch"' in res.err, f"the reason: {res.err}")
+    # A preferred one: ordered without it, and said so.
+    res = acmectl("issue", "pref.example", "--prefer-profile", "nosuch", "--challenge",
+                  "dns-account-01", "--hook", hook, state=state, env=env)
+    check("offers no profile" in res.err and "without" in res.err, f"said so: {res.err}")
+    chain, _ = issued_paths(res)
+    check(round(lifetime_days(chain)[0]) == 90, "ordered without a profile")
+
+    # profile= in a want file.
+    wants = os.path.join(TMP, "modern.wants")
+    write(wants, "wanted.example profile=shortlived challenge=dns-account-01\n")
+    acmectl("ensure", "--wants", wants, "--hook", hook, state=state, env=env)
+    chain = os.path.join(state, "certs", "wanted.example", "chain.pem")
+    check(round(lifetime_days(chain)[0]) == 6, "the want's profile was ordered")
+
+
 SCENARIOS = {
     "bad-days": scenario_bad_days,
     "bad": scenario_bad,
@@ -831,6 +1017,7 @@ SCENARIOS = {
     "keys": scenario_keys,
     "chains": scenario_chains,
     "eab": scenario_eab,
+    "modern": scenario_modern,
 }
 
 

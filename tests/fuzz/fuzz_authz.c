@@ -1,7 +1,8 @@
 /* Authorization objects (lib/order.c, RFC 8555 7.1.4) and their challenges
  * (lib/challenge.c, 7.1.5 / 8): acme__authz_parse on any JSON, then
  * acme__challenge_new for every challenge as the solvers get them (token
- * check, key authorization, http-01 path, dns-01 TXT record, tls-alpn-01
+ * check, key authorization, http-01 path, dns-01 and dns-account-01 TXT
+ * records, dns-persist-01's accounturi and issuer-domain-names, tls-alpn-01
  * digest) with every accessor; the tls-alpn-01 certificate for the first
  * such challenge (the identifier comes from the CA); and each challenge's
  * "error" problem as a failed authorization reports it. */
@@ -17,6 +18,8 @@
 
 /* RFC 8555 8.1's key authorization needs the account key's thumbprint. */
 static const char thumbprint[] = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0";
+/* dns-account-01 derives its record name from the account URL. */
+static const char account_url[] = "https://ca.example/acme/acct/1";
 
 static void check_challenge(acme_challenge *ch, yajl_val cj, const char *type, int *alpn_budget)
 {
@@ -43,7 +46,24 @@ static void check_challenge(acme_challenge *ch, yajl_val cj, const char *type, i
                           strcmp(path + 28, token) == 0));
     const char *txt = acme_challenge_dns_txt_value(ch);
     fuzz_touch(acme_challenge_dns_txt_name(ch));
-    FUZZ_ASSERT(!txt || (strcmp(type, "dns-01") == 0 && strlen(txt) == 43));
+    int persist = strcmp(type, "dns-persist-01") == 0;
+    FUZZ_ASSERT(!txt || persist ||
+                ((strcmp(type, "dns-01") == 0 || strcmp(type, "dns-account-01") == 0) &&
+                 strlen(txt) == 43));
+    /* A persist record is "<issuer>; accounturi=<uri>...", its parts checked. */
+    const char *issuer = acme_challenge_issuer_domain_name(ch, 0);
+    FUZZ_ASSERT(persist == (issuer != NULL));
+    if (persist) {
+        const char *uri = acme_challenge_account_uri(ch);
+        FUZZ_ASSERT(txt && uri && strncmp(txt, issuer, strlen(issuer)) == 0);
+        FUZZ_ASSERT(strcmp(acme__json_string(cj, "accounturi"), uri) == 0);
+        FUZZ_ASSERT(!strpbrk(uri, "; \t\r\n") && !strpbrk(issuer, "; \t\r\n"));
+        for (size_t i = 0; acme_challenge_issuer_domain_name(ch, i); i++)
+            fuzz_touch(acme_challenge_issuer_domain_name(ch, i));
+    } else {
+        FUZZ_ASSERT(strcmp(acme_challenge_account_uri(ch), account_url) == 0);
+    }
+    FUZZ_ASSERT(strcmp(acme_challenge_response(ch), "{}") == 0);
     const char *digest = acme_challenge_tls_alpn_digest(ch);
     FUZZ_ASSERT(!digest || (strcmp(type, "tls-alpn-01") == 0 && strlen(digest) == 43));
     /* The raw JSON handed to solvers of unknown types parses back. */
@@ -88,7 +108,8 @@ int fuzz_authz(const uint8_t *data, size_t size)
         for (size_t i = 0; i < acme__json_len(list); i++) {
             yajl_val cj = acme__json_at(list, i);
             acme_challenge *ch = NULL;
-            rc = acme__challenge_new(&ch, cj, url, type, value, wildcard, thumbprint, &err);
+            rc = acme__challenge_new(&ch, cj, url, type, value, wildcard, thumbprint, account_url,
+                                     &err);
             FUZZ_ASSERT(rc == ACME_OK || rc == ACME_ERR_PROTOCOL || rc == ACME_ERR_NOMEM);
             FUZZ_ASSERT((rc == ACME_OK) == (ch != NULL));
             if (ch)

@@ -68,7 +68,7 @@ static acme_challenge *challenge_rc(const char *type, const char *ident_type, co
     REQUIRE_OK(acme__json_parse_object(j.data, j.len, "challenge", &v, &err));
     acme_challenge *ch = NULL;
     *rc = acme__challenge_new(&ch, v, "https://ca.test/authz/1", ident_type, value, 0, THUMB,
-                              &err);
+                              NULL, &err);
     acme__json_free(v);
     acme__buf_free(&j);
     acme__err_clear(&err);
