@@ -6,6 +6,7 @@
  * the solver reports itself unavailable. */
 #include "acme/dns.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -316,10 +317,13 @@ static int refused(const update_solver *u, const char *server, unsigned int port
                           server, port, u->tsig_name, u->tsig_algorithm, zone,
                           tsig_error_name(tsig_err) ? tsig_error_name(tsig_err) : rname);
     if (bogus)
-        return acme__fail(err, ACME_ERR_CRYPTO,
-                          "dns update: the reply of %s port %u is not signed with the TSIG key "
-                          "\"%s\"",
-                          server, port, u->tsig_name);
+        /* A server that refuses a key answers unsigned (RFC 8945 5.3.2),
+         * which ldns reports as a reply that fails verification. */
+        return acme__fail(err, ACME_ERR_NETWORK,
+                          "dns update: %s port %u refused the TSIG key \"%s\" (%s) for zone %s: "
+                          "its reply is not signed with the key (the server does not know the "
+                          "key, or the secret differs)",
+                          server, port, u->tsig_name, u->tsig_algorithm, zone);
     if (rcode == LDNS_RCODE_REFUSED)
         return acme__fail(err, ACME_ERR_NETWORK,
                           "dns update: %s port %u refused the update of zone %s with the TSIG "
@@ -446,11 +450,11 @@ out:
     ldns_rr_list_deep_free(up);
     ldns_pkt_free(pkt);
     ldns_pkt_free(reply);
-    /* The resolver holds a pointer to our secret, not a copy: detach it. */
-    if (srv) {
-        ldns_resolver_set_tsig_keyname(srv, NULL);
-        ldns_resolver_set_tsig_algorithm(srv, NULL);
-        ldns_resolver_set_tsig_keydata(srv, NULL);
+    /* ldns keeps its own (malloc'd, so writable) copy of the secret and
+     * frees it unwiped: wipe it first. */
+    if (srv && ldns_resolver_tsig_keydata(srv)) {
+        char *copy = (char *)(uintptr_t)ldns_resolver_tsig_keydata(srv);
+        acme__wipe(copy, strlen(copy));
     }
     ldns_resolver_deep_free(srv);
     ldns_resolver_deep_free(lookup);
