@@ -16,6 +16,7 @@
 #include "acme/solver.h"
 #include "acme/order.h"
 #include "acme/responder.h"
+#include "acme/dns.h"
 #include "acme/certificate.h"
 #include "acme/revoke.h"
 #include "acme/store.h"

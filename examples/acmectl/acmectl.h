@@ -12,6 +12,7 @@
  *   wants.c     the want-file format
  *   solvers.c   standalone, webroot and hook solvers
  *   hook.c      running hook programs (challenge hooks, deploy hooks)
+ *   dns.c       the rfc2136 solver and the DNS propagation check
  *   revoke.c    revoke
  *   token.c     keys in a PKCS#11 token (--account-key, --cert-key pkcs11:...)
  */
@@ -206,7 +207,7 @@ void hook_cleanup(const acme_challenge *ch, void *userdata);
 
 /* ---- solvers.c -------------------------------------------------------- */
 
-enum { SOLVER_UNSET = 0, SOLVER_STANDALONE, SOLVER_WEBROOT, SOLVER_HOOK };
+enum { SOLVER_UNSET = 0, SOLVER_STANDALONE, SOLVER_WEBROOT, SOLVER_HOOK, SOLVER_RFC2136 };
 #define MAX_TYPES 8
 
 typedef struct solver_conf {
@@ -217,16 +218,30 @@ typedef struct solver_conf {
     const char *hook;
 } solver_conf;
 
+/* The DNS options (dns.c). */
+typedef struct dns_opts {
+    const char *server;     /* --dns-server HOST[:PORT] */
+    const char *tsig_key;   /* --tsig-key FILE */
+    unsigned int wait_s;    /* --dns-wait */
+    int no_wait;            /* --no-dns-wait */
+    const char *resolver;   /* --dns-resolver HOST[:PORT] */
+    unsigned int ns_port;   /* --dns-ns-port; 0: 53 */
+} dns_opts;
+
 /* Command-line options shared by issue, ensure and renew. */
 typedef struct solver_opts {
     solver_conf sc;
+    dns_opts dns;
     unsigned int http_port;
     unsigned int tls_port;
     const char *listen;
 } solver_opts;
 
+/* S_LISTEN stays last: callers route the range S_SOLVER..S_LISTEN here. */
 enum {
-    S_SOLVER = 2000, S_CHALLENGE, S_HTTP_PORT, S_TLS_PORT, S_WEBROOT, S_HOOK, S_LISTEN
+    S_SOLVER = 2000, S_CHALLENGE, S_HTTP_PORT, S_TLS_PORT, S_WEBROOT, S_HOOK,
+    S_DNS_SERVER, S_TSIG_KEY, S_DNS_WAIT, S_NO_DNS_WAIT, S_DNS_RESOLVER, S_DNS_NS_PORT,
+    S_LISTEN
 };
 extern const opt_spec solver_options[];
 void solver_opts_init(solver_opts *so);
@@ -252,6 +267,16 @@ int solver_env_start(solver_env *e, const solver_conf *const *confs, size_t n, i
 /* A solver set for one certificate (owned by e). */
 int solver_env_build(solver_env *e, const solver_conf *sc, const char *cert, acme_solvers **out);
 void solver_env_free(solver_env *e);
+
+/* ---- dns.c ------------------------------------------------------------ */
+
+void dns_opts_init(dns_opts *d);
+/* Handle a DNS option (S_DNS_*, S_TSIG_KEY); EXIT_OK or EXIT_USAGE. */
+int dns_opt(dns_opts *d, int id, const char *value);
+/* Add the rfc2136 solver (dns-01, dns-account-01) to s; EXIT_OK or EXIT_FAIL. */
+int dns_add_update(const dns_opts *d, acme_solvers *s, const char *cert);
+/* Give s's DNS solvers the propagation check unless --no-dns-wait. */
+int dns_add_wait(const dns_opts *d, const solver_conf *sc, acme_solvers *s, const char *cert);
 
 /* ---- wants.c ---------------------------------------------------------- */
 

@@ -4,6 +4,7 @@
  *               (default 80), tls-alpn-01 on --tls-port (default 443)
  *   webroot     http-01 files under --webroot DIR for a running web server
  *   hook        a program (see hook.c) for any type, dns-01 included
+ *   rfc2136     dns-01 by DNS dynamic update with a TSIG key (see dns.c)
  *
  * dns-persist-01 needs no solver when its record is published beforehand
  * (acmectl persist-record): without a hook, any solver answers it by
@@ -12,7 +13,8 @@
  * Each certificate gets its own solver set: the challenge types in its
  * order of preference (--challenge, repeatable; want files: challenge=),
  * each answered by its solver. Default preference: http-01 for standalone
- * and webroot; http-01, tls-alpn-01, dns-01 for hook. */
+ * and webroot; http-01, tls-alpn-01, dns-01 for hook; dns-01 for rfc2136.
+ * Every dns-01 solver gets the DNS propagation check (dns.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,12 @@ const opt_spec solver_options[] = {
     { "webroot", 0, 1, S_WEBROOT },
     { "hook", 0, 1, S_HOOK },
     { "listen", 0, 1, S_LISTEN },
+    { "dns-server", 0, 1, S_DNS_SERVER },
+    { "tsig-key", 0, 1, S_TSIG_KEY },
+    { "dns-wait", 0, 1, S_DNS_WAIT },
+    { "no-dns-wait", 0, 0, S_NO_DNS_WAIT },
+    { "dns-resolver", 0, 1, S_DNS_RESOLVER },
+    { "dns-ns-port", 0, 1, S_DNS_NS_PORT },
     { NULL, 0, 0, 0 },
 };
 
@@ -43,6 +51,7 @@ void solver_opts_init(solver_opts *so)
     memset(so, 0, sizeof(*so));
     so->http_port = DEFAULT_HTTP_PORT;
     so->tls_port = DEFAULT_TLS_PORT;
+    dns_opts_init(&so->dns);
 }
 
 int solver_kind_from_name(const char *name)
@@ -53,6 +62,8 @@ int solver_kind_from_name(const char *name)
         return SOLVER_WEBROOT;
     if (strcmp(name, "hook") == 0)
         return SOLVER_HOOK;
+    if (strcmp(name, "rfc2136") == 0)
+        return SOLVER_RFC2136;
     return SOLVER_UNSET;
 }
 
@@ -62,6 +73,7 @@ const char *solver_kind_name(int kind)
     case SOLVER_STANDALONE: return "standalone";
     case SOLVER_WEBROOT: return "webroot";
     case SOLVER_HOOK: return "hook";
+    case SOLVER_RFC2136: return "rfc2136";
     default: return "?";
     }
 }
@@ -89,7 +101,8 @@ int solver_opt(solver_opts *so, int id, const char *value)
     case S_SOLVER:
         so->sc.kind = solver_kind_from_name(value);
         if (!so->sc.kind)
-            return usage_error("unknown solver \"%s\" (standalone, webroot, hook)", value);
+            return usage_error("unknown solver \"%s\" (standalone, webroot, hook, rfc2136)",
+                               value);
         return EXIT_OK;
     case S_CHALLENGE:
         return solver_add_type(&so->sc, value, "--challenge");
@@ -112,6 +125,13 @@ int solver_opt(solver_opts *so, int id, const char *value)
     case S_LISTEN:
         so->listen = value;
         return EXIT_OK;
+    case S_DNS_SERVER:
+    case S_TSIG_KEY:
+    case S_DNS_WAIT:
+    case S_NO_DNS_WAIT:
+    case S_DNS_RESOLVER:
+    case S_DNS_NS_PORT:
+        return dns_opt(&so->dns, id, value);
     default:
         return usage_error("internal: unknown solver option");
     }
@@ -120,6 +140,10 @@ int solver_opt(solver_opts *so, int id, const char *value)
 static void default_types(solver_conf *sc)
 {
     sc->ntypes = 0;
+    if (sc->kind == SOLVER_RFC2136) {
+        sc->types[sc->ntypes++] = "dns-01";
+        return;
+    }
     sc->types[sc->ntypes++] = "http-01";
     if (sc->kind == SOLVER_HOOK) {
         sc->types[sc->ntypes++] = "tls-alpn-01";
@@ -191,6 +215,10 @@ int solver_conf_check(const solver_conf *sc, const char *const *ids, size_t n, c
                                " (use --solver hook)", where, t);
         if (sc->kind == SOLVER_WEBROOT && strcmp(t, "http-01") != 0)
             return usage_error("%s: the webroot solver answers http-01 only, not %s", where, t);
+        if (sc->kind == SOLVER_RFC2136 && strcmp(t, "dns-01") != 0 &&
+            strcmp(t, "dns-account-01") != 0)
+            return usage_error("%s: the rfc2136 solver answers dns-01 and dns-account-01, not %s",
+                               where, t);
     }
     if (sc->kind == SOLVER_WEBROOT) {
         struct stat st;
@@ -208,8 +236,9 @@ int solver_conf_check(const solver_conf *sc, const char *const *ids, size_t n, c
     for (size_t i = 0; i < n; i++) {
         if (strncmp(ids[i], "*.", 2) == 0 && !any_dns)
             return usage_error("%s: %s needs a DNS challenge: dns-01 or dns-account-01 with "
-                               "the hook solver (--solver hook --challenge dns-01), or "
-                               "dns-persist-01 (--challenge dns-persist-01)", where, ids[i]);
+                               "the rfc2136 or hook solver (--solver rfc2136, or --solver hook "
+                               "--challenge dns-01), or dns-persist-01 (--challenge "
+                               "dns-persist-01)", where, ids[i]);
     }
     return EXIT_OK;
 }
@@ -226,6 +255,7 @@ static int persisted_present(const acme_challenge *ch, void *userdata)
 }
 
 struct solver_env {
+    dns_opts dns;
     unsigned int http_port, tls_port;
     const char *listen;
     acme_http_responder *http;
@@ -239,6 +269,7 @@ struct solver_env {
 solver_env *solver_env_new(const solver_opts *so)
 {
     solver_env *e = xcalloc(1, sizeof(*e));
+    e->dns = so->dns;
     e->http_port = so->http_port;
     e->tls_port = so->tls_port;
     e->listen = so->listen;
@@ -334,6 +365,11 @@ int solver_env_build(solver_env *e, const solver_conf *sc, const char *cert, acm
         error_msg("%s: solvers: %s", cert, acme_last_error());
         return EXIT_FAIL;
     }
+    /* One update solver answers every DNS type it is offered. */
+    if (sc->kind == SOLVER_RFC2136 && dns_add_update(&e->dns, s, cert) != EXIT_OK)
+        return EXIT_FAIL;
+    if (dns_add_wait(&e->dns, sc, s, cert) != EXIT_OK)
+        return EXIT_FAIL;
     char prefs[256] = "";
     for (size_t i = 0; i < sc->ntypes; i++) {
         size_t used = strlen(prefs);

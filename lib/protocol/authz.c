@@ -297,12 +297,8 @@ int acme_order_authorize(acme_order *o, const acme_solvers *solvers)
     }
     /* The host's chance to wait for its answers to be visible (DNS). */
     for (size_t i = 0; rc == ACME_OK && i < npres; i++) {
-        if (pres[i].solver->wait) {
-            int wrc = pres[i].solver->wait(pres[i].ch, pres[i].solver->userdata);
-            if (wrc != ACME_OK)
-                rc = acme__fail(&o->err, ACME_ERR_CALLBACK, "%s: the %s solver's wait failed (%s)",
-                                pres[i].az->ident_value, pres[i].ch->type, acme_strerror(wrc));
-        }
+        if (acme__solver_waits(pres[i].solver))
+            rc = acme__solver_wait(pres[i].solver, pres[i].ch, &o->err);
     }
     /* Tell the CA to validate: the payload is {} (RFC 8555 7.5.1) unless a
      * solver set its own for a type that wants one.

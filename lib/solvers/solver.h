@@ -13,11 +13,17 @@
  * failed in err, so that the order tells the host the cause. */
 typedef int (*acme__present_err_fn)(const acme_challenge *ch, void *userdata, acme__err *err);
 
+/* A built-in wait (the DNS propagation check): as acme_solver_wait_fn,
+ * recording why it failed in err. */
+typedef int (*acme__wait_err_fn)(const acme_challenge *ch, void *userdata, acme__err *err);
+
 typedef struct acme__solver {
     char *type;
     acme_solver_present_fn present;     /* a host's solver */
     acme__present_err_fn present_err;   /* or a built-in one */
     acme_solver_wait_fn wait;
+    acme__wait_err_fn check;            /* run after wait; its userdata is the set's */
+    void *check_userdata;
     acme_solver_cleanup_fn cleanup;
     void *userdata;
     void (*free_userdata)(void *); /* for built-in solvers that own it */
@@ -31,6 +37,8 @@ struct acme_solvers {
     acme__solver *v;
     size_t n;
     acme__err err;
+    void *check_data;              /* what the solvers' check reads, owned */
+    void (*free_check_data)(void *);
 };
 
 /* Take a reference. The count is the one part of a set that changes while
@@ -45,6 +53,17 @@ int acme__solvers_add_owned(acme_solvers *s, const char *type, acme__present_err
 /* Run sv's present for ch; a built-in solver records its failure in err,
  * a host's leaves err alone. */
 int acme__solver_present(const acme__solver *sv, const acme_challenge *ch, acme__err *err);
+
+/* Give the solvers of `types` (n of them) the check, whose data the set
+ * then owns (freed with free_data; on failure too, and so is a previous
+ * check's). */
+int acme__solvers_set_check(acme_solvers *s, const char *const *types, size_t n,
+                            acme__wait_err_fn check, void *data, void (*free_data)(void *));
+/* Non-zero when sv has a wait or a check to run before validation. */
+int acme__solver_waits(const acme__solver *sv);
+/* Run sv's wait, then its check; a failure is recorded in err (a host's
+ * wait by its code, a check by its own message). */
+int acme__solver_wait(const acme__solver *sv, const acme_challenge *ch, acme__err *err);
 
 /* SHA-256 of a key authorization, which dns-01 (RFC 8555 8.4) and
  * tls-alpn-01 (RFC 8737 3) publish. */

@@ -38,7 +38,13 @@ static int add(acme_solvers *s, const char *type, acme_solver_present_fn present
         return acme__fail(&s->err, ACME_ERR_NOMEM, "solvers: out of memory");
     }
     s->v = v;
-    s->v[s->n++] = (acme__solver){ t, present, present_err, wait, cleanup, userdata, free_userdata };
+    s->v[s->n++] = (acme__solver){ .type = t,
+                                   .present = present,
+                                   .present_err = present_err,
+                                   .wait = wait,
+                                   .cleanup = cleanup,
+                                   .userdata = userdata,
+                                   .free_userdata = free_userdata };
     return ACME_OK;
 }
 
@@ -63,6 +69,38 @@ int acme__solver_present(const acme__solver *sv, const acme_challenge *ch, acme_
     if (sv->present_err)
         return sv->present_err(ch, sv->userdata, err);
     return sv->present(ch, sv->userdata);
+}
+
+int acme__solvers_set_check(acme_solvers *s, const char *const *types, size_t n,
+                            acme__wait_err_fn check, void *data, void (*free_data)(void *))
+{
+    if (s->free_check_data)
+        s->free_check_data(s->check_data);
+    s->check_data = data;
+    s->free_check_data = free_data;
+    for (size_t i = 0; i < s->n; i++)
+        for (size_t j = 0; j < n; j++)
+            if (strcmp(s->v[i].type, types[j]) == 0) {
+                s->v[i].check = check;
+                s->v[i].check_userdata = data;
+            }
+    return ACME_OK;
+}
+
+int acme__solver_waits(const acme__solver *sv)
+{
+    return sv->wait || sv->check;
+}
+
+int acme__solver_wait(const acme__solver *sv, const acme_challenge *ch, acme__err *err)
+{
+    if (sv->wait) {
+        int rc = sv->wait(ch, sv->userdata);
+        if (rc != ACME_OK)
+            return acme__fail(err, ACME_ERR_CALLBACK, "%s: the %s solver's wait failed (%s)",
+                              ch->ident_value, ch->type, acme_strerror(rc));
+    }
+    return sv->check ? sv->check(ch, sv->check_userdata, err) : ACME_OK;
 }
 
 size_t acme_solvers_count(const acme_solvers *s)
@@ -93,6 +131,8 @@ void acme_solvers_free(acme_solvers *s)
             s->v[i].free_userdata(s->v[i].userdata);
     }
     free(s->v);
+    if (s->free_check_data)
+        s->free_check_data(s->check_data);
     acme__err_clear(&s->err);
     free(s);
 }

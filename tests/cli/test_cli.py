@@ -39,6 +39,12 @@ Scenarios (each a meson test, some with their own harness options):
              on renewal and a change reissuing; a missing mandatory profile
              refused with no request after the directory; a missing preferred
              one ordered without; profile= in a want file
+  dns        Knot DNS (--knot) as the zones' authoritative servers: a wildcard
+             and its base through --solver rfc2136 (both TXT values at once,
+             none after cleanup); a wrong TSIG key refused and named; the
+             propagation check holds validation until a late second server
+             serves the value, and names the server that never does; a hook
+             that publishes late still validates
 
 ACMECTL_TEST_WRAPPER, when set, is put before every acmectl command (e.g.
 "valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99").
@@ -580,7 +586,9 @@ def scenario_hook_dns():
     env = {"HOOK_LOG": hook_log, "HOOK_TYPES": "dns-01"}
     # Default preference for the hook: http-01, tls-alpn-01, dns-01. This hook
     # declines the first two, so dns-01 answers.
-    res = acmectl("issue", "*.wild.example", "wild.example", "--hook", hook, state=state, env=env)
+    # challtestsrv is no authoritative server to check propagation with.
+    res = acmectl("issue", "*.wild.example", "wild.example", "--hook", hook, "--no-dns-wait",
+                  state=state, env=env)
     chain, _ = issued_paths(res)
     check(chain.endswith("/certs/_.wild.example/chain.pem"), f"wildcard certificate name {chain}")
     check(sans(chain) == {"*.wild.example", "wild.example"}, f"SANs {sans(chain)}")
@@ -601,8 +609,143 @@ def scenario_hook_dns():
     # Only dns-01 wanted: --challenge dns-01.
     os.remove(hook_log)
     res = acmectl("issue", "txt.example", "--solver", "hook", "--hook", hook, "--challenge",
-                  "dns-01", state=state, env=env)
+                  "dns-01", "--no-dns-wait", state=state, env=env)
     check({c[1] for c in read_calls(hook_log)} == {"dns-01"}, "only dns-01 offered to the hook")
+
+
+KNOT_PORT = ENV.get("ACME_TEST_KNOT_PORT", "")
+KNOT_KEY = ENV.get("ACME_TEST_KNOT_KEY", "")
+# knsupdate takes the key as ALG:NAME:SECRET (its -k file too), not BIND's format.
+KNOT_Y = "hmac-sha256:acme-key:" + ENV.get("ACME_TEST_KNOT_SECRET", "")
+
+
+def txt_values(server, name):
+    """The TXT values `server` (an address on the Knot port) serves for name, asked directly."""
+    r = subprocess.run(["kdig", "+short", "+norecurse", f"@{server}", "-p", KNOT_PORT, name,
+                        "TXT"], capture_output=True, text=True, check=True)
+    return {v.strip('"') for v in r.stdout.split()}
+
+
+def nsupdate(server, zone, lines):
+    """Send an update signed with the test key to server, as an operator would."""
+    script = f"server {server} {KNOT_PORT}\nzone {zone}.\n" + "".join(l + "\n" for l in lines)
+    script += "send\n"
+    subprocess.run(["knsupdate", "-y", KNOT_Y], input=script, text=True, check=True,
+                   capture_output=True)
+
+
+DNS_HOOK = """#!/bin/sh
+# Publish dns-01 late, in the background, as a slow DNS provider would.
+[ "$2" = dns-01 ] || exit 1
+name="_acme-challenge.$3."
+case "$1" in
+begin) op=add; ttl=60 ;;
+*) op=delete; ttl= ;;
+esac
+(
+  [ "$1" = begin ] && sleep "$HOOK_DELAY"
+  printf 'server 127.0.0.1 %s\nzone zone.test.\nupdate %s %s %s TXT "%s"\nsend\n' \
+    "$KNOT_PORT" "$op" "$name" "$ttl" "$5" | knsupdate -y "$KNOT_Y"
+  echo "$1 $(date +%s.%N)" >> "$HOOK_LOG"
+) </dev/null >/dev/null 2>&1 &
+exit 0
+"""
+
+
+def scenario_dns():
+    state = state_dir("state")
+    register(state)
+    dns = ["--dns-resolver", f"127.0.0.1:{KNOT_PORT}", "--dns-ns-port", KNOT_PORT]
+    rfc = ["--solver", "rfc2136", "--tsig-key", KNOT_KEY, "--dns-server",
+           f"127.0.0.1:{KNOT_PORT}"] + dns
+
+    # A wildcard and its base share _acme-challenge.zone.test: watch that
+    # both values are there at once.
+    seen = []
+    stop = threading.Event()
+
+    def watch(name):
+        while not stop.is_set():
+            seen.append(txt_values("127.0.0.1", name))
+            time.sleep(0.01)
+
+    t = threading.Thread(target=watch, args=("_acme-challenge.zone.test",))
+    t.start()
+    try:
+        res = acmectl("issue", "*.zone.test", "zone.test", *rfc, state=state)
+    finally:
+        stop.set()
+        t.join()
+    chain, _ = issued_paths(res)
+    check(sans(chain) == {"*.zone.test", "zone.test"}, f"SANs {sans(chain)}")
+    check(any(len(v) == 2 for v in seen), f"both TXT values at once: {seen[-5:]}")
+    check(txt_values("127.0.0.1", "_acme-challenge.zone.test") == set(),
+          "cleanup deleted both values")
+
+    # A value someone else put there stays.
+    nsupdate("127.0.0.1", "zone.test",
+             ['update add _acme-challenge.keep.zone.test. 60 TXT "not-ours"'])
+    acmectl("issue", "keep.zone.test", *rfc, state=state)
+    check(txt_values("127.0.0.1", "_acme-challenge.keep.zone.test") == {"not-ours"},
+          "only the solver's own value is deleted")
+
+    # A wrong secret for the key: the server refuses, the message names the key.
+    bad_key = os.path.join(TMP, "wrong.key")
+    write(bad_key, 'key "acme-key" { algorithm hmac-sha256; '
+                   'secret "' + "A" * 43 + '="; };\n')
+    res = acmectl("issue", "wrong.zone.test", "--solver", "rfc2136", "--tsig-key", bad_key,
+                  "--dns-server", f"127.0.0.1:{KNOT_PORT}", *dns, state=state, expect=1)
+    check('TSIG key "acme-key"' in res.err and "refused" in res.err,
+          f"the refusal names the key: {res.err}")
+
+    # two.test has two nameservers; the solver updates the first only. The
+    # test copies the values to the second after DELAY: validation must not
+    # start before.
+    delay = 3.0
+    copied = []
+
+    def copy_late():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            vals = txt_values("127.0.0.1", "_acme-challenge.two.test")
+            if len(vals) == 2:
+                break
+            time.sleep(0.05)
+        time.sleep(delay)
+        nsupdate("127.0.0.2", "two.test",
+                 [f'update add _acme-challenge.two.test. 60 TXT "{v}"' for v in vals])
+        copied.append(time.time())
+
+    t = threading.Thread(target=copy_late)
+    t.start()
+    start = time.time()
+    try:
+        res = acmectl("issue", "*.two.test", "two.test", *rfc, "--dns-wait", "60", state=state)
+    finally:
+        t.join()
+    check(copied, "the second server was updated")
+    check(time.time() - start >= delay, "the order waited for the second server")
+    pebble_log = ENV.get("ACME_TEST_PEBBLE_LOG", "")
+    with open(pebble_log) as f:
+        text = f.read()
+    check("two.test" in text, "Pebble validated two.test")
+
+    # A server that never gets the value: the timeout names it.
+    res = acmectl("issue", "never.two.test", *rfc, "--dns-wait", "3", state=state, expect=1)
+    check("ns2.two.test (127.0.0.2)" in res.err and "ns1.two.test" not in res.err,
+          f"the timeout names the server lacking the value, and only it: {res.err}")
+    check("after 3 s" in res.err, f"the timeout says how long it waited: {res.err}")
+
+    # The hook path: the hook publishes 3 s late in the background; the
+    # check (on by default) holds validation until it is there.
+    hook = os.path.join(TMP, "dns-hook.sh")
+    write(hook, DNS_HOOK, 0o755)
+    hook_log = os.path.join(TMP, "dns-hook.log")
+    env = {"HOOK_LOG": hook_log, "HOOK_DELAY": "3", "KNOT_PORT": KNOT_PORT, "KNOT_Y": KNOT_Y}
+    res = acmectl("issue", "late.zone.test", "--solver", "hook", "--hook", hook, "--challenge",
+                  "dns-01", *dns, state=state, env=env)
+    chain, _ = issued_paths(res)
+    check(sans(chain) == {"late.zone.test"}, "the late hook's certificate")
 
 
 def scenario_ensure():
@@ -1006,6 +1149,7 @@ def scenario_modern():
 
 
 SCENARIOS = {
+    "dns": scenario_dns,
     "bad-days": scenario_bad_days,
     "bad": scenario_bad,
     "basics": scenario_basics,

@@ -37,6 +37,10 @@ Variables given to CMD:
   ACME_TEST_SERVER_CERT    certificate (localhost, 127.0.0.1) of Pebble's listener, for
   ACME_TEST_SERVER_KEY     scripted servers that must be trusted through the same CA
   ACME_TEST_TMPDIR         empty directory for the test's own files
+  ACME_TEST_KNOT_*         with --knot: Knot DNS serves the test zones and Pebble
+                           resolves through it (see knot_harness.py): _PORT (on
+                           127.0.0.1 and 127.0.0.2), _KEY (BIND key file), _SECRET,
+                           _RESOLVER (127.0.0.1:PORT)
 
 ACME_TEST_WRAP, when set, is put in front of CMD (unless CMD is a Python
 wrapper, which does the same for its own command): e.g. valgrind.
@@ -64,6 +68,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+
+import knot_harness
 
 EXIT_SKIP = 77          # meson: test skipped
 EXIT_SETUP_ERROR = 99   # meson: harness error, not a test failure
@@ -326,6 +332,7 @@ class Harness:
         self.ports = None
         self.pebble = None
         self.cts = None
+        self.knot = None
 
     # -- certificates -------------------------------------------------------
 
@@ -398,11 +405,17 @@ class Harness:
         ], self.cts_log)
         check_interrupted()
 
+        dnsserver = f"127.0.0.1:{p['dns']}"
+        if self.opts.knot:
+            if self.knot is None:
+                self.knot = knot_harness.Knot(self.workdir, self.spawn)
+            self.knot.wait_ready(self.check_knot_alive)
+            dnsserver = f"127.0.0.1:{self.knot.port}"
         self.write_pebble_config()
         env = dict(os.environ)
         env["PEBBLE_VA_NOSLEEP"] = "1"
         env.update(self.opts.env)
-        argv = ["pebble", "-config", self.config, "-dnsserver", f"127.0.0.1:{p['dns']}"]
+        argv = ["pebble", "-config", self.config, "-dnsserver", dnsserver]
         if self.opts.strict:
             argv.append("-strict")
         # Pebble does not need the DNS server to start, so both start in parallel.
@@ -440,6 +453,11 @@ class Harness:
                 raise PortConflict(f"{name}: a port was taken")
             if proc.poll() is not None:
                 raise HarnessError(f"{name} exited early with status {proc.returncode}")
+
+    def check_knot_alive(self):
+        for proc in self.knot.procs:
+            if proc.poll() is not None:
+                raise HarnessError(f"knotd exited early with status {proc.returncode}")
 
     def cts_ready(self, tcp_ports):
         owned = owned_ports(self.cts.pid)
@@ -516,6 +534,8 @@ class Harness:
             "ACME_TEST_PEBBLE_LOG": self.pebble_log,
             "ACME_TEST_TMPDIR": self.testdir,
         }
+        if self.knot:
+            env.update(self.knot.env())
         if self.opts.eab:
             env["ACME_TEST_EAB_KID"] = EAB_KID
             env["ACME_TEST_EAB_HMAC_KEY"] = self.eab_key
@@ -607,6 +627,9 @@ class Harness:
                 cmd.kill()
                 cmd.wait()
         self.stop_servers()
+        if self.knot is not None:
+            stop_processes(self.knot.procs)
+            self.knot = None
         if self.opts.keep:
             warn(f"kept {self.workdir}")
         else:
@@ -633,6 +656,9 @@ def parse_args(argv):
     parser.add_argument("--eab", action="store_true",
                         help="require external account binding (key id kid-1, random key)")
     parser.add_argument("--strict", action="store_true", help="run pebble -strict")
+    parser.add_argument("--knot", action="store_true",
+                        help="start Knot DNS for the test zones and have Pebble resolve "
+                             "through it (ACME_TEST_KNOT_*)")
     parser.add_argument("--env", action="append", type=env_assignment, default=[],
                         metavar="NAME=VALUE",
                         help="set a variable for pebble (repeatable), e.g. "
@@ -655,9 +681,13 @@ def parse_args(argv):
 
 def main(argv):
     opts, cmd = parse_args(argv)
-    missing = [t for t in ("pebble", "pebble-challtestsrv", "openssl") if not shutil.which(t)]
+    tools = ["pebble", "pebble-challtestsrv", "openssl"]
+    if opts.knot:
+        tools += ["knotd", "kdig", "knsupdate"]
+    missing = [t for t in tools if not shutil.which(t)]
     if missing:
-        warn(f"not installed: {', '.join(missing)} (Debian: apt-get install pebble openssl)")
+        warn(f"not installed: {', '.join(missing)} (Debian: apt-get install pebble openssl"
+             f"{' knot knot-dnsutils' if opts.knot else ''})")
         return EXIT_SKIP
     for sig in HANDLED_SIGNALS:
         signal.signal(sig, on_signal)

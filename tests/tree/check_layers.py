@@ -20,7 +20,7 @@ LAYERS = ['base', 'net', 'crypto', 'solvers', 'protocol', 'store', 'lifecycle']
 PUBLIC = {
     'common': 'base', 'version': 'base',
     'key': 'crypto', 'signer': 'crypto', 'certificate': 'crypto',
-    'solver': 'solvers', 'responder': 'solvers',
+    'solver': 'solvers', 'responder': 'solvers', 'dns': 'solvers',
     'provider': 'protocol', 'account': 'protocol', 'order': 'protocol',
     'revoke': 'protocol',
     'store': 'store',
