@@ -18,7 +18,6 @@
 #include <acme.h>
 #include <acme/dns.h>
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,10 +84,58 @@ static int knsupdate(const char *op, const char *name, const char *value)
     return pclose(f) == 0 ? 0 : -1;
 }
 
-static acme_account *account_on(acme_provider *p, acme_key **key)
+/* A provider, an account on it and a certificate key. */
+typedef struct session {
+    acme_provider *p;
+    acme_key *account_key, *cert_key;
+    acme_account *a;
+} session;
+
+static void session_open(session *ss, acme_provider *p)
 {
-    *key = test_key(ACME_KEY_EC256);
-    return test_account(p, *key);
+    ss->p = p;
+    ss->account_key = test_key(ACME_KEY_EC256);
+    ss->a = test_account(p, ss->account_key);
+    ss->cert_key = test_key(ACME_KEY_EC256);
+}
+
+static void session_close(session *ss)
+{
+    acme_key_free(ss->cert_key);
+    acme_account_free(ss->a);
+    acme_key_free(ss->account_key);
+    acme_provider_free(ss->p);
+}
+
+/* The update solver for Knot, then the propagation check. */
+static acme_solvers *update_solvers(void)
+{
+    acme_solvers *s = NULL;
+    REQUIRE_OK(acme_solvers_new(&s));
+    acme_dns_update_options o;
+    update_options(&o);
+    REQUIRE_OK(acme_solvers_add_dns_update(s, &o));
+    acme_dns_wait_options w;
+    wait_options(&w, 30000);
+    REQUIRE_OK(acme_solvers_add_dns_wait(s, &w));
+    return s;
+}
+
+/* Issue "*.base" and "base" (one TXT name, two values at once). */
+static void issue_pair(session *ss, acme_solvers *s, const char *base)
+{
+    char wild[256];
+    snprintf(wild, sizeof(wild), "*.%s", base);
+    const char *const names[] = { wild, base };
+    acme_order *ord = NULL;
+    REQUIRE_OK(acme_order_new(&ord, ss->a));
+    for (size_t i = 0; i < 2; i++)
+        CHECK_OK(acme_order_add_dns(ord, names[i]));
+    int rc = acme_order_issue(ord, s, ss->cert_key);
+    CHECK_MSG(rc == ACME_OK, "issue: %s", acme_order_last_error(ord));
+    if (rc == ACME_OK)
+        CHECK(test_leaf_matches(acme_order_certificate_pem(ord), ss->cert_key, names, 2) == 0);
+    acme_order_free(ord);
 }
 
 /* Without the dns feature both calls are refused and say why. */
@@ -113,52 +160,31 @@ static int check_refusal(void)
 
 static void test_update(void)
 {
-    acme_provider *p = test_provider(NULL);
-    acme_key *akey = NULL;
-    acme_account *a = account_on(p, &akey);
-    acme_solvers *s = NULL;
-    REQUIRE_OK(acme_solvers_new(&s));
-    acme_dns_update_options o;
-    update_options(&o);
-    REQUIRE_OK(acme_solvers_add_dns_update(s, &o));
-    acme_dns_wait_options w;
-    wait_options(&w, 30000);
-    REQUIRE_OK(acme_solvers_add_dns_wait(s, &w));
-
-    acme_key *cert_key = test_key(ACME_KEY_EC256);
-    acme_order *ord = NULL;
-    REQUIRE_OK(acme_order_new(&ord, a));
-    static const char *const names[] = { "*.zone.test", "zone.test" };
-    for (size_t i = 0; i < 2; i++)
-        CHECK_OK(acme_order_add_dns(ord, names[i]));
-    int rc = acme_order_issue(ord, s, cert_key);
-    CHECK_MSG(rc == ACME_OK, "issue: %s", acme_order_last_error(ord));
-    if (rc == ACME_OK)
-        CHECK(test_leaf_matches(acme_order_certificate_pem(ord), cert_key, names, 2) == 0);
+    session ss;
+    session_open(&ss, test_provider(NULL));
+    acme_solvers *s = update_solvers();
+    issue_pair(&ss, s, "zone.test");
     /* Both values shared one name; cleanup took both away. */
     char *left = knot_txt("_acme-challenge.zone.test");
     CHECK_MSG(left[0] == '\0', "TXT left after cleanup: %s", left);
     free(left);
-    acme_order_free(ord);
     acme_solvers_free(s);
 
     /* A secret Knot does not know: refused, and the key is named. */
     REQUIRE_OK(acme_solvers_new(&s));
+    acme_dns_update_options o;
     update_options(&o);
     o.tsig_secret = "bm90IHRoZSBrZXkgS25vdCBrbm93cyBhdCBhbGwhISE=";
     REQUIRE_OK(acme_solvers_add_dns_update(s, &o));
-    REQUIRE_OK(acme_order_new(&ord, a));
+    acme_order *ord = NULL;
+    REQUIRE_OK(acme_order_new(&ord, ss.a));
     CHECK_OK(acme_order_add_dns(ord, "wrongkey.zone.test"));
-    CHECK(acme_order_issue(ord, s, cert_key) != ACME_OK);
+    CHECK(acme_order_issue(ord, s, ss.cert_key) != ACME_OK);
     CHECK_MSG(strstr(acme_order_last_error(ord), key_name) != NULL, "key not named: %s",
               acme_order_last_error(ord));
     acme_order_free(ord);
     acme_solvers_free(s);
-
-    acme_key_free(cert_key);
-    acme_account_free(a);
-    acme_key_free(akey);
-    acme_provider_free(p);
+    session_close(&ss);
 }
 
 /* ---- late ------------------------------------------------------------- */
@@ -213,10 +239,8 @@ static double now_s(void)
 
 static void test_late(void)
 {
-    acme_provider *p = test_provider(NULL);
-    acme_key *akey = NULL;
-    acme_account *a = account_on(p, &akey);
-    acme_key *cert_key = test_key(ACME_KEY_EC256);
+    session ss;
+    session_open(&ss, test_provider(NULL));
 
     /* Published 3 s after present: without the check Pebble (which
      * validates at once) would find nothing and the order would fail. */
@@ -228,10 +252,10 @@ static void test_late(void)
     wait_options(&w, 30000);
     REQUIRE_OK(acme_solvers_add_dns_wait(s, &w));
     acme_order *ord = NULL;
-    REQUIRE_OK(acme_order_new(&ord, a));
+    REQUIRE_OK(acme_order_new(&ord, ss.a));
     CHECK_OK(acme_order_add_dns(ord, "late.zone.test"));
     double t0 = now_s();
-    int rc = acme_order_issue(ord, s, cert_key);
+    int rc = acme_order_issue(ord, s, ss.cert_key);
     double took = now_s() - t0;
     CHECK_MSG(rc == ACME_OK, "issue: %s", acme_order_last_error(ord));
     CHECK_MSG(took >= 3.0, "the order did not wait for the record: %.1f s", took);
@@ -245,20 +269,16 @@ static void test_late(void)
     REQUIRE_OK(acme_solvers_add(s, "dns-01", late_present, NULL, late_cleanup, &never));
     wait_options(&w, 1500);
     REQUIRE_OK(acme_solvers_add_dns_wait(s, &w));
-    REQUIRE_OK(acme_order_new(&ord, a));
+    REQUIRE_OK(acme_order_new(&ord, ss.a));
     CHECK_OK(acme_order_add_dns(ord, "never.zone.test"));
-    CHECK_RC(acme_order_issue(ord, s, cert_key), ACME_ERR_TIMEOUT);
+    CHECK_RC(acme_order_issue(ord, s, ss.cert_key), ACME_ERR_TIMEOUT);
     const char *why = acme_order_last_error(ord);
     CHECK_MSG(strstr(why, "ns1.zone.test") && strstr(why, "_acme-challenge.never.zone.test"),
               "message: %s", why);
     CHECK(never.presented == 1 && never.cleaned == 1);
     acme_order_free(ord);
     acme_solvers_free(s);
-
-    acme_key_free(cert_key);
-    acme_account_free(a);
-    acme_key_free(akey);
-    acme_provider_free(p);
+    session_close(&ss);
 }
 
 /* ---- account ---------------------------------------------------------- */
@@ -274,50 +294,31 @@ static void test_account_type(void)
     po.log = test_log_record;
     po.log_level = ACME_LOG_DEBUG;
     REQUIRE_OK(acme_provider_new(&p, url, &po));
-    acme_key *akey = NULL;
-    acme_account *a = account_on(p, &akey);
-
-    acme_solvers *s = NULL;
-    REQUIRE_OK(acme_solvers_new(&s));
-    acme_dns_update_options o;
-    update_options(&o);
-    REQUIRE_OK(acme_solvers_add_dns_update(s, &o));
-    acme_dns_wait_options w;
-    wait_options(&w, 30000);
-    REQUIRE_OK(acme_solvers_add_dns_wait(s, &w));
-
-    acme_key *cert_key = test_key(ACME_KEY_EC256);
-    acme_order *ord = NULL;
-    REQUIRE_OK(acme_order_new(&ord, a));
-    static const char *const names[] = { "*.acct.zone.test", "acct.zone.test" };
-    for (size_t i = 0; i < 2; i++)
-        CHECK_OK(acme_order_add_dns(ord, names[i]));
-    int rc = acme_order_issue(ord, s, cert_key);
-    CHECK_MSG(rc == ACME_OK, "issue: %s", acme_order_last_error(ord));
+    session ss;
+    session_open(&ss, p);
+    acme_solvers *s = update_solvers();
+    issue_pair(&ss, s, "acct.zone.test");
     CHECK_MSG(strstr(test_log(), "presented dns-account-01") != NULL, "%s", test_log());
-    acme_order_free(ord);
     acme_solvers_free(s);
-    acme_key_free(cert_key);
-    acme_account_free(a);
-    acme_key_free(akey);
-    acme_provider_free(p);
+    session_close(&ss);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s update|late|account\n", argv[0]);
-        return 2;
+    static const struct {
+        const char *name;
+        void (*run)(void);
+    } scenarios[] = { { "update", test_update },
+                      { "late", test_late },
+                      { "account", test_account_type } };
+    for (size_t i = 0; argc == 2 && i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+        if (strcmp(argv[1], scenarios[i].name) != 0)
+            continue;
+        if (!acme_dns_available())
+            return check_refusal();
+        scenarios[i].run();
+        return check_done();
     }
-    if (!acme_dns_available())
-        return check_refusal();
-    if (strcmp(argv[1], "update") == 0)
-        test_update();
-    else if (strcmp(argv[1], "late") == 0)
-        test_late();
-    else if (strcmp(argv[1], "account") == 0)
-        test_account_type();
-    else
-        return 2;
-    return check_done();
+    fprintf(stderr, "usage: %s update|late|account\n", argv[0]);
+    return 2;
 }
