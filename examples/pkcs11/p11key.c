@@ -46,7 +46,8 @@ typedef struct der {
 
 static void der_put(der *d, const void *src, size_t n)
 {
-    if (d->oom)
+    /* n == 0 comes with src NULL (no prefix), which memcpy may not get. */
+    if (d->oom || n == 0)
         return;
     if (d->len + n > d->cap) {
         size_t cap = (d->len + n) * 2;

@@ -82,6 +82,10 @@ class TestFailure(Exception):
     pass
 
 
+class TestSkip(Exception):
+    """What the scenario needs is not built in (after checking the refusal)."""
+
+
 def check(cond, what):
     if not cond:
         raise TestFailure(what)
@@ -659,6 +663,14 @@ def scenario_dns():
     rfc = ["--solver", "rfc2136", "--tsig-key", KNOT_KEY, "--dns-server",
            f"127.0.0.1:{KNOT_PORT}"] + dns
 
+    # Built without the dns feature, the solver is refused with the reason.
+    probe = acmectl("issue", "probe.zone.test", *rfc, state=state, expect=None)
+    if "built without DNS support" in probe.err:
+        check(probe.rc == 1 and "rfc2136 solver is unavailable" in probe.err,
+              f"the refusal: {probe.rc} {probe.err!r}")
+        raise TestSkip("built without the dns feature")
+    check(probe.rc == 0, f"rfc2136 issue of probe.zone.test: {probe.err}")
+
     # A wildcard and its base share _acme-challenge.zone.test: watch that
     # both values are there at once.
     seen = []
@@ -1181,6 +1193,9 @@ def main():
     except TestFailure as e:
         log(f"FAIL: {e}")
         return 1
+    except TestSkip as e:
+        log(f"skipped: {e}")
+        return 77
     log(f"ok ({time.monotonic() - started:.1f} s)")
     return 0
 

@@ -15,7 +15,11 @@ openssl from a throw-away CA, and does not check JWS signatures (the
 library's signing is tested against Pebble). GET /ca/log returns the
 requests received since the last GET /ca/log, as [method, path] pairs.
 
-Usage: scripted_server.py --cert CERT --key KEY -- CMD [ARGS...]
+Usage: scripted_server.py --cert CERT --key KEY [--dns-var VAR] [--offer TYPE,...] -- CMD...
+--dns-var names the variable holding the DNS server (HOST:PORT) the CA asks
+instead of ACME_TEST_DNS (e.g. ACME_TEST_KNOT_RESOLVER, to validate against
+the Knot server of pebble_harness.py --knot); --offer limits the challenge
+types the CA offers.
 Runs CMD with ACME_TEST_SCRIPTED=https://127.0.0.1:PORT in its environment
 and exits with CMD's status. CERT/KEY default to ACME_TEST_SERVER_CERT and
 ACME_TEST_SERVER_KEY, which pebble_harness.py exports.
@@ -41,6 +45,8 @@ import time
 from pebble_harness import wrapped
 
 BASE = ""  # https://127.0.0.1:PORT, set at start
+DNS_VAR = "ACME_TEST_DNS"  # --dns-var
+OFFER = None  # --offer: the challenge types offered, None for all
 
 
 def directory(**extra):
@@ -266,8 +272,8 @@ def account_label(url):
 
 
 def dns_txt(name):
-    """TXT strings at name, asked of challtestsrv's DNS over UDP."""
-    host, port = os.environ["ACME_TEST_DNS"].rsplit(":", 1)
+    """TXT strings at name, asked of challtestsrv's DNS (or --dns-var's) over UDP."""
+    host, port = os.environ[DNS_VAR].rsplit(":", 1)
     qid = random.randrange(65536)
     q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
     for label in name.rstrip(".").split("."):
@@ -512,6 +518,8 @@ class MiniCA:
                 "issuer-domain-names": self.ISSUERS}]
         if not a["wildcard"]:
             chs.append({"type": self.PROOF_TYPE, "token": a["token"]})
+        if OFFER is not None:
+            chs = [c for c in chs if c["type"] in OFFER]
         for c in chs:
             c["url"] = self.url("/ca/chall/%s/%s" % (aid, c["type"]))
             c["status"] = a["status"] if a["solved"] in (None, c["type"]) else "pending"
@@ -600,12 +608,17 @@ class QuietServer(http.server.ThreadingHTTPServer):
 
 
 def main():
-    global BASE
+    global BASE, DNS_VAR, OFFER
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cert", default=os.environ.get("ACME_TEST_SERVER_CERT"))
     ap.add_argument("--key", default=os.environ.get("ACME_TEST_SERVER_KEY"))
+    ap.add_argument("--dns-var", default=DNS_VAR)
+    ap.add_argument("--offer")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     args = ap.parse_args()
+    DNS_VAR = args.dns_var
+    if args.offer:
+        OFFER = set(args.offer.split(","))
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not cmd or not args.cert or not args.key:
         ap.error("need --cert, --key (or the harness's variables) and a command")
