@@ -274,7 +274,7 @@ void dns_opts_init(dns_opts *d);
 /* Handle a DNS option (S_DNS_*, S_TSIG_KEY); EXIT_OK or EXIT_USAGE. */
 int dns_opt(dns_opts *d, int id, const char *value);
 /* Add the rfc2136 solver (dns-01, dns-account-01) to s; EXIT_OK or EXIT_FAIL. */
-int dns_add_update(const dns_opts *d, acme_solvers *s, const char *cert);
+int dns_add_update(const dns_opts *d, const solver_conf *sc, acme_solvers *s, const char *cert);
 /* Give s's DNS solvers the propagation check unless --no-dns-wait. */
 int dns_add_wait(const dns_opts *d, const solver_conf *sc, acme_solvers *s, const char *cert);
 

@@ -101,7 +101,7 @@ static void free_key(char *name, char *alg, char *secret)
     acme_free(secret);
 }
 
-int dns_add_update(const dns_opts *d, acme_solvers *s, const char *cert)
+int dns_add_update(const dns_opts *d, const solver_conf *sc, acme_solvers *s, const char *cert)
 {
     char *name = NULL, *alg = NULL, *secret = NULL;
     if (!acme_dns_available()) {
@@ -134,6 +134,15 @@ int dns_add_update(const dns_opts *d, acme_solvers *s, const char *cert)
     o.tsig_algorithm = alg;
     o.tsig_secret = secret;
     o.resolver = d->resolver;
+    /* --challenge's DNS types, in its order: the solver set prefers what
+     * was added first. None given: the library's default order. */
+    const char *types[MAX_TYPES];
+    size_t ntypes = 0;
+    for (size_t i = 0; i < sc->ntypes; i++)
+        if (strcmp(sc->types[i], "dns-01") == 0 || strcmp(sc->types[i], "dns-account-01") == 0)
+            types[ntypes++] = sc->types[i];
+    o.types = types;
+    o.type_count = ntypes;
     int rc = acme_solvers_add_dns_update(s, &o);
     free_key(name, alg, secret);
     if (rc != ACME_OK) {

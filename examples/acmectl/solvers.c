@@ -366,7 +366,7 @@ int solver_env_build(solver_env *e, const solver_conf *sc, const char *cert, acm
         return EXIT_FAIL;
     }
     /* One update solver answers every DNS type it is offered. */
-    if (sc->kind == SOLVER_RFC2136 && dns_add_update(&e->dns, s, cert) != EXIT_OK)
+    if (sc->kind == SOLVER_RFC2136 && dns_add_update(&e->dns, sc, s, cert) != EXIT_OK)
         return EXIT_FAIL;
     if (dns_add_wait(&e->dns, sc, s, cert) != EXIT_OK)
         return EXIT_FAIL;

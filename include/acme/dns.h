@@ -71,6 +71,12 @@ typedef struct acme_dns_update_options {
     unsigned int timeout_ms;
     /** TTL of the added TXT record in seconds; 0 means 60. */
     unsigned int ttl;
+    /** The challenge types to answer, in order of preference: "dns-01",
+     *  "dns-account-01" (the record name differs, the update is the same).
+     *  NULL (or `type_count` 0): both, dns-01 first. The strings are read
+     *  during the call only. */
+    const char *const *types;
+    size_t type_count; /**< entries in `types` */
 } acme_dns_update_options;
 
 /** Static initialiser of the newest version. */

@@ -36,7 +36,7 @@
 
 ACME__OPTIONS_DEFINE(update_versions, ACME_DNS_UPDATE_OPTIONS_VERSION, "dns update options",
                      "acme_dns_update_options_init",
-                     ACME__OPTIONS_END(acme_dns_update_options, ttl)); /* 1 */
+                     ACME__OPTIONS_END(acme_dns_update_options, type_count)); /* 1 */
 
 int acme_dns_update_options_init(acme_dns_update_options *o, unsigned int version)
 {
@@ -525,6 +525,17 @@ int acme_solvers_add_dns_update(acme_solvers *s, const acme_dns_update_options *
                         "dns update: the secret of TSIG key \"%s\" is not base64", u->o.tsig_name);
     else if (u->o.port > 65535)
         rc = acme__fail(err, ACME_ERR_INVALID, "dns update: port %u is out of range", u->o.port);
+    size_t n_types = u->o.types ? u->o.type_count : 0;
+    for (size_t i = 0; i < n_types && rc == ACME_OK; i++) {
+        const char *t = u->o.types[i];
+        if (!t || (strcmp(t, "dns-01") != 0 && strcmp(t, "dns-account-01") != 0))
+            rc = acme__fail(err, ACME_ERR_INVALID,
+                            "dns update: answers dns-01 and dns-account-01, not \"%s\"",
+                            t ? t : "(null)");
+        for (size_t j = 0; j < i && rc == ACME_OK; j++)
+            if (strcmp(u->o.types[j], t) == 0)
+                rc = acme__fail(err, ACME_ERR_INVALID, "dns update: type %s given twice", t);
+    }
 #ifdef ACME_HAVE_LDNS
     if (rc == ACME_OK && u->o.resolver) {
         char *h;
@@ -548,13 +559,20 @@ int acme_solvers_add_dns_update(acme_solvers *s, const acme_dns_update_options *
     /* The caller's strings are borrowed: keep only the copies. */
     u->o.server = u->o.tsig_name = u->o.tsig_algorithm = u->o.tsig_secret = NULL;
     u->o.zone = u->o.resolver = NULL;
+    const char *const *wanted = u->o.types;
+    u->o.types = NULL;
     if (oom) {
         update_free(u);
         return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     }
-    /* dns-account-01 shares the record mechanics; the view names its TXT. */
-    rc = acme__solvers_add_owned(s, "dns-01", update_present, update_cleanup, u, update_free);
-    if (rc != ACME_OK)
-        return rc;
-    return acme__solvers_add_owned(s, "dns-account-01", update_present, update_cleanup, u, NULL);
+    /* dns-account-01 shares the record mechanics; the view names its TXT.
+     * The set tries solvers in the order they were added, so the caller's
+     * order is the preference. The first registration owns u. */
+    static const char *const both[] = { "dns-01", "dns-account-01" };
+    const char *const *types = n_types ? wanted : both;
+    size_t n = n_types ? n_types : 2;
+    for (size_t i = 0; i < n && rc == ACME_OK; i++)
+        rc = acme__solvers_add_owned(s, types[i], update_present, update_cleanup, u,
+                                     i == 0 ? update_free : NULL);
+    return rc;
 }

@@ -12,8 +12,9 @@
  *            publishes times out with a message naming the nameserver.
  *   account  dns-account-01 through the update solver. Pebble 2.4 offers no
  *            dns-account-01, so the scripted CA plays the CA (run with
- *            --offer dns-account-01 --dns-var ACME_TEST_KNOT_RESOLVER: it
- *            offers only that type and validates against Knot).
+ *            --offer dns-01,dns-account-01 --dns-var ACME_TEST_KNOT_RESOLVER:
+ *            it offers both DNS types and validates against Knot); the
+ *            solver's `types` order picks the one answered.
  * Built without the dns feature, each scenario checks the refusal instead. */
 #include <acme.h>
 #include <acme/dns.h>
@@ -108,17 +109,26 @@ static void session_close(session *ss)
 }
 
 /* The update solver for Knot, then the propagation check. */
-static acme_solvers *update_solvers(void)
+/* The update solver for `types` in that order (NULL: the default order),
+ * with the propagation check. */
+static acme_solvers *update_solvers_for(const char *const *types, size_t ntypes)
 {
     acme_solvers *s = NULL;
     REQUIRE_OK(acme_solvers_new(&s));
     acme_dns_update_options o;
     update_options(&o);
+    o.types = types;
+    o.type_count = ntypes;
     REQUIRE_OK(acme_solvers_add_dns_update(s, &o));
     acme_dns_wait_options w;
     wait_options(&w, 30000);
     REQUIRE_OK(acme_solvers_add_dns_wait(s, &w));
     return s;
+}
+
+static acme_solvers *update_solvers(void)
+{
+    return update_solvers_for(NULL, 0);
 }
 
 /* Issue "*.base" and "base" (one TXT name, two values at once). */
@@ -296,10 +306,34 @@ static void test_account_type(void)
     REQUIRE_OK(acme_provider_new(&p, url, &po));
     session ss;
     session_open(&ss, p);
-    acme_solvers *s = update_solvers();
+    /* The CA offers both DNS types: the solver's order decides. */
+    static const char *const account_first[] = { "dns-account-01", "dns-01" };
+    acme_solvers *s = update_solvers_for(account_first, 2);
+    test_log_clear();
     issue_pair(&ss, s, "acct.zone.test");
-    CHECK_MSG(strstr(test_log(), "presented dns-account-01") != NULL, "%s", test_log());
+    CHECK_MSG(strstr(test_log(), "presented dns-account-01") != NULL &&
+                  strstr(test_log(), "presented dns-01") == NULL,
+              "%s", test_log());
     acme_solvers_free(s);
+    s = update_solvers();
+    test_log_clear();
+    issue_pair(&ss, s, "plain.zone.test");
+    CHECK_MSG(strstr(test_log(), "presented dns-01") != NULL &&
+                  strstr(test_log(), "presented dns-account-01") == NULL,
+              "default order, dns-01 first: %s", test_log());
+    acme_solvers_free(s);
+    /* Only DNS types the update answers, each once. */
+    static const char *const bad[][2] = { { "http-01", NULL }, { "dns-01", "dns-01" } };
+    for (size_t i = 0; i < 2; i++) {
+        acme_solvers *t = NULL;
+        REQUIRE_OK(acme_solvers_new(&t));
+        acme_dns_update_options o;
+        update_options(&o);
+        o.types = bad[i];
+        o.type_count = bad[i][1] ? 2 : 1;
+        CHECK_RC(acme_solvers_add_dns_update(t, &o), ACME_ERR_INVALID);
+        acme_solvers_free(t);
+    }
     session_close(&ss);
 }
 
