@@ -436,7 +436,8 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
                 skipped);
         if (failed || skipped || erc != ACME_OK)
             rc = EXIT_FAIL;
-        if (mode == MODE_ISSUE && !failed && acme_desire_count(d) == 1) {
+        /* A skipped name may have no certificate at all: no paths then. */
+        if (mode == MODE_ISSUE && !failed && !skipped && acme_desire_count(d) == 1) {
             if (acme_desire_result(d, 0) == ACME_RESULT_NOT_DUE && !bp->force)
                 say("%s: nothing ordered (--force renews now)", acme_desire_name(d, 0));
             print_paths(c, acme_desire_name(d, 0));

@@ -972,6 +972,9 @@ def scenario_bad_days():
     check(no_new_orders(mark), "no order while in backoff")
     check("0 failed, 2 skipped" in res.err and "skipped: in backoff until" in res.err,
           f"skipped: {res.err}")
+    # issue of a skipped name prints no path: it has no certificate.
+    res = acmectl("issue", "one.bad.example", *silent, state=state, expect=1)
+    check(no_new_orders(mark) and res.out == "", f"no order and no paths: {res.out!r}")
 
     # The operator's reset, and --deadline's bounds.
     res = acmectl("status", "--reset", "one.bad.example", state=state)
