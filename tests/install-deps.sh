@@ -8,7 +8,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 extra=""
 [ "${1:-}" = "--test-tools" ] &&
-    extra="valgrind clang libfuzzer-14-dev libclang-rt-14-dev abigail-tools doxygen"
+    extra="valgrind clang libfuzzer-14-dev libclang-rt-14-dev abigail-tools doxygen etcd-server etcd-client"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086

@@ -58,7 +58,7 @@
  *   dies (so a lease lasts as long as its process), a token counter per
  *   lock under DIR/locks/, writes refused when the counter has moved past
  *   the writer's token. One machine only.
- * - etcd (an etcd store): a lock is a key created with a lease in
+ * - etcd (acme_store_new_etcd()): a lock is a key created with a lease in
  *   a transaction; its create revision is the token, and every write under
  *   the lock is a transaction that compares it. A crashed holder's lease
  *   expires after its time to live; a partitioned holder fails to renew,
@@ -218,6 +218,72 @@ ACME_API int acme_store_new(acme_store **out, const acme_store_ops *ops, void *u
  * (ACME_ERR_INVALID). Errors: ACME_ERR_INVALID (no dir), ACME_ERR_IO. Since 0.1.
  */
 ACME_API int acme_store_new_fs(acme_store **out, const char *dir);
+
+/** Version of acme_etcd_options this header describes. */
+#define ACME_ETCD_OPTIONS_VERSION 1
+
+/**
+ * Where and how to reach etcd (acme_store_new_etcd()). Initialise with
+ * acme_etcd_options_init(&o, ACME_ETCD_OPTIONS_VERSION) or
+ * ACME_ETCD_OPTIONS_INIT; fields are only ever appended. Strings are
+ * copied.
+ */
+typedef struct acme_etcd_options {
+    unsigned int version; /**< ACME_ETCD_OPTIONS_VERSION */
+    /**
+     * The members to talk to, separated by commas: "https://HOST:PORT" or
+     * "HOST:PORT" (https). "http://HOST:PORT" is allowed too, for a member
+     * on loopback: credentials and keys then travel in clear. Required.
+     */
+    const char *endpoints;
+    /** Key prefix of this deployment, made of key segments (e.g.
+     *  "acme/prod"); NULL or "": none. */
+    const char *prefix;
+    const char *ca_bundle;   /**< PEM file of the CAs trusted for the members; NULL: system's */
+    const char *client_cert; /**< PEM file of a TLS client certificate, or NULL */
+    const char *client_key;  /**< PEM file of its private key, or NULL */
+    const char *username;    /**< etcd user (auth enabled), or NULL */
+    const char *password;    /**< its password */
+    unsigned int timeout_ms; /**< per request, 0: 10000 */
+    unsigned int lease_ttl_s; /**< time to live of lock leases, 0: 30 (at least 5) */
+} acme_etcd_options;
+
+/** Static initialiser for acme_etcd_options. */
+#define ACME_ETCD_OPTIONS_INIT { .version = ACME_ETCD_OPTIONS_VERSION }
+
+/**
+ * Fill `opts` with the defaults (zeros) of `version`, the
+ * ACME_ETCD_OPTIONS_VERSION of the caller's headers. Errors:
+ * ACME_ERR_INVALID (NULL, version 0 or newer than this library's), with
+ * the reason in acme_last_error(). Thread-safe: it touches only `opts`.
+ * Since 1.0.
+ */
+ACME_API int acme_etcd_options_init(acme_etcd_options *opts, unsigned int version);
+
+/**
+ * The built-in etcd store: the keys live in etcd (v3, through its JSON
+ * gateway) under the prefix, with the whole lock contract of this header.
+ * A lock is the key PREFIX/locks/NAME, created with a lease in a
+ * transaction that requires it absent; its create revision is the fencing
+ * token, and every change under the lock is a transaction comparing it.
+ * A certificate generation with its switch is one transaction. A request
+ * that a member cannot serve (unreachable, no leader) goes to the next
+ * member, and later requests start with the one that answered. With a
+ * username, the store authenticates and renews its token when the member
+ * says it expired. Values are bounded (1 MiB: ACME_ERR_TOO_LARGE); the
+ * top-level key "locks" is reserved (ACME_ERR_INVALID). The members'
+ * errors come back with their message and the member named.
+ *
+ * One request is made at once (a range on the prefix) so that a wrong
+ * address, CA or password fails here. *out is released with
+ * acme_store_free(), which also releases the locks it still holds.
+ * Errors: ACME_ERR_INVALID (no endpoints, a malformed endpoint or prefix,
+ * a client certificate without its key, refused credentials),
+ * ACME_ERR_NETWORK or ACME_ERR_TLS (no member answered), ACME_ERR_NOMEM;
+ * recorded in acme_last_error(). Threads: the store may be used by several
+ * threads at once. Since 1.0.
+ */
+ACME_API int acme_store_new_etcd(acme_store **out, const acme_etcd_options *opts);
 
 /**
  * The filesystem path of `key` in a filesystem store, as a new string
