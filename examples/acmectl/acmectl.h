@@ -13,6 +13,7 @@
  *   solvers.c   standalone, webroot and hook solvers
  *   hook.c      running hook programs (challenge hooks, deploy hooks)
  *   revoke.c    revoke
+ *   store_url.c --store: a directory or etcd, and reads through the store
  */
 #ifndef ACMECTL_H
 #define ACMECTL_H
@@ -123,12 +124,15 @@ typedef struct cli {
 
     acme_provider *provider;
     acme_store *store;
+
+    const char *store_url;     /* --store etcd://...: the state is in etcd */
+    const char *etcd_ca, *etcd_cert, *etcd_key, *etcd_user;
 } cli;
 
 /* Global option ids (shared with commands, which accept them too). */
 enum {
     G_DIRECTORY = 1000, G_STAGING, G_CA_BUNDLE, G_STATE, G_KEY_TYPE, G_VERBOSE, G_QUIET,
-    G_HELP, G_VERSION
+    G_HELP, G_VERSION, G_STORE, G_ETCD_CA, G_ETCD_CERT, G_ETCD_KEY, G_ETCD_USER
 };
 extern const opt_spec global_options[];
 /* Apply a global option; EXIT_OK or EXIT_USAGE. G_HELP prints help. */
@@ -174,6 +178,24 @@ char *derive_cert_name(const char *first_id);
 int cert_name_ok(const char *name);
 /* Validate an e-mail address given on the command line; EXIT_OK or EXIT_USAGE. */
 int check_email(const char *email);
+
+/* ---- store_url.c ------------------------------------------------------ */
+
+/* Apply --store or an --etcd-* option; EXIT_OK or EXIT_USAGE. */
+int cli_store_option(cli *c, int id, const char *value);
+/* Non-zero when the state is in etcd (--store etcd://...). */
+int cli_store_remote(const cli *c);
+/* Open the etcd store (once); EXIT_OK or EXIT_FAIL with a message. */
+int cli_open_remote(cli *c);
+/* The value of `key` in the open store as a malloc'd string, or NULL. */
+char *cli_store_read(const cli *c, const char *key);
+/* Non-zero when the certificate `name` is stored (its metadata exists). */
+int cli_cert_stored(const cli *c, const char *name);
+/* etcd: account.json of `email` at the effective CA when its key is
+ * stored too (malloc'd), or NULL. */
+char *cli_store_account_json(const cli *c, const char *email);
+/* Where the open store keeps `key`: its path, or the etcd URL of it (malloc'd). */
+char *cli_store_location(const cli *c, const char *key);
 
 /* ---- hook.c ----------------------------------------------------------- */
 

@@ -1,0 +1,193 @@
+/*
+ * --store URL: where the state lives. A directory is the filesystem store,
+ * as --state DIR. etcd://HOST:PORT[,HOST:PORT...]/PREFIX keeps it in etcd
+ * (https to the members; etcd+http:// for members on loopback without
+ * TLS), so that several nodes running renew/ensure share their names:
+ * the library's leased, fenced locks keep any two from ordering the same
+ * certificate. TLS and auth: --etcd-ca, --etcd-cert, --etcd-key,
+ * --etcd-user, with the password in $ACMECTL_ETCD_PASSWORD (not on the
+ * command line, where other users could read it).
+ *
+ * With etcd, the state that commands read before opening the store (the
+ * remembered settings, whether an account is stored, a certificate's
+ * metadata) is read through the store, which is opened at once: opening
+ * it creates nothing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "acmectl.h"
+
+#define ETCD_HTTPS "etcd://"
+#define ETCD_HTTP "etcd+http://"
+
+static int readable(const char *opt, const char *path)
+{
+    if (access(path, R_OK) != 0)
+        return usage_error("--%s %s: %s", opt, path, strerror(errno));
+    return EXIT_OK;
+}
+
+int cli_store_option(cli *c, int id, const char *value)
+{
+    switch (id) {
+    case G_STORE:
+        if (!*value)
+            return usage_error("--store needs etcd://HOST:PORT[,HOST:PORT...]/PREFIX or a directory");
+        if (strncmp(value, ETCD_HTTPS, strlen(ETCD_HTTPS)) == 0 ||
+            strncmp(value, ETCD_HTTP, strlen(ETCD_HTTP)) == 0)
+            c->store_url = value;
+        else if (strstr(value, "://"))
+            return usage_error("--store %s: only etcd:// and etcd+http:// URLs, or a directory",
+                               value);
+        else
+            c->state_opt = value;
+        return EXIT_OK;
+    case G_ETCD_CA:
+        c->etcd_ca = value;
+        return readable("etcd-ca", value);
+    case G_ETCD_CERT:
+        c->etcd_cert = value;
+        return readable("etcd-cert", value);
+    case G_ETCD_KEY:
+        c->etcd_key = value;
+        return readable("etcd-key", value);
+    case G_ETCD_USER:
+        if (!*value)
+            return usage_error("--etcd-user needs a name");
+        c->etcd_user = value;
+        return EXIT_OK;
+    default:
+        return usage_error("internal: unknown option");
+    }
+}
+
+int cli_store_remote(const cli *c)
+{
+    return c->store_url != NULL;
+}
+
+/* etcd[+http]://H:P,H:P/PREFIX into the store's endpoint list and prefix. */
+static int parse_url(const char *url, char **endpoints, char **prefix)
+{
+    int plain = strncmp(url, ETCD_HTTP, strlen(ETCD_HTTP)) == 0;
+    const char *hosts = url + strlen(plain ? ETCD_HTTP : ETCD_HTTPS);
+    const char *slash = strchr(hosts, '/');
+    size_t hlen = slash ? (size_t)(slash - hosts) : strlen(hosts);
+    if (!hlen)
+        return usage_error("--store %s: no HOST:PORT", url);
+    size_t cap = hlen * 2 + 16;
+    char *list = xcalloc(cap, 1);
+    size_t n = 0;
+    for (const char *p = hosts; p < hosts + hlen;) {
+        const char *comma = memchr(p, ',', (size_t)(hosts + hlen - p));
+        size_t len = comma ? (size_t)(comma - p) : (size_t)(hosts + hlen - p);
+        n += (size_t)snprintf(list + n, cap - n, "%s%s%.*s", n ? "," : "",
+                              plain ? "http://" : "https://", (int)len, p);
+        p += len + (comma ? 1 : 0);
+    }
+    *endpoints = list;
+    *prefix = xstrdup(slash && slash[1] ? slash + 1 : "");
+    /* A trailing '/' names the same prefix. */
+    size_t pl = strlen(*prefix);
+    while (pl && (*prefix)[pl - 1] == '/')
+        (*prefix)[--pl] = '\0';
+    return EXIT_OK;
+}
+
+int cli_open_remote(cli *c)
+{
+    if (c->store)
+        return EXIT_OK;
+    char *endpoints = NULL, *prefix = NULL;
+    int rc = parse_url(c->store_url, &endpoints, &prefix);
+    if (rc != EXIT_OK)
+        return rc;
+    acme_etcd_options o;
+    acme_etcd_options_init(&o, ACME_ETCD_OPTIONS_VERSION);
+    o.endpoints = endpoints;
+    o.prefix = prefix;
+    o.ca_bundle = c->etcd_ca;
+    o.client_cert = c->etcd_cert;
+    o.client_key = c->etcd_key;
+    o.username = c->etcd_user;
+    o.password = c->etcd_user ? getenv("ACMECTL_ETCD_PASSWORD") : NULL;
+    if (acme_store_new_etcd(&c->store, &o) != ACME_OK) {
+        error_msg("store %s: %s", c->store_url, acme_last_error());
+        rc = EXIT_FAIL;
+    } else {
+        detail("store %s", c->store_url);
+        c->state_exists = 1;
+    }
+    free(endpoints);
+    free(prefix);
+    return rc;
+}
+
+char *cli_store_read(const cli *c, const char *key)
+{
+    if (!c->store)
+        return NULL;
+    char *data = NULL;
+    size_t len = 0;
+    if (acme_store_get(c->store, key, &data, &len) != ACME_OK)
+        return NULL;
+    char *copy = xstrdup(data);
+    acme_free(data);
+    return copy;
+}
+
+int cli_cert_stored(const cli *c, const char *name)
+{
+    if (!cli_store_remote(c)) {
+        char *meta = cli_cert_file(c, name, ACME_STORE_FILE_META);
+        int stored = meta && access(meta, F_OK) == 0;
+        free(meta);
+        return stored;
+    }
+    char *key = NULL;
+    if (acme_store_cert_key(name, ACME_STORE_FILE_META, &key) != ACME_OK)
+        return 0;
+    char *v = cli_store_read(c, key);
+    acme_free(key);
+    free(v);
+    return v != NULL;
+}
+
+char *cli_store_account_json(const cli *c, const char *email)
+{
+    char *key = NULL, *json = NULL;
+    if (acme_store_account_key(c->directory, email, ACME_STORE_FILE_KEY, &key) == ACME_OK) {
+        char *pem = cli_store_read(c, key);
+        if (pem) {
+            memset(pem, 0, strlen(pem));
+            free(pem);
+            acme_free(key);
+            key = NULL;
+            if (acme_store_account_key(c->directory, email, ACME_STORE_FILE_META, &key) == ACME_OK)
+                json = cli_store_read(c, key);
+        }
+    }
+    acme_free(key);
+    return json;
+}
+
+char *cli_store_location(const cli *c, const char *key)
+{
+    if (!cli_store_remote(c)) {
+        char *path = NULL;
+        if (acme_store_path(c->store, key, &path) != ACME_OK)
+            return NULL;
+        char *copy = xstrdup(path);
+        acme_free(path);
+        return copy;
+    }
+    size_t n = strlen(c->store_url) + strlen(key) + 2;
+    char *where = xcalloc(n, 1);
+    snprintf(where, n, "%s%s%s", c->store_url,
+             c->store_url[strlen(c->store_url) - 1] == '/' ? "" : "/", key);
+    return where;
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""acmectl with --store: the state in etcd (tests/harness/etcd_harness.py)
+or in a directory, against a real Pebble (tests/harness/pebble_harness.py).
+
+    test_cli_store.py ACMECTL SCENARIO
+
+Scenarios:
+  etcd     one etcd member: register, ensure three certificates (each
+           saved in etcd, none on disk), a second ensure places no order,
+           account, issue, renew, revoke by name; --store DIR is --state
+           DIR; a bad URL is a usage error and an unreachable member a
+           clear failure
+  cluster  three etcd members and three acmectl processes running ensure
+           over the same 30-name want file at once: every process exits 0,
+           Pebble issues each name exactly once, and every node then finds
+           all 30 stored (another ensure from each places no order)
+
+The helpers (running acmectl, counting Pebble's orders, the dns-01 hook on
+challtestsrv) are test_cli.py's.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_cli as t  # noqa: E402  (reads ACMECTL and SCENARIO from sys.argv)
+
+ETCD = os.environ.get("ACME_TEST_ETCD", "")
+EMAIL = t.EMAIL
+
+
+def store_url(prefix):
+    hosts = ",".join(u.replace("http://", "") for u in ETCD.split(","))
+    return f"etcd+http://{hosts}/{prefix}"
+
+
+def dns_hook():
+    hook, hook_log = t.make_hook()
+    return hook, {"HOOK_LOG": hook_log, "HOOK_TYPES": "dns-01"}
+
+
+def scenario_etcd():
+    url = store_url("single")
+    hook, env = dns_hook()
+    res = t.acmectl("--store", url, "register", EMAIL, "--agree-tos")
+    t.check(res.lines()[0].startswith("https://"), "register prints the account URL")
+    res = t.acmectl("--store", url, "account")
+    t.check("valid" in res.out, f"account on the etcd store: {res.out}")
+
+    wants = os.path.join(t.TMP, "site.wants")
+    t.write(wants, "alpha.example\nbeta: beta.example api.beta.example\ngamma.example\n")
+    deploy_log = os.path.join(t.TMP, "deploy.log")
+    deploy = f'echo "$ACMECTL_EVENT $ACMECTL_NAME $ACMECTL_CHAIN" >> {deploy_log}'
+    common = ["--solver", "hook", "--hook", hook, "--parallel", "3", "--deploy-hook", deploy]
+    before = t.orders()
+    res = t.acmectl("--store", url, "ensure", "--wants", wants, *common, env=env)
+    t.check(t.new_orders(before) == 3, f"three orders, got {t.new_orders(before)}")
+    t.check("3 obtained, 0 renewed, 0 not due, 0 failed" in res.err, f"summary: {res.err}")
+    calls = t.read_calls(deploy_log)
+    t.check(sorted(c[1] for c in calls) == ["alpha.example", "beta", "gamma.example"],
+            f"deploy hook once per certificate: {calls}")
+    t.check(all(c[2] == f"certs/{c[1]}/chain.pem" for c in calls),
+            f"the hook names the store key of the chain: {calls}")
+    t.check(not os.path.exists(os.path.join(t.TMP, "certs")), "nothing written to disk")
+
+    mark = t.orders()
+    res = t.acmectl("--store", url, "ensure", "--wants", wants, *common, env=env)
+    t.check(t.no_new_orders(mark), "a second ensure places no order")
+    t.check("0 obtained, 0 renewed, 3 not due, 0 failed" in res.err, f"summary: {res.err}")
+    res = t.acmectl("--store", url, "renew", "--solver", "hook", "--hook", hook, env=env)
+    t.check(t.no_new_orders(mark), "renew with nothing due places no order")
+
+    res = t.acmectl("--store", url, "issue", "delta.example", "--solver", "hook", "--hook", hook,
+                    env=env)
+    t.check(res.lines() == [f"{url}/certs/delta.example/chain.pem",
+                            f"{url}/certs/delta.example/key.pem"],
+            f"issue prints where the store keeps chain and key: {res.lines()}")
+    res = t.acmectl("--store", url, "revoke", "delta.example")
+    t.acmectl("--store", url, "revoke", "nothere.example", expect=1)
+
+    # The same prefix seen from a new process: the account is remembered.
+    res = t.acmectl("--store", url, "account")
+    t.check(EMAIL in res.out, f"remembered account: {res.out}")
+    # Another prefix is another deployment: nothing there.
+    t.acmectl("--store", store_url("other"), "account", expect=1)
+
+    # A directory is --state; a bad URL is a usage error; no member a failure.
+    state = t.state_dir("dirstate")
+    t.acmectl("--store", state, "register", EMAIL, "--agree-tos")
+    t.check(os.path.isdir(os.path.join(state, "accounts")), "--store DIR keeps a state dir")
+    res = t.acmectl("--store", "ftp://x/y", "account", expect=2)
+    t.check("--store" in res.err, f"usage error names the option: {res.err}")
+    res = t.acmectl("--store", "etcd+http://127.0.0.1:1/p", "account", expect=1)
+    t.check("127.0.0.1:1" in res.err, f"the unreachable member is named: {res.err}")
+
+
+NAMES = 30
+NODES = 3
+
+
+def scenario_cluster():
+    url = store_url("cluster")
+    hook, env = dns_hook()
+    wants = os.path.join(t.TMP, "cluster.wants")
+    t.write(wants, "".join(f"n{i:02d}.cluster.example\n" for i in range(NAMES)))
+    before = t.orders()
+    results = [None] * NODES
+
+    def node(i):
+        try:
+            results[i] = t.acmectl("--store", url, "ensure", "--wants", wants, "--email", EMAIL,
+                                   "--agree-tos", "--solver", "hook", "--hook", hook,
+                                   "--parallel", "4", env=env, expect=None, timeout=600)
+        except Exception as e:  # a timeout: reported below
+            results[i] = e
+
+    threads = [threading.Thread(target=node, args=(i,)) for i in range(NODES)]
+    started = time.monotonic()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for i, r in enumerate(results):
+        t.check(isinstance(r, t.Result) and r.rc == 0,
+                f"node {i} exits 0: {r if not isinstance(r, t.Result) else r.err}")
+    t.log(f"{NODES} nodes ensured {NAMES} names in {time.monotonic() - started:.1f} s")
+    issued = t.new_orders(before)
+    t.check(issued == NAMES, f"each name ordered exactly once: {issued} orders for {NAMES}")
+    obtained = 0
+    for r in results:
+        for line in r.err.splitlines():
+            if " obtained, " in line:
+                obtained += int(line.split(" obtained, ")[0].split()[-1])
+    t.check(obtained == NAMES, f"the nodes' summaries add up to {NAMES} obtained: {obtained}")
+    # Every node reads all of them: an ensure places no order.
+    mark = t.orders()
+    for i in range(NODES):
+        res = t.acmectl("--store", url, "ensure", "--wants", wants, "--solver", "hook",
+                        "--hook", hook, env=env)
+        t.check(f"0 obtained, 0 renewed, {NAMES} not due, 0 failed" in res.err,
+                f"node {i} finds all {NAMES}: {res.err}")
+    t.check(t.no_new_orders(mark), "no order once all are stored")
+
+
+SCENARIOS = {"etcd": scenario_etcd, "cluster": scenario_cluster}
+
+if __name__ == "__main__":
+    t.SCENARIOS = SCENARIOS
+    sys.exit(t.main())
