@@ -15,6 +15,7 @@
 
 #include <mbedtls/base64.h>
 
+#include "base/clock.h"
 #include "base/mem.h"
 #include "base/options.h"
 #include "net/http.h"
@@ -29,6 +30,10 @@
 /* A reply holds at most one value in base64 plus JSON around it; lists
  * of keys are bounded by the store's own cap the same way. */
 #define MAX_REPLY (ACME__STORE_MAX_VALUE / 3 * 4 + 64 * 1024)
+/* Passes over the members before a request fails, and the pause between
+ * them: long enough for a cluster to elect a new leader when one died. */
+#define ROUNDS 4
+#define ROUND_PAUSE_MS 500
 /* Keys one list asks for at once (a certificate has a handful). */
 #define LIST_LIMIT 10000
 
@@ -314,6 +319,22 @@ static void put_children_end(acme__buf *b, const etcd *e, const char *key)
     acme__buf_free(&k);
 }
 
+/* A body that is not the gateway's JSON (a proxy's page, a plain-text
+ * refusal): its start, printable ASCII only, for the message. */
+static char *text_excerpt(const acme__buf *body)
+{
+    char out[161];
+    size_t n = 0;
+    for (size_t i = 0; i < body->len && n < sizeof(out) - 1; i++) {
+        unsigned char ch = (unsigned char)body->data[i];
+        out[n++] = ch >= ' ' && ch < 0x7f ? (char)ch : ' ';
+    }
+    while (n && out[n - 1] == ' ')
+        n--;
+    out[n] = '\0';
+    return n ? acme__strdup(out) : NULL;
+}
+
 /* The member's refusal as a library error. */
 static int member_error(const char *ep, long status, long long code, const char *msg,
                         acme__err *err)
@@ -341,7 +362,8 @@ static int member_error(const char *ep, long status, long long code, const char 
 static int authenticate(etcd *e, size_t ep, acme__err *err);
 
 /* POST body to path: on the member that answered last, then each other
- * one while members cannot serve. *reply gets the 200 body. */
+ * one while members cannot serve, for a few rounds. *reply gets the 200
+ * body. */
 static int call(etcd *e, const char *path, const acme__buf *body, acme__buf *reply,
                 acme__err *err)
 {
@@ -349,8 +371,10 @@ static int call(etcd *e, const char *path, const acme__buf *body, acme__buf *rep
         return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     size_t start = atomic_load(&e->cur);
     acme__err last = ACME__ERR_QUIET;
-    int rc = ACME_ERR_NETWORK, reauthed = 0;
-    for (size_t i = 0; i < e->neps; i++) {
+    int rc = ACME_ERR_NETWORK, reauthed = 0, answered = 0;
+    for (size_t i = 0; i < e->neps * ROUNDS && !answered; i++) {
+        if (i && i % e->neps == 0)
+            acme__sleep_ms(ROUND_PAUSE_MS); /* every member away: an election, a restart */
         size_t idx = (start + i) % e->neps;
         const char *ep = e->eps[idx];
         char url[600];
@@ -381,6 +405,8 @@ static int call(etcd *e, const char *path, const acme__buf *body, acme__buf *rep
         long long code;
         char *msg;
         acme__etcd_parse_error(res.body.data ? res.body.data : "", res.body.len, &code, &msg);
+        if (!msg)
+            msg = text_excerpt(&res.body);
         long status = res.status;
         acme__buf_wipe(&res.body);
         acme__response_free(&res);
@@ -393,13 +419,13 @@ static int call(etcd *e, const char *path, const acme__buf *body, acme__buf *rep
             reauthed = 1;
             acme__err_clear(&last);
             rc = authenticate(e, idx, &last);
-            if (rc != ACME_OK)
+            if (rc != ACME_OK && rc != ACME_ERR_NETWORK && rc != ACME_ERR_TIMEOUT)
                 break;
             i--;
             continue;
         }
-        if (code != GRPC_UNAVAILABLE && code != GRPC_DEADLINE_EXCEEDED && status != 503)
-            break; /* an answer, even a refusal: another member gives the same */
+        /* An answer, even a refusal: another member gives the same. */
+        answered = code != GRPC_UNAVAILABLE && code != GRPC_DEADLINE_EXCEEDED && status != 503;
     }
     acme__err_forward(err, &last);
     if (!err || !err->code)
@@ -434,6 +460,8 @@ static int authenticate(etcd *e, size_t ep, acme__err *err)
         long long code;
         char *msg;
         acme__etcd_parse_error(res.body.data ? res.body.data : "", res.body.len, &code, &msg);
+        if (!msg)
+            msg = text_excerpt(&res.body);
         rc = member_error(e->eps[ep], res.status, code, msg, err);
         free(msg);
     } else {

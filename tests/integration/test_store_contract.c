@@ -4,11 +4,17 @@
  *   fs    the built-in filesystem store (two handles on one directory)
  *   host  an in-memory host store with version 2 of acme_store_ops
  *   etcd  the etcd store on the member(s) in ACME_TEST_ETCD (started by
- *         tests/harness/etcd_harness.py), under a fresh prefix
+ *         tests/harness/etcd_harness.py), under a fresh prefix, with the
+ *         harness's TLS files and credentials when it made them (--tls,
+ *         --auth): then also refused credentials, an untrusted member and
+ *         a missing client certificate; with several members, the same
+ *         work goes on after the first member is killed (failover)
  * Two handles on one backend stand for two nodes. */
 #include <acme.h>
 
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,6 +270,21 @@ static int is(const char *name)
     return strcmp(backend, name) == 0;
 }
 
+/* The etcd options for the harness's members, TLS files and user. */
+static void etcd_options(acme_etcd_options *o)
+{
+    REQUIRE_OK(acme_etcd_options_init(o, ACME_ETCD_OPTIONS_VERSION));
+    o->endpoints = getenv("ACME_TEST_ETCD");
+    REQUIRE(o->endpoints != NULL);
+    o->prefix = etcd_prefix;
+    o->ca_bundle = getenv("ACME_TEST_ETCD_CA");
+    o->client_cert = getenv("ACME_TEST_ETCD_CERT");
+    o->client_key = getenv("ACME_TEST_ETCD_KEY");
+    o->username = getenv("ACME_TEST_ETCD_USER");
+    o->password = getenv("ACME_TEST_ETCD_PASSWORD");
+    o->timeout_ms = 5000;
+}
+
 static acme_store *open_store(void)
 {
     acme_store *s = NULL;
@@ -284,10 +305,7 @@ static acme_store *open_store(void)
         REQUIRE_OK(acme_store_new(&s, &ops, mem));
     } else {
         acme_etcd_options o;
-        REQUIRE_OK(acme_etcd_options_init(&o, ACME_ETCD_OPTIONS_VERSION));
-        o.endpoints = getenv("ACME_TEST_ETCD");
-        o.prefix = etcd_prefix;
-        REQUIRE(o.endpoints != NULL);
+        etcd_options(&o);
         REQUIRE_OK(acme_store_new_etcd(&s, &o));
     }
     return s;
@@ -567,6 +585,77 @@ static void test_lease_loss(acme_store *a, acme_store *b)
     acme__err_clear(&err);
 }
 
+/* What a wrong configuration gets: a clear error at open, no store. */
+static void test_access(void)
+{
+    if (!is("etcd"))
+        return;
+    acme_etcd_options o;
+    acme_store *s = NULL;
+    etcd_options(&o);
+    o.endpoints = "127.0.0.1:2379/x";
+    CHECK_RC(acme_store_new_etcd(&s, &o), ACME_ERR_INVALID);
+    etcd_options(&o);
+    o.prefix = "bad//prefix";
+    CHECK_RC(acme_store_new_etcd(&s, &o), ACME_ERR_INVALID);
+    etcd_options(&o);
+    o.client_key = NULL;
+    o.client_cert = "cert.pem";
+    CHECK_RC(acme_store_new_etcd(&s, &o), ACME_ERR_INVALID);
+    CHECK(s == NULL);
+    if (getenv("ACME_TEST_ETCD_USER")) {
+        etcd_options(&o);
+        o.password = "not the password";
+        int rc = acme_store_new_etcd(&s, &o);
+        CHECK_MSG(rc == ACME_ERR_INVALID && strstr(acme_last_error(), "etcd member"),
+                  "wrong password: %d %s", rc, acme_last_error());
+        etcd_options(&o);
+        o.username = NULL;
+        CHECK(acme_store_new_etcd(&s, &o) != ACME_OK); /* no token: refused */
+        /* The harness's tokens expire after 3 s unused: the store
+         * authenticates again by itself. */
+        etcd_options(&o);
+        REQUIRE_OK(acme_store_new_etcd(&s, &o));
+        sleep(5);
+        CHECK_OK(acme_store_put(s, "auth/again", "x", 1, 0));
+        CHECK(get_is(s, "auth/again", "x"));
+        acme_store_free(s);
+        s = NULL;
+    }
+    if (getenv("ACME_TEST_ETCD_CA")) {
+        etcd_options(&o);
+        o.ca_bundle = NULL; /* the system's trust: not the test CA */
+        CHECK_RC(acme_store_new_etcd(&s, &o), ACME_ERR_TLS);
+        etcd_options(&o);
+        o.client_cert = o.client_key = NULL;
+        int rc = acme_store_new_etcd(&s, &o);
+        CHECK_MSG(rc == ACME_ERR_TLS || rc == ACME_ERR_NETWORK,
+                  "no client certificate: %d %s", rc, acme_last_error());
+    }
+    CHECK(s == NULL);
+}
+
+/* With several members: the first one in the list dies (SIGKILL), and the
+ * store goes on with the others, locks and fencing included. */
+static void test_failover(acme_store *a, acme_store *b)
+{
+    const char *pids = getenv("ACME_TEST_ETCD_PIDS");
+    if (!is("etcd") || !pids || !strchr(pids, ','))
+        return;
+    acme__err err = ACME__ERR_QUIET;
+    CHECK_OK(acme_store_put(a, "fo/before", "1", 1, 0));
+    pid_t first = (pid_t)atol(pids);
+    REQUIRE(first > 0 && kill(first, SIGKILL) == 0);
+    CHECK(get_is(a, "fo/before", "1"));
+    CHECK_OK(acme_store_put(b, "fo/after", "2", 1, 0));
+    CHECK(get_is(a, "fo/after", "2"));
+    CHECK(acme__store_lock(a, "certs/fo", &err) == ACME_OK);
+    CHECK(acme__store_lock(b, "certs/fo", &err) == ACME_ERR_LOCKED);
+    CHECK(acme__store_write(a, "certs/fo/meta", "a", 1, 0, &err) == ACME_OK);
+    acme__store_unlock(a, "certs/fo");
+    acme__err_clear(&err);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 || (strcmp(argv[1], "fs") != 0 && strcmp(argv[1], "host") != 0 &&
@@ -597,6 +686,8 @@ int main(int argc, char **argv)
     test_fencing(a, b);
     test_renewal(a, b);
     test_lease_loss(a, b);
+    test_access();
+    test_failover(a, b);
     acme_store_free(a);
     acme_store_free(b);
     if (mem)
