@@ -9,7 +9,8 @@
  *         --auth): then also refused credentials, an untrusted member and
  *         a missing client certificate; with several members, the same
  *         work goes on after the first member is killed (failover)
- * Two handles on one backend stand for two nodes. */
+ * Two handles on one backend stand for two nodes; for the paused holder,
+ * a second process (this program as "holder") is a third one. */
 #include <acme.h>
 
 #include <pthread.h>
@@ -656,8 +657,119 @@ static void test_failover(acme_store *a, acme_store *b)
     acme__err_clear(&err);
 }
 
+/* ---- a paused holder (a process of its own) ----------------------------- */
+
+#define PAUSE_LOCK "certs/paused"
+#define PAUSE_TTL_S 5
+
+/* The holder process: take the lock, say so, wait for "go" on stdin,
+ * then try to write three ways and print the three results: the check
+ * before writing, a write under the lock, and a commit with its token
+ * (the backend's fence alone). */
+static int holder_main(void)
+{
+    acme_store *s = open_store();
+    s->lease_ttl_s = PAUSE_TTL_S;
+    acme__err err = ACME__ERR_QUIET;
+    if (acme__store_lock(s, PAUSE_LOCK, &err) != ACME_OK) {
+        fprintf(stderr, "holder: %s\n", err.msg);
+        return 1;
+    }
+    pthread_mutex_lock(&s->mu);
+    unsigned long long token = (unsigned long long)s->leases[0].token;
+    pthread_mutex_unlock(&s->mu);
+    printf("held %llu\n", token);
+    fflush(stdout);
+    char line[16];
+    if (!fgets(line, sizeof(line), stdin))
+        return 1;
+    int r1 = acme__store_lease_check(s, PAUSE_LOCK, &err);
+    acme__err_clear(&err);
+    int r2 = acme__store_write(s, PAUSE_LOCK "/meta", "late", 4, 0, &err);
+    acme__err_clear(&err);
+    acme__store_put late = put_of(PAUSE_LOCK "/meta", "late raw");
+    int r3 = acme__store_commit_raw(s, &late, 1, PAUSE_LOCK, token, &err);
+    fprintf(stderr, "holder: last refusal: %s\n", err.msg);
+    acme__err_clear(&err);
+    printf("%d %d %d\n", r1, r2, r3);
+    fflush(stdout);
+    acme_store_free(s);
+    return 0;
+}
+
+/* A holder paused (SIGSTOP) past its lease: on etcd another node takes the
+ * lock and writes a newer state, and when the holder resumes all its
+ * writes are refused; on the filesystem a paused process keeps its flock,
+ * so nobody else gets the lock meanwhile. */
+static void test_paused_holder(acme_store *b, const char *self)
+{
+    if (is("host"))
+        return; /* the in-memory store lives in one process */
+    int to_child[2], from_child[2];
+    REQUIRE(pipe(to_child) == 0 && pipe(from_child) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        dup2(to_child[0], 0);
+        dup2(from_child[1], 1);
+        close(to_child[1]);
+        close(from_child[0]);
+        execl(self, self, "holder", backend, is("fs") ? fs_dir : etcd_prefix, (char *)NULL);
+        _exit(127);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    FILE *in = fdopen(from_child[0], "r");
+    FILE *out = fdopen(to_child[1], "w");
+    REQUIRE(in && out);
+    char line[128] = "";
+    unsigned long long ta = 0;
+    CHECK(fgets(line, sizeof(line), in) && sscanf(line, "held %llu", &ta) == 1);
+    REQUIRE(kill(pid, SIGSTOP) == 0);
+    acme__err err = ACME__ERR_QUIET;
+    uint64_t tb = 0;
+    if (is("fs")) {
+        sleep(1);
+        CHECK(acme__store_lease_raw(b, PAUSE_LOCK, 30, &tb, &err) == ACME_ERR_LOCKED);
+    } else {
+        /* Past its lease: the lock comes free and b takes it and writes. */
+        CHECK(take_when_free(b, PAUSE_LOCK, &tb, 4 * PAUSE_TTL_S) == ACME_OK);
+        CHECK_MSG(tb > ta, "tokens %llu then %llu", ta, (unsigned long long)tb);
+        acme__store_put newer = put_of(PAUSE_LOCK "/meta", "newer");
+        CHECK(acme__store_commit_raw(b, &newer, 1, PAUSE_LOCK, tb, &err) == ACME_OK);
+    }
+    REQUIRE(kill(pid, SIGCONT) == 0);
+    fputs("go\n", out);
+    fflush(out);
+    int r1 = 0, r2 = 0, r3 = 0;
+    CHECK(fgets(line, sizeof(line), in) && sscanf(line, "%d %d %d", &r1, &r2, &r3) == 3);
+    if (is("fs")) {
+        /* It held the lock all along: its writes go through. */
+        CHECK_MSG(r1 == ACME_OK && r2 == ACME_OK && r3 == ACME_OK, "holder: %d %d %d", r1, r2,
+                  r3);
+    } else {
+        CHECK_MSG(r1 == ACME_ERR_LOCKED && r2 == ACME_ERR_LOCKED && r3 == ACME_ERR_LOCKED,
+                  "the resumed holder's writes are refused: %d %d %d", r1, r2, r3);
+        CHECK(get_is(b, PAUSE_LOCK "/meta", "newer"));
+        acme__store_unlock(b, PAUSE_LOCK);
+    }
+    fclose(in);
+    fclose(out);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    acme__err_clear(&err);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "holder") == 0) {
+        backend = argv[2];
+        if (is("fs"))
+            fs_dir = argv[3];
+        else
+            snprintf(etcd_prefix, sizeof(etcd_prefix), "%s", argv[3]);
+        return holder_main();
+    }
     if (argc != 2 || (strcmp(argv[1], "fs") != 0 && strcmp(argv[1], "host") != 0 &&
                       strcmp(argv[1], "etcd") != 0)) {
         fprintf(stderr, "usage: %s fs|host|etcd\n", argv[0]);
@@ -687,6 +799,7 @@ int main(int argc, char **argv)
     test_renewal(a, b);
     test_lease_loss(a, b);
     test_access();
+    test_paused_holder(b, argv[0]);
     test_failover(a, b);
     acme_store_free(a);
     acme_store_free(b);
