@@ -132,7 +132,8 @@ typedef struct cli {
 /* Global option ids (shared with commands, which accept them too). */
 enum {
     G_DIRECTORY = 1000, G_STAGING, G_CA_BUNDLE, G_STATE, G_KEY_TYPE, G_VERBOSE, G_QUIET,
-    G_HELP, G_VERSION, G_STORE, G_ETCD_CA, G_ETCD_CERT, G_ETCD_KEY, G_ETCD_USER
+    G_STORE, G_ETCD_CA, G_ETCD_CERT, G_ETCD_KEY, G_ETCD_USER, /* store_url.c */
+    G_HELP, G_VERSION /* last: commands pass G_DIRECTORY..G_VERSION on */
 };
 extern const opt_spec global_options[];
 /* Apply a global option; EXIT_OK or EXIT_USAGE. G_HELP prints help. */

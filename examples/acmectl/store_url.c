@@ -47,22 +47,20 @@ int cli_store_option(cli *c, int id, const char *value)
             c->state_opt = value;
         return EXIT_OK;
     case G_ETCD_CA:
-        c->etcd_ca = value;
-        return readable("etcd-ca", value);
     case G_ETCD_CERT:
-        c->etcd_cert = value;
-        return readable("etcd-cert", value);
-    case G_ETCD_KEY:
-        c->etcd_key = value;
-        return readable("etcd-key", value);
-    case G_ETCD_USER:
-        if (!*value)
-            return usage_error("--etcd-user needs a name");
-        c->etcd_user = value;
-        return EXIT_OK;
-    default:
-        return usage_error("internal: unknown option");
+    case G_ETCD_KEY: {
+        const char **slot = id == G_ETCD_CA     ? &c->etcd_ca
+                            : id == G_ETCD_CERT ? &c->etcd_cert
+                                                : &c->etcd_key;
+        *slot = value;
+        return readable(id == G_ETCD_CA ? "etcd-ca" : id == G_ETCD_CERT ? "etcd-cert" : "etcd-key",
+                        value);
     }
+    case G_ETCD_USER:
+        c->etcd_user = value;
+        return *value ? EXIT_OK : usage_error("--etcd-user needs a name");
+    }
+    return usage_error("internal: unknown option");
 }
 
 int cli_store_remote(const cli *c)

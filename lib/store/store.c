@@ -105,15 +105,21 @@ static acme_store *store_alloc(void)
     return s;
 }
 
-int acme_store_new(acme_store **out, const acme_store_ops *ops, void *userdata)
+int acme__store_open_args(acme_store **out, const acme__options_versions *v, void *own,
+                          size_t own_size, const void *given, const char *what)
 {
     if (!out)
         return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL output");
     *out = NULL;
-    if (!ops)
-        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL callbacks");
+    if (!given)
+        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL %s", what);
+    return acme__options_copy(v, own, own_size, given, NULL);
+}
+
+int acme_store_new(acme_store **out, const acme_store_ops *ops, void *userdata)
+{
     acme_store_ops own;
-    int rc = acme__options_copy(&ops_versions, &own, sizeof(own), ops, NULL);
+    int rc = acme__store_open_args(out, &ops_versions, &own, sizeof(own), ops, "callbacks");
     if (rc != ACME_OK)
         return rc;
     if (!own.read || !own.write || !own.remove || !own.list || !own.lock || !own.unlock)
@@ -308,13 +314,14 @@ int acme__store_read(acme_store *s, const char *key, acme__buf *out, acme__err *
 
 /* ---- leases ------------------------------------------------------------- */
 
-/* With s->mu held. */
+/* With s->mu held: the lease held on lock `name`, or NULL. */
 static acme__store_lease *lease_find(acme_store *s, const char *name)
 {
-    for (size_t i = 0; i < s->nleases; i++)
-        if (strcmp(s->leases[i].name, name) == 0)
-            return &s->leases[i];
-    return NULL;
+    acme__store_lease *end = s->leases + s->nleases;
+    acme__store_lease *l = s->leases;
+    while (l != end && strcmp(l->name, name) != 0)
+        l++;
+    return l != end ? l : NULL;
 }
 
 /* With s->mu held: the held lock whose name is key or a directory above

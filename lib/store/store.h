@@ -98,6 +98,14 @@ int acme__store_path(const acme_store *s, const char *key, char **path_out, acme
 int acme__store_new_backend(acme_store **out, const acme__store_backend *backend, void *userdata,
                             void (*free_userdata)(void *), acme__err *err);
 
+/* The start of a public constructor on a versioned struct: *out cleared,
+ * out and `given` (named `what` in messages) present, and the caller's
+ * version of it copied into own (acme__options_copy). Errors recorded in
+ * the thread's record, as public constructors do. */
+struct acme__options_versions;
+int acme__store_open_args(acme_store **out, const struct acme__options_versions *v, void *own,
+                          size_t own_size, const void *given, const char *what);
+
 /* Largest value the library reads (keys, chains, metadata are small). */
 #define ACME__STORE_MAX_VALUE (1024 * 1024)
 

@@ -224,8 +224,7 @@ int acme__etcd_parse_children(const char *data, size_t len, const char *under, s
 int acme__etcd_parse_txn(const char *data, size_t len, int *succeeded, int64_t *revision,
                          acme__err *err)
 {
-    *succeeded = 0;
-    *revision = 0;
+    *revision = *succeeded = 0;
     yajl_val v;
     int rc = parse(data, len, "txn", &v, err);
     if (rc != ACME_OK)
@@ -241,19 +240,17 @@ int acme__etcd_parse_txn(const char *data, size_t len, int *succeeded, int64_t *
 int acme__etcd_parse_lease(const char *data, size_t len, int64_t *id, int64_t *ttl,
                            acme__err *err)
 {
-    *id = 0;
-    *ttl = 0;
     yajl_val v;
-    int rc = parse(data, len, "lease", &v, err);
-    if (rc != ACME_OK)
-        return rc;
-    yajl_val r = acme__json_object(v, "result");
-    if (!r)
-        r = v;
-    int irc = int_member(r, "ID", id);
-    int trc = int_member(r, "TTL", ttl);
-    if (irc == ACME_ERR_PROTOCOL || trc == ACME_ERR_PROTOCOL)
-        rc = acme__fail(err, ACME_ERR_PROTOCOL, "etcd: a lease reply with a malformed ID or TTL");
+    *id = *ttl = 0;
+    if (parse(data, len, "lease", &v, err) != ACME_OK)
+        return ACME_ERR_PROTOCOL;
+    /* A keepalive wraps its answer in "result"; a grant does not. */
+    yajl_val r = acme__json_object(v, "result") ? acme__json_object(v, "result") : v;
+    int irc = int_member(r, "ID", id), trc = int_member(r, "TTL", ttl);
+    int rc = irc == ACME_ERR_PROTOCOL || trc == ACME_ERR_PROTOCOL
+                 ? acme__fail(err, ACME_ERR_PROTOCOL,
+                              "etcd: a lease reply with a malformed ID or TTL")
+                 : ACME_OK;
     acme__json_free(v);
     return rc;
 }
@@ -335,28 +332,31 @@ static char *text_excerpt(const acme__buf *body)
     return n ? acme__strdup(out) : NULL;
 }
 
+/* The library error of each gRPC status a member reports; others are
+ * ACME_ERR_HTTP. Credentials and requests refused are the caller's to
+ * fix (ACME_ERR_INVALID). */
+static const struct {
+    long long code;
+    int rc;
+} grpc_codes[] = {
+    { GRPC_UNAUTHENTICATED, ACME_ERR_INVALID },  { GRPC_PERMISSION_DENIED, ACME_ERR_INVALID },
+    { GRPC_INVALID_ARGUMENT, ACME_ERR_INVALID }, { GRPC_FAILED_PRECONDITION, ACME_ERR_INVALID },
+    { GRPC_NOT_FOUND, ACME_ERR_NOT_FOUND },      { GRPC_RESOURCE_EXHAUSTED, ACME_ERR_TOO_LARGE },
+    { GRPC_UNAVAILABLE, ACME_ERR_NETWORK },      { GRPC_DEADLINE_EXCEEDED, ACME_ERR_TIMEOUT },
+};
+
 /* The member's refusal as a library error. */
 static int member_error(const char *ep, long status, long long code, const char *msg,
                         acme__err *err)
 {
-    const char *m = msg ? msg : "no message";
-    int rc;
-    if (msg && strstr(msg, "too large"))
+    int rc = ACME_ERR_HTTP;
+    for (size_t i = 0; i < sizeof(grpc_codes) / sizeof(grpc_codes[0]); i++)
+        if (grpc_codes[i].code == code)
+            rc = grpc_codes[i].rc;
+    if (msg && strstr(msg, "too large")) /* a request over the member's limit */
         rc = ACME_ERR_TOO_LARGE;
-    else if (code == GRPC_UNAUTHENTICATED || code == GRPC_PERMISSION_DENIED ||
-             code == GRPC_INVALID_ARGUMENT || code == GRPC_FAILED_PRECONDITION)
-        rc = ACME_ERR_INVALID;
-    else if (code == GRPC_NOT_FOUND)
-        rc = ACME_ERR_NOT_FOUND;
-    else if (code == GRPC_RESOURCE_EXHAUSTED)
-        rc = ACME_ERR_TOO_LARGE;
-    else if (code == GRPC_UNAVAILABLE)
-        rc = ACME_ERR_NETWORK;
-    else if (code == GRPC_DEADLINE_EXCEEDED)
-        rc = ACME_ERR_TIMEOUT;
-    else
-        rc = ACME_ERR_HTTP;
-    return acme__fail(err, rc, "etcd member %s: %s (HTTP %ld, code %lld)", ep, m, status, code);
+    return acme__fail(err, rc, "etcd member %s: %s (HTTP %ld, code %lld)", ep,
+                      msg ? msg : "no message", status, code);
 }
 
 static int authenticate(etcd *e, size_t ep, acme__err *err);
@@ -632,13 +632,13 @@ static int etcd_list(const char *prefix, acme_buffer *out, void *userdata, acme_
     return rc;
 }
 
-/* With e->mu held. */
+/* With e->mu held: the lock `name` this store took, or NULL. */
 static etcd_lock *lock_find(etcd *e, const char *name)
 {
-    for (size_t i = 0; i < e->nlocks; i++)
-        if (strcmp(e->locks[i].name, name) == 0)
-            return &e->locks[i];
-    return NULL;
+    size_t i = 0;
+    while (i < e->nlocks && strcmp(e->locks[i].name, name) != 0)
+        i++;
+    return i < e->nlocks ? &e->locks[i] : NULL;
 }
 
 static void lease_revoke(etcd *e, int64_t lease)
@@ -773,10 +773,11 @@ static void etcd_free(void *userdata)
     free(e->locks);
     acme__http_free(e->http);
     acme__free_strv(e->eps, e->neps);
+    char *secrets[] = { e->pass, e->auth };
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+        acme__free_secret_str(secrets[i]);
     free(e->prefix);
     free(e->user);
-    acme__free_secret_str(e->pass);
-    acme__free_secret_str(e->auth);
     pthread_mutex_destroy(&e->mu);
     free(e);
 }
@@ -915,13 +916,8 @@ static int etcd_open(etcd *e, const acme_etcd_options *o, acme__err *err)
 
 int acme_store_new_etcd(acme_store **out, const acme_etcd_options *opts)
 {
-    if (!out)
-        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL output");
-    *out = NULL;
-    if (!opts)
-        return acme__fail(NULL, ACME_ERR_INVALID, "etcd: NULL options");
     acme_etcd_options o;
-    int rc = acme__options_copy(&etcd_versions, &o, sizeof(o), opts, NULL);
+    int rc = acme__store_open_args(out, &etcd_versions, &o, sizeof(o), opts, "etcd options");
     if (rc != ACME_OK)
         return rc;
     etcd *e = calloc(1, sizeof(*e));

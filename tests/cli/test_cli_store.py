@@ -67,7 +67,8 @@ def scenario_etcd():
     t.check(not os.path.exists(os.path.join(t.TMP, "certs")), "nothing written to disk")
 
     mark = t.orders()
-    res = t.acmectl("--store", url, "ensure", "--wants", wants, *common, env=env)
+    # --store after the command, as every global option may be.
+    res = t.acmectl("ensure", "--store", url, "--wants", wants, *common, env=env)
     t.check(t.no_new_orders(mark), "a second ensure places no order")
     t.check("0 obtained, 0 renewed, 3 not due, 0 failed" in res.err, f"summary: {res.err}")
     res = t.acmectl("--store", url, "renew", "--solver", "hook", "--hook", hook, env=env)

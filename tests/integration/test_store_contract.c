@@ -292,17 +292,12 @@ static acme_store *open_store(void)
     if (is("fs")) {
         REQUIRE_OK(acme_store_new_fs(&s, fs_dir));
     } else if (is("host")) {
-        acme_store_ops ops;
-        REQUIRE_OK(acme_store_ops_init(&ops, ACME_STORE_OPS_VERSION));
-        ops.read = mem_read;
-        ops.write = mem_write;
-        ops.remove = mem_remove;
-        ops.list = mem_list;
-        ops.lock = mem_lock_plain;
-        ops.unlock = mem_unlock;
-        ops.lease = mem_lease;
-        ops.renew = mem_renew;
-        ops.commit = mem_commit;
+        static const acme_store_ops ops = {
+            .version = ACME_STORE_OPS_VERSION, .read = mem_read,     .write = mem_write,
+            .remove = mem_remove,              .list = mem_list,     .lock = mem_lock_plain,
+            .unlock = mem_unlock,              .lease = mem_lease,   .renew = mem_renew,
+            .commit = mem_commit,
+        };
         REQUIRE_OK(acme_store_new(&s, &ops, mem));
     } else {
         acme_etcd_options o;
