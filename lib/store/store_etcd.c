@@ -37,6 +37,9 @@
 /* Keys one list asks for at once (a certificate has a handful). */
 #define LIST_LIMIT 10000
 
+/* The longest message of a member kept for an error. */
+#define MSG_MAX 300
+
 /* gRPC status codes the gateway reports in "code". */
 #define GRPC_INVALID_ARGUMENT 3
 #define GRPC_DEADLINE_EXCEEDED 4
@@ -140,7 +143,8 @@ int acme__etcd_parse_error(const char *data, size_t len, long long *code, char *
     const char *m = acme__json_string(v, "message");
     if (!m)
         m = acme__json_string(v, "error");
-    if (m && !(*msg = acme__strndup(m, 300)))
+    /* At most MSG_MAX bytes of it (acme__strndup copies n bytes). */
+    if (m && !(*msg = acme__strndup(m, strlen(m) < MSG_MAX ? strlen(m) : MSG_MAX)))
         rc = ACME_ERR_NOMEM;
     acme__json_free(v);
     return rc;
@@ -209,6 +213,8 @@ int acme__etcd_parse_children(const char *data, size_t len, const char *under, s
             rc = acme__fail(err, ACME_ERR_NOMEM, "out of memory");
             break;
         }
+        if (!acme__store_key_valid(last))
+            continue; /* not a key this store writes: a newline would split it */
         if (out->len + clen + 1 > max)
             rc = acme__fail(err, ACME_ERR_TOO_LARGE, "etcd: a list is larger than %zu bytes",
                             max);

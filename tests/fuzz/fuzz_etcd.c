@@ -49,7 +49,7 @@ int fuzz_etcd(const uint8_t *data, size_t size)
     char *msg = NULL;
     (void)acme__etcd_parse_error(text, size, &code, &msg);
     if (msg)
-        FUZZ_ASSERT(strlen(msg) <= 300);
+        FUZZ_ASSERT(strlen(msg) <= 300); /* MSG_MAX */
     free(msg);
     return 0;
 }
