@@ -243,6 +243,29 @@ int acme__etcd_parse_txn(const char *data, size_t len, int *succeeded, int64_t *
     return rc;
 }
 
+int acme__etcd_parse_holder(const char *data, size_t len, int64_t *lease, int64_t *created)
+{
+    yajl_val v;
+    acme__err quiet = ACME__ERR_QUIET;
+    *lease = *created = 0;
+    int rc = parse(data, len, "txn", &v, &quiet);
+    acme__err_clear(&quiet);
+    if (rc != ACME_OK)
+        return rc;
+    yajl_val responses = acme__json_array(v, "responses");
+    yajl_val range = acme__json_object(acme__json_at(responses, 0), "response_range");
+    yajl_val kvs = acme__json_array(range, "kvs");
+    yajl_val kv = acme__json_len(kvs) == 1 ? acme__json_at(kvs, 0) : NULL;
+    rc = kv && int_member(kv, "lease", lease) == ACME_OK &&
+                 int_member(kv, "create_revision", created) == ACME_OK
+             ? ACME_OK
+             : ACME_ERR_NOT_FOUND;
+    if (rc != ACME_OK)
+        *lease = *created = 0;
+    acme__json_free(v);
+    return rc;
+}
+
 int acme__etcd_parse_lease(const char *data, size_t len, int64_t *id, int64_t *ttl,
                            acme__err *err)
 {
@@ -684,12 +707,25 @@ static int etcd_lease(const char *name, unsigned int ttl_s, uint64_t *token, voi
     put_key(&body, e, LOCKS "/", name);
     acme__buf_puts(&body, ",\"value\":");
     put_b64(&body, e->holder, strlen(e->holder));
-    acme__buf_printf(&body, ",\"lease\":\"%" PRId64 "\"}}]}", lease);
+    /* When it is taken: whose lease holds it, and since which revision. */
+    acme__buf_printf(&body, ",\"lease\":\"%" PRId64 "\"}}],\"failure\":[{\"request_range\":{\"key\":",
+                     lease);
+    put_key(&body, e, LOCKS "/", name);
+    acme__buf_puts(&body, "}}]}");
     rc = call(e, "/v3/kv/txn", &body, &reply, err);
     int ok = 0;
-    int64_t rev = 0;
+    int64_t rev = 0, held_by = 0, since = 0;
+    const char *r = reply.data ? reply.data : "";
     if (rc == ACME_OK)
-        rc = acme__etcd_parse_txn(reply.data ? reply.data : "", reply.len, &ok, &rev, err);
+        rc = acme__etcd_parse_txn(r, reply.len, &ok, &rev, err);
+    /* A member that applied the txn but whose answer was lost (it died
+     * just then), and the retry on the next member: the key is there
+     * already, under this very lease, so the lock is ours. */
+    if (rc == ACME_OK && !ok && acme__etcd_parse_holder(r, reply.len, &held_by, &since) == ACME_OK &&
+        held_by == lease && since > 0) {
+        ok = 1;
+        rev = since;
+    }
     if (rc == ACME_OK && !ok)
         rc = acme__fail(err, ACME_ERR_LOCKED, "lock %s is held by another node", name);
     acme__buf_free(&body);

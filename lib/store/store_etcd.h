@@ -31,6 +31,11 @@ int acme__etcd_parse_children(const char *data, size_t len, const char *under, s
 int acme__etcd_parse_txn(const char *data, size_t len, int *succeeded, int64_t *revision,
                          acme__err *err);
 
+/* The failure reply of a lock's txn (a range of the lock key): the *lease
+ * its key is bound to and the revision that *created it. ACME_ERR_NOT_FOUND
+ * without such a key. */
+int acme__etcd_parse_holder(const char *data, size_t len, int64_t *lease, int64_t *created);
+
 /* A lease grant or keepalive reply (the latter wrapped in "result"): its
  * *id and *ttl (0 or absent: the lease is gone). */
 int acme__etcd_parse_lease(const char *data, size_t len, int64_t *id, int64_t *ttl,

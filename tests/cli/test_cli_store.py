@@ -13,17 +13,23 @@ Scenarios:
   cluster  three etcd members and three acmectl processes running ensure
            over the same 30-name want file at once: every process exits 0,
            Pebble issues each name exactly once, and every node then finds
-           all 30 stored (another ensure from each places no order)
+           all 30 stored (another ensure from each places no order); then
+           the same with 30 more names while the etcd leader is killed
+           (SIGKILL) a second into the run: every process still exits 0,
+           and each new name is issued exactly once
 
 The helpers (running acmectl, counting Pebble's orders, the dns-01 hook on
 challtestsrv) are test_cli.py's.
 """
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_cli as t  # noqa: E402  (reads ACMECTL and SCENARIO from sys.argv)
@@ -102,11 +108,25 @@ NAMES = 30
 NODES = 3
 
 
-def scenario_cluster():
-    url = store_url("cluster")
-    hook, env = dns_hook()
-    wants = os.path.join(t.TMP, "cluster.wants")
-    t.write(wants, "".join(f"n{i:02d}.cluster.example\n" for i in range(NAMES)))
+def leader_pid():
+    """The PID of the member that leads the cluster now."""
+    urls = ETCD.split(",")
+    pids = os.environ["ACME_TEST_ETCD_PIDS"].split(",")
+    for url, pid in zip(urls, pids):
+        req = urllib.request.Request(url + "/v3/maintenance/status", data=b"{}")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(req, timeout=5) as r:
+            st = json.loads(r.read())
+        if st.get("leader") and st["leader"] == st.get("header", {}).get("member_id"):
+            return int(pid)
+    raise t.TestFailure("no member says it leads")
+
+
+def cluster_round(url, hook, env, tag, during=None):
+    """NODES acmectl ensure over NAMES new names at once; `during` runs
+    while they do. Each name must be ordered exactly once."""
+    wants = os.path.join(t.TMP, f"cluster-{tag}.wants")
+    t.write(wants, "".join(f"{tag}{i:02d}.cluster.example\n" for i in range(NAMES)))
     before = t.orders()
     results = [None] * NODES
 
@@ -122,6 +142,8 @@ def scenario_cluster():
     started = time.monotonic()
     for th in threads:
         th.start()
+    if during:
+        during()
     for th in threads:
         th.join()
     for i, r in enumerate(results):
@@ -144,6 +166,20 @@ def scenario_cluster():
         t.check(f"0 obtained, 0 renewed, {NAMES} not due, 0 failed" in res.err,
                 f"node {i} finds all {NAMES}: {res.err}")
     t.check(t.no_new_orders(mark), "no order once all are stored")
+
+
+def scenario_cluster():
+    url = store_url("cluster")
+    hook, env = dns_hook()
+    cluster_round(url, hook, env, "n")
+
+    def kill_leader():
+        time.sleep(1)
+        pid = leader_pid()
+        t.log(f"killing the etcd leader (PID {pid})")
+        os.kill(pid, signal.SIGKILL)
+
+    cluster_round(url, hook, env, "k", during=kill_leader)
 
 
 SCENARIOS = {"etcd": scenario_etcd, "cluster": scenario_cluster}

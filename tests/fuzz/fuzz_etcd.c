@@ -1,6 +1,7 @@
 /* etcd member replies (lib/store/store_etcd.c): the same bytes through
  * every reader the etcd store has (range value, children under a prefix,
- * txn, lease grant and keepalive, authenticate, error), as a member or
+ * txn, the holder of a taken lock, lease grant and keepalive, authenticate,
+ * error), as a member or
  * anyone between it and the library could send them. */
 #include "fuzz.h"
 
@@ -34,6 +35,10 @@ int fuzz_etcd(const uint8_t *data, size_t size)
     rc = acme__etcd_parse_txn(text, size, &ok, &rev, &err);
     FUZZ_ASSERT(rc != ACME_OK || rev > 0);
     acme__err_clear(&err);
+
+    int64_t lease = 0, created = 0;
+    rc = acme__etcd_parse_holder(text, size, &lease, &created);
+    FUZZ_ASSERT(rc == ACME_OK || (lease == 0 && created == 0)); /* no half answer */
 
     int64_t id = 0, ttl = 0;
     (void)acme__etcd_parse_lease(text, size, &id, &ttl, &err);
