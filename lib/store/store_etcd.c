@@ -127,14 +127,22 @@ static int b64_decode(const char *text, size_t max, acme__buf *out, acme__err *e
     return rc;
 }
 
+/* parse() for a reply whose failure to parse is an answer of its own
+ * (no error body, no holder), not an error to report. */
+static int parse_quiet(const char *data, size_t len, const char *what, yajl_val *v)
+{
+    acme__err quiet = ACME__ERR_QUIET;
+    int rc = parse(data, len, what, v, &quiet);
+    acme__err_clear(&quiet);
+    return rc;
+}
+
 int acme__etcd_parse_error(const char *data, size_t len, long long *code, char **msg)
 {
     *code = -1;
     *msg = NULL;
     yajl_val v;
-    acme__err quiet = ACME__ERR_QUIET;
-    int rc = parse(data, len, "error", &v, &quiet);
-    acme__err_clear(&quiet);
+    int rc = parse_quiet(data, len, "error", &v);
     if (rc != ACME_OK)
         return rc;
     long long c;
@@ -246,12 +254,10 @@ int acme__etcd_parse_txn(const char *data, size_t len, int *succeeded, int64_t *
 int acme__etcd_parse_holder(const char *data, size_t len, int64_t *lease, int64_t *created)
 {
     yajl_val v;
-    acme__err quiet = ACME__ERR_QUIET;
     *lease = *created = 0;
-    int rc = parse(data, len, "txn", &v, &quiet);
-    acme__err_clear(&quiet);
-    if (rc != ACME_OK)
-        return rc;
+    if (parse_quiet(data, len, "txn", &v) != ACME_OK)
+        return ACME_ERR_PROTOCOL;
+    int rc;
     yajl_val responses = acme__json_array(v, "responses");
     yajl_val range = acme__json_object(acme__json_at(responses, 0), "response_range");
     yajl_val kvs = acme__json_array(range, "kvs");
