@@ -195,6 +195,9 @@ int cli_cert_stored(const cli *c, const char *name);
 /* etcd: account.json of `email` at the effective CA when its key is
  * stored too (malloc'd), or NULL. */
 char *cli_store_account_json(const cli *c, const char *email);
+/* rollover on the etcd store: the new key goes to the store, first beside
+ * the account key, then over it once the CA switched. */
+int cli_store_rollover(cli *c, acme_account *account, const char *stored_as);
 /* Where the open store keeps `key`: its path, or the etcd URL of it (malloc'd). */
 char *cli_store_location(const cli *c, const char *key);
 

@@ -189,3 +189,43 @@ char *cli_store_location(const cli *c, const char *key)
              c->store_url[strlen(c->store_url) - 1] == '/' ? "" : "/", key);
     return where;
 }
+
+/* Where the new key waits while the CA switches (the filesystem rollover
+ * keeps it at the same key). */
+#define SIDE_KEY "acmectl-rollover-key.pem"
+
+int cli_store_rollover(cli *c, acme_account *account, const char *stored_as)
+{
+    acme_key *old = acme_account_key(account), *fresh = NULL;
+    int type = c->key_type ? c->key_type : acme_key_get_type(old);
+    char *key = NULL, *pem = NULL;
+    int rc = EXIT_OK;
+    if (acme_store_account_key(c->directory, stored_as, ACME_STORE_FILE_KEY, &key) != ACME_OK ||
+        acme_key_generate(&fresh, type) != ACME_OK || acme_key_to_pem(fresh, &pem) != ACME_OK ||
+        acme_store_put(c->store, SIDE_KEY, pem, strlen(pem), 1) != ACME_OK)
+        rc = fail_with("rollover", acme_last_error(), NULL);
+    else if (acme_account_rollover(account, fresh) != ACME_OK)
+        rc = fail_with("rollover", acme_account_last_error(account),
+                       acme_account_last_problem(account));
+    else if (acme_store_put(c->store, key, pem, strlen(pem), 1) != ACME_OK) {
+        error_msg("rollover: the CA switched to the new key but %s could not be replaced "
+                  "(%s); the new key is in %s/%s: move it there", key,
+                  acme_store_last_error(c->store), c->store_url, SIDE_KEY);
+        rc = EXIT_FAIL;
+    }
+    /* The side copy goes once it is not the only one (the store API
+     * replaces values; an empty one holds no key). */
+    if (rc == EXIT_OK || !fresh || !pem)
+        acme_store_put(c->store, SIDE_KEY, "", 0, 1);
+    if (rc == EXIT_OK) {
+        say("account %s now signs with a new %s key (%s)", acme_account_url(account),
+            acme_key_type_name(type), key);
+        printf("%s\n", acme_account_url(account));
+    }
+    if (pem)
+        memset(pem, 0, strlen(pem));
+    acme_free(pem);
+    acme_free(key);
+    acme_key_free(fresh);
+    return rc;
+}

@@ -7,7 +7,8 @@ or in a directory, against a real Pebble (tests/harness/pebble_harness.py).
 Scenarios:
   etcd     one etcd member: register, ensure three certificates (each
            saved in etcd, none on disk), a second ensure places no order,
-           account, issue, renew, revoke by name; --store DIR is --state
+           account, issue, renew, revoke by name, rollover (the account
+           works with the new key from the store); --store DIR is --state
            DIR; a bad URL is a usage error and an unreachable member a
            clear failure
   cluster  three etcd members and three acmectl processes running ensure
@@ -91,6 +92,16 @@ def scenario_etcd():
     # The same prefix seen from a new process: the account is remembered.
     res = t.acmectl("--store", url, "account")
     t.check(EMAIL in res.out, f"remembered account: {res.out}")
+    # rollover: the new key is stored, and the account works with it.
+    res = t.acmectl("--store", url, "rollover")
+    t.check(res.lines() and res.lines()[0] in res.out and "now signs with a new" in res.err,
+            f"rollover on etcd: {res.err}")
+    res = t.acmectl("--store", url, "account")
+    t.check("valid" in res.out, f"the account after rollover: {res.out}")
+    mark = t.orders()
+    t.acmectl("--store", url, "issue", "after-rollover.example", "--solver", "hook", "--hook",
+              hook, env=env)
+    t.check(t.new_orders(mark) == 1, "an order signed with the new account key")
     # Another prefix is another deployment: nothing there.
     t.acmectl("--store", store_url("other"), "account", expect=1)
 
