@@ -127,12 +127,13 @@ typedef struct cli {
 
     const char *store_url;     /* --store etcd://...: the state is in etcd */
     const char *etcd_ca, *etcd_cert, *etcd_key, *etcd_user;
+    unsigned int etcd_lease_ttl; /* 0: the library's */
 } cli;
 
 /* Global option ids (shared with commands, which accept them too). */
 enum {
     G_DIRECTORY = 1000, G_STAGING, G_CA_BUNDLE, G_STATE, G_KEY_TYPE, G_VERBOSE, G_QUIET,
-    G_STORE, G_ETCD_CA, G_ETCD_CERT, G_ETCD_KEY, G_ETCD_USER, /* store_url.c */
+    G_STORE, G_ETCD_CA, G_ETCD_CERT, G_ETCD_KEY, G_ETCD_USER, G_ETCD_LEASE_TTL, /* store_url.c */
     G_HELP, G_VERSION /* last: commands pass G_DIRECTORY..G_VERSION on */
 };
 extern const opt_spec global_options[];

@@ -39,6 +39,7 @@ void print_usage(void)
         "                       (etcd+http:// without TLS), or a directory as --state\n"
         "  --etcd-ca FILE, --etcd-cert FILE, --etcd-key FILE   etcd TLS\n"
         "  --etcd-user USER     etcd auth; the password in $ACMECTL_ETCD_PASSWORD\n"
+        "  --etcd-lease-ttl N   seconds a silent node keeps its locks (default 30)\n"
         "  --key-type TYPE      new keys: ec256 (default), ec384, rsa2048, rsa3072, rsa4096\n"
         "  -v, --verbose        also timings and each request\n"
         "  -q, --quiet          errors only\n"

@@ -131,6 +131,7 @@ const opt_spec global_options[] = {
     { "etcd-cert", 0, 1, G_ETCD_CERT },
     { "etcd-key", 0, 1, G_ETCD_KEY },
     { "etcd-user", 0, 1, G_ETCD_USER },
+    { "etcd-lease-ttl", 0, 1, G_ETCD_LEASE_TTL },
     { NULL, 0, 0, 0 },
 };
 

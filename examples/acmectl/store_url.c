@@ -6,7 +6,8 @@
  * the library's leased, fenced locks keep any two from ordering the same
  * certificate. TLS and auth: --etcd-ca, --etcd-cert, --etcd-key,
  * --etcd-user, with the password in $ACMECTL_ETCD_PASSWORD (not on the
- * command line, where other users could read it).
+ * command line, where other users could read it). --etcd-lease-ttl sets
+ * how long a node that stops answering keeps its names locked.
  *
  * With etcd, the state that commands read before opening the store (the
  * remembered settings, whether an account is stored, a certificate's
@@ -59,6 +60,13 @@ int cli_store_option(cli *c, int id, const char *value)
     case G_ETCD_USER:
         c->etcd_user = value;
         return *value ? EXIT_OK : usage_error("--etcd-user needs a name");
+    case G_ETCD_LEASE_TTL: {
+        unsigned long ttl;
+        if (parse_ulong(value, 5, 3600, &ttl) != 0)
+            return usage_error("--etcd-lease-ttl needs seconds from 5 to 3600, not \"%s\"", value);
+        c->etcd_lease_ttl = (unsigned int)ttl;
+        return EXIT_OK;
+    }
     }
     return usage_error("internal: unknown option");
 }
@@ -113,6 +121,7 @@ int cli_open_remote(cli *c)
     o.client_key = c->etcd_key;
     o.username = c->etcd_user;
     o.password = c->etcd_user ? getenv("ACMECTL_ETCD_PASSWORD") : NULL;
+    o.lease_ttl_s = c->etcd_lease_ttl;
     if (acme_store_new_etcd(&c->store, &o) != ACME_OK) {
         error_msg("store %s: %s", c->store_url, acme_last_error());
         rc = EXIT_FAIL;

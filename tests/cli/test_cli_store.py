@@ -19,10 +19,17 @@ Scenarios:
            (SIGKILL) a second into the run: every process still exits 0,
            and each new name is issued exactly once
 
+  fencing  a node (acmectl issue) is stopped (SIGSTOP, from its own dns-01
+           hook) while it holds the lock on a name; past its lease another
+           node issues the name; the first, resumed, finishes its order but
+           stops before writing (exit 1, "lease"), and the stored
+           certificate stays the second node's
+
 The helpers (running acmectl, counting Pebble's orders, the dns-01 hook on
 challtestsrv) are test_cli.py's.
 """
 
+import base64
 import json
 import os
 import signal
@@ -193,7 +200,84 @@ def scenario_cluster():
     cluster_round(url, hook, env, "k", during=kill_leader)
 
 
-SCENARIOS = {"etcd": scenario_etcd, "cluster": scenario_cluster}
+STOP_HOOK = """#!/usr/bin/env python3
+import json, os, signal, sys, urllib.request
+method, typ, ident = sys.argv[1:4]
+auth = sys.argv[5]
+if typ != "dns-01":
+    sys.exit(1)
+host = "_acme-challenge." + ident + "."
+path = "/set-txt" if method == "begin" else "/clear-txt"
+body = {"host": host, "value": auth} if method == "begin" else {"host": host}
+req = urllib.request.Request(os.environ["ACME_TEST_CHALLTESTSRV"] + path,
+                             data=json.dumps(body).encode(), method="POST")
+urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=10).read()
+marker = os.environ.get("STOP_MARKER")
+if method == "begin" and marker:
+    with open(marker, "w") as f:
+        f.write(str(os.getppid()) + " " + auth)
+    os.kill(os.getppid(), signal.SIGSTOP)   # acmectl, holding the lock
+"""
+
+
+def etcd_get(key):
+    """A key's value straight from the etcd gateway, or None."""
+    url = ETCD.split(",")[0] + "/v3/kv/range"
+    body = json.dumps({"key": base64.b64encode(key.encode()).decode()}).encode()
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(urllib.request.Request(url, data=body), timeout=5) as r:
+        kvs = json.loads(r.read()).get("kvs")
+    return base64.b64decode(kvs[0].get("value", "")).decode() if kvs else None
+
+
+def scenario_fencing():
+    prefix = "fence"
+    url = store_url(prefix)
+    hook = os.path.join(t.TMP, "stop-hook.py")
+    t.write(hook, STOP_HOOK, 0o755)
+    marker = os.path.join(t.TMP, "stopped.pid")
+    ttl = ["--etcd-lease-ttl", "5"]
+    t.acmectl("--store", url, "register", EMAIL, "--agree-tos")
+    name = "fence.example"
+    first = {}
+
+    def node_a():
+        first["res"] = t.acmectl("--store", url, *ttl, "issue", name, "--solver", "hook",
+                                 "--hook", hook, env={"STOP_MARKER": marker}, expect=None)
+
+    th = threading.Thread(target=node_a)
+    th.start()
+    deadline = time.monotonic() + 60
+    while not os.path.exists(marker) or not open(marker).read():
+        t.check(time.monotonic() < deadline and th.is_alive(), "node A reaches its hook")
+        time.sleep(0.1)
+    pid_a, auth_a = open(marker).read().split()
+    try:
+        # B waits for the lock until A's lease runs out, then issues.
+        started = time.monotonic()
+        res = t.acmectl("--store", url, *ttl, "issue", name, "--solver", "hook", "--hook", hook)
+        t.log(f"node B got the lock and issued after {time.monotonic() - started:.1f} s")
+        meta_b = json.loads(etcd_get(f"{prefix}/certs/{name}/meta.json"))
+        t.check(meta_b["generation"] == 1, f"B stored generation 1: {meta_b}")
+    finally:
+        try:
+            # B's hook cleared the TXT record A's validation needs: put it back.
+            body = {"host": f"_acme-challenge.{name}.", "value": auth_a}
+            req = urllib.request.Request(os.environ["ACME_TEST_CHALLTESTSRV"] + "/set-txt",
+                                         data=json.dumps(body).encode(), method="POST")
+            urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=10)
+        finally:
+            os.kill(int(pid_a), signal.SIGCONT)
+    th.join()
+    res = first["res"]
+    t.check(res.rc == 1 and "lease on lock certs/fence.example was lost" in res.err,
+            f"A, resumed, stops before writing: rc {res.rc}: {res.err}")
+    t.check("invalid" not in res.err, f"A's order itself went through: {res.err}")
+    meta = json.loads(etcd_get(f"{prefix}/certs/{name}/meta.json"))
+    t.check(meta == meta_b, f"the stored certificate is still B's: {meta} vs {meta_b}")
+
+
+SCENARIOS = {"etcd": scenario_etcd, "cluster": scenario_cluster, "fencing": scenario_fencing}
 
 if __name__ == "__main__":
     t.SCENARIOS = SCENARIOS
