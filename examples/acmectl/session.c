@@ -126,12 +126,10 @@ const opt_spec global_options[] = {
     { "quiet", 'q', 0, G_QUIET },
     { "help", 'h', 0, G_HELP },
     { "version", 'V', 0, G_VERSION },
-    { "store", 0, 1, G_STORE },
-    { "etcd-ca", 0, 1, G_ETCD_CA },
-    { "etcd-cert", 0, 1, G_ETCD_CERT },
-    { "etcd-key", 0, 1, G_ETCD_KEY },
-    { "etcd-user", 0, 1, G_ETCD_USER },
-    { "etcd-lease-ttl", 0, 1, G_ETCD_LEASE_TTL },
+    /* store_url.c */
+    { "store", 0, 1, G_STORE },         { "etcd-ca", 0, 1, G_ETCD_CA },
+    { "etcd-cert", 0, 1, G_ETCD_CERT }, { "etcd-key", 0, 1, G_ETCD_KEY },
+    { "etcd-user", 0, 1, G_ETCD_USER }, { "etcd-lease-ttl", 0, 1, G_ETCD_LEASE_TTL },
     { NULL, 0, 0, 0 },
 };
 
