@@ -12,7 +12,7 @@ SUDO=""
 extra=""
 [ "${1:-}" = "--test-tools" ] &&
     extra="valgrind clang libfuzzer-14-dev libclang-rt-14-dev abigail-tools doxygen
-           libp11-kit-dev p11-kit softhsm2 opensc knot knot-dnsutils"
+           libp11-kit-dev p11-kit softhsm2 opensc knot knot-dnsutils etcd-server etcd-client"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086

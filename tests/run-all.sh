@@ -40,12 +40,12 @@ for p in $PHASES; do
         meson test -C build --print-errorlogs --num-processes "$JOBS"
         ;;
     asan)
-        phase "ASan+UBSan build: unit, integration and CLI tests"
+        phase "ASan+UBSan build: unit, integration, etcd and CLI tests"
         setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
         ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
             meson test -C build-asan --print-errorlogs --num-processes "$JOBS" \
-            --suite unit --suite local --suite pebble --suite cli
+            --suite unit --suite local --suite pebble --suite cli --suite etcd
         ;;
     valgrind)
         phase "valgrind memcheck: unit, local and core integration tests"

@@ -251,6 +251,8 @@ int cmd_update_contact(cli *c, int argc, char **argv)
 
 static int rollover(cli *c, acct_args *a)
 {
+    if (cli_store_remote(c))
+        return cli_store_rollover(c, a->account, a->stored_as);
     acme_account *account = a->account;
     int rc = EXIT_OK;
     acme_key *old = acme_account_key(account);

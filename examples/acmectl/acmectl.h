@@ -15,6 +15,7 @@
  *   dns.c       the rfc2136 solver and the DNS propagation check
  *   revoke.c    revoke
  *   token.c     keys in a PKCS#11 token (--account-key, --cert-key pkcs11:...)
+ *   store_url.c --store: a directory or etcd, and reads through the store
  */
 #ifndef ACMECTL_H
 #define ACMECTL_H
@@ -130,12 +131,17 @@ typedef struct cli {
 
     acme_provider *provider;
     acme_store *store;
+
+    const char *store_url;     /* --store etcd://...: the state is in etcd */
+    const char *etcd_ca, *etcd_cert, *etcd_key, *etcd_user;
+    unsigned int etcd_lease_ttl; /* 0: the library's */
 } cli;
 
 /* Global option ids (shared with commands, which accept them too). */
 enum {
     G_DIRECTORY = 1000, G_STAGING, G_CA_BUNDLE, G_STATE, G_KEY_TYPE, G_VERBOSE, G_QUIET,
-    G_HELP, G_VERSION
+    G_STORE, G_ETCD_CA, G_ETCD_CERT, G_ETCD_KEY, G_ETCD_USER, G_ETCD_LEASE_TTL, /* store_url.c */
+    G_HELP, G_VERSION /* last: commands pass G_DIRECTORY..G_VERSION on */
 };
 extern const opt_spec global_options[];
 /* Apply a global option; EXIT_OK or EXIT_USAGE. G_HELP prints help. */
@@ -183,6 +189,27 @@ char *derive_cert_name(const char *first_id);
 int cert_name_ok(const char *name);
 /* Validate an e-mail address given on the command line; EXIT_OK or EXIT_USAGE. */
 int check_email(const char *email);
+
+/* ---- store_url.c ------------------------------------------------------ */
+
+/* Apply --store or an --etcd-* option; EXIT_OK or EXIT_USAGE. */
+int cli_store_option(cli *c, int id, const char *value);
+/* Non-zero when the state is in etcd (--store etcd://...). */
+int cli_store_remote(const cli *c);
+/* Open the etcd store (once); EXIT_OK or EXIT_FAIL with a message. */
+int cli_open_remote(cli *c);
+/* The value of `key` in the open store as a malloc'd string, or NULL. */
+char *cli_store_read(const cli *c, const char *key);
+/* Non-zero when the certificate `name` is stored (its metadata exists). */
+int cli_cert_stored(const cli *c, const char *name);
+/* etcd: account.json of `email` at the effective CA when its key is
+ * stored too (malloc'd), or NULL. */
+char *cli_store_account_json(const cli *c, const char *email);
+/* rollover on the etcd store: the new key goes to the store, first beside
+ * the account key, then over it once the CA switched. */
+int cli_store_rollover(cli *c, acme_account *account, const char *stored_as);
+/* Where the open store keeps `key`: its path, or the etcd URL of it (malloc'd). */
+char *cli_store_location(const cli *c, const char *key);
 
 /* ---- hook.c ----------------------------------------------------------- */
 

@@ -246,6 +246,8 @@ static void say_not_due(const char *name, const char *message)
 /* Whether the state dir holds any certificate (without opening the store). */
 static int any_stored(const cli *c)
 {
+    if (cli_store_remote(c))
+        return 1; /* the desire counts them in the store */
     char *path = cli_state_path(c, ACME_STORE_CERTS);
     DIR *d = opendir(path);
     free(path);
@@ -274,11 +276,11 @@ static void print_paths(const cli *c, const char *name)
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char *key = NULL, *path = NULL;
         if (acme_store_cert_key(name, files[i], &key) == ACME_OK &&
-            acme_store_path(c->store, key, &path) == ACME_OK &&
-            (files[i] != ACME_STORE_FILE_KEY || access(path, F_OK) == 0))
+            (path = cli_store_location(c, key)) != NULL &&
+            (files[i] != ACME_STORE_FILE_KEY || cli_store_remote(c) || access(path, F_OK) == 0))
             printf("%s\n", path);
         acme_free(key);
-        acme_free(path);
+        free(path);
     }
     fflush(stdout);
 }

@@ -213,13 +213,13 @@ static int run_csr(cli *c, const batch_params *bp, const char *csr, char **ids, 
             char *p = NULL;
             snprintf(key, sizeof(key), "csr/%s.chain.pem", name);
             if (acme_store_put(c->store, key, pem, strlen(pem), 0) != ACME_OK ||
-                acme_store_path(c->store, key, &p) != ACME_OK) {
+                !(p = cli_store_location(c, key))) {
                 rc = EXIT_FAIL;
                 error_msg("saving %s: %s", key, acme_last_error());
             } else {
                 path = xstrdup(p);
             }
-            acme_free(p);
+            free(p);
         }
         if (rc == EXIT_OK) {
             say("%s: saved chain %s", name, path);

@@ -158,10 +158,7 @@ static int revoke_name(cli *c, const char *email_opt, const char *name, int reas
         return rc;
     if ((rc = cli_require_state(c)) != EXIT_OK)
         return rc;
-    char *meta = cli_cert_file(c, name, ACME_STORE_FILE_META);
-    int stored = meta && access(meta, F_OK) == 0;
-    free(meta);
-    if (!stored) {
+    if (!cli_cert_stored(c, name)) {
         error_msg("no certificate called %s in %s", name, c->state_dir);
         return EXIT_FAIL;
     }

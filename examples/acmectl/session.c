@@ -126,6 +126,10 @@ const opt_spec global_options[] = {
     { "quiet", 'q', 0, G_QUIET },
     { "help", 'h', 0, G_HELP },
     { "version", 'V', 0, G_VERSION },
+    /* store_url.c */
+    { "store", 0, 1, G_STORE },         { "etcd-ca", 0, 1, G_ETCD_CA },
+    { "etcd-cert", 0, 1, G_ETCD_CERT }, { "etcd-key", 0, 1, G_ETCD_KEY },
+    { "etcd-user", 0, 1, G_ETCD_USER }, { "etcd-lease-ttl", 0, 1, G_ETCD_LEASE_TTL },
     { NULL, 0, 0, 0 },
 };
 
@@ -179,7 +183,7 @@ int cli_global_option(cli *c, int id, const char *value)
         printf("acmectl %s (libacme %s)\n", ACME_VERSION_STRING, acme_version_string());
         exit(EXIT_OK);
     default:
-        return usage_error("internal: unknown option");
+        return cli_store_option(c, id, value);
     }
 }
 
@@ -222,9 +226,10 @@ static int read_conf(cli *c)
 {
     char path[4200];
     snprintf(path, sizeof(path), "%s/%s", c->state_dir, CONF_FILE);
-    char *text = read_text_file(path, RECORD_MAX, NULL);
+    char *text = cli_store_remote(c) ? cli_store_read(c, CONF_FILE)
+                                     : read_text_file(path, RECORD_MAX, NULL);
     if (!text) {
-        if (errno == ENOENT)
+        if (cli_store_remote(c) || errno == ENOENT)
             return EXIT_OK;
         error_msg("%s: %s", path, strerror(errno));
         return EXIT_FAIL;
@@ -254,13 +259,21 @@ static int read_conf(cli *c)
 
 int cli_resolve(cli *c)
 {
-    c->state_dir = c->state_opt ? xstrdup(c->state_opt) : default_state_dir();
+    c->state_dir = cli_store_remote(c) ? xstrdup(c->store_url)
+                   : c->state_opt      ? xstrdup(c->state_opt)
+                                       : default_state_dir();
     if (!c->state_dir) {
         error_msg("no state directory: give --state DIR or set ACMECTL_STATE");
         return EXIT_USAGE;
     }
     struct stat st;
-    if (stat(c->state_dir, &st) == 0) {
+    if (cli_store_remote(c)) {
+        int rc = cli_open_remote(c);
+        if (rc == EXIT_OK)
+            rc = read_conf(c);
+        if (rc != EXIT_OK)
+            return rc;
+    } else if (stat(c->state_dir, &st) == 0) {
         if (!S_ISDIR(st.st_mode))
             return usage_error("state %s is not a directory", c->state_dir);
         c->state_exists = 1;
@@ -322,6 +335,8 @@ int cli_open_provider(cli *c)
 
 int cli_open_store(cli *c)
 {
+    if (cli_store_remote(c))
+        return cli_open_remote(c);
     if (acme_store_new_fs(&c->store, c->state_dir) != ACME_OK) {
         error_msg("state %s: %s", c->state_dir, acme_last_error());
         return EXIT_FAIL;
@@ -403,7 +418,8 @@ int cli_account_stored(const cli *c, const char *email)
         return 0;
     char *key_path = account_file(c, email, ACME_STORE_FILE_KEY);
     char *json_path = account_file(c, email, ACME_STORE_FILE_META);
-    char *json = key_path && json_path && access(key_path, R_OK) == 0
+    char *json = cli_store_remote(c) ? cli_store_account_json(c, email)
+                 : key_path && json_path && access(key_path, R_OK) == 0
                      ? read_text_file(json_path, RECORD_MAX, NULL)
                      : NULL;
     int found = 0;
@@ -444,8 +460,8 @@ static char *key_file_if(const cli *c, const char *ca, const char *em, const cha
 char *cli_find_account_key_file(const cli *c, const acme_key *key)
 {
     char *tp = NULL;
-    if (acme_key_thumbprint(key, &tp) != ACME_OK)
-        return NULL;
+    if (cli_store_remote(c) || acme_key_thumbprint(key, &tp) != ACME_OK)
+        return NULL; /* etcd: no key files (rollover needs a directory store) */
     char *found = NULL;
     char *base = cli_state_path(c, ACME_STORE_ACCOUNTS);
     DIR *cas = opendir(base);

@@ -32,11 +32,50 @@
  * new key and chain, never a mix; the stable copies are refreshed after
  * that (and repaired by the next run if a crash came between them).
  *
- * Threads: the built-in filesystem store is safe to use from several
- * threads. A host store must be too when acme_desire runs in parallel.
+ * @par The lock contract (leases and fencing)
+ * Work on a certificate or an account happens under a named lock (the
+ * name is the directory key, e.g. certs/NAME). A lock is a lease: taking
+ * it gives a fencing token, a number that grows with every take of that
+ * name; the library renews the lease in the background at a third of its
+ * time to live. Every write, removal and commit under a held lock (a key
+ * at or below the lock's name) carries the lock's name and token, and the
+ * backend refuses it (ACME_ERR_LOCKED) unless the token is still the
+ * current holder's. So a process that pauses past its lease (a stall, a
+ * SIGSTOP, a partition) and wakes cannot overwrite what a newer holder
+ * wrote. When a renewal fails or the lease's time runs out locally, the
+ * lease counts as lost: the worker checks before it writes and stops
+ * with ACME_ERR_LOCKED, and the next run (on this or another node) takes
+ * the lock anew and finds the store as the newer holder left it.
+ *
+ * @par Atomic commit
+ * A new generation (key, chain, metadata and, where the backend commits
+ * atomically, the stable copies) is handed to the backend as one commit:
+ * on etcd and on host stores with a commit callback it lands in one
+ * transaction; on the filesystem the files are written in order with the
+ * metadata last, and that rename is the switch. Either way a reader that
+ * follows meta.json never sees a chain with another generation's key.
+ *
+ * @par What each backend gives
+ * - Filesystem: flock locks that the kernel releases when their holder
+ *   dies (so a lease lasts as long as its process), a token counter per
+ *   lock under DIR/locks/, writes refused when the counter has moved past
+ *   the writer's token. One machine only.
+ * - etcd (acme_store_new_etcd()): a lock is a key created with a lease in
+ *   a transaction; its create revision is the token, and every write under
+ *   the lock is a transaction that compares it. A crashed holder's lease
+ *   expires after its time to live; a partitioned holder fails to renew,
+ *   stops, and its late writes are refused.
+ * - Host callbacks: version 2 of acme_store_ops (lease, renew, commit)
+ *   gives the full contract; a version-1 store keeps working with plain
+ *   locks, no fencing and writes one by one (see acme_store_ops).
+ *
+ * Threads: the built-in stores are safe to use from several threads. A
+ * host store must be too when acme_desire runs in parallel.
  */
 #ifndef ACME_STORE_H
 #define ACME_STORE_H
+
+#include <stdint.h>
 
 #include "account.h"
 #include "common.h"
@@ -82,8 +121,37 @@ typedef int (*acme_store_lock_fn)(const char *name, void *userdata);
 /** Release the lock `name`. */
 typedef void (*acme_store_unlock_fn)(const char *name, void *userdata);
 
+/**
+ * Take the lock `name` as a lease of `ttl_s` seconds without waiting, and
+ * set *token to its fencing token: non-zero and larger than any token given
+ * before for this name, by any process. ACME_ERR_LOCKED while another holder's
+ * lease runs. A holder that dies loses the lock when its lease runs out.
+ * Version 2.
+ */
+typedef int (*acme_store_lease_fn)(const char *name, unsigned int ttl_s, uint64_t *token,
+                                   void *userdata);
+/**
+ * Extend the lease of lock `name`, held with `token`, to `ttl_s` seconds
+ * from now: ACME_OK, or ACME_ERR_LOCKED when the lease is gone (expired,
+ * or the token is no longer the current one). Version 2.
+ */
+typedef int (*acme_store_renew_fn)(const char *name, uint64_t token, unsigned int ttl_s,
+                                   void *userdata);
+/**
+ * Apply `n` changes all together or none of them (one transaction, durable
+ * on success): for each i, write values[i] (lens[i] bytes, secrets[i] as for
+ * acme_store_write_fn) to keys[i], or remove keys[i] when values[i] is NULL.
+ * When `lock` is non-NULL the changes are made under that lock: refuse them
+ * all with ACME_ERR_LOCKED unless `token` is still the lock's current token
+ * (fencing). Version 2.
+ */
+typedef int (*acme_store_commit_fn)(size_t n, const char *const *keys,
+                                    const void *const *values, const size_t *lens,
+                                    const int *secrets, const char *lock, uint64_t token,
+                                    void *userdata);
+
 /** Version of acme_store_ops this header describes. */
-#define ACME_STORE_OPS_VERSION 1
+#define ACME_STORE_OPS_VERSION 2
 
 /**
  * The callbacks of a store. Initialise with
@@ -93,6 +161,14 @@ typedef void (*acme_store_unlock_fn)(const char *name, void *userdata);
  * A callback's error code is returned to the library's caller as it is (a
  * positive value counts as ACME_ERR_CALLBACK), with a message naming the
  * operation and the key.
+ *
+ * Version 2 appends lease, renew and commit: set all three (or none). With
+ * them the store has the whole lock contract of this header. A version-1
+ * store (or one that leaves them NULL) keeps working, and loses: leases
+ * (its lock is held until unlock, so lock must itself free the locks of a
+ * holder that died), fencing (a paused holder's late writes are not
+ * refused) and atomic commit (a generation is written key by key, the
+ * metadata last, which still switches generations at one write).
  */
 typedef struct acme_store_ops {
     unsigned int version;        /**< ACME_STORE_OPS_VERSION */
@@ -102,6 +178,9 @@ typedef struct acme_store_ops {
     acme_store_list_fn list;     /**< list the children of a prefix */
     acme_store_lock_fn lock;     /**< take a named lock without waiting */
     acme_store_unlock_fn unlock; /**< release a named lock */
+    acme_store_lease_fn lease;   /**< take a lock as a lease with a token (version 2) */
+    acme_store_renew_fn renew;   /**< renew a lease (version 2) */
+    acme_store_commit_fn commit; /**< apply changes at once, fenced (version 2) */
 } acme_store_ops;
 
 /** Static initialiser for acme_store_ops: no callbacks yet. */
@@ -141,6 +220,72 @@ ACME_API int acme_store_new(acme_store **out, const acme_store_ops *ops, void *u
  * (ACME_ERR_INVALID). Errors: ACME_ERR_INVALID (no dir), ACME_ERR_IO. Since 0.1.
  */
 ACME_API int acme_store_new_fs(acme_store **out, const char *dir);
+
+/** Version of acme_etcd_options this header describes. */
+#define ACME_ETCD_OPTIONS_VERSION 1
+
+/**
+ * Where and how to reach etcd (acme_store_new_etcd()). Initialise with
+ * acme_etcd_options_init(&o, ACME_ETCD_OPTIONS_VERSION) or
+ * ACME_ETCD_OPTIONS_INIT; fields are only ever appended. Strings are
+ * copied.
+ */
+typedef struct acme_etcd_options {
+    unsigned int version; /**< ACME_ETCD_OPTIONS_VERSION */
+    /**
+     * The members to talk to, separated by commas: "https://HOST:PORT" or
+     * "HOST:PORT" (https). "http://HOST:PORT" is allowed too, for a member
+     * on loopback: credentials and keys then travel in clear. Required.
+     */
+    const char *endpoints;
+    /** Key prefix of this deployment, made of key segments (e.g.
+     *  "acme/prod"); NULL or "": none. */
+    const char *prefix;
+    const char *ca_bundle;   /**< PEM file of the CAs trusted for the members; NULL: system's */
+    const char *client_cert; /**< PEM file of a TLS client certificate, or NULL */
+    const char *client_key;  /**< PEM file of its private key, or NULL */
+    const char *username;    /**< etcd user (auth enabled), or NULL */
+    const char *password;    /**< its password */
+    unsigned int timeout_ms; /**< per request, 0: 10000 */
+    unsigned int lease_ttl_s; /**< time to live of lock leases, 0: 30 (at least 5) */
+} acme_etcd_options;
+
+/** Static initialiser for acme_etcd_options. */
+#define ACME_ETCD_OPTIONS_INIT { .version = ACME_ETCD_OPTIONS_VERSION }
+
+/**
+ * Fill `opts` with the defaults (zeros) of `version`, the
+ * ACME_ETCD_OPTIONS_VERSION of the caller's headers. Errors:
+ * ACME_ERR_INVALID (NULL, version 0 or newer than this library's), with
+ * the reason in acme_last_error(). Thread-safe: it touches only `opts`.
+ * Since 1.0.
+ */
+ACME_API int acme_etcd_options_init(acme_etcd_options *opts, unsigned int version);
+
+/**
+ * The built-in etcd store: the keys live in etcd (v3, through its JSON
+ * gateway) under the prefix, with the whole lock contract of this header.
+ * A lock is the key PREFIX/locks/NAME, created with a lease in a
+ * transaction that requires it absent; its create revision is the fencing
+ * token, and every change under the lock is a transaction comparing it.
+ * A certificate generation with its switch is one transaction. A request
+ * that a member cannot serve (unreachable, no leader) goes to the next
+ * member, and later requests start with the one that answered. With a
+ * username, the store authenticates and renews its token when the member
+ * says it expired. Values are bounded (1 MiB: ACME_ERR_TOO_LARGE); the
+ * top-level key "locks" is reserved (ACME_ERR_INVALID). The members'
+ * errors come back with their message and the member named.
+ *
+ * One request is made at once (a range on the prefix) so that a wrong
+ * address, CA or password fails here. *out is released with
+ * acme_store_free(), which also releases the locks it still holds.
+ * Errors: ACME_ERR_INVALID (no endpoints, a malformed endpoint or prefix,
+ * a client certificate without its key, refused credentials),
+ * ACME_ERR_NETWORK or ACME_ERR_TLS (no member answered), ACME_ERR_NOMEM;
+ * recorded in acme_last_error(). Threads: the store may be used by several
+ * threads at once. Since 1.0.
+ */
+ACME_API int acme_store_new_etcd(acme_store **out, const acme_etcd_options *opts);
 
 /**
  * The filesystem path of `key` in a filesystem store, as a new string

@@ -1095,6 +1095,10 @@ static int ensure_want(acme_desire *d, want *w)
                 rc = acme__fail(&err, ACME_ERR_CERTIFICATE,
                                 "%s: the CA returned the certificate being replaced (serial %s)",
                                 w->name, c.serial);
+            /* The order took time: if the lease went meanwhile, another
+             * node may own the name now, so stop before writing. */
+            if (rc == ACME_OK)
+                rc = acme__store_lease_check(d->store, lock, &err);
             if (rc == ACME_OK)
                 rc = acme__stored_save_new(d->store, &next, &err);
             acme__stored_free(&next);

@@ -55,6 +55,9 @@ struct acme__http {
     int driving;
     char *ca_bundle;
     char *user_agent;
+    char *client_cert;
+    char *client_key;
+    int allow_http;
     long connect_timeout_ms;
     long timeout_ms;
     size_t max_body;
@@ -195,11 +198,15 @@ int acme__http_new(acme__http **out, const acme__http_config *cfg, acme__err *er
     pthread_cond_init(&h->q_done, NULL);
     h->ca_bundle = acme__strdup(cfg->ca_bundle);
     h->user_agent = acme__strdup(cfg->user_agent);
+    h->client_cert = acme__strdup(cfg->client_cert);
+    h->client_key = acme__strdup(cfg->client_key);
+    h->allow_http = cfg->allow_http;
     h->connect_timeout_ms = cfg->connect_timeout_ms;
     h->timeout_ms = cfg->timeout_ms;
     h->max_body = cfg->max_body;
     h->share = curl_share_init();
-    if (!h->share || (cfg->ca_bundle && !h->ca_bundle) || (cfg->user_agent && !h->user_agent)) {
+    if (!h->share || (cfg->ca_bundle && !h->ca_bundle) || (cfg->user_agent && !h->user_agent) ||
+        (cfg->client_cert && !h->client_cert) || (cfg->client_key && !h->client_key)) {
         acme__http_free(h);
         return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     }
@@ -235,6 +242,8 @@ void acme__http_free(acme__http *h)
     pthread_mutex_destroy(&h->pool_lock);
     free(h->ca_bundle);
     free(h->user_agent);
+    free(h->client_cert);
+    free(h->client_key);
     free(h);
 }
 
@@ -391,12 +400,13 @@ static int map_curl_error(CURLcode rc, const transfer *t, const char *url, const
     }
 }
 
-static void set_protocols_https(CURL *c)
+static void set_protocols(CURL *c, int allow_http)
 {
 #if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, allow_http ? "https,http" : "https");
 #else
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS,
+                     allow_http ? (long)(CURLPROTO_HTTPS | CURLPROTO_HTTP) : (long)CURLPROTO_HTTPS);
 #endif
 }
 
@@ -408,6 +418,15 @@ long acme__http_timeout_ms(const acme__http *h)
 int acme__http_request(acme__http *h, const char *method, const char *url, const char *body,
                        size_t body_len, const char *content_type, const char *accept,
                        int64_t deadline_ms, acme__response *res, acme__err *err)
+{
+    return acme__http_request_hdr(h, method, url, body, body_len, content_type, accept, NULL,
+                                  deadline_ms, res, err);
+}
+
+int acme__http_request_hdr(acme__http *h, const char *method, const char *url, const char *body,
+                           size_t body_len, const char *content_type, const char *accept,
+                           const char *header, int64_t deadline_ms, acme__response *res,
+                           acme__err *err)
 {
     memset(res, 0, sizeof(*res));
     long timeout_ms = h->timeout_ms;
@@ -442,6 +461,12 @@ int acme__http_request(acme__http *h, const char *method, const char *url, const
         tmp = curl_slist_append(headers, line);
         headers = tmp ? tmp : headers;
     }
+    if (header && headers) {
+        tmp = curl_slist_append(headers, header);
+        if (!tmp)
+            curl_slist_free_all(headers);
+        headers = tmp;
+    }
     if (!headers) {
         handle_give_back(h, c);
         return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
@@ -449,12 +474,16 @@ int acme__http_request(acme__http *h, const char *method, const char *url, const
 
     /* curl_easy_reset keeps the share and the handle's live connection. */
     curl_easy_setopt(c, CURLOPT_URL, url);
-    set_protocols_https(c);
+    set_protocols(c, h->allow_http);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
     if (h->ca_bundle)
         curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_bundle);
+    if (h->client_cert)
+        curl_easy_setopt(c, CURLOPT_SSLCERT, h->client_cert);
+    if (h->client_key)
+        curl_easy_setopt(c, CURLOPT_SSLKEY, h->client_key);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);

@@ -16,6 +16,9 @@ typedef struct acme__http_config {
     long timeout_ms;
     size_t max_body;
     const char *user_agent;
+    const char *client_cert; /* PEM file of a TLS client certificate, or NULL */
+    const char *client_key;  /* its key's PEM file, or NULL */
+    int allow_http;          /* plain http:// URLs too (a store on loopback), not only https */
 } acme__http_config;
 
 typedef struct acme__http acme__http;
@@ -52,6 +55,11 @@ void acme__http_free(acme__http *h);
 int acme__http_request(acme__http *h, const char *method, const char *url, const char *body,
                        size_t body_len, const char *content_type, const char *accept,
                        int64_t deadline_ms, acme__response *res, acme__err *err);
+/* The same with one more request header line ("Name: value"), or NULL. */
+int acme__http_request_hdr(acme__http *h, const char *method, const char *url, const char *body,
+                           size_t body_len, const char *content_type, const char *accept,
+                           const char *header, int64_t deadline_ms, acme__response *res,
+                           acme__err *err);
 
 /* The client's whole-request timeout (acme__http_config.timeout_ms). */
 long acme__http_timeout_ms(const acme__http *h);

@@ -171,7 +171,58 @@ int acme__stored_load(acme_store *s, const char *name, acme__stored_cert *out, a
     return rc;
 }
 
+static int meta_build(const acme__stored_cert *c, acme__buf *out);
+
 static int meta_write(acme_store *s, const acme__stored_cert *c, acme__err *err)
+{
+    acme__buf b = ACME__BUF_INIT;
+    meta_build(c, &b);
+    char *key = acme__store_cert_key(c->name, ACME__FILE_META);
+    int rc = acme__buf_status(&b) == ACME_OK && key
+                 ? acme__store_write(s, key, b.data, b.len, 0, err)
+                 : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    free(key);
+    acme__buf_free(&b);
+    return rc;
+}
+
+/* On a store that commits in one transaction: the generation, the switch
+ * of meta.json to it and the stable copies land together, so no reader
+ * ever sees a chain with another generation's key, even at the stable
+ * paths. */
+static int commit_generation(acme_store *s, const acme__stored_cert *c, const char *key_key,
+                             const char *key_pem, const char *chain_key, acme__err *err)
+{
+    acme__buf meta = ACME__BUF_INIT;
+    meta_build(c, &meta);
+    char *meta_key = acme__store_cert_key(c->name, ACME__FILE_META);
+    char *stable_key = acme__store_cert_key(c->name, ACME__FILE_KEY);
+    char *stable_chain = acme__store_cert_key(c->name, ACME__FILE_CHAIN);
+    int rc;
+    if (acme__buf_status(&meta) != ACME_OK || !meta_key || !stable_key || !stable_chain) {
+        rc = acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    } else {
+        /* A host key (key_pem NULL) has no key file: the generation is the
+         * chain alone, and a stable key copy left from an earlier stored
+         * key goes in the same commit, since it no longer matches. */
+        size_t klen = key_pem ? strlen(key_pem) : 0, clen = strlen(c->chain_pem);
+        const acme__store_put puts[] = {
+            { chain_key, c->chain_pem, clen, 0, 0 },
+            { stable_chain, c->chain_pem, clen, 0, 0 },
+            { meta_key, meta.data, meta.len, 0, 0 },
+            { stable_key, key_pem, klen, 1, key_pem == NULL },
+            { key_key, key_pem, klen, 1, 0 },
+        };
+        rc = acme__store_commit(s, puts, sizeof(puts) / sizeof(puts[0]) - (key_pem == NULL), err);
+    }
+    acme__buf_free(&meta);
+    free(meta_key);
+    free(stable_key);
+    free(stable_chain);
+    return rc;
+}
+
+static int meta_build(const acme__stored_cert *c, acme__buf *out)
 {
     acme__buf b = ACME__BUF_INIT;
     acme__buf_puts(&b, "{\"name\":");
@@ -205,13 +256,8 @@ static int meta_write(acme_store *s, const acme__stored_cert *c, acme__err *err)
                      ",\"ari\":{\"start\":%lld,\"end\":%lld,\"renew_at\":%lld,\"next_check\":%lld}}\n",
                      (long long)c->ari_start, (long long)c->ari_end, (long long)c->ari_renew_at,
                      (long long)c->ari_next_check);
-    char *key = acme__store_cert_key(c->name, ACME__FILE_META);
-    int rc = acme__buf_status(&b) == ACME_OK && key
-                 ? acme__store_write(s, key, b.data, b.len, 0, err)
-                 : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
-    free(key);
-    acme__buf_free(&b);
-    return rc;
+    *out = b;
+    return acme__buf_status(out);
 }
 
 int acme__stored_save_meta(acme_store *s, const acme__stored_cert *c, acme__err *err)
@@ -310,13 +356,15 @@ int acme__stored_save_new(acme_store *s, acme__stored_cert *c, acme__err *err)
     char *chain_key = current_key(c, ACME__FILE_CHAIN);
     if (!key_key || !chain_key)
         rc = acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    else if (acme__store_commit_atomic(s))
+        rc = commit_generation(s, c, key_key, pem, chain_key, err);
     else if (pem)
         rc = acme__store_write(s, key_key, pem, strlen(pem), 1, err);
     acme__free_secret_str(pem);
-    if (rc == ACME_OK)
+    if (rc == ACME_OK && !acme__store_commit_atomic(s))
         rc = acme__store_write(s, chain_key, c->chain_pem, strlen(c->chain_pem), 0, err);
     /* The switch: until this write lands, the old generation is current. */
-    if (rc == ACME_OK)
+    if (rc == ACME_OK && !acme__store_commit_atomic(s))
         rc = meta_write(s, c, err);
     free(key_key);
     free(chain_key);

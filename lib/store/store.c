@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/clock.h"
 #include "base/mem.h"
@@ -70,31 +71,66 @@ int acme__store_key_valid(const char *key)
  * appended as a new version appends its line (doc/ABI.md). */
 ACME__OPTIONS_DEFINE(ops_versions, ACME_STORE_OPS_VERSION, "store callbacks",
                      "acme_store_ops_init",
-                     ACME__OPTIONS_END(acme_store_ops, unlock)); /* 1 */
+                     ACME__OPTIONS_END(acme_store_ops, unlock), /* 1 */
+                     ACME__OPTIONS_END(acme_store_ops, commit)); /* 2: lease, renew, commit */
 
 int acme_store_ops_init(acme_store_ops *ops, unsigned int version)
 {
     return acme__options_init(&ops_versions, ops, version, NULL);
 }
 
-int acme_store_new(acme_store **out, const acme_store_ops *ops, void *userdata)
+static acme_store *store_alloc(void)
+{
+    acme_store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    pthread_condattr_t ca;
+    int ok = pthread_condattr_init(&ca) == 0;
+    /* The renewer waits on the monotonic clock: a wall clock step must not
+     * make it miss a renewal. */
+    if (ok && (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+               pthread_cond_init(&s->wake, &ca) != 0))
+        ok = 0;
+    if (ok && pthread_mutex_init(&s->mu, NULL) != 0) {
+        pthread_cond_destroy(&s->wake);
+        ok = 0;
+    }
+    pthread_condattr_destroy(&ca);
+    if (!ok) {
+        free(s);
+        return NULL;
+    }
+    atomic_init(&s->refs, 1);
+    s->lease_ttl_s = ACME__STORE_LEASE_TTL_S;
+    return s;
+}
+
+int acme__store_open_args(acme_store **out, const acme__options_versions *v, void *own,
+                          size_t own_size, const void *given, const char *what)
 {
     if (!out)
         return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL output");
     *out = NULL;
-    if (!ops)
-        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL callbacks");
+    if (!given)
+        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL %s", what);
+    return acme__options_copy(v, own, own_size, given, NULL);
+}
+
+int acme_store_new(acme_store **out, const acme_store_ops *ops, void *userdata)
+{
     acme_store_ops own;
-    int rc = acme__options_copy(&ops_versions, &own, sizeof(own), ops, NULL);
+    int rc = acme__store_open_args(out, &ops_versions, &own, sizeof(own), ops, "callbacks");
     if (rc != ACME_OK)
         return rc;
     if (!own.read || !own.write || !own.remove || !own.list || !own.lock || !own.unlock)
         return acme__fail(NULL, ACME_ERR_INVALID,
                           "store: every callback (read, write, remove, list, lock, unlock) is required");
-    acme_store *s = calloc(1, sizeof(*s));
+    if (!own.lease != !own.renew || !own.lease != !own.commit)
+        return acme__fail(NULL, ACME_ERR_INVALID,
+                          "store: lease, renew and commit go together: set all three or none");
+    acme_store *s = store_alloc();
     if (!s)
         return acme__fail(NULL, ACME_ERR_NOMEM, "store: out of memory");
-    atomic_init(&s->refs, 1);
     s->ops = own;
     s->userdata = userdata;
     *out = s;
@@ -104,12 +140,11 @@ int acme_store_new(acme_store **out, const acme_store_ops *ops, void *userdata)
 int acme__store_new_backend(acme_store **out, const acme__store_backend *backend, void *userdata,
                             void (*free_userdata)(void *), acme__err *err)
 {
-    acme_store *s = calloc(1, sizeof(*s));
+    acme_store *s = store_alloc();
     if (!s) {
         free_userdata(userdata);
         return acme__fail(err, ACME_ERR_NOMEM, "store: out of memory");
     }
-    atomic_init(&s->refs, 1);
     s->backend = backend;
     s->userdata = userdata;
     s->free_userdata = free_userdata;
@@ -128,6 +163,20 @@ void acme_store_free(acme_store *s)
 {
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->mu);
+    if (s->renewer_started)
+        pthread_join(s->renewer, NULL);
+    /* Locks still held go with the handle. */
+    while (s->nleases) {
+        char *name = s->leases[s->nleases - 1].name;
+        acme__store_unlock(s, name);
+    }
+    free(s->leases);
+    pthread_cond_destroy(&s->wake);
+    pthread_mutex_destroy(&s->mu);
     if (s->free_userdata)
         s->free_userdata(s->userdata);
     acme__err_clear(&s->err);
@@ -263,20 +312,299 @@ int acme__store_read(acme_store *s, const char *key, acme__buf *out, acme__err *
     return ACME_OK;
 }
 
+/* ---- leases ------------------------------------------------------------- */
+
+/* With s->mu held: the lease held on lock `name`, or NULL. */
+static acme__store_lease *lease_find(acme_store *s, const char *name)
+{
+    acme__store_lease *end = s->leases + s->nleases;
+    acme__store_lease *l = s->leases;
+    while (l != end && strcmp(l->name, name) != 0)
+        l++;
+    return l != end ? l : NULL;
+}
+
+/* With s->mu held: the held lock whose name is key or a directory above
+ * it; the longest such name when several are held. */
+static acme__store_lease *lease_covering(acme_store *s, const char *key)
+{
+    acme__store_lease *best = NULL;
+    size_t best_len = 0;
+    for (size_t i = 0; i < s->nleases; i++) {
+        size_t n = strlen(s->leases[i].name);
+        if (strncmp(key, s->leases[i].name, n) == 0 && (key[n] == '\0' || key[n] == '/') &&
+            n >= best_len) {
+            best = &s->leases[i];
+            best_len = n;
+        }
+    }
+    return best;
+}
+
+static int has_leases(const acme_store *s)
+{
+    return s->backend ? s->backend->lease != NULL : s->ops.lease != NULL;
+}
+
+/* The lease is surely ours only while the holder renewed it within its
+ * time to live; past that another may hold it. */
+static int lease_live(const acme__store_lease *l, int64_t now)
+{
+    return !l->lost && (!l->token || now < l->valid_ms);
+}
+
+static int lease_call(acme_store *s, const char *name, unsigned int ttl_s, uint64_t *token,
+                      acme__err *why)
+{
+    return s->backend ? s->backend->lease(name, ttl_s, token, s->userdata, why)
+                      : s->ops.lease(name, ttl_s, token, s->userdata);
+}
+
+static int renew_call(acme_store *s, const char *name, uint64_t token, acme__err *why)
+{
+    return s->backend ? s->backend->renew(name, token, s->lease_ttl_s, s->userdata, why)
+                      : s->ops.renew(name, token, s->lease_ttl_s, s->userdata);
+}
+
+/* The renewer: extends every held lease at a third of its time to live,
+ * and marks one lost when the backend refuses or cannot be reached for
+ * longer than the lease runs. */
+static void *renewer_main(void *arg)
+{
+    acme_store *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping) {
+        int64_t now = acme__mono_ms();
+        int64_t next = now + (int64_t)s->lease_ttl_s * 1000 / 3;
+        for (size_t i = 0; i < s->nleases && !s->stopping; i++) {
+            acme__store_lease *l = &s->leases[i];
+            if (!l->token || l->lost)
+                continue;
+            if (l->renew_ms > now) {
+                if (l->renew_ms < next)
+                    next = l->renew_ms;
+                continue;
+            }
+            char *name = acme__strdup(l->name);
+            uint64_t token = l->token;
+            if (!name)
+                break;
+            pthread_mutex_unlock(&s->mu);
+            acme__err why = ACME__ERR_QUIET;
+            int64_t asked = acme__mono_ms();
+            int rc = renew_call(s, name, token, &why);
+            acme__err_clear(&why);
+            pthread_mutex_lock(&s->mu);
+            /* The table may have changed while unlocked: look it up again. */
+            l = lease_find(s, name);
+            free(name);
+            if (l && l->token == token) {
+                if (rc == ACME_OK) {
+                    l->valid_ms = asked + (int64_t)s->lease_ttl_s * 1000;
+                    l->renew_ms = asked + (int64_t)s->lease_ttl_s * 1000 / 3;
+                } else if (rc == ACME_ERR_LOCKED || acme__mono_ms() >= l->valid_ms) {
+                    l->lost = 1;
+                } else {
+                    l->renew_ms = acme__mono_ms() + 1000; /* a member away: try again soon */
+                }
+            }
+            i = (size_t)-1; /* start over: entries may have moved */
+            now = acme__mono_ms();
+        }
+        if (s->stopping)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t wait_ms = next - acme__mono_ms();
+        if (wait_ms < 50)
+            wait_ms = 50;
+        ts.tv_sec += (time_t)(wait_ms / 1000);
+        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->wake, &s->mu, &ts);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* With s->mu held: remember a lock just taken, starting the renewer for
+ * the first lease. */
+static int lease_add(acme_store *s, const char *name, uint64_t token, acme__err *err)
+{
+    if (s->nleases == s->capleases) {
+        size_t cap = s->capleases ? s->capleases * 2 : 4;
+        acme__store_lease *v = realloc(s->leases, cap * sizeof(*v));
+        if (!v)
+            return acme__fail(err, ACME_ERR_NOMEM, "store: out of memory");
+        s->leases = v;
+        s->capleases = cap;
+    }
+    char *copy = acme__strdup(name);
+    if (!copy)
+        return acme__fail(err, ACME_ERR_NOMEM, "store: out of memory");
+    int64_t now = acme__mono_ms();
+    if (token && !s->renewer_started) {
+        if (pthread_create(&s->renewer, NULL, renewer_main, s) != 0) {
+            free(copy);
+            return acme__fail(err, ACME_ERR_NOMEM, "store: cannot start the lease renewer");
+        }
+        s->renewer_started = 1;
+    }
+    acme__store_lease *l = &s->leases[s->nleases++];
+    l->name = copy;
+    l->token = token;
+    l->valid_ms = now + (int64_t)s->lease_ttl_s * 1000;
+    l->renew_ms = now + (int64_t)s->lease_ttl_s * 1000 / 3;
+    l->lost = 0;
+    pthread_cond_broadcast(&s->wake);
+    return ACME_OK;
+}
+
+int acme__store_lease_check(acme_store *s, const char *name, acme__err *err)
+{
+    if (!s || !name)
+        return acme__fail(err, ACME_ERR_INVALID, "store: NULL argument");
+    pthread_mutex_lock(&s->mu);
+    acme__store_lease *l = lease_find(s, name);
+    int rc = !l ? acme__fail(err, ACME_ERR_LOCKED, "store: lock %s is not held", name)
+             : !lease_live(l, acme__mono_ms())
+                 ? acme__fail(err, ACME_ERR_LOCKED,
+                              "store: the lease on lock %s was lost (token %llu); not writing",
+                              name, (unsigned long long)l->token)
+                 : ACME_OK;
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* The fence for a change of key: *lock (a new string, or NULL when no
+ * held lock covers the key) and *token. ACME_ERR_LOCKED when the covering
+ * lease is lost. */
+static int fence_for(acme_store *s, const char *key, char **lock, uint64_t *token,
+                     acme__err *err)
+{
+    *lock = NULL;
+    *token = 0;
+    pthread_mutex_lock(&s->mu);
+    acme__store_lease *l = lease_covering(s, key);
+    int rc = ACME_OK;
+    if (l && !lease_live(l, acme__mono_ms()))
+        rc = acme__fail(err, ACME_ERR_LOCKED,
+                        "store: cannot change %s: the lease on lock %s was lost (token %llu)",
+                        key, l->name, (unsigned long long)l->token);
+    else if (l && l->token && !(*lock = acme__strdup(l->name)))
+        rc = acme__fail(err, ACME_ERR_NOMEM, "store: out of memory");
+    else if (l)
+        *token = l->token;
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* ---- changes ------------------------------------------------------------ */
+
+/* One change through a store without commit (a version-1 host store). */
+static int put_plain(acme_store *s, const acme__store_put *p, acme__err *why)
+{
+    if (p->remove)
+        return s->backend ? s->backend->remove(p->key, s->userdata, why)
+                          : s->ops.remove(p->key, s->userdata);
+    return s->backend
+               ? s->backend->write(p->key, p->data, p->len, p->secret, s->userdata, why)
+               : s->ops.write(p->key, p->data, p->len, p->secret, s->userdata);
+}
+
+/* A host's commit callback takes arrays (no struct crosses the API). */
+static int host_commit(acme_store *s, const acme__store_put *puts, size_t n, const char *lock,
+                       uint64_t token)
+{
+    const char **keys = calloc(n ? n : 1, sizeof(*keys));
+    const void **values = calloc(n ? n : 1, sizeof(*values));
+    size_t *lens = calloc(n ? n : 1, sizeof(*lens));
+    int *secrets = calloc(n ? n : 1, sizeof(*secrets));
+    int rc = ACME_ERR_NOMEM;
+    if (keys && values && lens && secrets) {
+        for (size_t i = 0; i < n; i++) {
+            keys[i] = puts[i].key;
+            values[i] = puts[i].remove ? NULL : (puts[i].data ? puts[i].data : "");
+            lens[i] = puts[i].remove ? 0 : puts[i].len;
+            secrets[i] = puts[i].secret;
+        }
+        rc = s->ops.commit(n, keys, values, lens, secrets, lock, token, s->userdata);
+    }
+    free(keys);
+    free(values);
+    free(lens);
+    free(secrets);
+    return rc;
+}
+
+static const char *verb_of(const acme__store_put *puts, size_t n)
+{
+    return n > 1 ? "commit" : puts[0].remove ? "remove" : "write";
+}
+
+int acme__store_commit_raw(acme_store *s, const acme__store_put *puts, size_t n,
+                           const char *lock, uint64_t token, acme__err *err)
+{
+    if (!s || (!puts && n))
+        return acme__fail(err, ACME_ERR_INVALID, "store: NULL argument");
+    if (!n)
+        return ACME_OK;
+    for (size_t i = 0; i < n; i++) {
+        int rc = check_key(s, puts[i].key, "key", err);
+        if (rc != ACME_OK)
+            return rc;
+        if (!puts[i].remove && !puts[i].data && puts[i].len)
+            return acme__fail(err, ACME_ERR_INVALID, "store: cannot write %s: NULL data",
+                              puts[i].key);
+    }
+    if (lock && !acme__store_key_valid(lock))
+        return acme__fail(err, ACME_ERR_INVALID, "store: invalid lock name \"%.200s\"", lock);
+    acme__err why = ACME__ERR_QUIET;
+    int rc = ACME_OK;
+    if (s->backend && s->backend->commit)
+        rc = s->backend->commit(puts, n, lock, token, s->userdata, &why);
+    else if (!s->backend && s->ops.commit)
+        rc = host_commit(s, puts, n, lock, token);
+    else
+        for (size_t i = 0; i < n && rc == ACME_OK; i++)
+            rc = put_plain(s, &puts[i], &why);
+    return rc == ACME_OK ? ACME_OK : cb_fail(rc, &why, verb_of(puts, n), puts[0].key, err);
+}
+
+int acme__store_commit(acme_store *s, const acme__store_put *puts, size_t n, acme__err *err)
+{
+    if (!s || !puts || !n)
+        return acme__fail(err, ACME_ERR_INVALID, "store: NULL argument");
+    int rc = check_key(s, puts[0].key, "key", err);
+    if (rc != ACME_OK)
+        return rc;
+    char *lock;
+    uint64_t token;
+    rc = fence_for(s, puts[0].key, &lock, &token, err);
+    if (rc == ACME_OK)
+        rc = acme__store_commit_raw(s, puts, n, lock, token, err);
+    free(lock);
+    return rc;
+}
+
+int acme__store_commit_atomic(const acme_store *s)
+{
+    return s && (s->backend ? s->backend->commit && s->backend->atomic_commit
+                            : s->ops.commit != NULL);
+}
+
 int acme__store_write(acme_store *s, const char *key, const void *data, size_t len, int secret,
                       acme__err *err)
 {
-    int rc = check_key(s, key, "key", err);
-    if (rc != ACME_OK)
-        return rc;
+    acme__store_put p = { key, data ? data : "", len, secret ? 1 : 0, 0 };
     if (!data && len)
-        return acme__fail(err, ACME_ERR_INVALID, "store: cannot write %s: NULL data", key);
-    acme__err why = ACME__ERR_QUIET;
-    if (!data)
-        data = "";
-    rc = s->backend ? s->backend->write(key, data, len, secret ? 1 : 0, s->userdata, &why)
-                    : s->ops.write(key, data, len, secret ? 1 : 0, s->userdata);
-    return rc == ACME_OK ? ACME_OK : cb_fail(rc, &why, "write", key, err);
+        p.data = NULL; /* refused with its reason by the commit */
+    if (!s || !key)
+        return acme__fail(err, ACME_ERR_INVALID, "store: NULL argument");
+    return acme__store_commit(s, &p, 1, err);
 }
 
 int acme__store_write_same(acme_store *s, const char *from_key, const char *to_key,
@@ -288,6 +616,13 @@ int acme__store_write_same(acme_store *s, const char *from_key, const char *to_k
     if (rc != ACME_OK)
         return rc;
     if (s->backend && s->backend->link) {
+        /* A link is no commit: the lease is checked here instead. */
+        char *lock;
+        uint64_t token;
+        rc = fence_for(s, to_key, &lock, &token, err);
+        free(lock);
+        if (rc != ACME_OK)
+            return rc;
         acme__err why = ACME__ERR_QUIET;
         rc = s->backend->link(from_key, to_key, s->userdata, &why);
         if (rc == ACME_OK)
@@ -301,12 +636,10 @@ int acme__store_write_same(acme_store *s, const char *from_key, const char *to_k
 
 int acme__store_remove(acme_store *s, const char *key, acme__err *err)
 {
-    int rc = check_key(s, key, "key", err);
-    if (rc != ACME_OK)
-        return rc;
-    acme__err why = ACME__ERR_QUIET;
-    rc = s->backend ? s->backend->remove(key, s->userdata, &why) : s->ops.remove(key, s->userdata);
-    return rc == ACME_OK ? ACME_OK : cb_fail(rc, &why, "remove", key, err);
+    acme__store_put p = { key, NULL, 0, 0, 1 };
+    if (!s || !key)
+        return acme__fail(err, ACME_ERR_INVALID, "store: NULL argument");
+    return acme__store_commit(s, &p, 1, err);
 }
 
 int acme__store_list(acme_store *s, const char *prefix, char ***names, size_t *n,
@@ -363,24 +696,70 @@ int acme__store_list(acme_store *s, const char *prefix, char ***names, size_t *n
     return ACME_OK;
 }
 
+int acme__store_lease_raw(acme_store *s, const char *name, unsigned int ttl_s, uint64_t *token,
+                          acme__err *err)
+{
+    int rc = check_key(s, name, "lock name", err);
+    if (rc != ACME_OK)
+        return rc;
+    if (!has_leases(s))
+        return acme__fail(err, ACME_ERR_UNSUPPORTED, "store: this store has no leases");
+    acme__err why = ACME__ERR_QUIET;
+    *token = 0;
+    rc = lease_call(s, name, ttl_s ? ttl_s : s->lease_ttl_s, token, &why);
+    if (rc == ACME_OK && !*token)
+        rc = acme__fail(&why, ACME_ERR_CALLBACK, "the store gave the lease no token");
+    return rc == ACME_OK ? ACME_OK : cb_fail(rc, &why, "lock", name, err);
+}
+
 int acme__store_lock(acme_store *s, const char *name, acme__err *err)
 {
     int rc = check_key(s, name, "lock name", err);
     if (rc != ACME_OK)
         return rc;
-    acme__err why = ACME__ERR_QUIET;
-    rc = s->backend ? s->backend->lock(name, s->userdata, &why) : s->ops.lock(name, s->userdata);
-    return rc == ACME_OK ? ACME_OK : cb_fail(rc, &why, "lock", name, err);
+    uint64_t token = 0;
+    if (has_leases(s)) {
+        rc = acme__store_lease_raw(s, name, s->lease_ttl_s, &token, err);
+    } else {
+        acme__err why = ACME__ERR_QUIET;
+        rc = s->backend ? s->backend->lock(name, s->userdata, &why)
+                        : s->ops.lock(name, s->userdata);
+        if (rc != ACME_OK)
+            rc = cb_fail(rc, &why, "lock", name, err);
+    }
+    if (rc != ACME_OK)
+        return rc;
+    pthread_mutex_lock(&s->mu);
+    rc = lease_add(s, name, token, err);
+    pthread_mutex_unlock(&s->mu);
+    if (rc != ACME_OK) {
+        if (s->backend)
+            s->backend->unlock(name, s->userdata);
+        else
+            s->ops.unlock(name, s->userdata);
+    }
+    return rc;
 }
 
 void acme__store_unlock(acme_store *s, const char *name)
 {
-    if (!s || !acme__store_key_valid(name))
+    if (!s || !name)
+        return;
+    pthread_mutex_lock(&s->mu);
+    acme__store_lease *l = lease_find(s, name);
+    char *own = NULL;
+    if (l) {
+        own = l->name;
+        *l = s->leases[--s->nleases];
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!own && !acme__store_key_valid(name))
         return;
     if (s->backend)
-        s->backend->unlock(name, s->userdata);
+        s->backend->unlock(own ? own : name, s->userdata);
     else
-        s->ops.unlock(name, s->userdata);
+        s->ops.unlock(own ? own : name, s->userdata);
+    free(own);
 }
 
 /* How often a waiting lock is tried again. */

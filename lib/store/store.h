@@ -3,7 +3,9 @@
 #ifndef ACME_LIB_STORE_H
 #define ACME_LIB_STORE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include "acme/store.h"
 #include "base/buf.h"
 #include "base/error.h"
@@ -14,6 +16,16 @@ struct acme_buffer {
     int too_large; /* set once an append went past max: the result is refused
                     * even if the callback ignores the error and returns ACME_OK */
 };
+
+/* One change of a commit: write data (len bytes) to key, or remove key
+ * when remove is set. */
+typedef struct acme__store_put {
+    const char *key;
+    const void *data;
+    size_t len;
+    int secret;
+    int remove;
+} acme__store_put;
 
 /* A built-in store: the operations of acme_store_ops, recording their
  * failures in err, and what it offers beyond them. Kept out of the public
@@ -32,7 +44,26 @@ typedef struct acme__store_backend {
     /* Make to_key another name of what from_key holds. ACME_ERR_UNSUPPORTED
      * lets the caller write a copy instead. */
     int (*link)(const char *from_key, const char *to_key, void *userdata, acme__err *err);
+    /* The lock contract (acme_store_lease_fn, acme_store_renew_fn,
+     * acme_store_commit_fn); all three or none. */
+    int (*lease)(const char *name, unsigned int ttl_s, uint64_t *token, void *userdata,
+                 acme__err *err);
+    int (*renew)(const char *name, uint64_t token, unsigned int ttl_s, void *userdata,
+                 acme__err *err);
+    int (*commit)(const acme__store_put *puts, size_t n, const char *lock, uint64_t token,
+                  void *userdata, acme__err *err);
+    /* Non-zero when commit applies all changes in one transaction. */
+    int atomic_commit;
 } acme__store_backend;
+
+/* A lock this handle holds. */
+typedef struct acme__store_lease {
+    char *name;
+    uint64_t token;   /* 0: a plain lock without fencing (version-1 host store) */
+    int64_t valid_ms; /* monotonic time until which the lease surely runs */
+    int64_t renew_ms; /* when the renewer next extends it */
+    int lost;         /* a renewal failed: never write under it again */
+} acme__store_lease;
 
 /* Reference-counted: a desire keeps the store it was given, so the host
  * may free its own handle at any time. */
@@ -47,6 +78,13 @@ struct acme_store {
     /* The last failure of a public call on the store (the library's own
      * calls pass their records down and leave it alone). */
     acme__err err;
+    unsigned int lease_ttl_s; /* the time to live of the leases it takes */
+    pthread_mutex_t mu;       /* guards the leases and the renewer */
+    pthread_cond_t wake;
+    acme__store_lease *leases;
+    size_t nleases, capleases;
+    pthread_t renewer;
+    int renewer_started, stopping;
 };
 
 acme_store *acme__store_ref(acme_store *s);
@@ -59,6 +97,14 @@ int acme__store_path(const acme_store *s, const char *key, char **path_out, acme
  * store (also here, when this fails). */
 int acme__store_new_backend(acme_store **out, const acme__store_backend *backend, void *userdata,
                             void (*free_userdata)(void *), acme__err *err);
+
+/* The start of a public constructor on a versioned struct: *out cleared,
+ * out and `given` (named `what` in messages) present, and the caller's
+ * version of it copied into own (acme__options_copy). Errors recorded in
+ * the thread's record, as public constructors do. */
+struct acme__options_versions;
+int acme__store_open_args(acme_store **out, const struct acme__options_versions *v, void *own,
+                          size_t own_size, const void *given, const char *what);
 
 /* Largest value the library reads (keys, chains, metadata are small). */
 #define ACME__STORE_MAX_VALUE (1024 * 1024)
@@ -86,5 +132,24 @@ int acme__store_lock(acme_store *s, const char *name, acme__err *err);
 int acme__store_lock_wait(acme_store *s, const char *name, unsigned int timeout_s,
                           acme__err *err);
 void acme__store_unlock(acme_store *s, const char *name);
+
+/* Default time to live of a lease (seconds). */
+#define ACME__STORE_LEASE_TTL_S 30
+/* ACME_OK while this handle holds lock `name` with a live lease;
+ * ACME_ERR_LOCKED (the worker must stop before writing) once it is lost
+ * or not held. */
+int acme__store_lease_check(acme_store *s, const char *name, acme__err *err);
+/* Apply puts under the fence of the held lock that covers their keys (if
+ * any): in one transaction where the backend has one, else in order. */
+int acme__store_commit(acme_store *s, const acme__store_put *puts, size_t n, acme__err *err);
+/* Non-zero when acme__store_commit is one transaction on this store. */
+int acme__store_commit_atomic(const acme_store *s);
+/* The backend's lease and commit without the handle's bookkeeping (no
+ * renewal, explicit token): for tests of expiry and fencing.
+ * ACME_ERR_UNSUPPORTED for a store without leases. */
+int acme__store_lease_raw(acme_store *s, const char *name, unsigned int ttl_s, uint64_t *token,
+                          acme__err *err);
+int acme__store_commit_raw(acme_store *s, const acme__store_put *puts, size_t n,
+                           const char *lock, uint64_t token, acme__err *err);
 
 #endif

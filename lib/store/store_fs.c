@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -45,6 +47,7 @@
 typedef struct held {
     char *name;
     int fd;
+    uint64_t token; /* its fencing token, 0 for a lock taken without a lease */
 } held;
 
 typedef struct fs {
@@ -377,6 +380,7 @@ static int take_lock(fs *f, const char *name, acme__err *err)
     }
     f->held[f->nheld].name = copy;
     f->held[f->nheld].fd = fd;
+    f->held[f->nheld].token = 0;
     f->nheld++;
     char *dir = join(f->root, name);
     if (dir)
@@ -391,6 +395,148 @@ static int fs_lock(const char *name, void *userdata, acme__err *err)
     pthread_mutex_lock(&f->mu);
     int rc = take_lock(f, name, err);
     pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+/* ---- leases and fencing ------------------------------------------------- */
+
+static void release(held *h);
+
+/* The token counter of a lock lives in its lock file: TOKEN_DIGITS decimal
+ * digits at offset 0, rewritten in place by the flock holder with one
+ * pwrite of the same length (no temporary file for a crash to leave
+ * behind, and never a shorter, torn number). Empty: no token yet. */
+#define TOKEN_DIGITS 20
+
+static int token_parse(const char *buf, size_t n, uint64_t *token)
+{
+    *token = 0;
+    if (n == 0)
+        return ACME_OK;
+    if (n < TOKEN_DIGITS)
+        return ACME_ERR_CORRUPT;
+    for (size_t i = 0; i < TOKEN_DIGITS; i++) {
+        if (buf[i] < '0' || buf[i] > '9' || *token > (UINT64_MAX - 9) / 10)
+            return ACME_ERR_CORRUPT;
+        *token = *token * 10 + (uint64_t)(buf[i] - '0');
+    }
+    return ACME_OK;
+}
+
+static int token_read_fd(int fd, const char *name, uint64_t *token, acme__err *err)
+{
+    char buf[TOKEN_DIGITS];
+    ssize_t n;
+    do
+        n = pread(fd, buf, sizeof(buf), 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return acme__fail(err, ACME_ERR_IO, "cannot read the token of lock %s: %s", name,
+                          strerror(errno));
+    if (token_parse(buf, (size_t)n, token) != ACME_OK)
+        return acme__fail(err, ACME_ERR_CORRUPT, "the token of lock %s is corrupt", name);
+    return ACME_OK;
+}
+
+/* The current token of lock `name`, as whoever holds it wrote it. */
+static int token_read(const fs *f, const char *name, uint64_t *token, acme__err *err)
+{
+    *token = 0;
+    char *path = lock_path(f, name);
+    if (!path)
+        return oom(err);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int rc = ACME_OK;
+    if (fd < 0 && errno != ENOENT)
+        rc = acme__fail(err, ACME_ERR_IO, "cannot open lock file %s: %s", path, strerror(errno));
+    else if (fd >= 0)
+        rc = token_read_fd(fd, name, token, err);
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    return rc;
+}
+
+/* A lease on the filesystem is the flock (held until unlock or the
+ * holder's death: ttl_s does not apply) plus the next token. */
+static int fs_lease(const char *name, unsigned int ttl_s, uint64_t *token, void *userdata,
+                    acme__err *err)
+{
+    (void)ttl_s;
+    fs *f = userdata;
+    pthread_mutex_lock(&f->mu);
+    int rc = take_lock(f, name, err);
+    held *h = rc == ACME_OK ? find_held(f, name) : NULL;
+    uint64_t cur = 0;
+    if (h)
+        rc = token_read_fd(h->fd, name, &cur, err);
+    if (rc == ACME_OK && cur == UINT64_MAX)
+        rc = acme__fail(err, ACME_ERR_CORRUPT, "the token of lock %s is exhausted", name);
+    if (rc == ACME_OK) {
+        char num[TOKEN_DIGITS + 2];
+        snprintf(num, sizeof(num), "%0*" PRIu64 "\n", TOKEN_DIGITS, cur + 1);
+        ssize_t w;
+        do
+            w = pwrite(h->fd, num, TOKEN_DIGITS + 1, 0);
+        while (w < 0 && errno == EINTR);
+        if (w != TOKEN_DIGITS + 1 || fdatasync(h->fd) != 0)
+            rc = acme__fail(err, ACME_ERR_IO, "cannot write the token of lock %s: %s", name,
+                            strerror(errno));
+    }
+    if (rc == ACME_OK) {
+        h->token = cur + 1;
+        *token = cur + 1;
+    } else if (h) {
+        release(h); /* taken above, but without a token it is no lease */
+        *h = f->held[--f->nheld];
+    }
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+/* With f->mu held: ACME_ERR_LOCKED unless token is lock's current one. */
+static int fence_check(fs *f, const char *lock, uint64_t token, acme__err *err)
+{
+    uint64_t cur;
+    int rc = token_read(f, lock, &cur, err);
+    if (rc == ACME_OK && cur != token)
+        rc = acme__fail(err, ACME_ERR_LOCKED,
+                        "lock %s has token %" PRIu64 " now; refusing the stale token %" PRIu64,
+                        lock, cur, token);
+    return rc;
+}
+
+static int fs_renew(const char *name, uint64_t token, unsigned int ttl_s, void *userdata,
+                    acme__err *err)
+{
+    (void)ttl_s;
+    fs *f = userdata;
+    pthread_mutex_lock(&f->mu);
+    held *h = find_held(f, name);
+    int rc = !h || h->token != token
+                 ? acme__fail(err, ACME_ERR_LOCKED, "lock %s is not held with token %" PRIu64,
+                              name, token)
+                 : fence_check(f, name, token, err);
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+/* In order, the last change being the switch that readers follow: one
+ * rename each, so not one transaction (atomic_commit is 0). */
+static int fs_commit(const acme__store_put *puts, size_t n, const char *lock, uint64_t token,
+                     void *userdata, acme__err *err)
+{
+    fs *f = userdata;
+    int rc = ACME_OK;
+    if (lock) {
+        pthread_mutex_lock(&f->mu);
+        rc = fence_check(f, lock, token, err);
+        pthread_mutex_unlock(&f->mu);
+    }
+    for (size_t i = 0; i < n && rc == ACME_OK; i++)
+        rc = puts[i].remove ? fs_remove(puts[i].key, userdata, err)
+                            : fs_write(puts[i].key, puts[i].data, puts[i].len, puts[i].secret,
+                                       userdata, err);
     return rc;
 }
 
@@ -493,7 +639,8 @@ int acme_store_new_fs(acme_store **out, const char *dir)
     }
     f->root = root;
     static const acme__store_backend backend = {
-        fs_read, fs_write, fs_remove, fs_list, fs_lock, fs_unlock, fs_path, fs_link,
+        fs_read,  fs_write, fs_remove, fs_list,   fs_lock,   fs_unlock,
+        fs_path,  fs_link,  fs_lease,  fs_renew,  fs_commit, 0,
     };
     return acme__store_new_backend(out, &backend, f, fs_free, NULL);
 }

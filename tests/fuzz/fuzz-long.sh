@@ -13,7 +13,7 @@
 #       ${XDG_CACHE_HOME:-~/.cache}/libacme-fuzz): <target>/corpus keeps what
 #       the fuzzer found across runs, <target>/artifacts the crashes,
 #       <target>/fuzz.log the output
-#   TARGET  json problem directory account order authz pem_chain key csr link
+#   TARGET  json problem directory account order authz pem_chain key csr link etcd
 #           retry_after ari rfc3339 (default: all)
 #
 # The committed seeds (tests/fuzz/corpus/<target>) are read, never written.
@@ -26,7 +26,7 @@ parallel=1
 forks=0
 build=$src/build-fuzz
 work=${FUZZ_WORK:-${XDG_CACHE_HOME:-$HOME/.cache}/libacme-fuzz}
-all="json problem directory account order authz pem_chain key csr link retry_after ari rfc3339"
+all="json problem directory account order authz pem_chain key csr link retry_after ari rfc3339 etcd"
 
 while getopts t:p:j:b:w:h opt; do
     case $opt in

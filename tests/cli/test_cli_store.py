@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""acmectl with --store: the state in etcd (tests/harness/etcd_harness.py)
+or in a directory, against a real Pebble (tests/harness/pebble_harness.py).
+
+    test_cli_store.py ACMECTL SCENARIO
+
+Scenarios:
+  etcd     one etcd member: register, ensure three certificates (each
+           saved in etcd, none on disk), a second ensure places no order,
+           account, issue, renew, revoke by name, rollover (the account
+           works with the new key from the store); --store DIR is --state
+           DIR; a bad URL is a usage error and an unreachable member a
+           clear failure
+  cluster  three etcd members and three acmectl processes running ensure
+           over the same 30-name want file at once: every process exits 0,
+           Pebble issues each name exactly once, and every node then finds
+           all 30 stored (another ensure from each places no order); then
+           the same with 30 more names while the etcd leader is killed
+           (SIGKILL) a second into the run: every process still exits 0,
+           and each new name is issued exactly once
+
+  fencing  a node (acmectl issue) is stopped (SIGSTOP, from its own dns-01
+           hook) while it holds the lock on a name; past its lease another
+           node issues the name; the first, resumed, finishes its order but
+           stops before writing (exit 1, "lease"), and the stored
+           certificate stays the second node's
+
+The helpers (running acmectl, counting Pebble's orders, the dns-01 hook on
+challtestsrv) are test_cli.py's.
+"""
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_cli as t  # noqa: E402  (reads ACMECTL and SCENARIO from sys.argv)
+
+ETCD = os.environ.get("ACME_TEST_ETCD", "")
+EMAIL = t.EMAIL
+
+
+def store_url(prefix):
+    hosts = ",".join(u.replace("http://", "") for u in ETCD.split(","))
+    return f"etcd+http://{hosts}/{prefix}"
+
+
+def dns_hook():
+    hook, hook_log = t.make_hook()
+    return hook, {"HOOK_LOG": hook_log, "HOOK_TYPES": "dns-01"}
+
+
+def scenario_etcd():
+    url = store_url("single")
+    hook, env = dns_hook()
+    res = t.acmectl("--store", url, "register", EMAIL, "--agree-tos")
+    t.check(res.lines()[0].startswith("https://"), "register prints the account URL")
+    res = t.acmectl("--store", url, "account")
+    t.check("valid" in res.out, f"account on the etcd store: {res.out}")
+
+    wants = os.path.join(t.TMP, "site.wants")
+    t.write(wants, "alpha.example\nbeta: beta.example api.beta.example\ngamma.example\n")
+    deploy_log = os.path.join(t.TMP, "deploy.log")
+    deploy = f'echo "$ACMECTL_EVENT $ACMECTL_NAME $ACMECTL_CHAIN" >> {deploy_log}'
+    common = ["--solver", "hook", "--hook", hook, "--parallel", "3", "--deploy-hook", deploy]
+    before = t.orders()
+    res = t.acmectl("--store", url, "ensure", "--wants", wants, *common, env=env)
+    t.check(t.new_orders(before) == 3, f"three orders, got {t.new_orders(before)}")
+    t.check("3 obtained, 0 renewed, 0 not due, 0 failed" in res.err, f"summary: {res.err}")
+    calls = t.read_calls(deploy_log)
+    t.check(sorted(c[1] for c in calls) == ["alpha.example", "beta", "gamma.example"],
+            f"deploy hook once per certificate: {calls}")
+    t.check(all(c[2] == f"certs/{c[1]}/chain.pem" for c in calls),
+            f"the hook names the store key of the chain: {calls}")
+    t.check(not os.path.exists(os.path.join(t.TMP, "certs")), "nothing written to disk")
+
+    mark = t.orders()
+    # --store after the command, as every global option may be.
+    res = t.acmectl("ensure", "--store", url, "--wants", wants, *common, env=env)
+    t.check(t.no_new_orders(mark), "a second ensure places no order")
+    t.check("0 obtained, 0 renewed, 3 not due, 0 failed" in res.err, f"summary: {res.err}")
+    res = t.acmectl("--store", url, "renew", "--solver", "hook", "--hook", hook, env=env)
+    t.check(t.no_new_orders(mark), "renew with nothing due places no order")
+
+    res = t.acmectl("--store", url, "issue", "delta.example", "--solver", "hook", "--hook", hook,
+                    env=env)
+    t.check(res.lines() == [f"{url}/certs/delta.example/chain.pem",
+                            f"{url}/certs/delta.example/key.pem"],
+            f"issue prints where the store keeps chain and key: {res.lines()}")
+    res = t.acmectl("--store", url, "revoke", "delta.example")
+    t.acmectl("--store", url, "revoke", "nothere.example", expect=1)
+
+    # The same prefix seen from a new process: the account is remembered.
+    res = t.acmectl("--store", url, "account")
+    t.check(EMAIL in res.out, f"remembered account: {res.out}")
+    # rollover: the new key is stored, and the account works with it.
+    res = t.acmectl("--store", url, "rollover")
+    t.check(res.lines() and res.lines()[0] in res.out and "now signs with a new" in res.err,
+            f"rollover on etcd: {res.err}")
+    res = t.acmectl("--store", url, "account")
+    t.check("valid" in res.out, f"the account after rollover: {res.out}")
+    mark = t.orders()
+    t.acmectl("--store", url, "issue", "after-rollover.example", "--solver", "hook", "--hook",
+              hook, env=env)
+    t.check(t.new_orders(mark) == 1, "an order signed with the new account key")
+    # Another prefix is another deployment: nothing there.
+    t.acmectl("--store", store_url("other"), "account", expect=1)
+
+    # A directory is --state; a bad URL is a usage error; no member a failure.
+    state = t.state_dir("dirstate")
+    t.acmectl("--store", state, "register", EMAIL, "--agree-tos")
+    t.check(os.path.isdir(os.path.join(state, "accounts")), "--store DIR keeps a state dir")
+    res = t.acmectl("--store", "ftp://x/y", "account", expect=2)
+    t.check("--store" in res.err, f"usage error names the option: {res.err}")
+    res = t.acmectl("--store", "etcd+http://127.0.0.1:1/p", "account", expect=1)
+    t.check("127.0.0.1:1" in res.err, f"the unreachable member is named: {res.err}")
+
+
+NAMES = 30
+NODES = 3
+
+
+def leader_pid():
+    """The PID of the member that leads the cluster now."""
+    urls = ETCD.split(",")
+    pids = os.environ["ACME_TEST_ETCD_PIDS"].split(",")
+    for url, pid in zip(urls, pids):
+        req = urllib.request.Request(url + "/v3/maintenance/status", data=b"{}")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(req, timeout=5) as r:
+            st = json.loads(r.read())
+        if st.get("leader") and st["leader"] == st.get("header", {}).get("member_id"):
+            return int(pid)
+    raise t.TestFailure("no member says it leads")
+
+
+def cluster_round(url, hook, env, tag, during=None):
+    """NODES acmectl ensure over NAMES new names at once; `during` runs
+    while they do. Each name must be ordered exactly once."""
+    wants = os.path.join(t.TMP, f"cluster-{tag}.wants")
+    t.write(wants, "".join(f"{tag}{i:02d}.cluster.example\n" for i in range(NAMES)))
+    before = t.orders()
+    results = [None] * NODES
+
+    def node(i):
+        try:
+            results[i] = t.acmectl("--store", url, "ensure", "--wants", wants, "--email", EMAIL,
+                                   "--agree-tos", "--solver", "hook", "--hook", hook,
+                                   "--parallel", "4", env=env, expect=None, timeout=600)
+        except Exception as e:  # a timeout: reported below
+            results[i] = e
+
+    threads = [threading.Thread(target=node, args=(i,)) for i in range(NODES)]
+    started = time.monotonic()
+    for th in threads:
+        th.start()
+    if during:
+        during()
+    for th in threads:
+        th.join()
+    for i, r in enumerate(results):
+        t.check(isinstance(r, t.Result) and r.rc == 0,
+                f"node {i} exits 0: {r if not isinstance(r, t.Result) else r.err}")
+    t.log(f"{NODES} nodes ensured {NAMES} names in {time.monotonic() - started:.1f} s")
+    issued = t.new_orders(before)
+    t.check(issued == NAMES, f"each name ordered exactly once: {issued} orders for {NAMES}")
+    obtained = 0
+    for r in results:
+        for line in r.err.splitlines():
+            if " obtained, " in line:
+                obtained += int(line.split(" obtained, ")[0].split()[-1])
+    t.check(obtained == NAMES, f"the nodes' summaries add up to {NAMES} obtained: {obtained}")
+    # Every node reads all of them: an ensure places no order.
+    mark = t.orders()
+    for i in range(NODES):
+        res = t.acmectl("--store", url, "ensure", "--wants", wants, "--solver", "hook",
+                        "--hook", hook, env=env)
+        t.check(f"0 obtained, 0 renewed, {NAMES} not due, 0 failed" in res.err,
+                f"node {i} finds all {NAMES}: {res.err}")
+    t.check(t.no_new_orders(mark), "no order once all are stored")
+
+
+def scenario_cluster():
+    url = store_url("cluster")
+    hook, env = dns_hook()
+    cluster_round(url, hook, env, "n")
+
+    def kill_leader():
+        time.sleep(1)
+        pid = leader_pid()
+        t.log(f"killing the etcd leader (PID {pid})")
+        os.kill(pid, signal.SIGKILL)
+
+    cluster_round(url, hook, env, "k", during=kill_leader)
+
+
+STOP_HOOK = """#!/usr/bin/env python3
+import json, os, signal, sys, urllib.request
+method, typ, ident = sys.argv[1:4]
+auth = sys.argv[5]
+if typ != "dns-01":
+    sys.exit(1)
+host = "_acme-challenge." + ident + "."
+path = "/set-txt" if method == "begin" else "/clear-txt"
+body = {"host": host, "value": auth} if method == "begin" else {"host": host}
+req = urllib.request.Request(os.environ["ACME_TEST_CHALLTESTSRV"] + path,
+                             data=json.dumps(body).encode(), method="POST")
+urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=10).read()
+marker = os.environ.get("STOP_MARKER")
+if method == "begin" and marker:
+    with open(marker, "w") as f:
+        f.write(str(os.getppid()) + " " + auth)
+    os.kill(os.getppid(), signal.SIGSTOP)   # acmectl, holding the lock
+"""
+
+
+def etcd_get(key):
+    """A key's value straight from the etcd gateway, or None."""
+    url = ETCD.split(",")[0] + "/v3/kv/range"
+    body = json.dumps({"key": base64.b64encode(key.encode()).decode()}).encode()
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(urllib.request.Request(url, data=body), timeout=5) as r:
+        kvs = json.loads(r.read()).get("kvs")
+    return base64.b64decode(kvs[0].get("value", "")).decode() if kvs else None
+
+
+def scenario_fencing():
+    prefix = "fence"
+    url = store_url(prefix)
+    hook = os.path.join(t.TMP, "stop-hook.py")
+    t.write(hook, STOP_HOOK, 0o755)
+    marker = os.path.join(t.TMP, "stopped.pid")
+    ttl = ["--etcd-lease-ttl", "5"]
+    t.acmectl("--store", url, "register", EMAIL, "--agree-tos")
+    name = "fence.example"
+    first = {}
+
+    def node_a():
+        first["res"] = t.acmectl("--store", url, *ttl, "issue", name, "--solver", "hook",
+                                 "--hook", hook, env={"STOP_MARKER": marker}, expect=None)
+
+    th = threading.Thread(target=node_a)
+    th.start()
+    deadline = time.monotonic() + 60
+    while not os.path.exists(marker) or not open(marker).read():
+        t.check(time.monotonic() < deadline and th.is_alive(), "node A reaches its hook")
+        time.sleep(0.1)
+    pid_a, auth_a = open(marker).read().split()
+    try:
+        # B waits for the lock until A's lease runs out, then issues.
+        started = time.monotonic()
+        res = t.acmectl("--store", url, *ttl, "issue", name, "--solver", "hook", "--hook", hook)
+        t.log(f"node B got the lock and issued after {time.monotonic() - started:.1f} s")
+        meta_b = json.loads(etcd_get(f"{prefix}/certs/{name}/meta.json"))
+        t.check(meta_b["generation"] == 1, f"B stored generation 1: {meta_b}")
+    finally:
+        try:
+            # B's hook cleared the TXT record A's validation needs: put it back.
+            body = {"host": f"_acme-challenge.{name}.", "value": auth_a}
+            req = urllib.request.Request(os.environ["ACME_TEST_CHALLTESTSRV"] + "/set-txt",
+                                         data=json.dumps(body).encode(), method="POST")
+            urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=10)
+        finally:
+            os.kill(int(pid_a), signal.SIGCONT)
+    th.join()
+    res = first["res"]
+    t.check(res.rc == 1 and "lease on lock certs/fence.example was lost" in res.err,
+            f"A, resumed, stops before writing: rc {res.rc}: {res.err}")
+    t.check("invalid" not in res.err, f"A's order itself went through: {res.err}")
+    meta = json.loads(etcd_get(f"{prefix}/certs/{name}/meta.json"))
+    t.check(meta == meta_b, f"the stored certificate is still B's: {meta} vs {meta_b}")
+
+
+SCENARIOS = {"etcd": scenario_etcd, "cluster": scenario_cluster, "fencing": scenario_fencing}
+
+if __name__ == "__main__":
+    t.SCENARIOS = SCENARIOS
+    sys.exit(t.main())
