@@ -721,8 +721,6 @@ static int wire_alert(const acme__buf *wire)
 static int tls_try(const char *ip, unsigned int port, const char *sni, const char **alpn,
                    acme__buf *der, int *alert)
 {
-    tls_client c = { tcp_connect(ip, port), ACME__BUF_INIT };
-    REQUIRE(c.fd >= 0);
     mbedtls_ssl_config conf;
     mbedtls_ssl_context ssl;
     mbedtls_ssl_config_init(&conf);
@@ -738,6 +736,11 @@ static int tls_try(const char *ip, unsigned int port, const char *sni, const cha
     REQUIRE_ZERO(mbedtls_ssl_setup(&ssl, &conf));
     if (sni)
         REQUIRE_ZERO(mbedtls_ssl_set_hostname(&ssl, sni));
+    /* Connected once the ClientHello is ready, as a validator's follows
+     * its connect at once: the responder may give a client that stays
+     * silent while others churn through the slots away to them. */
+    tls_client c = { tcp_connect(ip, port), ACME__BUF_INIT };
+    REQUIRE(c.fd >= 0);
     mbedtls_ssl_set_bio(&ssl, &c, client_send, client_recv, NULL);
     int ret = mbedtls_ssl_handshake(&ssl);
     if (ret == 0)
