@@ -30,6 +30,12 @@ Scenarios:
            no hook; A renews (--force): B's deploy writes the new serial
            and the hook runs with it; a failed hook runs again next time;
            --wants names the certificates as ensure's file does
+  torn     one process renews a name ten times (issue --force) while a
+           reader loop follows meta.json to the current generation and
+           checks that the chain's leaf holds the key's public key, on etcd
+           (also the stable copies, read in one range at one revision) and
+           on the filesystem store; `acmectl deploy` reads in the same
+           loop: zero mismatches
 
 The helpers (running acmectl, counting Pebble's orders, the dns-01 hook on
 challtestsrv) are test_cli.py's. challtestsrv is no zone's authoritative
@@ -359,8 +365,100 @@ def scenario_deploy():
     t.check("no certificate stored" in res.err, f"a missing name: {res.err}")
 
 
+def etcd_range(prefix):
+    """Every key under prefix, read in one request (one revision)."""
+    url = ETCD.split(",")[0] + "/v3/kv/range"
+    end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    body = json.dumps({"key": base64.b64encode(prefix.encode()).decode(),
+                       "range_end": base64.b64encode(end.encode()).decode()}).encode()
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(urllib.request.Request(url, data=body), timeout=5) as r:
+        kvs = json.loads(r.read()).get("kvs") or []
+    return {base64.b64decode(kv["key"]).decode()[len(prefix):]: base64.b64decode(kv.get("value", "")).decode()
+            for kv in kvs}
+
+
+RENEWALS = 10
+
+
+def torn_round(store, read, hook, env, tag):
+    """RENEWALS renewals of one name while `read` (which returns a dict of
+    files by key under certs/NAME/) and acmectl deploy read in a loop."""
+    name = f"torn-{tag}.example"
+    solve = ["--solver", "hook", "--no-dns-wait", "--hook", hook]
+    t.acmectl("--store", store, "register", EMAIL, "--agree-tos")
+    t.acmectl("--store", store, "issue", name, *solve, env=env)
+    done = {}
+
+    def renewer():
+        try:
+            for _ in range(RENEWALS):
+                t.acmectl("--store", store, "issue", name, "--force", *solve, env=env)
+        except Exception as e:  # reported below
+            done["error"] = e
+        done["end"] = True
+
+    to = os.path.join(t.TMP, f"deployed-{tag}")
+    os.mkdir(to)
+    th = threading.Thread(target=renewer)
+    th.start()
+    reads, deploys, mismatches, generations = 0, 0, [], set()
+    deadline = time.monotonic() + 400
+    while not done.get("end") and time.monotonic() < deadline:
+        files = read(name)
+        meta = json.loads(files["meta.json"])
+        gen = meta["generation"]
+        chain, key = files.get(f"{gen}/chain.pem"), files.get(f"{gen}/key.pem")
+        if chain is None or key is None:
+            continue  # dropped by two renewals between the reads: read again
+        reads += 1
+        generations.add(gen)
+        if not key_matches(chain, key):
+            mismatches.append(f"generation {gen}")
+        if "chain.pem" in files and "key.pem" in files and not key_matches(files["chain.pem"], files["key.pem"]):
+            mismatches.append(f"stable copies at generation {gen}")
+        res = t.acmectl("--store", store, "deploy", name, "--to", to, expect=None)
+        deploys += 1
+        if res.rc != 0:
+            mismatches.append(f"deploy: {res.err}")
+        elif not key_matches(open(os.path.join(to, name, "chain.pem")).read(),
+                             open(os.path.join(to, name, "key.pem")).read()):
+            mismatches.append("deployed files")
+    th.join()
+    t.check("error" not in done, f"{tag}: every renewal succeeds: {done.get('error')}")
+    t.log(f"{tag}: {reads} reads and {deploys} deploys over generations {sorted(generations)}")
+    t.check(not mismatches, f"{tag}: zero mismatches: {mismatches}")
+    t.check(len(generations) >= 3 and deploys >= 3, f"{tag}: the reads overlapped the renewals: {sorted(generations)}")
+
+
+def scenario_torn():
+    hook, env = dns_hook()
+    prefix = "torn"
+    torn_round(store_url(prefix), lambda name: etcd_range(f"{prefix}/certs/{name}/"), hook, env, "etcd")
+
+    state = t.state_dir("torn-fs")
+
+    def read_fs(name):
+        # Only what a reader that follows meta.json opens: the stable copies
+        # on the filesystem are refreshed after the switch, one by one.
+        base = os.path.join(state, "certs", name)
+        files = {}
+        with open(os.path.join(base, "meta.json")) as f:
+            files["meta.json"] = f.read()
+        gen = json.loads(files["meta.json"])["generation"]
+        for k in ("chain.pem", "key.pem"):
+            try:
+                with open(os.path.join(base, str(gen), k)) as f:
+                    files[f"{gen}/{k}"] = f.read()
+            except FileNotFoundError:
+                pass
+        return files
+
+    torn_round(state, read_fs, hook, env, "fs")
+
+
 SCENARIOS = {"etcd": scenario_etcd, "cluster": scenario_cluster, "fencing": scenario_fencing,
-             "deploy": scenario_deploy}
+             "deploy": scenario_deploy, "torn": scenario_torn}
 
 if __name__ == "__main__":
     t.SCENARIOS = SCENARIOS
