@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <acme.h>
 
@@ -183,6 +184,9 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n, size_t size);
 /* Read a whole file (NUL-terminated, malloc'd); NULL with errno set. */
 char *read_text_file(const char *path, size_t max, size_t *len);
+/* Write `text` to `path` atomically (temporary file, fsync, rename) with
+ * `mode`; 0, or -1 with errno (issue.c). */
+int write_file_atomic(const char *path, const char *text, mode_t mode);
 /* Certificate name from the first identifier: lower case, "*" and ":" as "_". */
 char *derive_cert_name(const char *first_id);
 /* Non-zero when `name` is usable as a certificate name (a store segment). */
@@ -386,6 +390,7 @@ int cmd_ensure(cli *c, int argc, char **argv);
 int cmd_renew(cli *c, int argc, char **argv);
 int cmd_revoke(cli *c, int argc, char **argv);
 int cmd_status(cli *c, int argc, char **argv);
+int cmd_deploy(cli *c, int argc, char **argv);
 
 /* ---- batch.c (ensure, renew, and issue's common path) ------------------ */
 

@@ -60,8 +60,7 @@ static const opt_spec issue_options[] = {
     { NULL, 0, 0, 0 },
 };
 
-/* Write `text` to `path` atomically (temporary file, fsync, rename). */
-static int write_file_atomic(const char *path, const char *text, mode_t mode)
+int write_file_atomic(const char *path, const char *text, mode_t mode)
 {
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path);

@@ -23,6 +23,7 @@ static const command commands[] = {
     { "renew", cmd_renew },
     { "revoke", cmd_revoke },
     { "status", cmd_status },
+    { "deploy", cmd_deploy },
     { "directory", cmd_directory },
     { "persist-record", cmd_persist_record },
 };
@@ -73,6 +74,8 @@ void print_usage(void)
         "  renew [--parallel N] [--deploy-hook CMD] [--force] [--reuse-key] [SOLVER OPTIONS]\n"
         "        (ensure and renew: [--deadline SECONDS])\n"
         "  status [--reset NAME]                  failures, backoff and rate limits\n"
+        "  deploy NAME...|--wants FILE --to DIR [--deploy-hook CMD]\n"
+        "                                         the current certificates to DIR/NAME/\n"
         "  revoke NAME [--reason R] [--with-cert-key]\n"
         "  revoke --cert FILE [--cert-key FILE|pkcs11:URI] [--reason R]\n"
         "  issue, ensure, renew also take --account-key pkcs11:URI and\n"

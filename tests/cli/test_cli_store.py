@@ -25,6 +25,18 @@ Scenarios:
            stops before writing (exit 1, "lease"), and the stored
            certificate stays the second node's
 
+  deploy   node A issues a name on etcd; node B's `deploy --to DIR` writes
+           chain and key (0600, matching) and runs its hook once; again:
+           no hook; A renews (--force): B's deploy writes the new serial
+           and the hook runs with it; a failed hook runs again next time;
+           --wants names the certificates as ensure's file does
+  torn     one process renews a name ten times (issue --force) while a
+           reader loop follows meta.json to the current generation and
+           checks that the chain's leaf holds the key's public key, on etcd
+           (also the stable copies, read in one range at one revision) and
+           on the filesystem store; `acmectl deploy` reads in the same
+           loop: zero mismatches
+
 The helpers (running acmectl, counting Pebble's orders, the dns-01 hook on
 challtestsrv) are test_cli.py's. challtestsrv is no zone's authoritative
 server, so every run turns the propagation check off (--no-dns-wait).
@@ -278,7 +290,175 @@ def scenario_fencing():
     t.check(meta == meta_b, f"the stored certificate is still B's: {meta} vs {meta_b}")
 
 
-SCENARIOS = {"etcd": scenario_etcd, "cluster": scenario_cluster, "fencing": scenario_fencing}
+def deploy_hook(log):
+    return (f'echo "$ACMECTL_EVENT $ACMECTL_NAME $(openssl x509 -noout -serial -in "$ACMECTL_CHAIN")" '
+            f'>> {log}')
+
+
+def hook_lines(log):
+    if not os.path.exists(log):
+        return []
+    with open(log) as f:
+        return [line.split() for line in f.read().splitlines()]
+
+
+def key_matches(chain_pem, key_pem):
+    """The chain's leaf holds the public key of key_pem."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    leaf = x509.load_pem_x509_certificate(chain_pem.encode())
+    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return leaf.public_key().public_bytes(*spki) == key.public_key().public_bytes(*spki)
+
+
+def scenario_deploy():
+    url = store_url("deploy")
+    hook, env = dns_hook()
+    solve = ["--solver", "hook", "--no-dns-wait", "--hook", hook]
+    name = "site.example"
+    t.acmectl("--store", url, "register", EMAIL, "--agree-tos")
+    t.acmectl("--store", url, "issue", name, *solve, env=env)            # node A
+    to = os.path.join(t.TMP, "node-b")
+    os.mkdir(to)
+    log = os.path.join(t.TMP, "node-b.log")
+    res = t.acmectl("--store", url, "deploy", name, "--to", to, "--deploy-hook", deploy_hook(log))
+    chain, key = os.path.join(to, name, "chain.pem"), os.path.join(to, name, "key.pem")
+    t.check(res.lines() == [chain], f"deploy prints the chain it wrote: {res.lines()}")
+    first = t.serial_of(chain)
+    t.check(etcd_get(f"deploy/certs/{name}/chain.pem") == open(chain).read(),
+            "the deployed chain is the store's current one")
+    t.check(t.mode_of(key) == 0o600, f"key mode {oct(t.mode_of(key))}")
+    t.check(key_matches(open(chain).read(), open(key).read()), "deployed chain and key belong together")
+    t.check(hook_lines(log) == [["deployed", name, f"serial={first}"]], f"hook once: {hook_lines(log)}")
+
+    res = t.acmectl("--store", url, "deploy", name, "--to", to, "--deploy-hook", deploy_hook(log))
+    t.check(len(hook_lines(log)) == 1, f"nothing changed, no hook: {hook_lines(log)}")
+    t.check("deployed already" in res.err, f"says so: {res.err}")
+
+    mark = t.orders()
+    t.acmectl("--store", url, "renew", "--force", *solve, env=env)     # node A renews
+    t.check(t.new_orders(mark) == 1, "A's renewal is one order")
+    t.acmectl("--store", url, "deploy", name, "--to", to, "--deploy-hook", deploy_hook(log))
+    second = t.serial_of(chain)
+    t.check(second != first, "B now has the renewed certificate")
+    t.check(hook_lines(log) == [["deployed", name, f"serial={first}"], ["deployed", name, f"serial={second}"]],
+            f"the hook ran with the new serial: {hook_lines(log)}")
+    t.check(key_matches(open(chain).read(), open(key).read()), "the renewed chain and key belong together")
+
+    # A node whose hook fails runs it again at its next deploy.
+    to_c = os.path.join(t.TMP, "node-c")
+    os.mkdir(to_c)
+    res = t.acmectl("--store", url, "deploy", name, "--to", to_c, "--deploy-hook", "exit 3", expect=1)
+    t.check("exited with status 3" in res.err, f"the failed hook is reported: {res.err}")
+    log_c = os.path.join(t.TMP, "node-c.log")
+    wants = os.path.join(t.TMP, "deploy.wants")
+    t.write(wants, f"{name}\n")
+    t.acmectl("--store", url, "deploy", "--wants", wants, "--to", to_c, "--deploy-hook", deploy_hook(log_c))
+    t.check(hook_lines(log_c) == [["deployed", name, f"serial={second}"]],
+            f"the failed hook ran again: {hook_lines(log_c)}")
+
+    # Usage errors and a name the store does not have.
+    t.acmectl("--store", url, "deploy", name, expect=2)
+    t.acmectl("--store", url, "deploy", "--to", to, expect=2)
+    res = t.acmectl("--store", url, "deploy", "nothere.example", "--to", to, expect=1)
+    t.check("no certificate stored" in res.err, f"a missing name: {res.err}")
+
+
+def etcd_range(prefix):
+    """Every key under prefix, read in one request (one revision)."""
+    url = ETCD.split(",")[0] + "/v3/kv/range"
+    end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    body = json.dumps({"key": base64.b64encode(prefix.encode()).decode(),
+                       "range_end": base64.b64encode(end.encode()).decode()}).encode()
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(urllib.request.Request(url, data=body), timeout=5) as r:
+        kvs = json.loads(r.read()).get("kvs") or []
+    return {base64.b64decode(kv["key"]).decode()[len(prefix):]: base64.b64decode(kv.get("value", "")).decode()
+            for kv in kvs}
+
+
+RENEWALS = 10
+
+
+def torn_round(store, read, hook, env, tag):
+    """RENEWALS renewals of one name while `read` (which returns a dict of
+    files by key under certs/NAME/) and acmectl deploy read in a loop."""
+    name = f"torn-{tag}.example"
+    solve = ["--solver", "hook", "--no-dns-wait", "--hook", hook]
+    t.acmectl("--store", store, "register", EMAIL, "--agree-tos")
+    t.acmectl("--store", store, "issue", name, *solve, env=env)
+    done = {}
+
+    def renewer():
+        try:
+            for _ in range(RENEWALS):
+                t.acmectl("--store", store, "issue", name, "--force", *solve, env=env)
+        except Exception as e:  # reported below
+            done["error"] = e
+        done["end"] = True
+
+    to = os.path.join(t.TMP, f"deployed-{tag}")
+    os.mkdir(to)
+    th = threading.Thread(target=renewer)
+    th.start()
+    reads, deploys, mismatches, generations = 0, 0, [], set()
+    deadline = time.monotonic() + 400
+    while not done.get("end") and time.monotonic() < deadline:
+        files = read(name)
+        meta = json.loads(files["meta.json"])
+        gen = meta["generation"]
+        chain, key = files.get(f"{gen}/chain.pem"), files.get(f"{gen}/key.pem")
+        if chain is None or key is None:
+            continue  # dropped by two renewals between the reads: read again
+        reads += 1
+        generations.add(gen)
+        if not key_matches(chain, key):
+            mismatches.append(f"generation {gen}")
+        if "chain.pem" in files and "key.pem" in files and not key_matches(files["chain.pem"], files["key.pem"]):
+            mismatches.append(f"stable copies at generation {gen}")
+        res = t.acmectl("--store", store, "deploy", name, "--to", to, expect=None)
+        deploys += 1
+        if res.rc != 0:
+            mismatches.append(f"deploy: {res.err}")
+        elif not key_matches(open(os.path.join(to, name, "chain.pem")).read(),
+                             open(os.path.join(to, name, "key.pem")).read()):
+            mismatches.append("deployed files")
+    th.join()
+    t.check("error" not in done, f"{tag}: every renewal succeeds: {done.get('error')}")
+    t.log(f"{tag}: {reads} reads and {deploys} deploys over generations {sorted(generations)}")
+    t.check(not mismatches, f"{tag}: zero mismatches: {mismatches}")
+    t.check(len(generations) >= 3 and deploys >= 3, f"{tag}: the reads overlapped the renewals: {sorted(generations)}")
+
+
+def scenario_torn():
+    hook, env = dns_hook()
+    prefix = "torn"
+    torn_round(store_url(prefix), lambda name: etcd_range(f"{prefix}/certs/{name}/"), hook, env, "etcd")
+
+    state = t.state_dir("torn-fs")
+
+    def read_fs(name):
+        # Only what a reader that follows meta.json opens: the stable copies
+        # on the filesystem are refreshed after the switch, one by one.
+        base = os.path.join(state, "certs", name)
+        files = {}
+        with open(os.path.join(base, "meta.json")) as f:
+            files["meta.json"] = f.read()
+        gen = json.loads(files["meta.json"])["generation"]
+        for k in ("chain.pem", "key.pem"):
+            try:
+                with open(os.path.join(base, str(gen), k)) as f:
+                    files[f"{gen}/{k}"] = f.read()
+            except FileNotFoundError:
+                pass
+        return files
+
+    torn_round(state, read_fs, hook, env, "fs")
+
+
+SCENARIOS = {"etcd": scenario_etcd, "cluster": scenario_cluster, "fencing": scenario_fencing,
+             "deploy": scenario_deploy, "torn": scenario_torn}
 
 if __name__ == "__main__":
     t.SCENARIOS = SCENARIOS
