@@ -80,7 +80,7 @@ typedef struct acme_dns_update_options {
 } acme_dns_update_options;
 
 /** Static initialiser of the newest version. */
-#define ACME_DNS_UPDATE_OPTIONS_INIT { ACME_DNS_UPDATE_OPTIONS_VERSION }
+#define ACME_DNS_UPDATE_OPTIONS_INIT { .version = ACME_DNS_UPDATE_OPTIONS_VERSION }
 
 /**
  * Zero `o` as far as `version` reaches and store the version.
@@ -147,7 +147,7 @@ typedef struct acme_dns_wait_options {
 } acme_dns_wait_options;
 
 /** Static initialiser of the newest version. */
-#define ACME_DNS_WAIT_OPTIONS_INIT { ACME_DNS_WAIT_OPTIONS_VERSION }
+#define ACME_DNS_WAIT_OPTIONS_INIT { .version = ACME_DNS_WAIT_OPTIONS_VERSION }
 
 /**
  * Zero `o` as far as `version` reaches and store the version.
