@@ -106,6 +106,38 @@ void test_desire_options(acme_desire_options *o, const char *email)
     o->agree_tos = 1;
 }
 
+int test_ensure_name(const char *dir, const char *name, const acme_desire_options *o, int force,
+                     int *result)
+{
+    acme_provider *p = test_provider(NULL);
+    acme_store *store = NULL;
+    acme_solvers *s = NULL;
+    acme_desire *d = NULL;
+    int rc = acme_store_new_fs(&store, dir);
+    if (rc == ACME_OK)
+        rc = acme_solvers_new(&s);
+    if (rc == ACME_OK)
+        rc = test_add_dns_solver(s);
+    if (rc == ACME_OK)
+        rc = acme_desire_new(&d, p, store, s, o);
+    const char *ids[] = { name };
+    if (rc == ACME_OK)
+        rc = acme_desire_add(d, NULL, ids, 1, 0, NULL);
+    if (rc == ACME_OK && force)
+        rc = acme_desire_set_force(d, name, 1);
+    if (rc == ACME_OK)
+        rc = acme_desire_ensure(d);
+    if (result)
+        *result = d ? acme_desire_result(d, 0) : 0;
+    if (rc != ACME_OK)
+        fprintf(stderr, "ensure: %s\n", d ? acme_desire_last_error(d) : acme_last_error());
+    acme_desire_free(d);
+    acme_solvers_free(s);
+    acme_store_free(store);
+    acme_provider_free(p);
+    return rc;
+}
+
 static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     char **buf = ud;

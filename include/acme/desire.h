@@ -106,8 +106,8 @@ ACME_API const acme_problem *acme_event_problem(const acme_event *e);
 typedef void (*acme_event_fn)(const acme_event *e, void *userdata);
 
 /** Version of acme_desire_options this header describes (2: `reuse_key`;
- *  3: backoff, circuit breaker, deadline). */
-#define ACME_DESIRE_OPTIONS_VERSION 3
+ *  3: backoff, circuit breaker, deadline; 4: `keep_generations`). */
+#define ACME_DESIRE_OPTIONS_VERSION 4
 
 /**
  * Options for acme_desire_new(). Initialise with
@@ -162,6 +162,14 @@ typedef struct acme_desire_options {
      *  left, so the ensure ends within it plus one request timeout.
      *  Since 1.0. */
     unsigned int deadline_s;
+    /* version 4 */
+    /** Generations of each certificate the store keeps: the current one and
+     *  the ones before it, for a rollback; default 2 (current and previous),
+     *  1 keeps only the current one. Older generations are removed whole
+     *  after each renewal, and leftovers of interrupted runs (never the
+     *  current or the previous generation) when ensure next loads the name
+     *  under its lock. Since 1.0. */
+    unsigned int keep_generations;
 } acme_desire_options;
 
 /**

@@ -65,7 +65,12 @@ typedef int (*acme_store_read_fn)(const char *key, acme_buffer *out, void *userd
  */
 typedef int (*acme_store_write_fn)(const char *key, const void *data, size_t len, int secret,
                                    void *userdata);
-/** Remove `key`; a key that does not exist is not an error. */
+/**
+ * Remove `key`; a key that does not exist is not an error. The library also
+ * removes a prefix whose children it removed first (a dropped generation,
+ * certs/NAME/N): a store in which prefixes exist (directories) removes it
+ * then, a store without them has nothing to do.
+ */
 typedef int (*acme_store_delete_fn)(const char *key, void *userdata);
 /**
  * List the direct children of `prefix` (e.g. "certs" gives the certificate

@@ -27,6 +27,7 @@
 #include "lifecycle/renewal.h"
 #include "solvers/solver.h"
 #include "store/cert_store.h"
+#include "store/retention.h"
 
 #define DEFAULT_PARALLEL 4
 #define MAX_PARALLEL 64
@@ -109,7 +110,8 @@ ACME__OPTIONS_DEFINE(options_versions, ACME_DESIRE_OPTIONS_VERSION, "desire opti
                      "acme_desire_options_init",
                      ACME__OPTIONS_END(acme_desire_options, profile),    /* 1 */
                      ACME__OPTIONS_END(acme_desire_options, reuse_key),  /* 2 */
-                     ACME__OPTIONS_END(acme_desire_options, deadline_s)); /* 3 */
+                     ACME__OPTIONS_END(acme_desire_options, deadline_s),  /* 3 */
+                     ACME__OPTIONS_END(acme_desire_options, keep_generations)); /* 4 */
 
 int acme_desire_options_init(acme_desire_options *opts, unsigned int version)
 {
@@ -918,6 +920,14 @@ static int ensure_want(acme_desire *d, want *w)
         else if (rc == ACME_ERR_NOT_FOUND)
             rc = ACME_OK;
     }
+    if (have) {
+        /* Under the lock, nobody writes a generation: what an interrupted
+         * run left goes, never the current or the previous one. */
+        unsigned int keep = d->o.keep_generations > 2 ? d->o.keep_generations : 2;
+        acme__err ignore = ACME__ERR_QUIET;
+        acme__stored_prune(d->store, w->name, c.generation, keep, NULL, &ignore);
+        acme__err_clear(&ignore);
+    }
     if (rc == ACME_OK && !w->nids)
         rc = acme__fail(&err, ACME_ERR_INVALID, "%s: no identifiers wanted", w->name);
     /* A stored host-key certificate has no key of its own (c.key NULL): its
@@ -1010,6 +1020,7 @@ static int ensure_want(acme_desire *d, want *w)
             next.key_type = key_type;
             next.host_key = host != NULL;
             next.generation = have ? c.generation : 0;
+            next.keep = d->o.keep_generations;
             next.revoked = -1;
             next.obtained_at = now;
             next.directory = acme__strdup(acme_provider_directory_url(issuer_provider(d, used)));

@@ -46,7 +46,8 @@ char *acme__store_account_key(const char *directory_url, const char *email, cons
  * also the name of its lock. */
 char *acme__store_cert_key(const char *name, const char *file);
 
-/* certs/<name>/<generation>/<file>: a file of one generation. */
+/* certs/<name>/<generation>/<file>: a file of one generation; with file
+ * NULL, the generation itself (whose children are its files). */
 char *acme__store_generation_key(const char *name, unsigned long generation, const char *file);
 
 /* compromised-keys/<thumbprint>: the record of one compromised key. The
