@@ -106,8 +106,8 @@ void test_desire_options(acme_desire_options *o, const char *email)
     o->agree_tos = 1;
 }
 
-int test_ensure_name(const char *dir, const char *name, const acme_desire_options *o, int force,
-                     int *result)
+int test_ensure_names(const char *dir, const char *const *names, size_t n,
+                      const acme_desire_options *o, int force, int *results, char **messages)
 {
     acme_provider *p = test_provider(NULL);
     acme_store *store = NULL;
@@ -120,15 +120,19 @@ int test_ensure_name(const char *dir, const char *name, const acme_desire_option
         rc = test_add_dns_solver(s);
     if (rc == ACME_OK)
         rc = acme_desire_new(&d, p, store, s, o);
-    const char *ids[] = { name };
-    if (rc == ACME_OK)
-        rc = acme_desire_add(d, NULL, ids, 1, 0, NULL);
+    for (size_t i = 0; rc == ACME_OK && i < n; i++)
+        rc = acme_desire_add(d, NULL, &names[i], 1, 0, NULL);
     if (rc == ACME_OK && force)
-        rc = acme_desire_set_force(d, name, 1);
+        rc = acme_desire_set_force(d, names[0], 1);
     if (rc == ACME_OK)
         rc = acme_desire_ensure(d);
-    if (result)
-        *result = d ? acme_desire_result(d, 0) : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (results)
+            results[i] = d ? acme_desire_result(d, i) : 0;
+        const char *m = d ? acme_desire_message(d, i) : NULL;
+        if (messages)
+            messages[i] = strdup(m ? m : "");
+    }
     if (rc != ACME_OK)
         fprintf(stderr, "ensure: %s\n", d ? acme_desire_last_error(d) : acme_last_error());
     acme_desire_free(d);

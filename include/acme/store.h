@@ -50,8 +50,8 @@ typedef struct acme_buffer acme_buffer;
 
 /**
  * Append len bytes to a buffer given to a store callback. ACME_ERR_NOMEM on
- * failure; ACME_ERR_TOO_LARGE past the library's cap on one value or list
- * (1 MiB), after which the read or list fails even if the callback returns
+ * failure; ACME_ERR_TOO_LARGE past the library's cap on one value (1 MiB)
+ * or one list (256 MiB, since 1.0; 1 MiB before), after which the read or list fails even if the callback returns
  * ACME_OK. Since 0.1.
  */
 ACME_API int acme_buffer_append(acme_buffer *b, const void *data, size_t len);

@@ -28,6 +28,8 @@
 #include "solvers/solver.h"
 #include "store/cert_store.h"
 #include "store/retention.h"
+#include "store/schedule.h"
+#include "store/store_layout.h"
 
 #define DEFAULT_PARALLEL 4
 #define MAX_PARALLEL 64
@@ -51,6 +53,10 @@ typedef struct want {
     int force;
     int reuse_key; /* -1: as the desire's option says; else 0 or 1 */
     acme_key *host_key; /* acme_desire_set_key: a reference, or NULL */
+    /* From acme_desire_add_stored: identifiers and key type as stored (ids
+     * may be NULL until ensure loads the record). */
+    int stored;
+    int idle; /* this ensure left it alone on its schedule index entry */
     /* outcome of the last ensure */
     int result;
     int error;
@@ -82,6 +88,11 @@ struct acme_desire {
     char *profile;
     want *wants;
     size_t nwants;
+    size_t capwants;
+    /* Wanted names to their index + 1 (0: free), open addressing: a desire
+     * of a million stored names finds each in constant time. */
+    size_t *slots;
+    size_t nslots; /* a power of two, at least twice nwants */
     acme_account *account;
     acme_key *account_key; /* the host's (acme_desire_set_account_key), or NULL */
     pthread_mutex_t account_lock;
@@ -286,6 +297,7 @@ void acme_desire_free(acme_desire *d)
     for (size_t i = 0; i < d->nwants; i++)
         want_clear(&d->wants[i]);
     free(d->wants);
+    free(d->slots);
     for (size_t i = 0; i < d->nissuers; i++) {
         issuer *is = &d->issuers[i];
         acme_account_free(is->account);
@@ -313,12 +325,46 @@ void acme_desire_free(acme_desire *d)
     free(d);
 }
 
+/* The slot of name: its want's, or the free one where it would go. */
+static size_t *name_slot(size_t *slots, size_t nslots, const want *wants, const char *name)
+{
+    size_t i = (size_t)acme__store_hash(ACME__STORE_HASH_INIT, name) & (nslots - 1);
+    while (slots[i] && strcmp(wants[slots[i] - 1].name, name) != 0)
+        i = (i + 1) & (nslots - 1);
+    return &slots[i];
+}
+
 static want *find_want(acme_desire *d, const char *name)
 {
-    for (size_t i = 0; i < d->nwants; i++)
-        if (strcmp(d->wants[i].name, name) == 0)
-            return &d->wants[i];
-    return NULL;
+    if (!d->nslots)
+        return NULL;
+    size_t *slot = name_slot(d->slots, d->nslots, d->wants, name);
+    return *slot ? &d->wants[*slot - 1] : NULL;
+}
+
+/* Room for one more want, in the array and the table of names. */
+static int grow_wants(acme_desire *d)
+{
+    if (d->nwants == d->capwants) {
+        size_t cap = d->capwants ? d->capwants * 2 : 8;
+        want *grown = realloc(d->wants, cap * sizeof(*grown));
+        if (!grown)
+            return ACME_ERR_NOMEM;
+        d->wants = grown;
+        d->capwants = cap;
+    }
+    if ((d->nwants + 1) * 2 > d->nslots) {
+        size_t n = d->nslots ? d->nslots * 2 : 16;
+        size_t *slots = calloc(n, sizeof(*slots));
+        if (!slots)
+            return ACME_ERR_NOMEM;
+        for (size_t i = 0; i < d->nwants; i++)
+            *name_slot(slots, n, d->wants, d->wants[i].name) = i + 1;
+        free(d->slots);
+        d->slots = slots;
+        d->nslots = n;
+    }
+    return ACME_OK;
 }
 
 static int push_id(char ***ids, size_t *n, const char *id)
@@ -370,21 +416,20 @@ static int add_want(acme_desire *d, const char *name, char **ids, size_t nids, i
 {
     want *w = find_want(d, name);
     if (!w) {
-        want *grown = realloc(d->wants, (d->nwants + 1) * sizeof(*grown));
-        if (!grown)
+        if (grow_wants(d) != ACME_OK)
             return ACME_ERR_NOMEM;
-        d->wants = grown;
         w = &d->wants[d->nwants];
         memset(w, 0, sizeof(*w));
         w->reuse_key = -1;
         if (!(w->name = acme__strdup(name)))
             return ACME_ERR_NOMEM;
-        d->nwants++;
+        *name_slot(d->slots, d->nslots, d->wants, name) = ++d->nwants;
     } else {
         acme__free_strv(w->ids, w->nids);
     }
     w->ids = ids;
     w->nids = nids;
+    w->stored = 0;
     w->key_type = key_type ? key_type : ACME_KEY_EC256;
     acme_solvers *old = w->solvers;
     w->solvers = acme__solvers_ref(solvers);
@@ -433,6 +478,26 @@ int acme_desire_name_valid(const char *name)
     return acme__store_cert_name_valid(name);
 }
 
+static int64_t next_look(const acme__stored_cert *c, void *userdata);
+
+/* acme_desire_add_stored's walk over the schedule index. */
+typedef struct stored_walk {
+    acme_desire *d;
+    char **names;
+    const acme__sched_entry **found; /* borrowed only during the visit */
+    int *key_type;                   /* an entry's key type, 0: no entry */
+} stored_walk;
+
+static const char *walk_name(size_t i, void *userdata)
+{
+    return ((stored_walk *)userdata)->names[i];
+}
+
+static void walk_visit(size_t i, const acme__sched_entry *e, void *userdata)
+{
+    ((stored_walk *)userdata)->key_type[i] = e ? e->key_type : 0;
+}
+
 int acme_desire_add_stored(acme_desire *d, size_t *count)
 {
     if (!d)
@@ -440,36 +505,56 @@ int acme_desire_add_stored(acme_desire *d, size_t *count)
     if (count)
         *count = 0;
     char **names = NULL;
-    size_t n = 0;
+    size_t n = 0, valid = 0;
     int rc = acme__store_list(d->store, ACME__CERTS_DIR, &names, &n, &d->err);
+    for (size_t i = 0; rc == ACME_OK && i < n; i++)
+        if (acme__store_cert_name_valid(names[i]))
+            names[valid++] = names[i];
+        else
+            free(names[i]);
+    n = valid;
+    /* A name with an index entry has a record: it is wanted as stored
+     * without reading it (ensure reads it only if it is due). */
+    stored_walk sw = { d, names, NULL, NULL };
+    if (rc == ACME_OK && n && !(sw.key_type = calloc(n, sizeof(*sw.key_type))))
+        rc = acme__fail(&d->err, ACME_ERR_NOMEM, "out of memory");
+    if (rc == ACME_OK && n) {
+        acme__err quiet = ACME__ERR_QUIET; /* without the index, every record is read */
+        acme__sched_visit(d->store, n, walk_name, walk_visit, &sw, next_look, d,
+                          d->o.lock_timeout_s, &quiet);
+        acme__err_clear(&quiet);
+    }
     for (size_t i = 0; rc == ACME_OK && i < n; i++) {
-        if (!acme__store_cert_name_valid(names[i]))
-            continue;
-        acme__stored_cert c;
-        acme__err lerr = ACME__ERR_QUIET;
-        int lrc = acme__stored_load(d->store, names[i], &c, &lerr);
-        acme__err_clear(&lerr);
         char **ids = NULL;
         size_t nids = 0;
-        int key_type = 0;
-        if (lrc == ACME_OK) {
-            ids = c.ids;
-            nids = c.nids;
-            key_type = c.key_type;
-            c.ids = NULL;
-            c.nids = 0;
-            acme__stored_free(&c);
-        } else if (lrc == ACME_ERR_NOT_FOUND) {
-            continue; /* a directory without metadata: not a certificate */
+        int key_type = sw.key_type[i];
+        if (!key_type) {
+            acme__stored_cert c;
+            acme__err lerr = ACME__ERR_QUIET;
+            int lrc = acme__stored_load(d->store, names[i], &c, &lerr);
+            acme__err_clear(&lerr);
+            if (lrc == ACME_OK) {
+                ids = c.ids;
+                nids = c.nids;
+                key_type = c.key_type;
+                c.ids = NULL;
+                c.nids = 0;
+                acme__stored_free(&c);
+            } else if (lrc == ACME_ERR_NOT_FOUND) {
+                continue; /* a directory without metadata: not a certificate */
+            }
         }
         /* A corrupt one is still wanted: ensure reports it by its path. */
         if (add_want(d, names[i], ids, nids, key_type, NULL) != ACME_OK) {
             acme__free_strv(ids, nids);
             rc = acme__fail(&d->err, ACME_ERR_NOMEM, "out of memory");
-        } else if (count) {
-            (*count)++;
+        } else {
+            find_want(d, names[i])->stored = 1;
+            if (count)
+                (*count)++;
         }
     }
+    free(sw.key_type);
     acme__free_strv(names, n);
     return rc;
 }
@@ -568,6 +653,23 @@ static int ensure_account(acme_desire *d, acme__err *err)
 static acme_provider *issuer_provider(const acme_desire *d, size_t k)
 {
     return k ? d->issuers[k - 1].provider : d->provider;
+}
+
+static long issuer_of(const acme_desire *d, const char *url);
+
+/* The issuer of url, the desire's own when none is. */
+static size_t issuer_index(const acme_desire *d, const char *url)
+{
+    long k = issuer_of(d, url);
+    return k > 0 ? (size_t)k : 0;
+}
+
+/* When a record rebuilt into the schedule index is looked at next: as its
+ * issuer (known to the desire) decides. */
+static int64_t next_look(const acme__stored_cert *c, void *userdata)
+{
+    const acme_desire *d = userdata;
+    return acme__renewal_next(issuer_provider(d, issuer_index(d, c->directory)), c);
 }
 
 static const char *issuer_email(const acme_desire *d, size_t k)
@@ -920,6 +1022,14 @@ static int ensure_want(acme_desire *d, want *w)
         else if (rc == ACME_ERR_NOT_FOUND)
             rc = ACME_OK;
     }
+    if (have && w->stored && !w->nids) {
+        /* Wanted as stored: what it holds is what is wanted. */
+        w->ids = acme__strv_dup((const char *const *)c.ids, c.nids);
+        w->nids = w->ids ? c.nids : 0;
+        w->key_type = c.key_type;
+        if (!host)
+            key_type = c.key_type;
+    }
     if (have) {
         /* Under the lock, nobody writes a generation: what an interrupted
          * run left goes, never the current or the previous one. */
@@ -967,8 +1077,7 @@ static int ensure_want(acme_desire *d, want *w)
             due = 1;
             snprintf(why, sizeof(why), "renewal forced");
         } else {
-            long k = issuer_of(d, c.directory);
-            due = acme__renewal_due(issuer_provider(d, k > 0 ? (size_t)k : 0), &c, now,
+            due = acme__renewal_due(issuer_provider(d, issuer_index(d, c.directory)), &c, now,
                                     &meta_changed, why, sizeof(why));
             ari_window = due && c.ari_start > 0 && now >= c.ari_start;
         }
@@ -978,8 +1087,12 @@ static int ensure_want(acme_desire *d, want *w)
             rc = acme__stored_save_meta(d->store, &c, &err);
         if (rc == ACME_OK)
             rc = acme__stored_sync_copies(d->store, &c, &err);
-        if (rc == ACME_OK)
+        if (rc == ACME_OK) {
+            /* Loaded while not due: its index entry was missing or stale. */
+            acme__idle_record(d->store, issuer_provider(d, issuer_index(d, c.directory)), &c,
+                              d->o.lock_timeout_s);
             set_outcome(w, ACME_RESULT_NOT_DUE, 0, why);
+        }
     }
     int skipped = 0;
     if (rc == ACME_OK && due) {
@@ -1038,8 +1151,14 @@ static int ensure_want(acme_desire *d, want *w)
                 rc = acme__fail(&err, ACME_ERR_CERTIFICATE,
                                 "%s: the CA returned the certificate being replaced (serial %s)",
                                 w->name, c.serial);
-            if (rc == ACME_OK)
+            if (rc == ACME_OK) {
+                acme__idle_forget(d->store, d->provider, w->name, d->o.lock_timeout_s);
                 rc = acme__stored_save_new(d->store, &next, &err);
+            }
+            /* After the switch (and the sweep of what it dropped). */
+            if (rc == ACME_OK)
+                acme__idle_record(d->store, issuer_provider(d, used), &next,
+                                  d->o.lock_timeout_s);
             acme__stored_free(&next);
         }
         free(chain);
@@ -1092,6 +1211,49 @@ typedef struct pool {
     atomic_size_t next;
 } pool;
 
+/* The schedule index lets ensure leave alone every name it says is not
+ * due (store/schedule.h), without opening its record. */
+typedef struct idle_walk {
+    acme_desire *d;
+    acme__idle ctx;
+} idle_walk;
+
+static const char *idle_name(size_t i, void *userdata)
+{
+    return ((idle_walk *)userdata)->d->wants[i].name;
+}
+
+static void idle_visit(size_t i, const acme__sched_entry *e, void *userdata)
+{
+    idle_walk *iw = userdata;
+    want *w = &iw->d->wants[i];
+    if (w->force || w->host_key ||
+        !acme__idle_skip(&iw->ctx, e, w->ids, w->nids, w->key_type, w->stored && !w->nids))
+        return;
+    char why[96];
+    snprintf(why, sizeof(why), "not due: next check at %lld (schedule index)",
+             (long long)e->next);
+    set_outcome(w, ACME_RESULT_NOT_DUE, 0, why);
+    w->idle = 1;
+}
+
+/* Best effort: without the index every name is looked at. */
+static void idle_pass(acme_desire *d)
+{
+    const char *dirs[1 + MAX_ISSUERS];
+    size_t ndirs = 0;
+    for (size_t k = 0; k <= d->nissuers; k++)
+        dirs[ndirs++] = acme_provider_directory_url(issuer_provider(d, k));
+    idle_walk iw = { d, { 0 } };
+    acme__err quiet = ACME__ERR_QUIET;
+    if (acme__idle_init(&iw.ctx, d->store, dirs, ndirs, now_of(d), &quiet) == ACME_OK) {
+        acme__sched_visit(d->store, d->nwants, idle_name, idle_visit, &iw, next_look, d,
+                          d->o.lock_timeout_s, &quiet);
+        acme__idle_free(&iw.ctx);
+    }
+    acme__err_clear(&quiet);
+}
+
 static void *worker(void *arg)
 {
     pool *pl = arg;
@@ -1099,7 +1261,8 @@ static void *worker(void *arg)
         size_t i = atomic_fetch_add(&pl->next, 1);
         if (i >= pl->d->nwants)
             return NULL;
-        ensure_want(pl->d, &pl->d->wants[i]);
+        if (!pl->d->wants[i].idle)
+            ensure_want(pl->d, &pl->d->wants[i]);
     }
 }
 
@@ -1107,8 +1270,10 @@ int acme_desire_ensure(acme_desire *d)
 {
     if (!d)
         return acme__fail(NULL, ACME_ERR_INVALID, "desire: NULL handle");
-    for (size_t i = 0; i < d->nwants; i++)
+    for (size_t i = 0; i < d->nwants; i++) {
         set_outcome(&d->wants[i], ACME_RESULT_NONE, 0, NULL);
+        d->wants[i].idle = 0;
+    }
     /* The account first, once: every certificate needs it. */
     acme__err err = { 0 };
     int rc = ensure_account(d, &err);
@@ -1130,6 +1295,7 @@ int acme_desire_ensure(acme_desire *d)
         return rc;
     }
     acme__err_clear(&err);
+    idle_pass(d);
 
     acme__breaker breakers[1 + MAX_ISSUERS];
     size_t nbreakers = d->nissuers + 1;
@@ -1278,6 +1444,8 @@ int acme_desire_revoke(acme_desire *d, const char *name, int reason, int with_ce
     acme__err_clear(&record_err);
     if (rc == ACME_OK) {
         c.revoked = reason;
+        /* Without an entry the name looks due: the next ensure replaces it. */
+        acme__idle_forget(d->store, d->provider, name, d->o.lock_timeout_s);
         rc = acme__stored_save_meta(d->store, &c, &d->err);
     }
     acme__stored_free(&c);

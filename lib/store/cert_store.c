@@ -197,13 +197,7 @@ static int meta_write(acme_store *s, const acme__stored_cert *c, acme__err *err)
                      ",\"ari\":{\"start\":%lld,\"end\":%lld,\"renew_at\":%lld,\"next_check\":%lld}}\n",
                      (long long)c->ari_start, (long long)c->ari_end, (long long)c->ari_renew_at,
                      (long long)c->ari_next_check);
-    char *key = acme__store_cert_key(c->name, ACME__FILE_META);
-    int rc = acme__buf_status(&b) == ACME_OK && key
-                 ? acme__store_write(s, key, b.data, b.len, 0, err)
-                 : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
-    free(key);
-    acme__buf_free(&b);
-    return rc;
+    return acme__store_write_built(s, acme__store_cert_key(c->name, ACME__FILE_META), &b, 0, err);
 }
 
 int acme__stored_save_meta(acme_store *s, const acme__stored_cert *c, acme__err *err)

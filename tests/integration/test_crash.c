@@ -49,7 +49,7 @@ static int ensure(const char *dir, int force, int *result)
     acme_desire_options o;
     test_desire_options(&o, "crash@example.com");
     o.fresh_key_on_renewal = 1; /* so that a mixed key and chain would show */
-    return test_ensure_name(dir, NAME, &o, force, result);
+    return test_ensure_names(dir, &NAME, 1, &o, force, result, NULL);
 }
 
 static char *get(acme_store *s, const char *key)
@@ -150,7 +150,13 @@ int main(void)
             CHECK_OK(ensure(dir, 0, &result));
             CHECK_MSG(result == ACME_RESULT_NOT_DUE, "%s: next run gave result %d", when, result);
             check_copies(dir);
-            CHECK_MSG(test_count_temps(dir) == 0, "%s: temporary files left", when);
+            /* A killed write of the schedule index leaves its temporary
+             * until that shard's next update takes its lock (test-scale
+             * index checks that); nothing else may stay. */
+            char *sched = test_path(dir, "schedule");
+            CHECK_MSG(test_count_temps(dir) == test_count_temps(sched),
+                      "%s: temporary files left", when);
+            free(sched);
             if (!killed)
                 break; /* the child renewed without reaching step k */
             steps++;

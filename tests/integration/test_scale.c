@@ -5,6 +5,13 @@
  * included; a renewal killed (SIGKILL) after writing part of its new
  * generation leaves a leftover that the next run sweeps.
  *
+ * index: the index agrees with the certificate records after issuing,
+ * after an idle run, after a renewal; an idle run opens no record that is
+ * not due (a corrupted one stays unnoticed and untouched); a removed entry,
+ * a removed index and a corrupt shard are rebuilt by the next run; a
+ * process killed before or after any rename of an index update (or of the
+ * renewal around it) leaves a store whose next run is correct and agrees.
+ *
  * The library is linked statically so that --wrap=rename can put a kill
  * point at the store's renames (as in test_crash.c). */
 #include <dirent.h>
@@ -13,22 +20,36 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "files.h"
+#include "lifecycle/renewal.h"
+#include "store/schedule.h"
 #include "testutil.h"
 
 int __real_rename(const char *from, const char *to);
 int __wrap_rename(const char *from, const char *to);
 
-static int kill_at; /* 0: never; else SIGKILL right after the k-th rename */
-static int renames;
+/* SIGKILL at the kill_nth rename onto a path ending in kill_to (every
+ * one when kill_nth is 0), just before it or, with kill_after, just after. */
+static const char *kill_to;
+static int kill_nth, kill_after, kill_seen;
+
+static int ends_with(const char *s, const char *end)
+{
+    size_t n = strlen(end), t = strlen(s);
+    return t >= n && strcmp(s + t - n, end) == 0;
+}
 
 int __wrap_rename(const char *from, const char *to)
 {
+    int hit = kill_to && ends_with(to, kill_to) && (!kill_nth || ++kill_seen == kill_nth);
+    if (hit && !kill_after)
+        raise(SIGKILL);
     int rc = __real_rename(from, to);
-    if (kill_at && ++renames == kill_at)
+    if (hit && kill_after)
         raise(SIGKILL);
     return rc;
 }
@@ -41,7 +62,7 @@ static int ensure(const char *dir, int force, unsigned int keep, int *result)
     acme_desire_options o;
     test_desire_options(&o, "scale@example.com");
     o.keep_generations = keep;
-    return test_ensure_name(dir, NAME, &o, force, result);
+    return test_ensure_names(dir, &NAME, 1, &o, force, result, NULL);
 }
 
 /* The generation directories of NAME, as a bit set (generations 1..63). */
@@ -86,12 +107,13 @@ static void test_retention(void)
     CHECK_OK(ensure(dir, 1, 1, &result));
     CHECK_MSG(generations(dir) == (1ULL << 8), "generations %#llx", generations(dir));
 
-    /* A renewal killed after its first rename (the new generation's key is
-     * in place, the switch never came) leaves generation 9 behind. */
+    /* A renewal killed once the new generation's key is in place (the
+     * switch never came) leaves generation 9 behind. */
     pid_t kid = fork();
     REQUIRE(kid >= 0);
     if (kid == 0) {
-        kill_at = 1;
+        kill_to = "/9/key.pem";
+        kill_after = 1;
         _exit(ensure(dir, 1, 0, NULL) == ACME_OK ? 0 : 1);
     }
     int status;
@@ -112,11 +134,201 @@ static void test_retention(void)
     free(dir);
 }
 
+
+/* ---- the schedule index ---------------------------------------------------- */
+
+static const char *const NAMES[] = { "alpha.example.com", "beta.example.com",
+                                     "gamma.example.com" };
+#define NNAMES 3
+static int64_t fake_now;
+
+static int64_t fake_clock(void *userdata)
+{
+    (void)userdata;
+    return fake_now;
+}
+
+/* One ensure of NAMES (force: renew alpha) in this process, on the fake
+ * clock (see test_ensure_names). */
+static int ensure_all(const char *dir, int force, int *results, char **messages)
+{
+    acme_desire_options o;
+    test_desire_options(&o, "index@example.com");
+    o.clock = fake_clock;
+    return test_ensure_names(dir, NAMES, NNAMES, &o, force, results, messages);
+}
+
+/* Every name's entry equals what its record gives with this CA. */
+static void check_agree(const char *dir, const char *when)
+{
+    acme_store *s = NULL;
+    acme_provider *p = test_provider(NULL);
+    REQUIRE_OK(acme_store_new_fs(&s, dir));
+    for (int i = 0; i < NNAMES; i++) {
+        acme__err err = { 0 };
+        acme__stored_cert c;
+        REQUIRE_OK(acme__stored_load(s, NAMES[i], &c, &err));
+        acme__sched_shard sh;
+        int rc = acme__sched_load(s, acme__sched_shard_of(NAMES[i]), &sh, &err);
+        CHECK_MSG(rc == ACME_OK, "%s: shard of %s: %s", when, NAMES[i], err.msg);
+        const acme__sched_entry *e = rc == ACME_OK ? acme__sched_find(&sh, NAMES[i]) : NULL;
+        CHECK_MSG(e != NULL, "%s: no entry for %s", when, NAMES[i]);
+        acme__sched_entry want;
+        REQUIRE_OK(acme__sched_entry_of(&c, acme__renewal_next(p, &c), &want,
+                                        &err));
+        if (e) {
+            CHECK_MSG(e->next == want.next && e->not_after == c.not_after &&
+                          e->ari_start == c.ari_start && e->ari_end == c.ari_end &&
+                          e->key_type == c.key_type && e->ids_fp == want.ids_fp &&
+                          e->dir_fp == want.dir_fp && e->key_fp == want.key_fp && e->key_fp,
+                      "%s: the entry of %s disagrees with its record (next %lld, wanted %lld)",
+                      when, NAMES[i], (long long)e->next, (long long)want.next);
+            CHECK_MSG(e->next > fake_now, "%s: %s looks due", when, NAMES[i]);
+        }
+        if (rc == ACME_OK)
+            acme__sched_shard_free(&sh);
+        acme__stored_free(&c);
+        acme__err_clear(&err);
+    }
+    acme_provider_free(p);
+    acme_store_free(s);
+}
+
+static void check_idle(const char *dir, const char *when, int from_index)
+{
+    int results[NNAMES];
+    char *messages[NNAMES];
+    CHECK_OK(ensure_all(dir, 0, results, messages));
+    for (int i = 0; i < NNAMES; i++) {
+        CHECK_MSG(results[i] == ACME_RESULT_NOT_DUE, "%s: %s gave %d", when, NAMES[i],
+                  results[i]);
+        if (from_index >= 0)
+            CHECK_MSG(!strstr(messages[i], "schedule index") == !from_index,
+                      "%s: %s: \"%s\"", when, NAMES[i], messages[i]);
+        free(messages[i]);
+    }
+}
+
+static void put_file(const char *dir, const char *rel, const char *text)
+{
+    char *path = test_path(dir, rel);
+    REQUIRE(test_replace_file(path, text) == 0);
+    free(path);
+}
+
+static void test_index(void)
+{
+    char *dir = test_tmpdir();
+    REQUIRE(dir != NULL);
+    fake_now = (int64_t)time(NULL);
+    int results[NNAMES];
+    REQUIRE_OK(ensure_all(dir, 0, results, NULL));
+    for (int i = 0; i < NNAMES; i++)
+        CHECK(results[i] == ACME_RESULT_OBTAINED);
+    check_agree(dir, "after issuing");
+    check_idle(dir, "idle", 1);
+    check_agree(dir, "after an idle run");
+
+    /* An idle run opens no record that is not due: a corrupted chain goes
+     * unnoticed and is left as it is. */
+    char rel[512];
+    snprintf(rel, sizeof(rel), "certs/%s/1/chain.pem", NAMES[1]);
+    char *path = test_path(dir, rel);
+    char *chain = test_read_file(path);
+    REQUIRE(chain != NULL);
+    put_file(dir, rel, "not a chain\n");
+    check_idle(dir, "idle with beta corrupt", 1);
+    char *after = test_read_file(path);
+    CHECK(after && strcmp(after, "not a chain\n") == 0);
+    free(after);
+    put_file(dir, rel, chain);
+    free(chain);
+    free(path);
+
+    /* A missing entry makes its name look due: loaded, not due, written. */
+    acme_store *s = NULL;
+    REQUIRE_OK(acme_store_new_fs(&s, dir));
+    acme__err err = { 0 };
+    REQUIRE_OK(acme__sched_update(s, NAMES[2], NULL, 5, &err));
+    acme_store_free(s);
+    char *messages[NNAMES];
+    CHECK_OK(ensure_all(dir, 0, results, messages));
+    CHECK(results[2] == ACME_RESULT_NOT_DUE && !strstr(messages[2], "schedule index"));
+    CHECK(strstr(messages[0], "schedule index") != NULL);
+    for (int i = 0; i < NNAMES; i++)
+        free(messages[i]);
+    check_agree(dir, "after a missing entry");
+
+    /* The whole index removed: rebuilt from the records by the next run. */
+    char *sched = test_path(dir, "schedule");
+    REQUIRE(test_remove_tree(sched) == 0);
+    check_idle(dir, "without an index", 1);
+    check_agree(dir, "rebuilt");
+    /* A corrupt shard: rebuilt too, and nothing lost. */
+    snprintf(rel, sizeof(rel), "schedule/%03x/entries", acme__sched_shard_of(NAMES[0]));
+    put_file(dir, rel, "acme-schedule 1\nthis is not an entry\n");
+    check_idle(dir, "with a corrupt shard", 1);
+    check_agree(dir, "rebuilt shard");
+
+    /* The index says when: past alpha's renewal moment, alpha is renewed. */
+    fake_now += 4 * 365 * 86400LL;
+    REQUIRE_OK(ensure_all(dir, 0, results, NULL));
+    for (int i = 0; i < NNAMES; i++)
+        CHECK_MSG(results[i] == ACME_RESULT_RENEWED, "%s gave %d 4 years on", NAMES[i],
+                  results[i]);
+    fake_now = (int64_t)time(NULL); /* the new certificates' time */
+    check_agree(dir, "after renewals");
+    check_idle(dir, "idle after renewals", 1);
+
+    /* Kill points: before and after each rename of a forced renewal of
+     * alpha, index updates included. The next run is correct whatever
+     * the point: every name not due, entries agreeing with records. */
+    int steps = 0;
+    for (int after_rename = 0; after_rename <= 1; after_rename++) {
+        for (int k = 1; k < 32; k++) {
+            pid_t kid = fork();
+            REQUIRE(kid >= 0);
+            if (kid == 0) {
+                kill_to = "";
+                kill_nth = k;
+                kill_after = after_rename;
+                _exit(ensure_all(dir, 1, NULL, NULL) == ACME_OK ? 0 : 1);
+            }
+            int status;
+            waitpid(kid, &status, 0);
+            char when[64];
+            snprintf(when, sizeof(when), "killed %s rename %d", after_rename ? "after" : "before",
+                     k);
+            int killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+            CHECK_MSG(killed || (WIFEXITED(status) && WEXITSTATUS(status) == 0),
+                      "%s: the child failed", when);
+            check_idle(dir, when, -1);
+            check_agree(dir, when);
+            if (!killed)
+                break;
+            steps++;
+        }
+    }
+    CHECK_MSG(steps >= 8, "only %d kill points were reached", steps);
+    fprintf(stderr, "%d kill points checked\n", steps);
+    /* A killed shard write's temporary goes at that shard's next update. */
+    int results2[NNAMES];
+    CHECK_OK(ensure_all(dir, 1, results2, NULL));
+    CHECK(results2[0] == ACME_RESULT_RENEWED);
+    CHECK_MSG(test_count_temps(dir) == 0, "%d temporary files left", test_count_temps(dir));
+    acme__err_clear(&err);
+    free(sched);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 int main(int argc, char **argv)
 {
     const char *scenario = argc > 1 ? argv[1] : "";
     if (strcmp(scenario, "retention") == 0)
         test_retention();
+    else if (strcmp(scenario, "index") == 0)
+        test_index();
     else
         REQUIRE(!"unknown scenario");
     test_log_clear();
