@@ -60,7 +60,11 @@ typedef struct want {
     /* outcome of the last ensure */
     int result;
     int error;
-    char message[512];
+    /* Never NULL once an outcome is set: an owned copy (message_owned), or
+     * a shared constant, so that a million names left alone by an idle
+     * ensure hold no text of their own. */
+    const char *message;
+    int message_owned;
     acme_problem *problem; /* the CA's, when it failed with one (a reference) */
 } want;
 
@@ -282,6 +286,8 @@ int acme_desire_new(acme_desire **out, acme_provider *provider, acme_store *stor
 
 static void want_clear(want *w)
 {
+    if (w->message_owned)
+        free((char *)w->message);
     free(w->name);
     acme__free_strv(w->ids, w->nids);
     acme_solvers_free(w->solvers);
@@ -846,11 +852,23 @@ static int order_for(acme_desire *d, want *w, acme_account *account, acme_key *k
     return ACME_ERR_STATE; /* not reached */
 }
 
+/* Longest outcome message kept. */
+#define MESSAGE_MAX 511
+
+static void set_message(want *w, const char *message, int shared)
+{
+    if (w->message_owned)
+        free((char *)w->message);
+    char *copy = shared || !message || !*message ? NULL : acme__strndup(message, MESSAGE_MAX);
+    w->message = copy ? copy : shared && message ? message : "";
+    w->message_owned = copy != NULL;
+}
+
 static void set_outcome(want *w, int result, int error, const char *message)
 {
     w->result = result;
     w->error = error;
-    snprintf(w->message, sizeof(w->message), "%s", message ? message : "");
+    set_message(w, message, 0);
     acme__problem_unref(w->problem); /* a failure sets its own after this */
     w->problem = NULL;
 }
@@ -1213,6 +1231,7 @@ typedef struct pool {
 
 /* The schedule index lets ensure leave alone every name it says is not
  * due (store/schedule.h), without opening its record. */
+#define IDLE_MESSAGE "not due (schedule index)"
 typedef struct idle_walk {
     acme_desire *d;
     acme__idle ctx;
@@ -1230,10 +1249,8 @@ static void idle_visit(size_t i, const acme__sched_entry *e, void *userdata)
     if (w->force || w->host_key ||
         !acme__idle_skip(&iw->ctx, e, w->ids, w->nids, w->key_type, w->stored && !w->nids))
         return;
-    char why[96];
-    snprintf(why, sizeof(why), "not due: next check at %lld (schedule index)",
-             (long long)e->next);
-    set_outcome(w, ACME_RESULT_NOT_DUE, 0, why);
+    set_outcome(w, ACME_RESULT_NOT_DUE, 0, NULL);
+    set_message(w, IDLE_MESSAGE, 1);
     w->idle = 1;
 }
 
@@ -1351,7 +1368,9 @@ int acme_desire_result(const acme_desire *d, size_t i)
 
 const char *acme_desire_message(const acme_desire *d, size_t i)
 {
-    return d && i < d->nwants ? d->wants[i].message : NULL;
+    if (!d || i >= d->nwants)
+        return NULL;
+    return d->wants[i].message ? d->wants[i].message : "";
 }
 
 int acme_desire_error(const acme_desire *d, size_t i)
