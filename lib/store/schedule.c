@@ -278,6 +278,14 @@ static int by_name(const void *a, const void *b)
     return strcmp(((const acme__sched_entry *)a)->name, ((const acme__sched_entry *)b)->name);
 }
 
+int acme__sched_put_shard(acme_store *s, unsigned int shard, acme__sched_entry *v, size_t n,
+                          acme__err *err)
+{
+    if (n)
+        qsort(v, n, sizeof(*v), by_name);
+    return write_shard(s, shard, v, n, NULL, NULL, err);
+}
+
 int acme__sched_rebuild(acme_store *s, unsigned int shard, const char *const *names, size_t n,
                         acme__sched_next_fn next_of, void *next_userdata,
                         unsigned int lock_timeout_s, size_t *entries, acme__err *err)
@@ -308,11 +316,8 @@ int acme__sched_rebuild(acme_store *s, unsigned int shard, const char *const *na
         }
         acme__err_clear(&quiet);
     }
-    if (rc == ACME_OK) {
-        if (nv)
-            qsort(v, nv, sizeof(*v), by_name);
-        rc = write_shard(s, shard, v, nv, NULL, NULL, err);
-    }
+    if (rc == ACME_OK)
+        rc = acme__sched_put_shard(s, shard, v, nv, err);
     if (rc == ACME_OK && entries)
         *entries = nv;
     for (size_t i = 0; i < nv; i++)

@@ -69,6 +69,13 @@ int acme__sched_load(acme_store *s, unsigned int shard, acme__sched_shard *out, 
 int acme__sched_entry_of(const acme__stored_cert *c, int64_t next, acme__sched_entry *out,
                          acme__err *err);
 
+/* Write shard `shard` as the n entries of v (names of that shard, each
+ * once), replacing what it held: for a rebuild, or a store filled in bulk.
+ * v is sorted by name in place. The caller holds the shard's lock or is
+ * alone on the store. */
+int acme__sched_put_shard(acme_store *s, unsigned int shard, acme__sched_entry *v, size_t n,
+                          acme__err *err);
+
 /* Write e into its shard (replacing the name's entry), or with e NULL
  * remove the entry of `name`, under the shard's lock (waiting up to
  * lock_timeout_s). A shard that does not parse is replaced by one holding
