@@ -859,7 +859,9 @@ static void set_message(want *w, const char *message, int shared)
 {
     if (w->message_owned)
         free((char *)w->message);
-    char *copy = shared || !message || !*message ? NULL : acme__strndup(message, MESSAGE_MAX);
+    char *copy = shared || !message || !*message
+                     ? NULL
+                     : acme__strndup(message, strnlen(message, MESSAGE_MAX));
     w->message = copy ? copy : shared && message ? message : "";
     w->message_owned = copy != NULL;
 }
