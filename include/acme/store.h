@@ -25,12 +25,21 @@
  *   compromised-keys/<thumbprint>       a certificate key revoked for
  *                                       keyCompromise (by JWK thumbprint,
  *                                       RFC 7638): never used again
+ *   schedule/<shard>/entries            the schedule index: per certificate
+ *                                       name when ensure looks at it next;
+ *                                       a cache of the metadata, rebuilt
+ *                                       when missing or unreadable
  * @endverbatim
  *
  * A new certificate is written as a new generation and made current by one
  * atomic write of meta.json, so a crash at any point leaves the old or the
  * new key and chain, never a mix; the stable copies are refreshed after
- * that (and repaired by the next run if a crash came between them).
+ * that (and repaired by the next run if a crash came between them). The
+ * generations beyond the kept ones (acme_desire_options.keep_generations)
+ * are then removed whole. The name's schedule index entry is removed
+ * before the new generation is written and written again after the
+ * switch, so an idle ensure opens only the records that are due, and a
+ * crash leaves at worst a name that looks due (and is then read).
  *
  * Threads: the built-in filesystem store is safe to use from several
  * threads. A host store must be too when acme_desire runs in parallel.
