@@ -2,6 +2,7 @@
  * renews and stores them, in parallel when asked. */
 #include "acme/desire.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdatomic.h>
@@ -44,15 +45,17 @@
 /* Fallback issuers a desire holds at most. */
 #define MAX_ISSUERS 8
 
+/* Fields ordered so that no padding sits between them: a desire may hold a
+ * million. */
 typedef struct want {
     char *name;
     char **ids;
     size_t nids;
-    int key_type;
     acme_solvers *solvers; /* a reference, or NULL */
     int force;
     int reuse_key; /* -1: as the desire's option says; else 0 or 1 */
     acme_key *host_key; /* acme_desire_set_key: a reference, or NULL */
+    int key_type;
     /* From acme_desire_add_stored: identifiers and key type as stored (ids
      * may be NULL until ensure loads the record). */
     int stored;
@@ -60,11 +63,11 @@ typedef struct want {
     /* outcome of the last ensure */
     int result;
     int error;
+    int message_owned;
     /* Never NULL once an outcome is set: an owned copy (message_owned), or
      * a shared constant, so that a million names left alone by an idle
      * ensure hold no text of their own. */
     const char *message;
-    int message_owned;
     acme_problem *problem; /* the CA's, when it failed with one (a reference) */
 } want;
 
@@ -95,7 +98,7 @@ struct acme_desire {
     size_t capwants;
     /* Wanted names to their index + 1 (0: free), open addressing: a desire
      * of a million stored names finds each in constant time. */
-    size_t *slots;
+    unsigned int *slots;
     size_t nslots; /* a power of two, at least twice nwants */
     acme_account *account;
     acme_key *account_key; /* the host's (acme_desire_set_account_key), or NULL */
@@ -332,7 +335,8 @@ void acme_desire_free(acme_desire *d)
 }
 
 /* The slot of name: its want's, or the free one where it would go. */
-static size_t *name_slot(size_t *slots, size_t nslots, const want *wants, const char *name)
+static unsigned int *name_slot(unsigned int *slots, size_t nslots, const want *wants,
+                               const char *name)
 {
     size_t i = (size_t)acme__store_hash(ACME__STORE_HASH_INIT, name) & (nslots - 1);
     while (slots[i] && strcmp(wants[slots[i] - 1].name, name) != 0)
@@ -344,7 +348,7 @@ static want *find_want(acme_desire *d, const char *name)
 {
     if (!d->nslots)
         return NULL;
-    size_t *slot = name_slot(d->slots, d->nslots, d->wants, name);
+    unsigned int *slot = name_slot(d->slots, d->nslots, d->wants, name);
     return *slot ? &d->wants[*slot - 1] : NULL;
 }
 
@@ -359,13 +363,15 @@ static int grow_wants(acme_desire *d)
         d->wants = grown;
         d->capwants = cap;
     }
+    if (d->nwants >= UINT_MAX - 1)
+        return ACME_ERR_NOMEM;
     if ((d->nwants + 1) * 2 > d->nslots) {
         size_t n = d->nslots ? d->nslots * 2 : 16;
-        size_t *slots = calloc(n, sizeof(*slots));
+        unsigned int *slots = calloc(n, sizeof(*slots));
         if (!slots)
             return ACME_ERR_NOMEM;
         for (size_t i = 0; i < d->nwants; i++)
-            *name_slot(slots, n, d->wants, d->wants[i].name) = i + 1;
+            *name_slot(slots, n, d->wants, d->wants[i].name) = (unsigned int)i + 1;
         free(d->slots);
         d->slots = slots;
         d->nslots = n;
@@ -417,8 +423,10 @@ static int wanted_ids(acme_desire *d, const char *const *in, size_t n, char ***o
     return rc;
 }
 
-static int add_want(acme_desire *d, const char *name, char **ids, size_t nids, int key_type,
-                    const acme_solvers *solvers)
+/* With *take non-NULL (a copy of name), a new want keeps it rather than a
+ * copy of its own (*take is then NULL). */
+static int add_want(acme_desire *d, const char *name, char **take, char **ids, size_t nids,
+                    int key_type, const acme_solvers *solvers)
 {
     want *w = find_want(d, name);
     if (!w) {
@@ -427,9 +435,12 @@ static int add_want(acme_desire *d, const char *name, char **ids, size_t nids, i
         w = &d->wants[d->nwants];
         memset(w, 0, sizeof(*w));
         w->reuse_key = -1;
-        if (!(w->name = acme__strdup(name)))
+        w->name = take && *take ? *take : acme__strdup(name);
+        if (!w->name)
             return ACME_ERR_NOMEM;
-        *name_slot(d->slots, d->nslots, d->wants, name) = ++d->nwants;
+        if (take)
+            *take = NULL;
+        *name_slot(d->slots, d->nslots, d->wants, name) = (unsigned int)++d->nwants;
     } else {
         acme__free_strv(w->ids, w->nids);
     }
@@ -471,7 +482,7 @@ int acme_desire_add(acme_desire *d, const char *name, const char *const *identif
                           "desire: \"%s\" is not a usable certificate name (letters, digits, "
                           "\"._-@+\")", name);
     }
-    rc = add_want(d, name, ids, nids, key_type, solvers);
+    rc = add_want(d, name, NULL, ids, nids, key_type, solvers);
     if (rc != ACME_OK) {
         acme__free_strv(ids, nids);
         return acme__fail(&d->err, rc, "out of memory");
@@ -551,11 +562,13 @@ int acme_desire_add_stored(acme_desire *d, size_t *count)
             }
         }
         /* A corrupt one is still wanted: ensure reports it by its path. */
-        if (add_want(d, names[i], ids, nids, key_type, NULL) != ACME_OK) {
+        /* The listed name becomes the want's: one copy of a million names. */
+        char *name = names[i];
+        if (add_want(d, name, &names[i], ids, nids, key_type, NULL) != ACME_OK) {
             acme__free_strv(ids, nids);
             rc = acme__fail(&d->err, ACME_ERR_NOMEM, "out of memory");
         } else {
-            find_want(d, names[i])->stored = 1;
+            find_want(d, name)->stored = 1;
             if (count)
                 (*count)++;
         }

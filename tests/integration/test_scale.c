@@ -260,6 +260,45 @@ static void test_index(void)
         free(messages[i]);
     check_agree(dir, "after a missing entry");
 
+    /* Wanted as stored (acme_desire_add_stored): indexed names are added
+     * without reading their records and left alone; a name whose entry is
+     * gone is read, and renewed (forced) with the identifiers it holds. */
+    REQUIRE_OK(acme_store_new_fs(&s, dir));
+    REQUIRE_OK(acme__sched_update(s, NAMES[1], NULL, 5, &err));
+    acme_provider *p = test_provider(NULL);
+    acme_solvers *sol = NULL;
+    acme_desire *d = NULL;
+    acme_desire_options o;
+    test_desire_options(&o, "index@example.com");
+    o.clock = fake_clock;
+    REQUIRE_OK(acme_solvers_new(&sol));
+    REQUIRE_OK(test_add_dns_solver(sol));
+    REQUIRE_OK(acme_desire_new(&d, p, s, sol, &o));
+    size_t count = 0;
+    CHECK_OK(acme_desire_add_stored(d, &count));
+    CHECK(count == NNAMES);
+    CHECK_OK(acme_desire_ensure(d));
+    for (size_t i = 0; i < acme_desire_count(d); i++) {
+        int beta = strcmp(acme_desire_name(d, i), NAMES[1]) == 0;
+        CHECK(acme_desire_result(d, i) == ACME_RESULT_NOT_DUE);
+        CHECK_MSG((strstr(acme_desire_message(d, i), "schedule index") == NULL) == beta, "%s: %s",
+                  acme_desire_name(d, i), acme_desire_message(d, i));
+    }
+    CHECK_OK(acme_desire_set_force(d, NAMES[2], 1));
+    CHECK_OK(acme_desire_ensure(d));
+    size_t obtained, renewed, not_due, failed;
+    acme_desire_summary(d, &obtained, &renewed, &not_due, &failed);
+    CHECK(renewed == 1 && not_due == 2 && failed == 0);
+    acme__stored_cert gamma;
+    REQUIRE_OK(acme__stored_load(s, NAMES[2], &gamma, &err));
+    CHECK(gamma.generation == 2 && gamma.nids == 1 && strcmp(gamma.ids[0], NAMES[2]) == 0);
+    acme__stored_free(&gamma);
+    acme_desire_free(d);
+    acme_solvers_free(sol);
+    acme_provider_free(p);
+    acme_store_free(s);
+    check_agree(dir, "after add_stored");
+
     /* The whole index removed: rebuilt from the records by the next run. */
     char *sched = test_path(dir, "schedule");
     REQUIRE(test_remove_tree(sched) == 0);
