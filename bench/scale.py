@@ -120,15 +120,21 @@ def inner(args):
             res["sizes"].append(entry)
             report_one(entry)
     finally:
+        # The figures first: removing a million names takes minutes.
         res["loadavg_end"] = loadavg()
+        save(args.out, res)
+        print(table(res), flush=True)
         t0 = time.monotonic()
         subprocess.run(["rm", "-rf", "--one-file-system", base], check=False)
         res["cleanup_s"] = time.monotonic() - t0
-        os.makedirs(os.path.dirname(args.out), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(res, f, indent=1)
-    print(table(res))
+        save(args.out, res)
     return 0
+
+
+def save(path, res):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(res, f, indent=1)
 
 
 def summary(runs):
