@@ -40,7 +40,7 @@ def parse_args(argv):
     ap.add_argument("--baseline-lib", default=None,
                     help="directory of another libacme.so.1 to run the idle binary against")
     ap.add_argument("--baseline-max", type=int, default=100000)
-    ap.add_argument("--out", default=os.path.join(HERE, "results", "scale-latest.json"))
+    ap.add_argument("--out", default=os.path.join(HERE, "results", "latest-scale.json"))
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 
