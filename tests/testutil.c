@@ -106,6 +106,42 @@ void test_desire_options(acme_desire_options *o, const char *email)
     o->agree_tos = 1;
 }
 
+int test_ensure_names(const char *dir, const char *const *names, size_t n,
+                      const acme_desire_options *o, int force, int *results, char **messages)
+{
+    acme_provider *p = test_provider(NULL);
+    acme_store *store = NULL;
+    acme_solvers *s = NULL;
+    acme_desire *d = NULL;
+    int rc = acme_store_new_fs(&store, dir);
+    if (rc == ACME_OK)
+        rc = acme_solvers_new(&s);
+    if (rc == ACME_OK)
+        rc = test_add_dns_solver(s);
+    if (rc == ACME_OK)
+        rc = acme_desire_new(&d, p, store, s, o);
+    for (size_t i = 0; rc == ACME_OK && i < n; i++)
+        rc = acme_desire_add(d, NULL, &names[i], 1, 0, NULL);
+    if (rc == ACME_OK && force)
+        rc = acme_desire_set_force(d, names[0], 1);
+    if (rc == ACME_OK)
+        rc = acme_desire_ensure(d);
+    for (size_t i = 0; i < n; i++) {
+        if (results)
+            results[i] = d ? acme_desire_result(d, i) : 0;
+        const char *m = d ? acme_desire_message(d, i) : NULL;
+        if (messages)
+            messages[i] = strdup(m ? m : "");
+    }
+    if (rc != ACME_OK)
+        fprintf(stderr, "ensure: %s\n", d ? acme_desire_last_error(d) : acme_last_error());
+    acme_desire_free(d);
+    acme_solvers_free(s);
+    acme_store_free(store);
+    acme_provider_free(p);
+    return rc;
+}
+
 static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     char **buf = ud;

@@ -31,6 +31,16 @@ acme_account *test_account(acme_provider *p, acme_key *key);
 /* Desire options with a contact address and the terms agreed to. */
 void test_desire_options(acme_desire_options *o, const char *email);
 
+/* One ensure of the certificates names[0..n) (one identifier each, dns-01
+ * through challtestsrv) on a filesystem store at dir, in this process, with
+ * options o (the address and terms set by test_desire_options); force
+ * renews names[0] even when not due. results[i] and messages[i] (either may
+ * be NULL; messages are new strings, free()) get each name's result and
+ * message; errors are printed. Returns what acme_desire_ensure (or the
+ * setup) returned. */
+int test_ensure_names(const char *dir, const char *const *names, size_t n,
+                      const acme_desire_options *o, int force, int *results, char **messages);
+
 /* POST a JSON body to pebble-challtestsrv's management API (e.g.
  * "add-http01", "{\"token\":...}"). Returns 0 on HTTP 200. */
 int test_challtestsrv(const char *command, const char *json_body);

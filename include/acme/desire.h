@@ -106,8 +106,8 @@ ACME_API const acme_problem *acme_event_problem(const acme_event *e);
 typedef void (*acme_event_fn)(const acme_event *e, void *userdata);
 
 /** Version of acme_desire_options this header describes (2: `reuse_key`;
- *  3: backoff, circuit breaker, deadline). */
-#define ACME_DESIRE_OPTIONS_VERSION 3
+ *  3: backoff, circuit breaker, deadline; 4: `keep_generations`). */
+#define ACME_DESIRE_OPTIONS_VERSION 4
 
 /**
  * Options for acme_desire_new(). Initialise with
@@ -162,6 +162,14 @@ typedef struct acme_desire_options {
      *  left, so the ensure ends within it plus one request timeout.
      *  Since 1.0. */
     unsigned int deadline_s;
+    /* version 4 */
+    /** Generations of each certificate the store keeps: the current one and
+     *  the ones before it, for a rollback; default 2 (current and previous),
+     *  1 keeps only the current one. Older generations are removed whole
+     *  after each renewal, and leftovers of interrupted runs (never the
+     *  current or the previous generation) when ensure next loads the name
+     *  under its lock. Since 1.0. */
+    unsigned int keep_generations;
 } acme_desire_options;
 
 /**
@@ -219,7 +227,10 @@ ACME_API int acme_desire_name_valid(const char *name);
 /**
  * Want every certificate already in the store, with the names and key type
  * it was issued for (what `renew` of a CLI does). Returns how many were
- * added through *count (may be NULL). Since 0.1.
+ * added through *count (may be NULL). A certificate with an entry in the
+ * store's schedule index is added without reading its record (ensure reads
+ * it when it is due), so that a store of a million names costs little to
+ * add; the others are read now. Since 0.1; the index since 1.0.
  */
 ACME_API int acme_desire_add_stored(acme_desire *d, size_t *count);
 
@@ -328,7 +339,12 @@ ACME_API int acme_desire_set_key(acme_desire *d, const char *name, acme_key *key
  * One failing name never stops the others, unless the failures share a
  * cause (see "Bad days" above). Returns ACME_OK when none failed or was
  * skipped, else the error of the first failure, or of the first skipped
- * name (see the results). Since 0.1.
+ * name (see the results). A name that is not forced, has no host key, and
+ * whose entry in the store's schedule index says it is not due yet for the
+ * wanted names, key type and CAs is left alone without opening its record
+ * (result ACME_RESULT_NOT_DUE, message "not due (schedule index)"); a
+ * missing or stale entry only makes a name look due, and its record is
+ * then read and the entry written again. Since 0.1; the index since 1.0.
  */
 ACME_API int acme_desire_ensure(acme_desire *d);
 

@@ -25,12 +25,21 @@
  *   compromised-keys/<thumbprint>       a certificate key revoked for
  *                                       keyCompromise (by JWK thumbprint,
  *                                       RFC 7638): never used again
+ *   schedule/<shard>/entries            the schedule index: per certificate
+ *                                       name when ensure looks at it next;
+ *                                       a cache of the metadata, rebuilt
+ *                                       when missing or unreadable
  * @endverbatim
  *
  * A new certificate is written as a new generation and made current by one
  * atomic write of meta.json, so a crash at any point leaves the old or the
  * new key and chain, never a mix; the stable copies are refreshed after
- * that (and repaired by the next run if a crash came between them).
+ * that (and repaired by the next run if a crash came between them). The
+ * generations beyond the kept ones (acme_desire_options.keep_generations)
+ * are then removed whole. The name's schedule index entry is removed
+ * before the new generation is written and written again after the
+ * switch, so an idle ensure opens only the records that are due, and a
+ * crash leaves at worst a name that looks due (and is then read).
  *
  * @par The lock contract (leases and fencing)
  * Work on a certificate or an account happens under a named lock (the
@@ -89,8 +98,8 @@ typedef struct acme_buffer acme_buffer;
 
 /**
  * Append len bytes to a buffer given to a store callback. ACME_ERR_NOMEM on
- * failure; ACME_ERR_TOO_LARGE past the library's cap on one value or list
- * (1 MiB), after which the read or list fails even if the callback returns
+ * failure; ACME_ERR_TOO_LARGE past the library's cap on one value (1 MiB)
+ * or one list (256 MiB, since 1.0; 1 MiB before), after which the read or list fails even if the callback returns
  * ACME_OK. Since 0.1.
  */
 ACME_API int acme_buffer_append(acme_buffer *b, const void *data, size_t len);
@@ -104,7 +113,12 @@ typedef int (*acme_store_read_fn)(const char *key, acme_buffer *out, void *userd
  */
 typedef int (*acme_store_write_fn)(const char *key, const void *data, size_t len, int secret,
                                    void *userdata);
-/** Remove `key`; a key that does not exist is not an error. */
+/**
+ * Remove `key`; a key that does not exist is not an error. The library also
+ * removes a prefix whose children it removed first (a dropped generation,
+ * certs/NAME/N): a store in which prefixes exist (directories) removes it
+ * then, a store without them has nothing to do.
+ */
 typedef int (*acme_store_delete_fn)(const char *key, void *userdata);
 /**
  * List the direct children of `prefix` (e.g. "certs" gives the certificate

@@ -2,6 +2,7 @@
  * renews and stores them, in parallel when asked. */
 #include "acme/desire.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdatomic.h>
@@ -27,6 +28,9 @@
 #include "lifecycle/renewal.h"
 #include "solvers/solver.h"
 #include "store/cert_store.h"
+#include "store/retention.h"
+#include "store/schedule.h"
+#include "store/store_layout.h"
 
 #define DEFAULT_PARALLEL 4
 #define MAX_PARALLEL 64
@@ -41,15 +45,21 @@
 /* Fallback issuers a desire holds at most. */
 #define MAX_ISSUERS 8
 
+/* Fields ordered so that no padding sits between them: a desire may hold a
+ * million. */
 typedef struct want {
     char *name;
     char **ids;
     size_t nids;
-    int key_type;
     acme_solvers *solvers; /* a reference, or NULL */
     int force;
     int reuse_key; /* -1: as the desire's option says; else 0 or 1 */
     acme_key *host_key; /* acme_desire_set_key: a reference, or NULL */
+    int key_type;
+    /* From acme_desire_add_stored: identifiers and key type as stored (ids
+     * may be NULL until ensure loads the record). */
+    int stored;
+    int idle; /* this ensure left it alone on its schedule index entry */
     /* Its own profile once set (acme_desire_set_profile or the store),
      * else the desire's option, which is mandatory. */
     int profile_set;
@@ -58,7 +68,11 @@ typedef struct want {
     /* outcome of the last ensure */
     int result;
     int error;
-    char message[512];
+    int message_owned;
+    /* Never NULL once an outcome is set: an owned copy (message_owned), or
+     * a shared constant, so that a million names left alone by an idle
+     * ensure hold no text of their own. */
+    const char *message;
     acme_problem *problem; /* the CA's, when it failed with one (a reference) */
 } want;
 
@@ -86,6 +100,11 @@ struct acme_desire {
     char *profile;
     want *wants;
     size_t nwants;
+    size_t capwants;
+    /* Wanted names to their index + 1 (0: free), open addressing: a desire
+     * of a million stored names finds each in constant time. */
+    unsigned int *slots;
+    size_t nslots; /* a power of two, at least twice nwants */
     acme_account *account;
     acme_key *account_key; /* the host's (acme_desire_set_account_key), or NULL */
     pthread_mutex_t account_lock;
@@ -114,7 +133,8 @@ ACME__OPTIONS_DEFINE(options_versions, ACME_DESIRE_OPTIONS_VERSION, "desire opti
                      "acme_desire_options_init",
                      ACME__OPTIONS_END(acme_desire_options, profile),    /* 1 */
                      ACME__OPTIONS_END(acme_desire_options, reuse_key),  /* 2 */
-                     ACME__OPTIONS_END(acme_desire_options, deadline_s)); /* 3 */
+                     ACME__OPTIONS_END(acme_desire_options, deadline_s),  /* 3 */
+                     ACME__OPTIONS_END(acme_desire_options, keep_generations)); /* 4 */
 
 int acme_desire_options_init(acme_desire_options *opts, unsigned int version)
 {
@@ -274,6 +294,8 @@ int acme_desire_new(acme_desire **out, acme_provider *provider, acme_store *stor
 
 static void want_clear(want *w)
 {
+    if (w->message_owned)
+        free((char *)w->message);
     free(w->name);
     acme__free_strv(w->ids, w->nids);
     free(w->profile);
@@ -290,6 +312,7 @@ void acme_desire_free(acme_desire *d)
     for (size_t i = 0; i < d->nwants; i++)
         want_clear(&d->wants[i]);
     free(d->wants);
+    free(d->slots);
     for (size_t i = 0; i < d->nissuers; i++) {
         issuer *is = &d->issuers[i];
         acme_account_free(is->account);
@@ -317,12 +340,49 @@ void acme_desire_free(acme_desire *d)
     free(d);
 }
 
+/* The slot of name: its want's, or the free one where it would go. */
+static unsigned int *name_slot(unsigned int *slots, size_t nslots, const want *wants,
+                               const char *name)
+{
+    size_t i = (size_t)acme__store_hash(ACME__STORE_HASH_INIT, name) & (nslots - 1);
+    while (slots[i] && strcmp(wants[slots[i] - 1].name, name) != 0)
+        i = (i + 1) & (nslots - 1);
+    return &slots[i];
+}
+
 static want *find_want(acme_desire *d, const char *name)
 {
-    for (size_t i = 0; i < d->nwants; i++)
-        if (strcmp(d->wants[i].name, name) == 0)
-            return &d->wants[i];
-    return NULL;
+    if (!d->nslots)
+        return NULL;
+    unsigned int *slot = name_slot(d->slots, d->nslots, d->wants, name);
+    return *slot ? &d->wants[*slot - 1] : NULL;
+}
+
+/* Room for one more want, in the array and the table of names. */
+static int grow_wants(acme_desire *d)
+{
+    if (d->nwants == d->capwants) {
+        size_t cap = d->capwants ? d->capwants * 2 : 8;
+        want *grown = realloc(d->wants, cap * sizeof(*grown));
+        if (!grown)
+            return ACME_ERR_NOMEM;
+        d->wants = grown;
+        d->capwants = cap;
+    }
+    if (d->nwants >= UINT_MAX - 1)
+        return ACME_ERR_NOMEM;
+    if ((d->nwants + 1) * 2 > d->nslots) {
+        size_t n = d->nslots ? d->nslots * 2 : 16;
+        unsigned int *slots = calloc(n, sizeof(*slots));
+        if (!slots)
+            return ACME_ERR_NOMEM;
+        for (size_t i = 0; i < d->nwants; i++)
+            *name_slot(slots, n, d->wants, d->wants[i].name) = (unsigned int)i + 1;
+        free(d->slots);
+        d->slots = slots;
+        d->nslots = n;
+    }
+    return ACME_OK;
 }
 
 static int push_id(char ***ids, size_t *n, const char *id)
@@ -369,26 +429,30 @@ static int wanted_ids(acme_desire *d, const char *const *in, size_t n, char ***o
     return rc;
 }
 
-static int add_want(acme_desire *d, const char *name, char **ids, size_t nids, int key_type,
-                    const acme_solvers *solvers)
+/* With *take non-NULL (a copy of name), a new want keeps it rather than a
+ * copy of its own (*take is then NULL). */
+static int add_want(acme_desire *d, const char *name, char **take, char **ids, size_t nids,
+                    int key_type, const acme_solvers *solvers)
 {
     want *w = find_want(d, name);
     if (!w) {
-        want *grown = realloc(d->wants, (d->nwants + 1) * sizeof(*grown));
-        if (!grown)
+        if (grow_wants(d) != ACME_OK)
             return ACME_ERR_NOMEM;
-        d->wants = grown;
         w = &d->wants[d->nwants];
         memset(w, 0, sizeof(*w));
         w->reuse_key = -1;
-        if (!(w->name = acme__strdup(name)))
+        w->name = take && *take ? *take : acme__strdup(name);
+        if (!w->name)
             return ACME_ERR_NOMEM;
-        d->nwants++;
+        if (take)
+            *take = NULL;
+        *name_slot(d->slots, d->nslots, d->wants, name) = (unsigned int)++d->nwants;
     } else {
         acme__free_strv(w->ids, w->nids);
     }
     w->ids = ids;
     w->nids = nids;
+    w->stored = 0;
     w->key_type = key_type ? key_type : ACME_KEY_EC256;
     acme_solvers *old = w->solvers;
     w->solvers = acme__solvers_ref(solvers);
@@ -424,7 +488,7 @@ int acme_desire_add(acme_desire *d, const char *name, const char *const *identif
                           "desire: \"%s\" is not a usable certificate name (letters, digits, "
                           "\"._-@+\")", name);
     }
-    rc = add_want(d, name, ids, nids, key_type, solvers);
+    rc = add_want(d, name, NULL, ids, nids, key_type, solvers);
     if (rc != ACME_OK) {
         acme__free_strv(ids, nids);
         return acme__fail(&d->err, rc, "out of memory");
@@ -437,6 +501,26 @@ int acme_desire_name_valid(const char *name)
     return acme__store_cert_name_valid(name);
 }
 
+static int64_t next_look(const acme__stored_cert *c, void *userdata);
+
+/* acme_desire_add_stored's walk over the schedule index. */
+typedef struct stored_walk {
+    acme_desire *d;
+    char **names;
+    const acme__sched_entry **found; /* borrowed only during the visit */
+    int *key_type;                   /* an entry's key type, 0: no entry */
+} stored_walk;
+
+static const char *walk_name(size_t i, void *userdata)
+{
+    return ((stored_walk *)userdata)->names[i];
+}
+
+static void walk_visit(size_t i, const acme__sched_entry *e, void *userdata)
+{
+    ((stored_walk *)userdata)->key_type[i] = e ? e->key_type : 0;
+}
+
 int acme_desire_add_stored(acme_desire *d, size_t *count)
 {
     if (!d)
@@ -444,40 +528,60 @@ int acme_desire_add_stored(acme_desire *d, size_t *count)
     if (count)
         *count = 0;
     char **names = NULL;
-    size_t n = 0;
+    size_t n = 0, valid = 0;
     int rc = acme__store_list(d->store, ACME__CERTS_DIR, &names, &n, &d->err);
+    for (size_t i = 0; rc == ACME_OK && i < n; i++)
+        if (acme__store_cert_name_valid(names[i]))
+            names[valid++] = names[i];
+        else
+            free(names[i]);
+    n = valid;
+    /* A name with an index entry has a record: it is wanted as stored
+     * without reading it (ensure reads it only if it is due). */
+    stored_walk sw = { d, names, NULL, NULL };
+    if (rc == ACME_OK && n && !(sw.key_type = calloc(n, sizeof(*sw.key_type))))
+        rc = acme__fail(&d->err, ACME_ERR_NOMEM, "out of memory");
+    if (rc == ACME_OK && n) {
+        acme__err quiet = ACME__ERR_QUIET; /* without the index, every record is read */
+        acme__sched_visit(d->store, n, walk_name, walk_visit, &sw, next_look, d,
+                          d->o.lock_timeout_s, &quiet);
+        acme__err_clear(&quiet);
+    }
     for (size_t i = 0; rc == ACME_OK && i < n; i++) {
-        if (!acme__store_cert_name_valid(names[i]))
-            continue;
-        acme__stored_cert c;
-        acme__err lerr = ACME__ERR_QUIET;
-        int lrc = acme__stored_load(d->store, names[i], &c, &lerr);
-        acme__err_clear(&lerr);
         char **ids = NULL;
         size_t nids = 0;
-        int key_type = 0;
-        char *profile = NULL; /* kept on renewal */
+        int key_type = sw.key_type[i];
+        char *profile = NULL; /* kept on renewal; indexed names adopt it at ensure */
         int mandatory = 0;
-        if (lrc == ACME_OK) {
-            ids = c.ids;
-            nids = c.nids;
-            key_type = c.key_type;
-            profile = c.profile;
-            mandatory = c.profile_mandatory;
-            c.ids = NULL;
-            c.nids = 0;
-            c.profile = NULL;
-            acme__stored_free(&c);
-        } else if (lrc == ACME_ERR_NOT_FOUND) {
-            continue; /* a directory without metadata: not a certificate */
+        if (!key_type) {
+            acme__stored_cert c;
+            acme__err lerr = ACME__ERR_QUIET;
+            int lrc = acme__stored_load(d->store, names[i], &c, &lerr);
+            acme__err_clear(&lerr);
+            if (lrc == ACME_OK) {
+                ids = c.ids;
+                nids = c.nids;
+                key_type = c.key_type;
+                profile = c.profile;
+                mandatory = c.profile_mandatory;
+                c.ids = NULL;
+                c.nids = 0;
+                c.profile = NULL;
+                acme__stored_free(&c);
+            } else if (lrc == ACME_ERR_NOT_FOUND) {
+                continue; /* a directory without metadata: not a certificate */
+            }
         }
         /* A corrupt one is still wanted: ensure reports it by its path. */
-        if (add_want(d, names[i], ids, nids, key_type, NULL) != ACME_OK) {
+        /* The listed name becomes the want's: one copy of a million names. */
+        char *name = names[i];
+        if (add_want(d, name, &names[i], ids, nids, key_type, NULL) != ACME_OK) {
             acme__free_strv(ids, nids);
             rc = acme__fail(&d->err, ACME_ERR_NOMEM, "out of memory");
         } else {
+            want *w = find_want(d, name);
+            w->stored = 1;
             if (profile) {
-                want *w = find_want(d, names[i]);
                 free(w->profile);
                 w->profile = profile;
                 w->profile_mandatory = mandatory;
@@ -489,6 +593,7 @@ int acme_desire_add_stored(acme_desire *d, size_t *count)
         }
         free(profile);
     }
+    free(sw.key_type);
     acme__free_strv(names, n);
     return rc;
 }
@@ -619,6 +724,23 @@ static int ensure_account(acme_desire *d, acme__err *err)
 static acme_provider *issuer_provider(const acme_desire *d, size_t k)
 {
     return k ? d->issuers[k - 1].provider : d->provider;
+}
+
+static long issuer_of(const acme_desire *d, const char *url);
+
+/* The issuer of url, the desire's own when none is. */
+static size_t issuer_index(const acme_desire *d, const char *url)
+{
+    long k = issuer_of(d, url);
+    return k > 0 ? (size_t)k : 0;
+}
+
+/* When a record rebuilt into the schedule index is looked at next: as its
+ * issuer (known to the desire) decides. */
+static int64_t next_look(const acme__stored_cert *c, void *userdata)
+{
+    const acme_desire *d = userdata;
+    return acme__renewal_next(issuer_provider(d, issuer_index(d, c->directory)), c);
 }
 
 static const char *issuer_email(const acme_desire *d, size_t k)
@@ -798,11 +920,25 @@ static int order_for(acme_desire *d, want *w, acme_account *account, acme_key *k
     return ACME_ERR_STATE; /* not reached */
 }
 
+/* Longest outcome message kept. */
+#define MESSAGE_MAX 511
+
+static void set_message(want *w, const char *message, int shared)
+{
+    if (w->message_owned)
+        free((char *)w->message);
+    char *copy = shared || !message || !*message
+                     ? NULL
+                     : acme__strndup(message, strnlen(message, MESSAGE_MAX));
+    w->message = copy ? copy : shared && message ? message : "";
+    w->message_owned = copy != NULL;
+}
+
 static void set_outcome(want *w, int result, int error, const char *message)
 {
     w->result = result;
     w->error = error;
-    snprintf(w->message, sizeof(w->message), "%s", message ? message : "");
+    set_message(w, message, 0);
     acme__problem_unref(w->problem); /* a failure sets its own after this */
     w->problem = NULL;
 }
@@ -980,6 +1116,31 @@ static int ensure_want(acme_desire *d, want *w)
         else if (rc == ACME_ERR_NOT_FOUND)
             rc = ACME_OK;
     }
+    if (have && w->stored && !w->profile_set && c.profile) {
+        /* Wanted as stored and read from the index, not the record: the
+         * stored profile is kept, as acme_desire_add_stored does. */
+        free(w->profile);
+        w->profile = acme__strdup(c.profile);
+        w->profile_mandatory = c.profile_mandatory;
+        w->profile_set = w->profile != NULL;
+        profile = want_profile(d, w, &profile_mandatory);
+    }
+    if (have && w->stored && !w->nids) {
+        /* Wanted as stored: what it holds is what is wanted. */
+        w->ids = acme__strv_dup((const char *const *)c.ids, c.nids);
+        w->nids = w->ids ? c.nids : 0;
+        w->key_type = c.key_type;
+        if (!host)
+            key_type = c.key_type;
+    }
+    if (have) {
+        /* Under the lock, nobody writes a generation: what an interrupted
+         * run left goes, never the current or the previous one. */
+        unsigned int keep = d->o.keep_generations > 2 ? d->o.keep_generations : 2;
+        acme__err ignore = ACME__ERR_QUIET;
+        acme__stored_prune(d->store, w->name, c.generation, keep, NULL, &ignore);
+        acme__err_clear(&ignore);
+    }
     if (rc == ACME_OK && !w->nids)
         rc = acme__fail(&err, ACME_ERR_INVALID, "%s: no identifiers wanted", w->name);
     /* A stored host-key certificate has no key of its own (c.key NULL): its
@@ -1023,8 +1184,7 @@ static int ensure_want(acme_desire *d, want *w)
             due = 1;
             snprintf(why, sizeof(why), "renewal forced");
         } else {
-            long k = issuer_of(d, c.directory);
-            due = acme__renewal_due(issuer_provider(d, k > 0 ? (size_t)k : 0), &c, now,
+            due = acme__renewal_due(issuer_provider(d, issuer_index(d, c.directory)), &c, now,
                                     &meta_changed, why, sizeof(why));
             ari_window = due && c.ari_start > 0 && now >= c.ari_start;
         }
@@ -1034,8 +1194,12 @@ static int ensure_want(acme_desire *d, want *w)
             rc = acme__stored_save_meta(d->store, &c, &err);
         if (rc == ACME_OK)
             rc = acme__stored_sync_copies(d->store, &c, &err);
-        if (rc == ACME_OK)
+        if (rc == ACME_OK) {
+            /* Loaded while not due: its index entry was missing or stale. */
+            acme__idle_record(d->store, issuer_provider(d, issuer_index(d, c.directory)), &c,
+                              d->o.lock_timeout_s);
             set_outcome(w, ACME_RESULT_NOT_DUE, 0, why);
+        }
     }
     int skipped = 0;
     if (rc == ACME_OK && due) {
@@ -1076,6 +1240,7 @@ static int ensure_want(acme_desire *d, want *w)
             next.key_type = key_type;
             next.host_key = host != NULL;
             next.generation = have ? c.generation : 0;
+            next.keep = d->o.keep_generations;
             next.revoked = -1;
             next.obtained_at = now;
             next.directory = acme__strdup(acme_provider_directory_url(issuer_provider(d, used)));
@@ -1099,8 +1264,14 @@ static int ensure_want(acme_desire *d, want *w)
              * node may own the name now, so stop before writing. */
             if (rc == ACME_OK)
                 rc = acme__store_lease_check(d->store, lock, &err);
-            if (rc == ACME_OK)
+            if (rc == ACME_OK) {
+                acme__idle_forget(d->store, d->provider, w->name, d->o.lock_timeout_s);
                 rc = acme__stored_save_new(d->store, &next, &err);
+            }
+            /* After the switch (and the sweep of what it dropped). */
+            if (rc == ACME_OK)
+                acme__idle_record(d->store, issuer_provider(d, used), &next,
+                                  d->o.lock_timeout_s);
             acme__stored_free(&next);
         }
         free(chain);
@@ -1160,6 +1331,49 @@ typedef struct pool {
     atomic_size_t next;
 } pool;
 
+/* The schedule index lets ensure leave alone every name it says is not
+ * due (store/schedule.h), without opening its record. */
+#define IDLE_MESSAGE "not due (schedule index)"
+typedef struct idle_walk {
+    acme_desire *d;
+    acme__idle ctx;
+} idle_walk;
+
+static const char *idle_name(size_t i, void *userdata)
+{
+    return ((idle_walk *)userdata)->d->wants[i].name;
+}
+
+static void idle_visit(size_t i, const acme__sched_entry *e, void *userdata)
+{
+    idle_walk *iw = userdata;
+    want *w = &iw->d->wants[i];
+    /* The index keeps no profile: a name that asks for one is looked at. */
+    if (w->force || w->host_key || w->profile_set || iw->d->profile ||
+        !acme__idle_skip(&iw->ctx, e, w->ids, w->nids, w->key_type, w->stored && !w->nids))
+        return;
+    set_outcome(w, ACME_RESULT_NOT_DUE, 0, NULL);
+    set_message(w, IDLE_MESSAGE, 1);
+    w->idle = 1;
+}
+
+/* Best effort: without the index every name is looked at. */
+static void idle_pass(acme_desire *d)
+{
+    const char *dirs[1 + MAX_ISSUERS];
+    size_t ndirs = 0;
+    for (size_t k = 0; k <= d->nissuers; k++)
+        dirs[ndirs++] = acme_provider_directory_url(issuer_provider(d, k));
+    idle_walk iw = { d, { 0 } };
+    acme__err quiet = ACME__ERR_QUIET;
+    if (acme__idle_init(&iw.ctx, d->store, dirs, ndirs, now_of(d), &quiet) == ACME_OK) {
+        acme__sched_visit(d->store, d->nwants, idle_name, idle_visit, &iw, next_look, d,
+                          d->o.lock_timeout_s, &quiet);
+        acme__idle_free(&iw.ctx);
+    }
+    acme__err_clear(&quiet);
+}
+
 static void *worker(void *arg)
 {
     pool *pl = arg;
@@ -1167,7 +1381,8 @@ static void *worker(void *arg)
         size_t i = atomic_fetch_add(&pl->next, 1);
         if (i >= pl->d->nwants)
             return NULL;
-        ensure_want(pl->d, &pl->d->wants[i]);
+        if (!pl->d->wants[i].idle)
+            ensure_want(pl->d, &pl->d->wants[i]);
     }
 }
 
@@ -1175,8 +1390,10 @@ int acme_desire_ensure(acme_desire *d)
 {
     if (!d)
         return acme__fail(NULL, ACME_ERR_INVALID, "desire: NULL handle");
-    for (size_t i = 0; i < d->nwants; i++)
+    for (size_t i = 0; i < d->nwants; i++) {
         set_outcome(&d->wants[i], ACME_RESULT_NONE, 0, NULL);
+        d->wants[i].idle = 0;
+    }
     /* The account first, once: every certificate needs it, unless none
      * can be ordered at all. */
     size_t orderable = 0;
@@ -1202,6 +1419,7 @@ int acme_desire_ensure(acme_desire *d)
         return rc;
     }
     acme__err_clear(&err);
+    idle_pass(d);
 
     acme__breaker breakers[1 + MAX_ISSUERS];
     size_t nbreakers = d->nissuers + 1;
@@ -1257,7 +1475,9 @@ int acme_desire_result(const acme_desire *d, size_t i)
 
 const char *acme_desire_message(const acme_desire *d, size_t i)
 {
-    return d && i < d->nwants ? d->wants[i].message : NULL;
+    if (!d || i >= d->nwants)
+        return NULL;
+    return d->wants[i].message ? d->wants[i].message : "";
 }
 
 int acme_desire_error(const acme_desire *d, size_t i)
@@ -1350,6 +1570,8 @@ int acme_desire_revoke(acme_desire *d, const char *name, int reason, int with_ce
     acme__err_clear(&record_err);
     if (rc == ACME_OK) {
         c.revoked = reason;
+        /* Without an entry the name looks due: the next ensure replaces it. */
+        acme__idle_forget(d->store, d->provider, name, d->o.lock_timeout_s);
         rc = acme__stored_save_meta(d->store, &c, &d->err);
     }
     acme__stored_free(&c);

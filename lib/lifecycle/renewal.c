@@ -3,12 +3,15 @@
 #include "lifecycle/renewal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/clock.h"
 #include "net/json.h"
 #include "protocol/provider.h"
+#include "base/mem.h"
 #include "base/rng.h"
+#include "store/store_layout.h"
 
 /* RFC 9773 4.3: Retry-After below a minute counts as a minute, above a day
  * as a day; without one, check again in six hours. */
@@ -91,6 +94,34 @@ int acme__renewal_fetch_ari(acme_provider *p, acme__stored_cert *c, int64_t now,
     return ACME_OK;
 }
 
+/* The lifetime rule's renewal moment. */
+static int64_t lifetime_renew_at(const acme__stored_cert *c)
+{
+    int64_t life = c->not_after - c->not_before;
+    return c->not_after - (life < SHORT_LIVED ? life / 2 : life / 3);
+}
+
+static int64_t earlier(int64_t a, int64_t b)
+{
+    return b < a ? b : a;
+}
+
+int64_t acme__renewal_next(acme_provider *p, const acme__stored_cert *c)
+{
+    int ari = c->ari_id && (!p || acme_provider_endpoint(p, "renewalInfo"));
+    int window = ari && c->ari_end > c->ari_start;
+    int64_t next = c->not_after;
+    if (ari)
+        next = earlier(next, c->ari_next_check);
+    if (window)
+        next = earlier(next, c->ari_renew_at);
+    /* The lifetime rule decides without a window, and may decide when the
+     * CA is not known. */
+    if (!window || !p)
+        next = earlier(next, lifetime_renew_at(c));
+    return next;
+}
+
 int acme__renewal_due(acme_provider *p, acme__stored_cert *c, int64_t now, int *meta_changed,
                       char *why, size_t why_size)
 {
@@ -130,7 +161,7 @@ int acme__renewal_due(acme_provider *p, acme__stored_cert *c, int64_t now, int *
         }
     }
     int64_t life = c->not_after - c->not_before;
-    int64_t renew_at = c->not_after - (life < SHORT_LIVED ? life / 2 : life / 3);
+    int64_t renew_at = lifetime_renew_at(c);
     if (now >= renew_at) {
         snprintf(why, why_size, "less than %s of its lifetime left",
                  life < SHORT_LIVED ? "half" : "a third");
@@ -138,4 +169,73 @@ int acme__renewal_due(acme_provider *p, acme__stored_cert *c, int64_t now, int *
     }
     snprintf(why, why_size, "not due: renewal at %lld", (long long)renew_at);
     return 0;
+}
+
+/* ---- the schedule index ---------------------------------------------------- */
+
+void acme__idle_free(acme__idle *ctx)
+{
+    free(ctx->dirs);
+    free(ctx->bad_keys);
+    memset(ctx, 0, sizeof(*ctx));
+}
+
+int acme__idle_init(acme__idle *ctx, acme_store *s, const char *const *dirs, size_t ndirs,
+                    int64_t now, acme__err *err)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->now = now;
+    char **keys = NULL;
+    size_t nkeys = 0;
+    int rc = acme__store_list(s, ACME__COMPROMISED_DIR, &keys, &nkeys, err);
+    if (rc == ACME_OK && ((ndirs && !(ctx->dirs = calloc(ndirs, sizeof(*ctx->dirs)))) ||
+                          (nkeys && !(ctx->bad_keys = calloc(nkeys, sizeof(*ctx->bad_keys))))))
+        rc = acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; rc == ACME_OK && i < ndirs; i++)
+        ctx->dirs[ctx->ndirs++] = acme__store_hash(ACME__STORE_HASH_INIT, dirs[i] ? dirs[i] : "");
+    for (size_t i = 0; rc == ACME_OK && i < nkeys; i++)
+        ctx->bad_keys[ctx->nbad++] = acme__store_hash(ACME__STORE_HASH_INIT, keys[i]);
+    acme__free_strv(keys, nkeys);
+    if (rc != ACME_OK)
+        acme__idle_free(ctx);
+    return rc;
+}
+
+static int among(uint64_t x, const uint64_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == x)
+            return 1;
+    return 0;
+}
+
+int acme__idle_skip(const acme__idle *ctx, const acme__sched_entry *e, char *const *ids,
+                    size_t nids, int key_type, int as_stored)
+{
+    if (!e || ctx->now >= e->next || !among(e->dir_fp, ctx->dirs, ctx->ndirs) ||
+        (e->key_fp && among(e->key_fp, ctx->bad_keys, ctx->nbad)))
+        return 0;
+    return as_stored || (e->key_type == key_type && e->ids_fp == acme__sched_ids_fp(ids, nids));
+}
+
+void acme__idle_record(acme_store *s, acme_provider *p, const acme__stored_cert *c,
+                       unsigned int lock_timeout_s)
+{
+    acme__sched_entry e;
+    acme__err err = ACME__ERR_QUIET;
+    int64_t next = c->revoked >= 0 ? 0 : acme__renewal_next(p, c);
+    if (acme__sched_entry_of(c, next, &e, &err) != ACME_OK ||
+        acme__sched_update(s, c->name, &e, lock_timeout_s, &err) != ACME_OK)
+        acme__log(p, ACME_LOG_WARN, "%s: schedule index not updated (%s); it looks due next time",
+                  c->name, err.msg);
+    acme__err_clear(&err);
+}
+
+void acme__idle_forget(acme_store *s, acme_provider *p, const char *name,
+                       unsigned int lock_timeout_s)
+{
+    acme__err err = ACME__ERR_QUIET;
+    if (acme__sched_update(s, name, NULL, lock_timeout_s, &err) != ACME_OK)
+        acme__log(p, ACME_LOG_WARN, "%s: schedule index entry not removed (%s)", name, err.msg);
+    acme__err_clear(&err);
 }

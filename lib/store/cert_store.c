@@ -1,7 +1,6 @@
 /* Stored certificates: metadata record, generations, stable copies. */
 #include "store/cert_store.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +11,7 @@
 #include "base/b64.h"
 #include "base/clock.h"
 #include "base/mem.h"
+#include "store/retention.h"
 
 /* Store key of a file of c's current generation. */
 static char *current_key(const acme__stored_cert *c, const char *file)
@@ -177,13 +177,7 @@ static int meta_write(acme_store *s, const acme__stored_cert *c, acme__err *err)
 {
     acme__buf b = ACME__BUF_INIT;
     meta_build(c, &b);
-    char *key = acme__store_cert_key(c->name, ACME__FILE_META);
-    int rc = acme__buf_status(&b) == ACME_OK && key
-                 ? acme__store_write(s, key, b.data, b.len, 0, err)
-                 : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
-    free(key);
-    acme__buf_free(&b);
-    return rc;
+    return acme__store_write_built(s, acme__store_cert_key(c->name, ACME__FILE_META), &b, 0, err);
 }
 
 /* On a store that commits in one transaction: the generation, the switch
@@ -313,34 +307,6 @@ int acme__stored_sync_copies(acme_store *s, const acme__stored_cert *c, acme__er
     return rc;
 }
 
-/* Remove generations older than the previous one (kept for a rollback). */
-static void drop_old_generations(acme_store *s, const acme__stored_cert *c)
-{
-    char **names = NULL;
-    size_t n = 0;
-    acme__err ignore = ACME__ERR_QUIET;
-    static const char *const files[] = { ACME__FILE_KEY, ACME__FILE_CHAIN };
-    char *prefix = acme__store_cert_key(c->name, NULL);
-    if (prefix && acme__store_list(s, prefix, &names, &n, &ignore) == ACME_OK) {
-        for (size_t i = 0; i < n; i++) {
-            char *end;
-            errno = 0;
-            unsigned long g = strtoul(names[i], &end, 10);
-            if (*end || errno || g + 1 >= c->generation)
-                continue;
-            for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
-                char *k = acme__store_generation_key(c->name, g, files[f]);
-                if (k)
-                    acme__store_remove(s, k, &ignore);
-                free(k);
-            }
-        }
-    }
-    acme__free_strv(names, n);
-    free(prefix);
-    acme__err_clear(&ignore);
-}
-
 int acme__stored_save_new(acme_store *s, acme__stored_cert *c, acme__err *err)
 {
     unsigned long old = c->generation;
@@ -373,7 +339,10 @@ int acme__stored_save_new(acme_store *s, acme__stored_cert *c, acme__err *err)
         return rc;
     }
     rc = acme__stored_sync_copies(s, c, err);
-    drop_old_generations(s, c);
+    /* Best effort: what stays is removed by the next run that loads it. */
+    acme__err ignore = ACME__ERR_QUIET;
+    acme__stored_prune(s, c->name, c->generation, c->keep, NULL, &ignore);
+    acme__err_clear(&ignore);
     return rc;
 }
 

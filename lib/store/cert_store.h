@@ -35,6 +35,9 @@ typedef struct acme__stored_cert {
     int64_t ari_end;
     int64_t ari_renew_at;   /* the random moment chosen inside the window */
     int64_t ari_next_check; /* when renewalInfo may be fetched again */
+    /* Generations acme__stored_save_new keeps (0: the default, current
+     * and previous); not stored. */
+    unsigned int keep;
     /* The current generation, loaded by acme__stored_load. */
     char *chain_pem;
     acme_key *key;
@@ -48,7 +51,7 @@ int acme__stored_load(acme_store *s, const char *name, acme__stored_cert *out, a
 
 /* Store c->key and c->chain_pem as generation c->generation + 1 and make it
  * current (metadata written last); then refresh the stable copies and drop
- * older generations. Updates c->generation. With c->host_key, no key is
+ * the generations beyond c->keep (store/retention.h). Updates c->generation. With c->host_key, no key is
  * written (c->key, the host's, only checks the chain). */
 int acme__stored_save_new(acme_store *s, acme__stored_cert *c, acme__err *err);
 

@@ -654,7 +654,7 @@ int acme__store_list(acme_store *s, const char *prefix, char ***names, size_t *n
         return rc;
     if (!names || !n)
         return acme__fail(err, ACME_ERR_INVALID, "store: NULL output");
-    acme_buffer b = { ACME__BUF_INIT, ACME__STORE_MAX_VALUE, 0 };
+    acme_buffer b = { ACME__BUF_INIT, ACME__STORE_MAX_LIST, 0 };
     rc = fetch(s, 1, prefix, &b, err);
     if (rc != ACME_OK)
         return rc;
@@ -782,4 +782,14 @@ int acme__store_lock_wait(acme_store *s, const char *name, unsigned int timeout_
         acme__err_clear(&lerr);
         acme__sleep_ms(LOCK_POLL_MS);
     }
+}
+
+int acme__store_write_built(acme_store *s, char *key, acme__buf *b, int secret, acme__err *err)
+{
+    int rc = acme__buf_status(b) == ACME_OK && key
+                 ? acme__store_write(s, key, b->data, b->len, secret, err)
+                 : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    free(key);
+    acme__buf_free(b);
+    return rc;
 }

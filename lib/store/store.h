@@ -108,6 +108,8 @@ int acme__store_open_args(acme_store **out, const struct acme__options_versions 
 
 /* Largest value the library reads (keys, chains, metadata are small). */
 #define ACME__STORE_MAX_VALUE (1024 * 1024)
+/* Largest list: the certificate names of a store that holds millions. */
+#define ACME__STORE_MAX_LIST (256 * 1024 * 1024)
 
 /* Non-zero when key follows the rules of acme/store.h. */
 int acme__store_key_valid(const char *key);
@@ -122,6 +124,11 @@ int acme__store_write(acme_store *s, const char *key, const void *data, size_t l
  * from_key, with no new file data; otherwise data is written. */
 int acme__store_write_same(acme_store *s, const char *from_key, const char *to_key,
                            const void *data, size_t len, int secret, acme__err *err);
+/* Write what b holds to key and free both: ACME_ERR_NOMEM when either is
+ * NULL or b ran out of memory while it was built. For records the library
+ * composes in a buffer. */
+int acme__store_write_built(acme_store *s, char *key, acme__buf *b, int secret,
+                            acme__err *err);
 int acme__store_remove(acme_store *s, const char *key, acme__err *err);
 /* Children of prefix as an array of new strings (acme__free_strv). */
 int acme__store_list(acme_store *s, const char *prefix, char ***names, size_t *n,

@@ -240,8 +240,17 @@ static int fs_remove(const char *key, void *userdata, acme__err *err)
     int rc = key_path(userdata, key, &path, err);
     if (rc != ACME_OK)
         return rc;
-    if (unlink(path) != 0) {
-        int e = errno;
+    /* A key with children is a directory here: removing it removes the
+     * directory once its children are gone (a dropped generation goes
+     * whole), and fails while it still has some. */
+    int r = unlink(path);
+    int e = r != 0 ? errno : 0;
+    if (r != 0 && (e == EISDIR || e == EPERM)) {
+        r = rmdir(path);
+        if (r != 0 && errno != ENOTDIR) /* ENOTDIR: a file after all, keep unlink's reason */
+            e = errno;
+    }
+    if (r != 0) {
         if (e == ENOENT || e == ENOTDIR)
             rc = ACME_OK; /* not there: nothing to do */
         else

@@ -37,6 +37,13 @@ static size_t scheme_len(const char *s)
     return strncmp(s + i, "://", 3) == 0 ? i + 3 : 0;
 }
 
+uint64_t acme__store_hash(uint64_t h, const char *s)
+{
+    for (const unsigned char *q = (const unsigned char *)s; *q; q++)
+        h = (h ^ *q) * 0x100000001b3u;
+    return h;
+}
+
 char *acme__store_segment(const char *label)
 {
     if (!label)
@@ -52,10 +59,8 @@ char *acme__store_segment(const char *label)
         seg[i] = acme__store_key_char((unsigned char)p[i]) ? p[i] : '_';
     seg[keep] = '\0';
     if (cut) {
-        /* FNV-1a over the whole label keeps distinct long labels apart. */
-        uint64_t h = 0xcbf29ce484222325u;
-        for (const unsigned char *q = (const unsigned char *)label; *q; q++)
-            h = (h ^ *q) * 0x100000001b3u;
+        /* A hash of the whole label keeps distinct long labels apart. */
+        uint64_t h = acme__store_hash(ACME__STORE_HASH_INIT, label);
         snprintf(seg + keep, SEGMENT_MAX + 1 - keep, "_%016llx", (unsigned long long)h);
     } else if (n == 0 || strcmp(seg, ".") == 0 || strcmp(seg, "..") == 0) {
         /* Never empty, "." or "..": dots become '_' ("" gives "_"). */
@@ -130,6 +135,13 @@ char *acme__store_backoff_key(const char *name)
 char *acme__store_rate_limit_key(const char *directory_url, const char *email)
 {
     return ca_account_key(ACME__RATE_LIMIT_DIR, directory_url, email, NULL);
+}
+
+char *acme__store_schedule_key(unsigned int shard, const char *file)
+{
+    char seg[16];
+    snprintf(seg, sizeof(seg), "%03x", shard);
+    return join_key(ACME__SCHEDULE_DIR, seg, file, NULL);
 }
 
 int acme_store_cert_key(const char *name, int file, char **key_out)

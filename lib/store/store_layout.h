@@ -4,6 +4,8 @@
 #ifndef ACME_LIB_STORE_LAYOUT_H
 #define ACME_LIB_STORE_LAYOUT_H
 
+#include <stdint.h>
+
 #include "acme/store.h"
 
 /* Files of an account and of a certificate (and of each generation). */
@@ -28,6 +30,16 @@
 /* The prefix of the rate limits a CA announced, per CA and account. */
 #define ACME__RATE_LIMIT_DIR "ratelimits"
 
+/* The prefix of the schedule index (store/schedule.h): its shards, each
+ * the entries of the certificate names that hash to it. */
+#define ACME__SCHEDULE_DIR "schedule"
+
+/* FNV-1a (64 bits) of the string s, continuing from h (start with
+ * ACME__STORE_HASH_INIT): stable across runs and hosts, for names of
+ * keys and fingerprints kept in the store. Not a defence against anyone. */
+#define ACME__STORE_HASH_INIT 0xcbf29ce484222325u
+uint64_t acme__store_hash(uint64_t h, const char *s);
+
 /* Turn an arbitrary label (an e-mail, a CA URL) into one key segment:
  * allowed characters kept, others replaced by '_'; never empty, "." or "..". */
 char *acme__store_segment(const char *label);
@@ -46,7 +58,8 @@ char *acme__store_account_key(const char *directory_url, const char *email, cons
  * also the name of its lock. */
 char *acme__store_cert_key(const char *name, const char *file);
 
-/* certs/<name>/<generation>/<file>: a file of one generation. */
+/* certs/<name>/<generation>/<file>: a file of one generation; with file
+ * NULL, the generation itself (whose children are its files). */
 char *acme__store_generation_key(const char *name, unsigned long generation, const char *file);
 
 /* compromised-keys/<thumbprint>: the record of one compromised key. The
@@ -59,5 +72,12 @@ char *acme__store_backoff_key(const char *name);
 /* ratelimits/<ca>/<email>: the rate limit the CA of directory_url
  * announced to the account of email (NULL or "": the default account). */
 char *acme__store_rate_limit_key(const char *directory_url, const char *email);
+
+/* schedule/<shard, 3 hex digits>/<file>: a file of one shard of the
+ * schedule index (ACME__SCHEDULE_ENTRIES). With file NULL: the shard
+ * itself, also the name of the lock its writers take (so that taking it
+ * sweeps what a killed writer left there). */
+#define ACME__SCHEDULE_ENTRIES "entries"
+char *acme__store_schedule_key(unsigned int shard, const char *file);
 
 #endif

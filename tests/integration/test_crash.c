@@ -46,36 +46,10 @@ static const char *const NAME = "crash.example.com";
 /* Run one ensure in this process; force renews even when not due. */
 static int ensure(const char *dir, int force, int *result)
 {
-    acme_provider *p = test_provider(NULL);
-    acme_store *store = NULL;
-    acme_solvers *s = NULL;
-    acme_desire *d = NULL;
     acme_desire_options o;
     test_desire_options(&o, "crash@example.com");
     o.fresh_key_on_renewal = 1; /* so that a mixed key and chain would show */
-    int rc = acme_store_new_fs(&store, dir);
-    if (rc == ACME_OK)
-        rc = acme_solvers_new(&s);
-    if (rc == ACME_OK)
-        rc = test_add_dns_solver(s);
-    if (rc == ACME_OK)
-        rc = acme_desire_new(&d, p, store, s, &o);
-    const char *ids[] = { NAME };
-    if (rc == ACME_OK)
-        rc = acme_desire_add(d, NULL, ids, 1, 0, NULL);
-    if (rc == ACME_OK && force)
-        rc = acme_desire_set_force(d, NAME, 1);
-    if (rc == ACME_OK)
-        rc = acme_desire_ensure(d);
-    if (result)
-        *result = d ? acme_desire_result(d, 0) : 0;
-    if (rc != ACME_OK)
-        fprintf(stderr, "ensure: %s\n", d ? acme_desire_last_error(d) : acme_last_error());
-    acme_desire_free(d);
-    acme_solvers_free(s);
-    acme_store_free(store);
-    acme_provider_free(p);
-    return rc;
+    return test_ensure_names(dir, &NAME, 1, &o, force, result, NULL);
 }
 
 static char *get(acme_store *s, const char *key)
@@ -176,7 +150,13 @@ int main(void)
             CHECK_OK(ensure(dir, 0, &result));
             CHECK_MSG(result == ACME_RESULT_NOT_DUE, "%s: next run gave result %d", when, result);
             check_copies(dir);
-            CHECK_MSG(test_count_temps(dir) == 0, "%s: temporary files left", when);
+            /* A killed write of the schedule index leaves its temporary
+             * until that shard's next update takes its lock (test-scale
+             * index checks that); nothing else may stay. */
+            char *sched = test_path(dir, "schedule");
+            CHECK_MSG(test_count_temps(dir) == test_count_temps(sched),
+                      "%s: temporary files left", when);
+            free(sched);
             if (!killed)
                 break; /* the child renewed without reaching step k */
             steps++;

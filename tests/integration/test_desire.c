@@ -617,6 +617,8 @@ static void test_corrupt(void)
     const char *junk = "this is not a certificate\n";
     REQUIRE_OK(acme_store_put(store, "certs/corrupt.example.com/1/chain.pem", junk,
                               strlen(junk), 0));
+    /* Not due, an idle ensure never opens it (schedule index): forced, it does. */
+    CHECK_OK(acme_desire_set_force(d, "corrupt.example.com", 1));
     CHECK_RC(acme_desire_ensure(d), ACME_ERR_CORRUPT);
     CHECK(strstr(acme_desire_message(d, 0), "certs/corrupt.example.com/1/chain.pem") != NULL);
     char *after = store_get(store, "certs/corrupt.example.com/1/chain.pem");
@@ -742,7 +744,9 @@ static void test_host_store(void)
     CHECK_OK(acme_desire_ensure(d));
     CHECK(acme_desire_result(d, 0) == ACME_RESULT_NOT_DUE);
 
-    /* A lock held elsewhere: a clear error after the lock timeout (2 s). */
+    /* A lock held elsewhere: a clear error after the lock timeout (2 s),
+     * for a name ensure looks at (forced: not left alone on its index entry). */
+    CHECK_OK(acme_desire_set_force(d, "memory.example.com", 1));
     m.blocked_lock = "certs/memory.example.com";
     time_t t0 = time(NULL);
     CHECK_RC(acme_desire_ensure(d), ACME_ERR_LOCKED);

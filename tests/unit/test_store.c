@@ -16,6 +16,7 @@
 #include "base/error.h"
 #include "base/mem.h"
 #include "store/cert_store.h"
+#include "store/retention.h"
 #include "store/store.h"
 #include "store/store_layout.h"
 
@@ -798,6 +799,41 @@ static void test_compromised(const char *root)
     acme_store_free(s);
 }
 
+/* A dropped generation goes whole: the filesystem store removes a key that
+ * is a directory once its children are gone, and refuses while they are
+ * there (the prune in store/retention.c removes the files first). */
+static void test_fs_remove_dir(const char *root)
+{
+    char *state = NULL;
+    acme_store *s = fs_store(root, "rmdir", &state);
+    acme__err err = { 0 };
+    CHECK_OK(acme_store_put(s, "certs/a/1/key.pem", "k", 1, 1));
+    CHECK_OK(acme_store_put(s, "certs/a/1/chain.pem", "c", 1, 0));
+    CHECK_OK(acme_store_put(s, "certs/a/2/chain.pem", "c", 1, 0));
+    char *gen1 = test_path(state, "certs/a/1");
+    CHECK_RC(acme__store_remove(s, "certs/a/1", &err), ACME_ERR_IO);
+    CHECK(test_exists(gen1));
+    acme__err_clear(&err);
+    CHECK_OK(acme__store_remove(s, "certs/a/1/key.pem", &err));
+    CHECK_OK(acme__store_remove(s, "certs/a/1/chain.pem", &err));
+    CHECK_OK(acme__store_remove(s, "certs/a/1", &err));
+    CHECK_MSG(!test_exists(gen1), "%s is still there", gen1);
+    CHECK_OK(acme__store_remove(s, "certs/a/1", &err)); /* gone already: fine */
+    /* The prune: generation 1 and a leftover 3 go, 2 stays with keep 1. */
+    CHECK_OK(acme_store_put(s, "certs/a/1/chain.pem", "c", 1, 0));
+    CHECK_OK(acme_store_put(s, "certs/a/3/key.pem", "k", 1, 1));
+    size_t removed = 0;
+    CHECK_OK(acme__stored_prune(s, "a", 2, 1, &removed, &err));
+    CHECK(removed == 2);
+    char *gen2 = test_path(state, "certs/a/2"), *gen3 = test_path(state, "certs/a/3");
+    CHECK(!test_exists(gen1) && test_exists(gen2) && !test_exists(gen3));
+    free(gen1);
+    free(gen2);
+    free(gen3);
+    free(state);
+    acme_store_free(s);
+}
+
 int main(void)
 {
     REQUIRE_ZERO(mkdtemp(tmpdir) == NULL);
@@ -808,6 +844,7 @@ int main(void)
     test_fs_basic(tmpdir);
     test_fs_modes(tmpdir);
     test_fs_list(tmpdir);
+    test_fs_remove_dir(tmpdir);
     test_host_store();
     test_compromised(tmpdir);
     test_remove_tree(tmpdir);

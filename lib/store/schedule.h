@@ -1,0 +1,109 @@
+/* The schedule index: per stored certificate name, when ensure must look
+ * at it next and the few fields that decide its renewal, so that an idle
+ * ensure reads the index and opens no certificate that is not due.
+ *
+ * It is kept in the store (schedule/<shard>, ACME__SCHEDULE_SHARDS shards by
+ * a hash of the name, each one value well under the store's cap at a
+ * million names) through the store's read, write, list and lock only, so
+ * every backend has it. It is a cache of the certificate records, never
+ * their authority: an entry is removed before a change that could make its
+ * name due sooner (a renewal, a revocation) and written after the change
+ * lands, so a crash in between leaves no entry, and a missing, stale or
+ * unreadable entry only makes its name look due, which loads the real
+ * record and writes the entry again. */
+#ifndef ACME_LIB_SCHEDULE_H
+#define ACME_LIB_SCHEDULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "store/cert_store.h"
+#include "store/store.h"
+
+#define ACME__SCHEDULE_SHARDS 1024
+
+typedef struct acme__sched_entry {
+    const char *name;   /* into the shard's text, or the caller's */
+    int64_t next;       /* look at the name again at or after this (0: now) */
+    int64_t not_after;
+    int64_t ari_start;  /* the stored ARI window, 0 0 without one */
+    int64_t ari_end;
+    int64_t retry;      /* no attempt before this after a failure (0: none) */
+    int key_type;
+    uint64_t ids_fp;    /* acme__sched_ids_fp of the stored identifiers */
+    uint64_t dir_fp;    /* acme__store_hash of the issuing CA's directory URL */
+    uint64_t key_fp;    /* acme__store_hash of the key's JWK thumbprint; 0: host key */
+} acme__sched_entry;
+
+/* One shard: entries sorted by name, names pointing into text. */
+typedef struct acme__sched_shard {
+    acme__sched_entry *v;
+    size_t n;
+    char *text;
+} acme__sched_shard;
+
+/* The shard of a certificate name. */
+unsigned int acme__sched_shard_of(const char *name);
+
+/* Fingerprint of a set of identifiers, whatever their order. */
+uint64_t acme__sched_ids_fp(char *const *ids, size_t n);
+
+/* Parse a shard's bytes (the store's, so outside input) into *out, which
+ * then owns a copy. ACME_ERR_CORRUPT for anything but the exact format:
+ * a header line, then one line per entry with a valid certificate name,
+ * names strictly increasing. *out is empty after a failure. */
+int acme__sched_parse(const char *data, size_t len, acme__sched_shard *out, acme__err *err);
+
+/* The entry of name in sh, or NULL. */
+const acme__sched_entry *acme__sched_find(const acme__sched_shard *sh, const char *name);
+
+void acme__sched_shard_free(acme__sched_shard *sh);
+
+/* Read shard `shard` from the store: ACME_ERR_NOT_FOUND when it does not
+ * exist, ACME_ERR_CORRUPT when it does not parse (left as it is). */
+int acme__sched_load(acme_store *s, unsigned int shard, acme__sched_shard *out, acme__err *err);
+
+/* The entry of the loaded record c, looked at again at `next`. Its name is
+ * c->name. */
+int acme__sched_entry_of(const acme__stored_cert *c, int64_t next, acme__sched_entry *out,
+                         acme__err *err);
+
+/* Write shard `shard` as the n entries of v (names of that shard, each
+ * once), replacing what it held: for a rebuild, or a store filled in bulk.
+ * v is sorted by name in place. The caller holds the shard's lock or is
+ * alone on the store. */
+int acme__sched_put_shard(acme_store *s, unsigned int shard, acme__sched_entry *v, size_t n,
+                          acme__err *err);
+
+/* Write e into its shard (replacing the name's entry), or with e NULL
+ * remove the entry of `name`, under the shard's lock (waiting up to
+ * lock_timeout_s). A shard that does not parse is replaced by one holding
+ * only this change: the names it lost look due and come back one by one. */
+int acme__sched_update(acme_store *s, const char *name, const acme__sched_entry *e,
+                       unsigned int lock_timeout_s, acme__err *err);
+
+/* next_of(c, userdata): the time a loaded record must be looked at again
+ * (lifecycle/renewal.c, which the store layer cannot call). */
+
+/* Look up the entries of n names, reading each shard once: visit(i, e,
+ * userdata) for every i < n, with e the entry of name_of(i) or NULL. A
+ * shard that is missing or does not parse is rebuilt first from the names
+ * given (acme__sched_rebuild with next_of), so that the next run finds it. */
+typedef int64_t (*acme__sched_next_fn)(const acme__stored_cert *c, void *userdata);
+int acme__sched_visit(acme_store *s, size_t n, const char *(*name_of)(size_t i, void *userdata),
+                      void (*visit)(size_t i, const acme__sched_entry *e, void *userdata),
+                      void *userdata, acme__sched_next_fn next_of, void *next_userdata,
+                      unsigned int lock_timeout_s, acme__err *err);
+
+
+/* Rebuild shard `shard` from the certificate records of `names` (names of
+ * that shard; others are ignored): they are loaded under the shard's lock
+ * and their entries written as one shard. A record that does not load gets
+ * no entry (its name looks due). *entries (may be NULL) counts the entries
+ * written. */
+int acme__sched_rebuild(acme_store *s, unsigned int shard, const char *const *names, size_t n,
+                        acme__sched_next_fn next_of, void *next_userdata,
+                        unsigned int lock_timeout_s, size_t *entries, acme__err *err);
+
+#endif
