@@ -1348,9 +1348,14 @@ static void idle_visit(size_t i, const acme__sched_entry *e, void *userdata)
 {
     idle_walk *iw = userdata;
     want *w = &iw->d->wants[i];
-    /* The index keeps no profile: a name that asks for one is looked at. */
-    if (w->force || w->host_key || w->profile_set || iw->d->profile ||
-        !acme__idle_skip(&iw->ctx, e, w->ids, w->nids, w->key_type, w->stored && !w->nids))
+    /* A name wanted as stored, with no profile asked for, keeps the stored
+     * one; any other must want the profile the entry records. */
+    int mandatory;
+    const char *profile = want_profile(iw->d, w, &mandatory);
+    int profile_any = w->stored && !w->profile_set && !iw->d->profile;
+    if (w->force || w->host_key ||
+        !acme__idle_skip(&iw->ctx, e, w->ids, w->nids, w->key_type, w->stored && !w->nids,
+                         profile, profile_any))
         return;
     set_outcome(w, ACME_RESULT_NOT_DUE, 0, NULL);
     set_message(w, IDLE_MESSAGE, 1);

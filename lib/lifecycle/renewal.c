@@ -210,10 +210,14 @@ static int among(uint64_t x, const uint64_t *v, size_t n)
 }
 
 int acme__idle_skip(const acme__idle *ctx, const acme__sched_entry *e, char *const *ids,
-                    size_t nids, int key_type, int as_stored)
+                    size_t nids, int key_type, int as_stored, const char *profile,
+                    int profile_any)
 {
     if (!e || ctx->now >= e->next || !among(e->dir_fp, ctx->dirs, ctx->ndirs) ||
         (e->key_fp && among(e->key_fp, ctx->bad_keys, ctx->nbad)))
+        return 0;
+    /* Another wanted profile reissues: the record decides, not the index. */
+    if (!profile_any && e->profile_fp != acme__sched_profile_fp(profile))
         return 0;
     return as_stored || (e->key_type == key_type && e->ids_fp == acme__sched_ids_fp(ids, nids));
 }

@@ -58,7 +58,8 @@ void acme__idle_free(acme__idle *ctx);
  * still the wanted ones. A forced name or one with a host key is never
  * skipped (the caller does not ask). */
 int acme__idle_skip(const acme__idle *ctx, const acme__sched_entry *e, char *const *ids,
-                    size_t nids, int key_type, int as_stored);
+                    size_t nids, int key_type, int as_stored, const char *profile,
+                    int profile_any);
 
 /* Write the index entry of the loaded record c, decided with the CA p
  * (its next look: acme__renewal_next). Best effort: a failure is logged on

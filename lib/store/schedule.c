@@ -3,8 +3,8 @@
  * A shard is text, one line per name, because a million names are parsed
  * at every idle run and a line costs a few number conversions:
  *
- *   acme-schedule 1
- *   NAME NEXT NOT_AFTER ARI_START ARI_END RETRY KEY_TYPE IDS_FP DIR_FP KEY_FP
+ *   acme-schedule 2
+ *   NAME NEXT NOT_AFTER ARI_START ARI_END RETRY KEY_TYPE IDS_FP DIR_FP KEY_FP PROFILE_FP
  *
  * times in Unix seconds, the fingerprints 16 hex digits. */
 #include "store/schedule.h"
@@ -20,8 +20,8 @@
 #include "crypto/key.h"
 #include "store/store_layout.h"
 
-#define HEADER "acme-schedule 1\n"
-#define FIELDS 10
+#define HEADER "acme-schedule 2\n"
+#define FIELDS 11
 #define FP_DIGITS 16
 
 unsigned int acme__sched_shard_of(const char *name)
@@ -105,7 +105,7 @@ static int parse_line(char *line, acme__sched_entry *e)
         parse_time(tok[4], &e->ari_end) || parse_time(tok[5], &e->retry) ||
         parse_time(tok[6], &kt) || kt > 1000 || !acme_key_type_name((int)kt) ||
         parse_fp(tok[7], &e->ids_fp) || parse_fp(tok[8], &e->dir_fp) ||
-        parse_fp(tok[9], &e->key_fp))
+        parse_fp(tok[9], &e->key_fp) || parse_fp(tok[10], &e->profile_fp))
         return -1;
     e->name = tok[0];
     e->key_type = (int)kt;
@@ -187,6 +187,11 @@ int acme__sched_load(acme_store *s, unsigned int shard, acme__sched_shard *out, 
     return rc;
 }
 
+uint64_t acme__sched_profile_fp(const char *profile)
+{
+    return acme__store_hash(ACME__STORE_HASH_INIT, profile ? profile : "");
+}
+
 int acme__sched_entry_of(const acme__stored_cert *c, int64_t next, acme__sched_entry *out,
                          acme__err *err)
 {
@@ -199,6 +204,7 @@ int acme__sched_entry_of(const acme__stored_cert *c, int64_t next, acme__sched_e
     out->key_type = c->key_type;
     out->ids_fp = acme__sched_ids_fp(c->ids, c->nids);
     out->dir_fp = acme__store_hash(ACME__STORE_HASH_INIT, c->directory ? c->directory : "");
+    out->profile_fp = acme__sched_profile_fp(c->profile);
     if (c->key) {
         char *tp = NULL;
         if (acme__key_thumbprint(c->key, &tp) != ACME_OK)
@@ -212,10 +218,12 @@ int acme__sched_entry_of(const acme__stored_cert *c, int64_t next, acme__sched_e
 
 static void put_entry(acme__buf *b, const acme__sched_entry *e)
 {
-    acme__buf_printf(b, "%s %lld %lld %lld %lld %lld %d %016" PRIx64 " %016" PRIx64 " %016" PRIx64 "\n",
+    acme__buf_printf(b,
+                     "%s %lld %lld %lld %lld %lld %d %016" PRIx64 " %016" PRIx64 " %016" PRIx64
+                     " %016" PRIx64 "\n",
                      e->name, (long long)e->next, (long long)e->not_after,
                      (long long)e->ari_start, (long long)e->ari_end, (long long)e->retry,
-                     e->key_type, e->ids_fp, e->dir_fp, e->key_fp);
+                     e->key_type, e->ids_fp, e->dir_fp, e->key_fp, e->profile_fp);
 }
 
 /* Write the n sorted entries of v, skipping the one named `skip` (may be

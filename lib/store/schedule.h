@@ -34,6 +34,7 @@ typedef struct acme__sched_entry {
     uint64_t ids_fp;    /* acme__sched_ids_fp of the stored identifiers */
     uint64_t dir_fp;    /* acme__store_hash of the issuing CA's directory URL */
     uint64_t key_fp;    /* acme__store_hash of the key's JWK thumbprint; 0: host key */
+    uint64_t profile_fp; /* acme__store_hash of the stored profile ("" for none) */
 } acme__sched_entry;
 
 /* One shard: entries sorted by name, names pointing into text. */
@@ -42,6 +43,9 @@ typedef struct acme__sched_shard {
     size_t n;
     char *text;
 } acme__sched_shard;
+
+/* The fingerprint of a stored profile (NULL: none), as entries keep it. */
+uint64_t acme__sched_profile_fp(const char *profile);
 
 /* The shard of a certificate name. */
 unsigned int acme__sched_shard_of(const char *name);

@@ -306,7 +306,7 @@ static void test_index(void)
     check_agree(dir, "rebuilt");
     /* A corrupt shard: rebuilt too, and nothing lost. */
     snprintf(rel, sizeof(rel), "schedule/%03x/entries", acme__sched_shard_of(NAMES[0]));
-    put_file(dir, rel, "acme-schedule 1\nthis is not an entry\n");
+    put_file(dir, rel, "acme-schedule 2\nthis is not an entry\n");
     check_idle(dir, "with a corrupt shard", 1);
     check_agree(dir, "rebuilt shard");
 
