@@ -90,9 +90,10 @@ typedef struct acme_dns_update_options {
 ACME_API int acme_dns_update_options_init(acme_dns_update_options *o, unsigned int version);
 
 /**
- * Add the RFC 2136 update solver to `s` for "dns-01", and for
- * "dns-account-01" as well (a type the CA may offer; the solver takes the
- * record's name and value from the challenge view). Present adds
+ * Add the RFC 2136 update solver to `s` for the types of `o->types`, in
+ * that order of preference (default: "dns-01", then "dns-account-01", a
+ * type the CA may offer; the solver takes the record's name and value from
+ * the challenge view). Present adds
  * "<name> TTL IN TXT <value>" with a TSIG-signed update (values already
  * there stay); cleanup deletes that one value. The solver has no wait of
  * its own: add acme_solvers_add_dns_wait() after it to check propagation.
@@ -101,7 +102,7 @@ ACME_API int acme_dns_update_options_init(acme_dns_update_options *o, unsigned i
  * TSIG key names the key and the server.
  * Errors (recorded on `s`): ACME_ERR_INVALID (NULL, no key name or
  * secret, an unknown algorithm, a secret that is not base64, a bad
- * resolver address), ACME_ERR_UNSUPPORTED (built without DNS support),
+ * resolver address, a type other than those two or one given twice), ACME_ERR_UNSUPPORTED (built without DNS support),
  * ACME_ERR_NOMEM. Threads: as for acme_solvers_add(); the solver itself
  * may serve orders on several threads. Since 1.0.
  */
