@@ -37,27 +37,36 @@ static void test_strerror(void)
         CHECK_STR(acme_strerror(bad[i]), unknown);
     CHECK_STR(unknown, "unknown error code");
     /* The enum is contiguous and stable (codes are never renumbered). */
-    CHECK(ACME_ERR_INVALID == -1 && ACME_ERR_KEY_FORMAT == -4 && ACME_ERR_PROBLEM == -12);
+    CHECK(ACME_OK == 0 && ACME_ERR_INVALID == -1 && ACME_ERR_NOMEM == -2 && ACME_ERR_IO == -3);
+    CHECK(ACME_ERR_KEY_FORMAT == -4 && ACME_ERR_CRYPTO == -5 && ACME_ERR_NETWORK == -6 &&
+          ACME_ERR_TLS == -7 && ACME_ERR_TIMEOUT == -8 && ACME_ERR_HTTP == -9);
+    CHECK(ACME_ERR_PROTOCOL == -10 && ACME_ERR_TOO_LARGE == -11 && ACME_ERR_PROBLEM == -12 &&
+          ACME_ERR_UNSUPPORTED == -13 && ACME_ERR_STATE == -14 && ACME_ERR_CALLBACK == -15);
+    CHECK(ACME_ERR_IDENTIFIER == -16 && ACME_ERR_NO_SOLVER == -17 && ACME_ERR_VALIDATION == -18 &&
+          ACME_ERR_CERTIFICATE == -19 && ACME_ERR_LOCKED == -20 && ACME_ERR_CORRUPT == -21);
     CHECK(ACME_ERR_NOT_FOUND == -22 && ACME_ERR_DECLINED == -23);
 }
 
-/* The other public enums keep their numbers too (doc/ABI.md): a
- * renumbering breaks every program built before it, and abidiff does not
- * see enums that no function signature names. */
+/* The other public enums and numeric #defines keep their numbers too
+ * (doc/ABI.md): a renumbering breaks every program built before it, and
+ * abidiff does not see enums that no function signature names, nor any
+ * #define. The tree test values-pinned checks that every one is here. */
 static void test_enum_values(void)
 {
     CHECK(ACME_LOG_ERROR == 0 && ACME_LOG_WARN == 1 && ACME_LOG_INFO == 2 && ACME_LOG_DEBUG == 3);
     CHECK(ACME_EVENT_OBTAINED == 1 && ACME_EVENT_RENEWED == 2 && ACME_EVENT_FAILED == 3 &&
-          ACME_EVENT_REVOKED == 4);
+          ACME_EVENT_REVOKED == 4 && ACME_EVENT_SKIPPED == 5);
     CHECK(ACME_RESULT_NONE == 0 && ACME_RESULT_OBTAINED == 1 && ACME_RESULT_RENEWED == 2 &&
-          ACME_RESULT_NOT_DUE == 3 && ACME_RESULT_FAILED == 4);
+          ACME_RESULT_NOT_DUE == 3 && ACME_RESULT_FAILED == 4 && ACME_RESULT_SKIPPED == 5);
     CHECK(ACME_KEY_EC256 == 1 && ACME_KEY_EC384 == 2 && ACME_KEY_RSA2048 == 3 &&
           ACME_KEY_RSA3072 == 4 && ACME_KEY_RSA4096 == 5);
     CHECK(ACME_REASON_UNSPECIFIED == 0 && ACME_REASON_KEY_COMPROMISE == 1 &&
           ACME_REASON_AFFILIATION_CHANGED == 3 && ACME_REASON_SUPERSEDED == 4 &&
           ACME_REASON_CESSATION_OF_OPERATION == 5);
     CHECK(ACME_STORE_FILE_KEY == 1 && ACME_STORE_FILE_CHAIN == 2 && ACME_STORE_FILE_META == 3);
-    CHECK(ACME_ERROR_MAX == 512);
+    CHECK(ACME_SIG_ES256 == 1 && ACME_SIG_ES384 == 2 && ACME_SIG_ES512 == 3 &&
+          ACME_SIG_RS256 == 4 && ACME_SIG_EDDSA == 5);
+    CHECK(ACME_ERROR_MAX == 512 && ACME_SIGNER_MAX_SIGNATURE == 1024);
 }
 
 static void test_fail(void)
