@@ -1,8 +1,10 @@
-/* base64url encoding and decoding. */
+/* base64url encoding and decoding; standard base64 on mbedTLS's. */
 #include "base/b64.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include <mbedtls/base64.h>
 
 #include "acme/common.h"
 #include "base/error.h"
@@ -127,5 +129,41 @@ int acme_base64url_decode(const char *text, unsigned char **out, size_t *out_len
         return acme__fail(NULL, rc, "base64url: invalid character or length");
     if (rc != ACME_OK)
         return acme__fail(NULL, rc, "base64url: out of memory");
+    return ACME_OK;
+}
+
+int acme__b64_append(acme__buf *b, const void *data, size_t len)
+{
+    size_t n = 0;
+    (void)mbedtls_base64_encode(NULL, 0, &n, data, len);
+    unsigned char *tmp = malloc(n ? n : 1);
+    if (!tmp || mbedtls_base64_encode(tmp, n ? n : 1, &n, data, len) != 0) {
+        free(tmp);
+        b->oom = 1;
+        return ACME_ERR_NOMEM;
+    }
+    acme__buf_append(b, tmp, n);
+    free(tmp);
+    return acme__buf_status(b);
+}
+
+int acme__b64_decode(const char *text, size_t text_len, unsigned char **out, size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    const unsigned char *in = (const unsigned char *)text;
+    size_t n = 0;
+    int mrc = mbedtls_base64_decode(NULL, 0, &n, in, text_len);
+    if (mrc != 0 && mrc != MBEDTLS_ERR_BASE64_BUFFER_TOO_SMALL)
+        return ACME_ERR_INVALID;
+    unsigned char *d = malloc(n ? n : 1);
+    if (!d)
+        return ACME_ERR_NOMEM;
+    if (mbedtls_base64_decode(d, n ? n : 1, &n, in, text_len) != 0) {
+        free(d);
+        return ACME_ERR_INVALID;
+    }
+    *out = d;
+    *out_len = n;
     return ACME_OK;
 }

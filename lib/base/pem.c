@@ -1,13 +1,12 @@
-/* PEM block reading on mbedTLS's base64. */
+/* PEM block reading. */
 #include "base/pem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <mbedtls/base64.h>
-
 #include "acme/common.h"
+#include "base/b64.h"
 
 #define BEGIN "-----BEGIN "
 #define DASHES "-----"
@@ -40,27 +39,15 @@ int acme__pem_next(const char *text, const char **next, char label[ACME__PEM_MAX
         return ACME_ERR_INVALID;
     }
     *next = end + strlen(footer);
-    const unsigned char *b64 = (const unsigned char *)body;
-    size_t b64_len = (size_t)(end - body), n = 0;
-    int mrc = mbedtls_base64_decode(NULL, 0, &n, b64, b64_len);
-    if (mrc != 0 && mrc != MBEDTLS_ERR_BASE64_BUFFER_TOO_SMALL) {
-        *why = "not valid base64";
-        return ACME_ERR_INVALID;
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    int rc = acme__b64_decode(body, (size_t)(end - body), &buf, &n);
+    if (rc != ACME_OK) {
+        *why = rc == ACME_ERR_NOMEM ? "out of memory" : "not valid base64";
+        return rc;
     }
-    if (n == 0) {
-        *why = "empty";
-        return ACME_ERR_INVALID;
-    }
-    unsigned char *buf = malloc(n);
-    if (!buf)
-        return ACME_ERR_NOMEM;
-    if (mbedtls_base64_decode(buf, n, &n, b64, b64_len) != 0) {
-        free(buf);
-        *why = "not valid base64";
-        return ACME_ERR_INVALID;
-    }
-    /* mbedTLS sizes the buffer for any 1 to 3 leftover characters, then
-     * decodes them to nothing: a body like "C" is empty too. */
+    /* mbedTLS decodes 1 to 3 leftover characters to nothing: a body like
+     * "C" is empty too. */
     if (n == 0) {
         free(buf);
         *why = "empty";

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include <mbedtls/base64.h>
 
+#include "base/b64.h"
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/file.h"
@@ -126,10 +126,12 @@ static int is_punct(const acme__buf *tok, int quoted, char c)
 /* Non-zero when s is standard base64 (RFC 4648 4) of at least one byte. */
 static int base64_ok(const char *s)
 {
+    unsigned char *d = NULL;
     size_t n = 0;
-    size_t len = strlen(s);
-    int rc = mbedtls_base64_decode(NULL, 0, &n, (const unsigned char *)s, len);
-    return len && rc == MBEDTLS_ERR_BASE64_BUFFER_TOO_SMALL && n > 0;
+    int ok = acme__b64_decode(s, strlen(s), &d, &n) == ACME_OK && n > 0;
+    acme__wipe(d, n); /* a TSIG secret */
+    free(d);
+    return ok;
 }
 
 int acme__tsig_algorithm_ok(const char *alg)

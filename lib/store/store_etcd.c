@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <mbedtls/base64.h>
 
+#include "base/b64.h"
 #include "base/clock.h"
 #include "base/mem.h"
 #include "base/options.h"
@@ -107,19 +107,15 @@ static int parse(const char *data, size_t len, const char *what, yajl_val *v, ac
 /* Decode base64 text into out (past max bytes in out: ACME_ERR_TOO_LARGE). */
 static int b64_decode(const char *text, size_t max, acme__buf *out, acme__err *err)
 {
-    size_t tlen = strlen(text), n = 0;
-    int mrc = mbedtls_base64_decode(NULL, 0, &n, (const unsigned char *)text, tlen);
-    if (mrc != 0 && mrc != MBEDTLS_ERR_BASE64_BUFFER_TOO_SMALL)
-        return acme__fail(err, ACME_ERR_PROTOCOL, "etcd: a value is not valid base64");
-    if (n > max || out->len > max - n)
-        return acme__fail(err, ACME_ERR_TOO_LARGE, "etcd: a value is larger than %zu bytes",
-                          max);
-    unsigned char *tmp = malloc(n ? n : 1);
-    if (!tmp)
-        return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
-    int rc = ACME_OK;
-    if (mbedtls_base64_decode(tmp, n ? n : 1, &n, (const unsigned char *)text, tlen) != 0)
+    unsigned char *tmp = NULL;
+    size_t n = 0;
+    int rc = acme__b64_decode(text, strlen(text), &tmp, &n);
+    if (rc == ACME_ERR_INVALID)
         rc = acme__fail(err, ACME_ERR_PROTOCOL, "etcd: a value is not valid base64");
+    else if (rc != ACME_OK)
+        rc = acme__fail(err, rc, "out of memory");
+    else if (n > max || out->len > max - n)
+        rc = acme__fail(err, ACME_ERR_TOO_LARGE, "etcd: a value is larger than %zu bytes", max);
     else if (acme__buf_append(out, tmp, n) != ACME_OK)
         rc = acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     acme__wipe(tmp, n);
@@ -314,17 +310,9 @@ int acme__etcd_parse_auth(const char *data, size_t len, char **token, acme__err 
 
 static void put_b64(acme__buf *b, const void *data, size_t len)
 {
-    size_t n = 0;
-    (void)mbedtls_base64_encode(NULL, 0, &n, data, len);
-    unsigned char *tmp = malloc(n ? n : 1);
-    if (!tmp || mbedtls_base64_encode(tmp, n ? n : 1, &n, data, len) != 0) {
-        b->oom = 1;
-    } else {
-        acme__buf_putc(b, '"');
-        acme__buf_append(b, tmp, n);
-        acme__buf_putc(b, '"');
-    }
-    free(tmp);
+    acme__buf_putc(b, '"');
+    acme__b64_append(b, data, len);
+    acme__buf_putc(b, '"');
 }
 
 /* "PREFIX/key" as base64 in quotes; with suffix appended to the key. */

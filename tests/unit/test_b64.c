@@ -236,8 +236,42 @@ static void test_decode_into(void)
         CHECK_MSG(out[i] == 0, "octet %zu not wiped after a bad character", i);
 }
 
+/* Standard base64 (PEM, etcd, TSIG): padding, '+' and '/', RFC 4648's
+ * test vectors both ways, and what is refused. */
+static void test_standard(void)
+{
+    static const char *const plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+    static const char *const coded[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
+                                         "Zm9vYmFy" };
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+        acme__buf b = ACME__BUF_INIT;
+        CHECK(acme__b64_append(&b, plain[i], strlen(plain[i])) == ACME_OK);
+        CHECK(b.len == strlen(coded[i]) && memcmp(b.data ? b.data : "", coded[i], b.len) == 0);
+        acme__buf_free(&b);
+        unsigned char *out = NULL;
+        size_t n = 99;
+        CHECK(acme__b64_decode(coded[i], strlen(coded[i]), &out, &n) == ACME_OK);
+        CHECK(n == strlen(plain[i]) && out && memcmp(out, plain[i], n) == 0);
+        free(out);
+    }
+    const unsigned char high[] = { 0xfb, 0xff, 0xbf };
+    acme__buf b = ACME__BUF_INIT;
+    CHECK(acme__b64_append(&b, high, sizeof(high)) == ACME_OK);
+    CHECK(b.len == 4 && memcmp(b.data, "+/+/", 4) == 0);
+    acme__buf_free(&b);
+    static const char *const bad[] = { "Zm9v-_", "Z===", "Zm9v!", "=Zm9" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        unsigned char *out = (unsigned char *)"set";
+        size_t n = 7;
+        CHECK_MSG(acme__b64_decode(bad[i], strlen(bad[i]), &out, &n) == ACME_ERR_INVALID,
+                  "%s decoded", bad[i]);
+        CHECK(out == NULL && n == 0);
+    }
+}
+
 int main(void)
 {
+    test_standard();
     test_decode_into();
     test_vectors();
     test_padding();
