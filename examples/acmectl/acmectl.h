@@ -359,9 +359,12 @@ int token_opt(token_opts *t, int id, const char *value);
 int token_open_key(const char *what, const char *spec, acme_key **out);
 /* Open the token keys and hand them to the desire (after its certificates
  * are added, before its account is used): those of --account-key and
- * --cert-key, which are remembered in store (NULL: not), and for the other
- * names the certificate key remembered by an earlier run. */
-int token_apply(const token_opts *t, acme_desire *d, acme_store *store);
+ * --cert-key, which are remembered in store (NULL: not), the account key
+ * for the CA of directory, and without them the keys an earlier run
+ * remembered: the account key at that CA, each other name's certificate key. */
+int token_apply(const token_opts *t, acme_desire *d, acme_store *store, const char *directory);
+/* Non-zero when the state remembers a token account key for c's CA. */
+int token_account_remembered(const cli *c);
 /* Non-zero when store remembers a token key for certificate name. */
 int token_remembered(acme_store *store, const char *name);
 /* Open the token key remembered for name (if any) and hand it to the
@@ -369,7 +372,7 @@ int token_remembered(acme_store *store, const char *name);
 int token_use_remembered(acme_desire *d, acme_store *store, const char *name);
 /* Non-zero when a rollover command line names token keys. */
 int token_rollover_wanted(int argc, char **argv);
-/* rollover --account-key pkcs11:OLD --new-key pkcs11:NEW */
+/* rollover [--account-key pkcs11:OLD] --new-key pkcs11:NEW (OLD: the remembered one) */
 int cmd_token_rollover(cli *c, int argc, char **argv);
 
 /* ---- commands --------------------------------------------------------- */

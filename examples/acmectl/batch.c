@@ -118,7 +118,8 @@ int batch_check_account(cli *c, const batch_params *bp, const char **email)
         return usage_error("no account e-mail: give --email EMAIL --agree-tos, or run "
                            "acmectl register EMAIL --agree-tos first");
     /* A token account key has no key file to find: the CA knows it or not. */
-    if (!bp->agree_tos && !bp->tk.account_key && !cli_account_stored(c, *email)) {
+    if (!bp->agree_tos && !bp->tk.account_key && !token_account_remembered(c) &&
+        !cli_account_stored(c, *email)) {
         error_msg("no account for %s at %s (run: acmectl register %s --agree-tos)", *email,
                   c->directory, *email);
         return EXIT_FAIL;
@@ -410,7 +411,7 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
     for (size_t i = 0; rc == EXIT_OK && bp->force && i < acme_desire_count(d); i++)
         acme_desire_set_force(d, acme_desire_name(d, i), 1);
     if (rc == EXIT_OK)
-        rc = token_apply(&bp->tk, d, c->store);
+        rc = token_apply(&bp->tk, d, c->store, c->directory);
     if (rc == EXIT_OK) {
         acme_account *account = NULL;
         if (acme_desire_account(d, &account) != ACME_OK)

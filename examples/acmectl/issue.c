@@ -172,7 +172,7 @@ static int run_csr(cli *c, const batch_params *bp, const char *csr, char **ids, 
         batch_desire_options(c, bp, email, &dopts);
         if (acme_desire_new(&d, c->provider, c->store, NULL, &dopts) != ACME_OK)
             rc = fail_with("desire", acme_last_error(), NULL);
-        else if ((rc = token_apply(&bp->tk, d, c->store)) == EXIT_OK &&
+        else if ((rc = token_apply(&bp->tk, d, c->store, c->directory)) == EXIT_OK &&
                  acme_desire_account(d, &account) != ACME_OK)
             rc = fail_with("account", acme_desire_last_error(d), acme_last_problem());
     }

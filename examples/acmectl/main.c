@@ -58,7 +58,8 @@ void print_usage(void)
         "  recover EMAIL                          find the stored key's account at the CA\n"
         "  update-contact EMAIL...                replace the contacts\n"
         "  rollover                               switch to a new account key\n"
-        "  rollover --account-key pkcs11:OLD --new-key pkcs11:NEW   (keys in a token)\n"
+        "  rollover [--account-key pkcs11:OLD] --new-key pkcs11:NEW   (keys in a token;\n"
+        "                                         OLD: the one remembered for the CA)\n"
         "  deactivate                             deactivate the account (irreversible)\n"
         "\n",
         stdout);

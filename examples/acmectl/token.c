@@ -3,7 +3,9 @@
  *
  *   issue|ensure|renew ... --account-key pkcs11:URI
  *       the account signs with the token's key; the state dir keeps the
- *       account's URL but no account key file
+ *       account's URL but no account key file. The URI is remembered per CA
+ *       (token-keys/account/CA) unless it carries the PIN: later runs at
+ *       that CA sign with it without --account-key
  *   issue|ensure|renew ... --cert-key [NAME=]pkcs11:URI
  *       the certificate NAME (the only one of the run when NAME= is left
  *       out) gets the token's key: its CSR is signed in the token, and the
@@ -11,8 +13,9 @@
  *       (token-keys/cert/NAME in the state dir) unless it carries the PIN
  *       itself (pin-value): later runs and `revoke NAME` find the key
  *       without --cert-key
- *   rollover --account-key pkcs11:OLD --new-key pkcs11:NEW
- *       the account of the token key OLD switches to NEW
+ *   rollover [--account-key pkcs11:OLD] --new-key pkcs11:NEW
+ *       the account of the token key OLD (by default the remembered one)
+ *       switches to NEW, which is remembered from then on
  *   revoke --cert FILE --cert-key pkcs11:URI
  *       revocation signed by the certificate's key in the token
  *
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "acmectl.h"
 #include "p11uri.h"
@@ -113,37 +117,56 @@ static char *remembered_key(const char *name)
     return key;
 }
 
-/* Remember uri as name's certificate key, unless it holds the PIN: the
- * state dir never keeps a PIN. A failure to remember only warns (the
- * certificate is still issued; the next run needs --cert-key again). */
-static void remember(acme_store *store, const char *name, const char *uri)
+/* Store key of the token URI remembered as the account key at the CA of
+ * directory: token-keys/account/CA, with CA named as the library names it
+ * under accounts/. NULL when the library makes no account key of it. */
+static char *remembered_account_key(const char *directory)
 {
-    if (!store)
+    static const char prefix[] = "token-keys/account/";
+    char *acct = NULL;
+    if (acme_store_account_key(directory, NULL, ACME_STORE_FILE_META, &acct) != ACME_OK)
+        return NULL;
+    const char *ca = strchr(acct, '/');
+    const char *end = ca ? strchr(ca + 1, '/') : NULL;
+    char *key = NULL;
+    if (end) {
+        size_t n = sizeof(prefix) + (size_t)(end - ca - 1);
+        key = xcalloc(n, 1);
+        snprintf(key, n, "%s%.*s", prefix, (int)(end - ca - 1), ca + 1);
+    }
+    acme_free(acct);
+    return key;
+}
+
+/* Remember uri at store key `key` for `who`, unless it holds the PIN: the
+ * state dir never keeps a PIN. A failure to remember only warns (the run
+ * goes on; the next one needs `flag` again). */
+static void remember(acme_store *store, const char *key, const char *who, const char *flag,
+                     const char *uri)
+{
+    if (!store || !key)
         return;
     if (strstr(uri, "pin-value=")) {
         warn_msg("%s: the token URI is not remembered, as it holds the PIN (pin-value): give "
-                 "--cert-key again at each run, or use pin-source=file:PATH", name);
+                 "%s again at each run, or use pin-source=file:PATH", who, flag);
         return;
     }
-    char *key = remembered_key(name);
     char *old = NULL;
     size_t len = 0;
     int same = acme_store_get(store, key, &old, &len) == ACME_OK && len == strlen(uri) &&
                memcmp(old, uri, len) == 0;
     acme_free(old);
     if (!same && acme_store_put(store, key, uri, strlen(uri), 0) != ACME_OK)
-        warn_msg("%s: cannot remember the token URI: %s", name, acme_store_last_error(store));
+        warn_msg("%s: cannot remember the token URI: %s", who, acme_store_last_error(store));
     else if (!same)
-        detail("%s: the token key's URI is remembered for later runs", name);
-    free(key);
+        detail("%s: the token key's URI is remembered for later runs", who);
 }
 
-/* The URI remembered for name (a new string), or NULL. */
-static char *remembered_uri(acme_store *store, const char *name)
+/* The URI remembered at store key `key` (a new string), or NULL. */
+static char *remembered_uri(acme_store *store, const char *key)
 {
-    if (!store)
+    if (!store || !key)
         return NULL;
-    char *key = remembered_key(name);
     char *data = NULL;
     size_t len = 0;
     char *uri = NULL;
@@ -152,20 +175,63 @@ static char *remembered_uri(acme_store *store, const char *name)
         memcpy(uri, data, len);
     }
     acme_free(data);
+    return uri;
+}
+
+/* The URI remembered for certificate name (a new string), or NULL. */
+static char *remembered_cert_uri(acme_store *store, const char *name)
+{
+    char *key = remembered_key(name);
+    char *uri = remembered_uri(store, key);
     free(key);
     return uri;
 }
 
+/* The account key URI remembered for directory (a new string), or NULL. */
+static char *remembered_account_uri(acme_store *store, const char *directory)
+{
+    char *key = remembered_account_key(directory);
+    char *uri = remembered_uri(store, key);
+    free(key);
+    return uri;
+}
+
+int token_account_remembered(const cli *c)
+{
+    if (!c->state_exists)
+        return 0;
+    char *key = remembered_account_key(c->directory);
+    int found = 0;
+    if (key && cli_store_remote(c)) {
+        char *uri = remembered_uri(c->store, key);
+        found = uri != NULL;
+        free(uri);
+    } else if (key) {
+        char *path = cli_state_path(c, key);
+        found = access(path, R_OK) == 0;
+        free(path);
+    }
+    free(key);
+    return found;
+}
+
+static void remember_account(acme_store *store, const char *directory, const char *uri)
+{
+    char *key = remembered_account_key(directory);
+    remember(store, key, "--account-key", "--account-key", uri);
+    free(key);
+}
+
 int token_remembered(acme_store *store, const char *name)
 {
-    char *uri = remembered_uri(store, name);
+    char *uri = remembered_cert_uri(store, name);
     free(uri);
     return uri != NULL;
 }
 
 int token_use_remembered(acme_desire *d, acme_store *store, const char *name)
 {
-    char *uri = remembered_uri(store, name);
+    char *uri = remembered_cert_uri(store, name);
     if (!uri)
         return EXIT_OK;
     char what[300];
@@ -179,15 +245,22 @@ int token_use_remembered(acme_desire *d, acme_store *store, const char *name)
     return rc;
 }
 
-int token_apply(const token_opts *t, acme_desire *d, acme_store *store)
+int token_apply(const token_opts *t, acme_desire *d, acme_store *store, const char *directory)
 {
     acme_key *key = NULL;
     int rc = EXIT_OK;
-    if (t->account_key && (rc = token_open_key("--account-key", t->account_key, &key)) == EXIT_OK) {
+    /* Without --account-key: the token key an earlier run used at this CA. */
+    char *remembered = t->account_key ? NULL : remembered_account_uri(store, directory);
+    const char *account_uri = t->account_key ? t->account_key : remembered;
+    const char *what = t->account_key ? "--account-key" : "the remembered token account key";
+    if (account_uri && (rc = token_open_key(what, account_uri, &key)) == EXIT_OK) {
         if (acme_desire_set_account_key(d, key) != ACME_OK)
-            rc = fail_with("--account-key", acme_desire_last_error(d), NULL);
+            rc = fail_with(what, acme_desire_last_error(d), NULL);
+        else if (t->account_key)
+            remember_account(store, directory, t->account_key);
         acme_key_free(key); /* the desire keeps its own reference */
     }
+    free(remembered);
     for (size_t i = 0; rc == EXIT_OK && i < t->ncert_keys; i++) {
         const char *spec = t->cert_key[i], *uri = spec;
         char name[256];
@@ -208,10 +281,12 @@ int token_apply(const token_opts *t, acme_desire *d, acme_store *store)
             return usage_error("--cert-key: no certificate called \"%s\" in this run", name);
         if ((rc = token_open_key("--cert-key", uri, &key)) != EXIT_OK)
             break;
+        char *slot = remembered_key(name);
         if (acme_desire_set_key(d, name, key) != ACME_OK)
             rc = fail_with(name, acme_desire_last_error(d), NULL);
         else
-            remember(store, name, uri);
+            remember(store, slot, name, "--cert-key", uri);
+        free(slot);
         acme_key_free(key);
     }
     /* The names not given a --cert-key: the token key of an earlier run. */
@@ -272,11 +347,20 @@ int cmd_token_rollover(cli *c, int argc, char **argv)
     }
     if (rc != EXIT_OK)
         return rc;
-    if (!old_uri || !new_uri)
-        return usage_error("rollover between token keys needs --account-key pkcs11:OLD and "
-                           "--new-key pkcs11:NEW (an account key file rolls over without them)");
-    if ((rc = cli_resolve(c)) != EXIT_OK || (rc = cli_open_provider(c)) != EXIT_OK)
+    if (!new_uri)
+        return usage_error("rollover between token keys needs --new-key pkcs11:NEW (and "
+                           "--account-key pkcs11:OLD unless an earlier run remembered it; an "
+                           "account key file rolls over without them)");
+    if ((rc = cli_resolve(c)) != EXIT_OK || (rc = cli_open_store(c)) != EXIT_OK)
         return rc;
+    char *remembered = old_uri ? NULL : remembered_account_uri(c->store, c->directory);
+    if (!old_uri && !(old_uri = remembered))
+        return usage_error("rollover: --account-key pkcs11:OLD is needed (no token account key "
+                           "is remembered for %s)", c->directory);
+    if ((rc = cli_open_provider(c)) != EXIT_OK) {
+        free(remembered);
+        return rc;
+    }
     acme_key *old_key = NULL, *new_key = NULL;
     acme_account *account = NULL;
     rc = token_open_key("--account-key", old_uri, &old_key);
@@ -292,7 +376,9 @@ int cmd_token_rollover(cli *c, int argc, char **argv)
         /* Not the URI: it may carry the PIN. */
         say("account %s now signs with the new token key", acme_account_url(account));
         printf("%s\n", acme_account_url(account));
+        remember_account(c->store, c->directory, new_uri);
     }
+    free(remembered);
     acme_account_free(account);
     acme_key_free(new_key);
     acme_key_free(old_key);

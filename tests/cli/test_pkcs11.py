@@ -220,20 +220,31 @@ def scenario_enabled():
     t.check(not os.path.exists(os.path.join(state, "token-keys", "cert", name)),
             "a URI holding the PIN is not stored")
 
-    # The same account on the next run (the store knows the token key).
-    res = t.acmectl("issue", name, "--force", "--account-key", acct1, "--cert-key", cert,
+    # The account key's URI (its PIN in a file) is remembered for the CA.
+    acct_dir = os.path.join(state, "token-keys", "account")
+    remembered = [os.path.join(acct_dir, f) for f in sorted(os.listdir(acct_dir))] \
+        if os.path.isdir(acct_dir) else []
+    t.check(len(remembered) == 1 and open(remembered[0]).read() == acct1,
+            f"the account key's URI is remembered once: {remembered}")
+
+    # The same account on the next run, without --account-key: the
+    # remembered token key signs (the store knows its account).
+    res = t.acmectl("issue", name, "--force", "--cert-key", cert,
                     "--http-port", t.HTTP_PORT, state=state)
     t.check(account_url(res) == url, "the token account is found again")
+    t.check(not private_key_files(state), "and no account key file is made")
     chain = res.lines()[0]
     t.check(leaf_spki_der(chain) == spki["03"], "a renewal keeps the token key")
 
-    # Rollover to the second token key: the account now answers to it.
-    res = t.acmectl("rollover", "--account-key", acct1, "--new-key", acct2, state=state)
+    # Rollover from the remembered key to the second token key: the account
+    # now answers to it, and it is remembered in its place.
+    res = t.acmectl("rollover", "--new-key", acct2, state=state)
     t.check(res.lines() == [url], f"rollover prints the account URL: {res.out}")
+    t.check(open(remembered[0]).read() == acct2, "the new key's URI is remembered")
     res = t.acmectl("rollover", "--account-key", acct1, "--new-key", acct2, state=state,
                     expect=1)
     t.check("rollover" in res.err, f"the old key has no account any more: {res.err}")
-    res = t.acmectl("issue", name, "--force", "--account-key", acct2, "--cert-key", cert,
+    res = t.acmectl("issue", name, "--force", "--cert-key", cert,
                     "--http-port", t.HTTP_PORT, state=state)
     t.check(account_url(res) == url, "the rolled-over key signs for the same account")
     chain = res.lines()[0]
