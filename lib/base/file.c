@@ -123,7 +123,10 @@ int acme__file_write_visible(const char *path, const void *data, size_t len, mod
     return write_atomic(path, data, len, mode, 0, err);
 }
 
-int acme__file_link_atomic(const char *from, const char *path, acme__err *err)
+/* Put a new name at path in one step: make it (a hard link to `from`, or
+ * a symbolic link holding `from`) under a random temporary name beside
+ * path, rename that over path, fsync the directory. */
+static int name_atomic(const char *from, const char *path, int symbolic, acme__err *err)
 {
     static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     size_t plen = strlen(path);
@@ -140,7 +143,7 @@ int acme__file_link_atomic(const char *from, const char *path, acme__err *err)
         }
         for (size_t i = 0; i < 6; i++)
             tmp[plen + 5 + i] = alnum[rnd[i] % (sizeof(alnum) - 1)];
-        r = link(from, tmp);
+        r = symbolic ? symlink(from, tmp) : link(from, tmp);
         e = r == 0 ? 0 : errno;
     }
     if (r != 0) {
@@ -156,14 +159,26 @@ int acme__file_link_atomic(const char *from, const char *path, acme__err *err)
         free(tmp);
         return acme__fail(err, ACME_ERR_IO, "cannot write %s (rename: %s)", path, strerror(e));
     }
-    /* rename() does nothing when both names are links to one file already;
-     * the temporary name must not stay behind then. */
-    (void)unlink(tmp);
+    /* rename() does nothing when both names are hard links to one file
+     * already; the temporary name must not stay behind then. (A new
+     * symbolic link is its own inode: the rename always moved it.) */
+    if (!symbolic)
+        (void)unlink(tmp);
     free(tmp);
     if (acme__file_sync_dir_of(path) != 0)
         return acme__fail(err, ACME_ERR_IO, "cannot sync the directory of %s: %s", path,
                           strerror(errno));
     return ACME_OK;
+}
+
+int acme__file_link_atomic(const char *from, const char *path, acme__err *err)
+{
+    return name_atomic(from, path, 0, err);
+}
+
+int acme__file_symlink_atomic(const char *target, const char *path, acme__err *err)
+{
+    return name_atomic(target, path, 1, err);
 }
 
 int acme__file_read(const char *path, size_t max, acme__buf *out, acme__err *err)

@@ -25,6 +25,10 @@ int acme__file_write_visible(const char *path, const void *data, size_t len, mod
  * new inode and no data write. ACME_ERR_UNSUPPORTED when the filesystem
  * cannot link (the caller then writes a copy); ACME_ERR_IO otherwise. */
 int acme__file_link_atomic(const char *from, const char *path, acme__err *err);
+/* Make path a symbolic link holding target, atomically replacing what path
+ * held (a file or an older link), as acme__file_link_atomic does.
+ * ACME_ERR_UNSUPPORTED when the filesystem has no symbolic links. */
+int acme__file_symlink_atomic(const char *target, const char *path, acme__err *err);
 /* Read a whole file (at most max bytes, else ACME_ERR_TOO_LARGE) into out.
  * ACME_ERR_NOT_FOUND when it does not exist, ACME_ERR_IO otherwise. */
 int acme__file_read(const char *path, size_t max, acme__buf *out, acme__err *err);

@@ -1,6 +1,7 @@
 /* Stored certificates: metadata record, generations, stable copies. */
 #include "store/cert_store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -287,12 +288,62 @@ static int sync_copy(acme_store *s, const acme__stored_cert *c, const char *file
     return rc;
 }
 
+/* Make alias key name target unless it already does. */
+static int alias_set(acme_store *s, const char *key, const char *target, acme__err *err)
+{
+    char *have = NULL;
+    acme__err probe = ACME__ERR_QUIET; /* not an alias yet (a 1.0 store): made now */
+    int rc = acme__store_alias_target(s, key, &have, &probe);
+    acme__err_clear(&probe);
+    if (rc != ACME_OK || strcmp(have, target) != 0)
+        rc = acme__store_alias(s, key, target, err);
+    free(have);
+    return rc;
+}
+
+/* On a store with aliases (the filesystem): certs/NAME/current names the
+ * current generation, and the stable names go through it, so that one
+ * rename switches the whole pair for a reader who resolves current once.
+ * A store written before (stable files or hard links, no current) is
+ * moved to this layout here, one rename per name. ACME_ERR_UNSUPPORTED
+ * (nothing changed) where the store cannot make aliases. */
+static int sync_aliases(acme_store *s, const acme__stored_cert *c, acme__err *err)
+{
+    char gen[24];
+    snprintf(gen, sizeof(gen), "%lu", c->generation);
+    char *current = acme__store_cert_key(c->name, ACME__CURRENT);
+    char *key = acme__store_cert_key(c->name, ACME__FILE_KEY);
+    char *chain = acme__store_cert_key(c->name, ACME__FILE_CHAIN);
+    int rc = current && key && chain ? alias_set(s, current, gen, err)
+                                     : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    if (rc == ACME_OK)
+        rc = alias_set(s, chain, ACME__CURRENT "/" ACME__FILE_CHAIN, err);
+    /* A stable key beside a host key's chain would be a stale key that no
+     * longer matches: it goes. */
+    if (rc == ACME_OK)
+        rc = c->host_key ? acme__store_remove(s, key, err)
+                         : alias_set(s, key, ACME__CURRENT "/" ACME__FILE_KEY, err);
+    free(current);
+    free(key);
+    free(chain);
+    return rc;
+}
+
 int acme__stored_sync_copies(acme_store *s, const acme__stored_cert *c, acme__err *err)
 {
-    /* Key first: a web server reloading between the two writes then sees a
-     * new key with the old chain only if it reads during this window. A
-     * stable key copy beside a host key's chain would be a stale key that
-     * no longer matches: it goes. */
+    if (acme__store_has_alias(s)) {
+        acme__err why = ACME__ERR_QUIET;
+        int rc = sync_aliases(s, c, &why);
+        if (rc != ACME_ERR_UNSUPPORTED)
+            acme__err_forward(err, &why);
+        acme__err_clear(&why);
+        if (rc != ACME_ERR_UNSUPPORTED)
+            return rc;
+    }
+    /* Copies, key first: a web server reloading between the two writes
+     * then sees a new key with the old chain only if it reads during this
+     * window. A stable key copy beside a host key's chain would be a stale
+     * key that no longer matches: it goes. */
     int rc;
     if (c->host_key) {
         char *key = acme__store_cert_key(c->name, ACME__FILE_KEY);

@@ -121,13 +121,14 @@ static int temp_name(const char *name)
 }
 
 /* For a name that looks like a temporary: non-zero when it is a regular
- * file (so not a key's directory that happens to be named like one), and
- * then removed if it is stale. Best effort: errors are ignored. */
+ * file or a symbolic link (an alias not yet renamed into place), so not a
+ * key's directory that happens to be named like one, and then removed if
+ * it is stale. Best effort: errors are ignored. */
 static int temp_file(int dfd, const char *name, time_t now, time_t max_age)
 {
     struct stat st;
     if (!temp_name(name) || fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-        !S_ISREG(st.st_mode))
+        !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
         return 0;
     if (now - st.st_mtime > max_age)
         (void)unlinkat(dfd, name, 0);
@@ -530,6 +531,54 @@ static int fs_renew(const char *name, uint64_t token, unsigned int ttl_s, void *
     return rc;
 }
 
+/* An alias is a symbolic link holding the target's path relative to the
+ * key's directory: a generation switches whole for readers when
+ * certs/NAME/current is renamed to point at it (acme/store.h). */
+static int fs_alias(const char *key, const char *target, const char *lock, uint64_t token,
+                    void *userdata, acme__err *err)
+{
+    fs *f = userdata;
+    char *path;
+    int rc = key_path(f, key, &path, err);
+    if (rc == ACME_OK && lock) {
+        pthread_mutex_lock(&f->mu);
+        rc = fence_check(f, lock, token, err);
+        pthread_mutex_unlock(&f->mu);
+    }
+    if (rc == ACME_OK)
+        rc = prepare_dir_of(path, err);
+    if (rc == ACME_OK)
+        rc = acme__file_symlink_atomic(target, path, err);
+    free(path);
+    return rc;
+}
+
+/* Longest alias target read back: the library's are a generation number
+ * or "current/<file>". */
+#define ALIAS_MAX 256
+
+static int fs_alias_target(const char *key, char **target, void *userdata, acme__err *err)
+{
+    char *path;
+    *target = NULL;
+    int rc = key_path(userdata, key, &path, err);
+    if (rc != ACME_OK)
+        return rc;
+    char buf[ALIAS_MAX];
+    ssize_t n = readlink(path, buf, sizeof(buf));
+    if (n < 0 && (errno == ENOENT || errno == EINVAL || errno == ENOTDIR))
+        rc = acme__fail(err, ACME_ERR_NOT_FOUND, "%s is no alias", path);
+    else if (n < 0)
+        rc = acme__fail(err, ACME_ERR_IO, "cannot read the link %s: %s", path, strerror(errno));
+    else if ((size_t)n == sizeof(buf))
+        rc = acme__fail(err, ACME_ERR_CORRUPT, "the link %s is longer than %d bytes", path,
+                        ALIAS_MAX - 1);
+    else if (!(*target = acme__strndup(buf, (size_t)n)))
+        rc = oom(err);
+    free(path);
+    return rc;
+}
+
 /* In order, the last change being the switch that readers follow: one
  * rename each, so not one transaction (atomic_commit is 0). */
 static int fs_commit(const acme__store_put *puts, size_t n, const char *lock, uint64_t token,
@@ -650,6 +699,7 @@ int acme_store_new_fs(acme_store **out, const char *dir)
     static const acme__store_backend backend = {
         fs_read,  fs_write, fs_remove, fs_list,   fs_lock,   fs_unlock,
         fs_path,  fs_link,  fs_lease,  fs_renew,  fs_commit, 0,
+        fs_alias, fs_alias_target,
     };
     return acme__store_new_backend(out, &backend, f, fs_free, NULL);
 }
