@@ -92,7 +92,10 @@
  * - Filesystem: flock locks that the kernel releases when their holder
  *   dies (so a lease lasts as long as its process), a token counter per
  *   lock under DIR/locks/, writes refused when the counter has moved past
- *   the writer's token. One machine only.
+ *   the writer's token. One machine only. The counter is not fsynced: it
+ *   grows across the processes of one boot, and a power loss that drops
+ *   its last step leaves no earlier holder alive to write with a token
+ *   given again.
  * - etcd (acme_store_new_etcd()): a lock is a key created with a lease in
  *   a transaction; its create revision is the token, and every write under
  *   the lock is a transaction that compares it. A crashed holder's lease
@@ -248,14 +251,15 @@ ACME_API int acme_store_new(acme_store **out, const acme_store_ops *ops, void *u
  * The built-in filesystem store rooted at `dir` (created with mode 0700 if
  * missing; a relative path is made absolute against the current directory).
  * Writes go to a temporary file, are fsynced, renamed over the target and
- * the directory is fsynced; a certificate's current generation and stable
+ * the directory is fsynced (once for the files of one commit in one
+ * directory, before the commit returns); a certificate's current generation and stable
  * names are symbolic links (see "Reading a consistent pair" above), made
  * under a temporary name, renamed into place and the directory fsynced;
  * secrets get mode 0600, other values 0644,
  * directories 0700. Temporary files that a crashed writer left behind are
  * removed when the lock of their key's directory is next taken (the lock
  * holder is the only writer there), and otherwise once older than a minute
- * by later writes and lists of their directory. Locks are advisory file locks (flock) under DIR/locks/,
+ * by later writes outside a held lock and by lists of their directory. Locks are advisory file locks (flock) under DIR/locks/,
  * released by the kernel when their holder dies, so a crashed process
  * leaves no stale lock; the top-level key "locks" is therefore reserved
  * (ACME_ERR_INVALID). Errors: ACME_ERR_INVALID (no dir), ACME_ERR_IO. Since 0.1.

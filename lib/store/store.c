@@ -639,23 +639,30 @@ int acme__store_has_alias(const acme_store *s)
     return s && s->backend && s->backend->alias && s->backend->alias_target;
 }
 
-int acme__store_alias(acme_store *s, const char *key, const char *target, acme__err *err)
+int acme__store_alias(acme_store *s, size_t n, const char *const *keys,
+                      const char *const *targets, acme__err *err)
 {
-    int rc = check_key(s, key, "key", err);
-    if (rc == ACME_OK)
-        rc = check_key(s, target, "alias target", err);
+    if (!s || !n || !keys || !targets)
+        return acme__fail(err, ACME_ERR_INVALID, "store: NULL argument");
+    int rc = ACME_OK;
+    for (size_t i = 0; i < n && rc == ACME_OK; i++) {
+        rc = check_key(s, keys[i], "key", err);
+        if (rc == ACME_OK)
+            rc = check_key(s, targets[i], "alias target", err);
+    }
     if (rc != ACME_OK)
         return rc;
     if (!acme__store_has_alias(s))
-        return acme__fail(err, ACME_ERR_UNSUPPORTED, "store: cannot alias %s: no aliases", key);
+        return acme__fail(err, ACME_ERR_UNSUPPORTED, "store: cannot alias %s: no aliases",
+                          keys[0]);
     char *lock;
     uint64_t token;
-    rc = fence_for(s, key, &lock, &token, err);
+    rc = fence_for(s, keys[0], &lock, &token, err);
     if (rc == ACME_OK) {
         acme__err why = ACME__ERR_QUIET;
-        rc = s->backend->alias(key, target, lock, token, s->userdata, &why);
+        rc = s->backend->alias(n, keys, targets, lock, token, s->userdata, &why);
         if (rc != ACME_OK)
-            rc = cb_fail(rc, &why, "alias", key, err);
+            rc = cb_fail(rc, &why, "alias", keys[0], err);
         acme__err_clear(&why);
     }
     free(lock);
