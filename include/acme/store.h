@@ -18,10 +18,13 @@
  *                                       the key is the host's
  *                                       (acme_desire_set_key())
  *   certs/<name>/<N>/chain.pem          leaf first, then intermediates
- *   certs/<name>/key.pem, chain.pem     copies of the current generation,
- *                                       at stable paths for web servers
- *                                       (hard links where the file system
- *                                       allows, else written copies)
+ *   certs/<name>/key.pem, chain.pem     the current generation's files at
+ *                                       stable paths for web servers: on
+ *                                       the filesystem store, symbolic
+ *                                       links through current (below);
+ *                                       elsewhere copies
+ *   certs/<name>/current                filesystem store only: a symbolic
+ *                                       link to <N>, the current generation
  *   compromised-keys/<thumbprint>       a certificate key revoked for
  *                                       keyCompromise (by JWK thumbprint,
  *                                       RFC 7638): never used again
@@ -33,8 +36,9 @@
  *
  * A new certificate is written as a new generation and made current by one
  * atomic write of meta.json, so a crash at any point leaves the old or the
- * new key and chain, never a mix; the stable copies are refreshed after
- * that (and repaired by the next run if a crash came between them). The
+ * new key and chain, never a mix; on the filesystem store the link
+ * current is then renamed to the new generation (and set right by the next
+ * run that loads the name if a crash came between the two). The
  * generations beyond the kept ones (acme_desire_options.keep_generations)
  * are then removed whole. The name's schedule index entry is removed
  * before the new generation is written and written again after the
@@ -60,15 +64,38 @@
  * A new generation (key, chain, metadata and, where the backend commits
  * atomically, the stable copies) is handed to the backend as one commit:
  * on etcd and on host stores with a commit callback it lands in one
- * transaction; on the filesystem the files are written in order with the
- * metadata last, and that rename is the switch. Either way a reader that
- * follows meta.json never sees a chain with another generation's key.
+ * transaction, stable copies included; on the filesystem the files are
+ * written in order with the metadata last, and that rename is the switch.
+ * Either way a reader that follows meta.json never sees a chain with
+ * another generation's key.
+ *
+ * @par Reading a consistent pair from the filesystem store
+ * certs/NAME/current is a symbolic link to the current generation's
+ * directory, replaced by rename(2) after the metadata's switch, and the
+ * stable names are links through it (chain.pem -> current/chain.pem,
+ * key.pem -> current/key.pem). A reader that resolves current once gets
+ * one generation's key and chain: open the directory certs/NAME/current
+ * and open both files relative to it (openat), or readlink current and
+ * read certs/NAME/N/ (retry if N is gone: retention removed it after
+ * later renewals). Each stable name alone gives a whole file of the
+ * generation that was current when it was opened; two separate opens of
+ * the stable names can straddle a switch (one rename per renewal), so a
+ * server that loads both should check that they match or read through
+ * current. Generations a reader may be inside stay until retention drops
+ * them (acme_desire_options.keep_generations), and the one current names
+ * is never removed. A store written by 1.0 (stable files or hard links,
+ * no current) keeps working, and each certificate is moved to the links
+ * by its next write, one rename over each name. Where the filesystem has
+ * no symbolic links the stable names stay copies, refreshed one by one.
  *
  * @par What each backend gives
  * - Filesystem: flock locks that the kernel releases when their holder
  *   dies (so a lease lasts as long as its process), a token counter per
  *   lock under DIR/locks/, writes refused when the counter has moved past
- *   the writer's token. One machine only.
+ *   the writer's token. One machine only. The counter is not fsynced: it
+ *   grows across the processes of one boot, and a power loss that drops
+ *   its last step leaves no earlier holder alive to write with a token
+ *   given again.
  * - etcd (acme_store_new_etcd()): a lock is a key created with a lease in
  *   a transaction; its create revision is the token, and every write under
  *   the lock is a transaction that compares it. A crashed holder's lease
@@ -224,11 +251,15 @@ ACME_API int acme_store_new(acme_store **out, const acme_store_ops *ops, void *u
  * The built-in filesystem store rooted at `dir` (created with mode 0700 if
  * missing; a relative path is made absolute against the current directory).
  * Writes go to a temporary file, are fsynced, renamed over the target and
- * the directory is fsynced; secrets get mode 0600, other values 0644,
+ * the directory is fsynced (once for the files of one commit in one
+ * directory, before the commit returns); a certificate's current generation and stable
+ * names are symbolic links (see "Reading a consistent pair" above), made
+ * under a temporary name, renamed into place and the directory fsynced;
+ * secrets get mode 0600, other values 0644,
  * directories 0700. Temporary files that a crashed writer left behind are
  * removed when the lock of their key's directory is next taken (the lock
  * holder is the only writer there), and otherwise once older than a minute
- * by later writes and lists of their directory. Locks are advisory file locks (flock) under DIR/locks/,
+ * by later writes outside a held lock and by lists of their directory. Locks are advisory file locks (flock) under DIR/locks/,
  * released by the kernel when their holder dies, so a crashed process
  * leaves no stale lock; the top-level key "locks" is therefore reserved
  * (ACME_ERR_INVALID). Errors: ACME_ERR_INVALID (no dir), ACME_ERR_IO. Since 0.1.

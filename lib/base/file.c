@@ -66,8 +66,10 @@ static char *temp_template(const char *path)
     return tmp;
 }
 
+/* durable: fsync the file before the rename; sync_dir: then fsync the
+ * directory too (else the caller does, once for several files). */
 static int write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                        int durable, acme__err *err)
+                        int durable, int sync_dir, acme__err *err)
 {
     char *tmp = temp_template(path);
     if (!tmp)
@@ -105,7 +107,7 @@ static int write_atomic(const char *path, const void *data, size_t len, mode_t m
                           strerror(e));
     }
     free(tmp);
-    if (durable && acme__file_sync_dir_of(path) != 0)
+    if (sync_dir && acme__file_sync_dir_of(path) != 0)
         return acme__fail(err, ACME_ERR_IO, "cannot sync the directory of %s: %s", path,
                           strerror(errno));
     return ACME_OK;
@@ -114,16 +116,26 @@ static int write_atomic(const char *path, const void *data, size_t len, mode_t m
 int acme__file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
                             acme__err *err)
 {
-    return write_atomic(path, data, len, mode, 1, err);
+    return write_atomic(path, data, len, mode, 1, 1, err);
+}
+
+int acme__file_write_synced(const char *path, const void *data, size_t len, mode_t mode,
+                            acme__err *err)
+{
+    return write_atomic(path, data, len, mode, 1, 0, err);
 }
 
 int acme__file_write_visible(const char *path, const void *data, size_t len, mode_t mode,
                              acme__err *err)
 {
-    return write_atomic(path, data, len, mode, 0, err);
+    return write_atomic(path, data, len, mode, 0, 0, err);
 }
 
-int acme__file_link_atomic(const char *from, const char *path, acme__err *err)
+/* Put a new name at path in one step: make it (a hard link to `from`, or
+ * a symbolic link holding `from`) under a random temporary name beside
+ * path, rename that over path, fsync the directory (unless !sync_dir). */
+static int name_atomic(const char *from, const char *path, int symbolic, int sync_dir,
+                       acme__err *err)
 {
     static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     size_t plen = strlen(path);
@@ -140,7 +152,7 @@ int acme__file_link_atomic(const char *from, const char *path, acme__err *err)
         }
         for (size_t i = 0; i < 6; i++)
             tmp[plen + 5 + i] = alnum[rnd[i] % (sizeof(alnum) - 1)];
-        r = link(from, tmp);
+        r = symbolic ? symlink(from, tmp) : link(from, tmp);
         e = r == 0 ? 0 : errno;
     }
     if (r != 0) {
@@ -156,14 +168,27 @@ int acme__file_link_atomic(const char *from, const char *path, acme__err *err)
         free(tmp);
         return acme__fail(err, ACME_ERR_IO, "cannot write %s (rename: %s)", path, strerror(e));
     }
-    /* rename() does nothing when both names are links to one file already;
-     * the temporary name must not stay behind then. */
-    (void)unlink(tmp);
+    /* rename() does nothing when both names are hard links to one file
+     * already; the temporary name must not stay behind then. (A new
+     * symbolic link is its own inode: the rename always moved it.) */
+    if (!symbolic)
+        (void)unlink(tmp);
     free(tmp);
-    if (acme__file_sync_dir_of(path) != 0)
+    if (sync_dir && acme__file_sync_dir_of(path) != 0)
         return acme__fail(err, ACME_ERR_IO, "cannot sync the directory of %s: %s", path,
                           strerror(errno));
     return ACME_OK;
+}
+
+int acme__file_link_atomic(const char *from, const char *path, acme__err *err)
+{
+    return name_atomic(from, path, 0, 1, err);
+}
+
+int acme__file_symlink_atomic(const char *target, const char *path, int sync_dir,
+                              acme__err *err)
+{
+    return name_atomic(target, path, 1, sync_dir, err);
 }
 
 int acme__file_read(const char *path, size_t max, acme__buf *out, acme__err *err)
@@ -200,34 +225,48 @@ int acme__file_read(const char *path, size_t max, acme__buf *out, acme__err *err
     return rc;
 }
 
+/* mkdir dir, making its missing parents first: from the deepest level
+ * up, so that an existing store costs no failing mkdir of / and each
+ * directory above it. 0: made, 1: something was there already, -1: errno. */
+static int mkdir_up(char *dir, mode_t mode)
+{
+    if (mkdir(dir, mode) == 0)
+        return 0;
+    if (errno == EEXIST)
+        return 1;
+    char *slash = strrchr(dir, '/');
+    if (errno != ENOENT || !slash || slash == dir)
+        return -1;
+    *slash = '\0';
+    int r = mkdir_up(dir, mode);
+    *slash = '/';
+    if (r < 0)
+        return -1;
+    if (mkdir(dir, mode) == 0)
+        return 0;
+    return errno == EEXIST ? 1 : -1;
+}
+
 int acme__file_mkdirs(const char *dir, mode_t mode, acme__err *err)
 {
     struct stat st;
-    /* The common case, an existing directory, costs one call, not a mkdir
-     * per component. */
+    /* The common case, an existing directory, costs one call. */
     if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
         return ACME_OK;
     char *p = acme__strdup(dir);
     if (!p)
         return acme__fail(err, ACME_ERR_NOMEM, "out of memory");
-    for (char *s = p + 1;; s++) {
-        if (*s == '/' || *s == '\0') {
-            char c = *s;
-            *s = '\0';
-            if (mkdir(p, mode) != 0 && errno != EEXIST) {
-                int e = errno;
-                int rc = acme__fail(err, ACME_ERR_IO, "cannot create directory %s: %s", p,
-                                    strerror(e));
-                free(p);
-                return rc;
-            }
-            *s = c;
-            if (c == '\0')
-                break;
-        }
-    }
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    int r = mkdir_up(p, mode);
+    int e = errno;
     free(p);
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    if (r < 0)
+        return acme__fail(err, ACME_ERR_IO, "cannot create directory %s: %s", dir, strerror(e));
+    /* Something already there (a racing mkdir, or a file): it must be a
+     * directory. */
+    if (r == 1 && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
         return acme__fail(err, ACME_ERR_IO, "%s is not a directory", dir);
     return ACME_OK;
 }

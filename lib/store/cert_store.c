@@ -1,6 +1,7 @@
 /* Stored certificates: metadata record, generations, stable copies. */
 #include "store/cert_store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -287,12 +288,64 @@ static int sync_copy(acme_store *s, const acme__stored_cert *c, const char *file
     return rc;
 }
 
+/* On a store with aliases (the filesystem): certs/NAME/current names the
+ * current generation, and the stable names go through it, so that one
+ * rename switches the whole pair for a reader who resolves current once.
+ * A store written before (stable files or hard links, no current) is
+ * moved to this layout here, one rename per name, current first. Only the
+ * aliases that do not name their target yet are made, in one call (one
+ * directory sync). ACME_ERR_UNSUPPORTED (nothing changed) where the store
+ * cannot make aliases. */
+static int sync_aliases(acme_store *s, const acme__stored_cert *c, acme__err *err)
+{
+    char gen[24];
+    snprintf(gen, sizeof(gen), "%lu", c->generation);
+    char *keys[3] = { acme__store_cert_key(c->name, ACME__CURRENT),
+                      acme__store_cert_key(c->name, ACME__FILE_CHAIN),
+                      acme__store_cert_key(c->name, ACME__FILE_KEY) };
+    const char *targets[3] = { gen, ACME__CURRENT "/" ACME__FILE_CHAIN,
+                               ACME__CURRENT "/" ACME__FILE_KEY };
+    /* A host key has no stable key: one left from an earlier stored key
+     * would no longer match, and goes below. */
+    size_t want = c->host_key ? 2 : 3, n = 0;
+    const char *set_keys[3], *set_targets[3];
+    int rc = keys[0] && keys[1] && keys[2] ? ACME_OK
+                                           : acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < want && rc == ACME_OK; i++) {
+        char *have = NULL;
+        acme__err probe = ACME__ERR_QUIET; /* not an alias yet (a 1.0 store): made now */
+        if (acme__store_alias_target(s, keys[i], &have, &probe) != ACME_OK ||
+            strcmp(have, targets[i]) != 0) {
+            set_keys[n] = keys[i];
+            set_targets[n++] = targets[i];
+        }
+        acme__err_clear(&probe);
+        free(have);
+    }
+    if (rc == ACME_OK && n)
+        rc = acme__store_alias(s, n, set_keys, set_targets, err);
+    if (rc == ACME_OK && c->host_key)
+        rc = acme__store_remove(s, keys[2], err);
+    for (size_t i = 0; i < 3; i++)
+        free(keys[i]);
+    return rc;
+}
+
 int acme__stored_sync_copies(acme_store *s, const acme__stored_cert *c, acme__err *err)
 {
-    /* Key first: a web server reloading between the two writes then sees a
-     * new key with the old chain only if it reads during this window. A
-     * stable key copy beside a host key's chain would be a stale key that
-     * no longer matches: it goes. */
+    if (acme__store_has_alias(s)) {
+        acme__err why = ACME__ERR_QUIET;
+        int rc = sync_aliases(s, c, &why);
+        if (rc != ACME_ERR_UNSUPPORTED)
+            acme__err_forward(err, &why);
+        acme__err_clear(&why);
+        if (rc != ACME_ERR_UNSUPPORTED)
+            return rc;
+    }
+    /* Copies, key first: a web server reloading between the two writes
+     * then sees a new key with the old chain only if it reads during this
+     * window. A stable key copy beside a host key's chain would be a stale
+     * key that no longer matches: it goes. */
     int rc;
     if (c->host_key) {
         char *key = acme__store_cert_key(c->name, ACME__FILE_KEY);
@@ -324,11 +377,16 @@ int acme__stored_save_new(acme_store *s, acme__stored_cert *c, acme__err *err)
         rc = acme__fail(err, ACME_ERR_NOMEM, "out of memory");
     else if (acme__store_commit_atomic(s))
         rc = commit_generation(s, c, key_key, pem, chain_key, err);
-    else if (pem)
-        rc = acme__store_write(s, key_key, pem, strlen(pem), 1, err);
+    else {
+        /* The generation's files in one call, so that a store that writes
+         * them in order syncs their directory once; a host key has none. */
+        const acme__store_put puts[] = {
+            { chain_key, c->chain_pem, strlen(c->chain_pem), 0, 0 },
+            { key_key, pem, pem ? strlen(pem) : 0, 1, 0 },
+        };
+        rc = acme__store_commit(s, puts, pem ? 2 : 1, err);
+    }
     acme__free_secret_str(pem);
-    if (rc == ACME_OK && !acme__store_commit_atomic(s))
-        rc = acme__store_write(s, chain_key, c->chain_pem, strlen(c->chain_pem), 0, err);
     /* The switch: until this write lands, the old generation is current. */
     if (rc == ACME_OK && !acme__store_commit_atomic(s))
         rc = meta_write(s, c, err);

@@ -58,10 +58,13 @@ int acme__stored_save_new(acme_store *s, acme__stored_cert *c, acme__err *err);
 /* Rewrite only the metadata (ARI state, revocation). */
 int acme__stored_save_meta(acme_store *s, const acme__stored_cert *c, acme__err *err);
 
-/* Make the stable copies (certs/<name>/key.pem, chain.pem) equal to the
- * current generation if they are not (after a crash between the two). With
- * c->host_key there is no key copy: one left from an earlier generation
- * (a stored key then) is removed. */
+/* Make the stable names (certs/<name>/key.pem, chain.pem) give the
+ * current generation if they do not (after a crash between the switch and
+ * them): on a store with aliases, current names c->generation and the
+ * stable names are aliases through it (a 1.0 layout is moved to that
+ * here); elsewhere they are copies. With c->host_key there is no key: a
+ * stable key left from an earlier generation (a stored key then) is
+ * removed. */
 int acme__stored_sync_copies(acme_store *s, const acme__stored_cert *c, acme__err *err);
 
 /* Fill names/dates/serial/ARI id from c->chain_pem. */

@@ -38,6 +38,24 @@ static int drop_generation(acme_store *s, const char *name, unsigned long g, acm
     return rc;
 }
 
+/* The generation the alias certs/NAME/current names (0: none), which
+ * readers of the stable names may be inside: it stays whatever keep says,
+ * even when a crash came between the metadata's switch and the alias's. */
+static unsigned long aliased_generation(acme_store *s, const char *name)
+{
+    unsigned long g = 0;
+    char *key = acme__store_has_alias(s) ? acme__store_cert_key(name, ACME__CURRENT) : NULL;
+    char *target = NULL;
+    acme__err probe = ACME__ERR_QUIET; /* no alias (a 1.0 store): nothing more to keep */
+    if (key && acme__store_alias_target(s, key, &target, &probe) == ACME_OK &&
+        !generation_of(target, &g))
+        g = 0;
+    acme__err_clear(&probe);
+    free(target);
+    free(key);
+    return g;
+}
+
 int acme__stored_prune(acme_store *s, const char *name, unsigned long current, unsigned int keep,
                        size_t *removed, acme__err *err)
 {
@@ -45,6 +63,7 @@ int acme__stored_prune(acme_store *s, const char *name, unsigned long current, u
         *removed = 0;
     if (!keep)
         keep = ACME__KEEP_DEFAULT;
+    unsigned long aliased = aliased_generation(s, name);
     char *prefix = acme__store_cert_key(name, NULL);
     char **names = NULL;
     size_t n = 0;
@@ -53,9 +72,11 @@ int acme__stored_prune(acme_store *s, const char *name, unsigned long current, u
     int first = ACME_OK;
     for (size_t i = 0; rc == ACME_OK && i < n; i++) {
         unsigned long g;
+        /* meta.json, the stable names and the alias current are no
+         * generations (and removing an alias would not touch its target). */
         if (!generation_of(names[i], &g))
-            continue; /* meta.json, the stable copies */
-        if (g <= current && current - g < keep)
+            continue;
+        if ((g <= current && current - g < keep) || g == aliased)
             continue;
         acme__err one = ACME__ERR_QUIET;
         int r = drop_generation(s, name, g, &one);

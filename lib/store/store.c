@@ -634,6 +634,58 @@ int acme__store_write_same(acme_store *s, const char *from_key, const char *to_k
     return acme__store_write(s, to_key, data, len, secret, err);
 }
 
+int acme__store_has_alias(const acme_store *s)
+{
+    return s && s->backend && s->backend->alias && s->backend->alias_target;
+}
+
+int acme__store_alias(acme_store *s, size_t n, const char *const *keys,
+                      const char *const *targets, acme__err *err)
+{
+    if (!s || !n || !keys || !targets)
+        return acme__fail(err, ACME_ERR_INVALID, "store: NULL argument");
+    int rc = ACME_OK;
+    for (size_t i = 0; i < n && rc == ACME_OK; i++) {
+        rc = check_key(s, keys[i], "key", err);
+        if (rc == ACME_OK)
+            rc = check_key(s, targets[i], "alias target", err);
+    }
+    if (rc != ACME_OK)
+        return rc;
+    if (!acme__store_has_alias(s))
+        return acme__fail(err, ACME_ERR_UNSUPPORTED, "store: cannot alias %s: no aliases",
+                          keys[0]);
+    char *lock;
+    uint64_t token;
+    rc = fence_for(s, keys[0], &lock, &token, err);
+    if (rc == ACME_OK) {
+        acme__err why = ACME__ERR_QUIET;
+        rc = s->backend->alias(n, keys, targets, lock, token, s->userdata, &why);
+        if (rc != ACME_OK)
+            rc = cb_fail(rc, &why, "alias", keys[0], err);
+        acme__err_clear(&why);
+    }
+    free(lock);
+    return rc;
+}
+
+int acme__store_alias_target(acme_store *s, const char *key, char **target, acme__err *err)
+{
+    *target = NULL;
+    int rc = check_key(s, key, "key", err);
+    if (rc != ACME_OK)
+        return rc;
+    if (!acme__store_has_alias(s))
+        return acme__fail(err, ACME_ERR_UNSUPPORTED, "store: cannot read alias %s: no aliases",
+                          key);
+    acme__err why = ACME__ERR_QUIET;
+    rc = s->backend->alias_target(key, target, s->userdata, &why);
+    if (rc != ACME_OK)
+        rc = cb_fail(rc, &why, "read alias", key, err);
+    acme__err_clear(&why);
+    return rc;
+}
+
 int acme__store_remove(acme_store *s, const char *key, acme__err *err)
 {
     acme__store_put p = { key, NULL, 0, 0, 1 };

@@ -54,6 +54,18 @@ typedef struct acme__store_backend {
                   void *userdata, acme__err *err);
     /* Non-zero when commit applies all changes in one transaction. */
     int atomic_commit;
+    /* Optional (NULL: the store has no aliases, and the stable copies of a
+     * certificate are written as values). In order, make each keys[i]
+     * another name of targets[i], a key relative to keys[i]'s parent,
+     * replacing what it held in one step (a symbolic link renamed into
+     * place on the filesystem), durable on success, under the fence of
+     * `lock` and `token` as for commit. ACME_ERR_UNSUPPORTED when the store
+     * cannot make one here. */
+    int (*alias)(size_t n, const char *const *keys, const char *const *targets,
+                 const char *lock, uint64_t token, void *userdata, acme__err *err);
+    /* What alias `key` names, as a new string in *target. ACME_ERR_NOT_FOUND
+     * when key is absent or holds a value rather than an alias. */
+    int (*alias_target)(const char *key, char **target, void *userdata, acme__err *err);
 } acme__store_backend;
 
 /* A lock this handle holds. */
@@ -151,6 +163,17 @@ int acme__store_lease_check(acme_store *s, const char *name, acme__err *err);
 int acme__store_commit(acme_store *s, const acme__store_put *puts, size_t n, acme__err *err);
 /* Non-zero when acme__store_commit is one transaction on this store. */
 int acme__store_commit_atomic(const acme_store *s);
+/* Non-zero when the store has aliases (acme__store_backend.alias). */
+int acme__store_has_alias(const acme_store *s);
+/* Make keys[i] an alias of targets[i] (relative to its parent), in order,
+ * fenced as a commit of the keys. ACME_ERR_UNSUPPORTED on a store without
+ * aliases, or where the store cannot make one (the caller then writes a
+ * copy). */
+int acme__store_alias(acme_store *s, size_t n, const char *const *keys,
+                      const char *const *targets, acme__err *err);
+/* The target of alias key (a new string): ACME_ERR_NOT_FOUND when key is
+ * absent or a plain value, ACME_ERR_UNSUPPORTED without aliases. */
+int acme__store_alias_target(acme_store *s, const char *key, char **target, acme__err *err);
 /* The backend's lease and commit without the handle's bookkeeping (no
  * renewal, explicit token): for tests of expiry and fencing.
  * ACME_ERR_UNSUPPORTED for a store without leases. */

@@ -973,6 +973,7 @@ int acme_store_new_etcd(acme_store **out, const acme_etcd_options *opts)
     static const acme__store_backend backend = {
         etcd_read, etcd_write,  etcd_remove, etcd_list,   etcd_lock_plain, etcd_unlock,
         NULL,      NULL,        etcd_lease,  etcd_renew,  etcd_commit,     1,
+        NULL,      NULL, /* no aliases: the commit transaction switches the stable keys too */
     };
     acme_store *s;
     rc = acme__store_new_backend(&s, &backend, e, etcd_free, &err);

@@ -121,13 +121,14 @@ static int temp_name(const char *name)
 }
 
 /* For a name that looks like a temporary: non-zero when it is a regular
- * file (so not a key's directory that happens to be named like one), and
- * then removed if it is stale. Best effort: errors are ignored. */
+ * file or a symbolic link (an alias not yet renamed into place), so not a
+ * key's directory that happens to be named like one, and then removed if
+ * it is stale. Best effort: errors are ignored. */
 static int temp_file(int dfd, const char *name, time_t now, time_t max_age)
 {
     struct stat st;
     if (!temp_name(name) || fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-        !S_ISREG(st.st_mode))
+        !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
         return 0;
     if (now - st.st_mtime > max_age)
         (void)unlinkat(dfd, name, 0);
@@ -187,30 +188,47 @@ static int fs_read(const char *key, acme_buffer *out, void *userdata, acme__err 
 }
 
 /* Before a file is put at path (a key's path, so with a '/' after the
- * root): its directory exists, without the temporaries of crashed writers. */
-static int prepare_dir_of(char *path, acme__err *err)
+ * root): its directory exists, without the temporaries of crashed writers.
+ * swept: the writer holds the lock of a directory above, whose taking swept
+ * them all (sweep_temps), and nobody else writes there: no need to look. */
+static int prepare_dir_of(char *path, int swept, acme__err *err)
 {
     char *slash = strrchr(path, '/');
     *slash = '\0';
     int rc = acme__file_mkdirs(path, DIR_MODE, err);
-    if (rc == ACME_OK)
+    if (rc == ACME_OK && !swept)
         clean_temps(path);
     *slash = '/';
+    return rc;
+}
+
+/* Write key's file, fsynced and renamed into place; its directory is
+ * fsynced too unless path_out is given, which then gets the file's path (a
+ * new string) for the caller to sync its directory once for several files. */
+static int put_file(fs *f, const char *key, const void *data, size_t len, int secret, int swept,
+                    char **path_out, acme__err *err)
+{
+    char *path;
+    int rc = key_path(f, key, &path, err);
+    if (rc == ACME_OK)
+        rc = prepare_dir_of(path, swept, err);
+    mode_t mode = secret ? SECRET_MODE : PUBLIC_MODE;
+    if (rc == ACME_OK && !path_out)
+        rc = acme__file_write_atomic(path, data, len, mode, err);
+    else if (rc == ACME_OK)
+        rc = acme__file_write_synced(path, data, len, mode, err);
+    if (rc == ACME_OK && path_out) {
+        *path_out = path;
+        path = NULL;
+    }
+    free(path);
     return rc;
 }
 
 static int fs_write(const char *key, const void *data, size_t len, int secret, void *userdata,
                     acme__err *err)
 {
-    char *path;
-    int rc = key_path(userdata, key, &path, err);
-    if (rc != ACME_OK)
-        return rc;
-    rc = prepare_dir_of(path, err);
-    if (rc == ACME_OK)
-        rc = acme__file_write_atomic(path, data, len, secret ? SECRET_MODE : PUBLIC_MODE, err);
-    free(path);
-    return rc;
+    return put_file(userdata, key, data, len, secret, 0, NULL, err);
 }
 
 static int fs_link(const char *from_key, const char *to_key, void *userdata, acme__err *err)
@@ -220,7 +238,7 @@ static int fs_link(const char *from_key, const char *to_key, void *userdata, acm
     if (rc == ACME_OK)
         rc = key_path(userdata, to_key, &path, err);
     if (rc == ACME_OK)
-        rc = prepare_dir_of(path, err);
+        rc = prepare_dir_of(path, 0, err);
     if (rc == ACME_OK)
         rc = acme__file_link_atomic(from, path, err);
     free(from);
@@ -488,7 +506,11 @@ static int fs_lease(const char *name, unsigned int ttl_s, uint64_t *token, void 
         do
             w = pwrite(h->fd, num, TOKEN_DIGITS + 1, 0);
         while (w < 0 && errno == EINTR);
-        if (w != TOKEN_DIGITS + 1 || fdatasync(h->fd) != 0)
+        /* Not fdatasync'ed: the counter only has to grow among the
+         * processes of one boot, which all see the page cache; a power
+         * loss that drops the last write leaves no earlier holder alive
+         * to write with the token given again. */
+        if (w != TOKEN_DIGITS + 1)
             rc = acme__fail(err, ACME_ERR_IO, "cannot write the token of lock %s: %s", name,
                             strerror(errno));
     }
@@ -503,15 +525,43 @@ static int fs_lease(const char *name, unsigned int ttl_s, uint64_t *token, void 
     return rc;
 }
 
-/* With f->mu held: ACME_ERR_LOCKED unless token is lock's current one. */
-static int fence_check(fs *f, const char *lock, uint64_t token, acme__err *err)
+/* With f->mu held: ACME_ERR_LOCKED unless token is lock's current one.
+ * *held_here (may be NULL) is set when this handle holds the lock with
+ * that token. */
+static int fence_check_held(fs *f, const char *lock, uint64_t token, int *held_here,
+                            acme__err *err)
 {
+    const held *h = find_held(f, lock);
+    if (held_here)
+        *held_here = h && h->token == token;
+    /* Holding the flock with that token: nobody else can have taken the
+     * lock since, so the counter still is our token. */
+    if (h && h->token == token)
+        return ACME_OK;
     uint64_t cur;
     int rc = token_read(f, lock, &cur, err);
     if (rc == ACME_OK && cur != token)
         rc = acme__fail(err, ACME_ERR_LOCKED,
                         "lock %s has token %" PRIu64 " now; refusing the stale token %" PRIu64,
                         lock, cur, token);
+    return rc;
+}
+
+static int fence_check(fs *f, const char *lock, uint64_t token, acme__err *err)
+{
+    return fence_check_held(f, lock, token, NULL, err);
+}
+
+/* The fence of a change under lock (none: lock NULL), and whether this
+ * handle holds that lock, so that its directory was swept on taking. */
+static int fence(fs *f, const char *lock, uint64_t token, int *swept, acme__err *err)
+{
+    *swept = 0;
+    if (!lock)
+        return ACME_OK;
+    pthread_mutex_lock(&f->mu);
+    int rc = fence_check_held(f, lock, token, swept, err);
+    pthread_mutex_unlock(&f->mu);
     return rc;
 }
 
@@ -530,23 +580,118 @@ static int fs_renew(const char *name, uint64_t token, unsigned int ttl_s, void *
     return rc;
 }
 
+/* The directories of several changes, fsynced once each at the end: a
+ * path per directory (of a file in it). files NULL: each change synced
+ * its own. */
+typedef struct dirsync {
+    char **files;
+    size_t n;
+} dirsync;
+
+/* Take path (a new string, or NULL: nothing) unless its directory is in. */
+static void dirsync_add(dirsync *ds, char *path)
+{
+    if (!path)
+        return;
+    size_t dlen = (size_t)(strrchr(path, '/') - path), j = 0;
+    while (j < ds->n &&
+           !(strncmp(ds->files[j], path, dlen + 1) == 0 && !strchr(ds->files[j] + dlen + 1, '/')))
+        j++;
+    if (j < ds->n)
+        free(path);
+    else
+        ds->files[ds->n++] = path;
+}
+
+/* Sync them all (while rc is ACME_OK) and free ds: the result. */
+static int dirsync_done(dirsync *ds, int rc, acme__err *err)
+{
+    for (size_t j = 0; j < ds->n; j++) {
+        if (rc == ACME_OK && acme__file_sync_dir_of(ds->files[j]) != 0)
+            rc = acme__fail(err, ACME_ERR_IO, "cannot sync the directory of %s: %s",
+                            ds->files[j], strerror(errno));
+        free(ds->files[j]);
+    }
+    free(ds->files);
+    return rc;
+}
+
+/* An alias is a symbolic link holding the target's path relative to the
+ * key's directory: a generation switches whole for readers when
+ * certs/NAME/current is renamed to point at it (acme/store.h). */
+static int fs_alias(size_t n, const char *const *keys, const char *const *targets,
+                    const char *lock, uint64_t token, void *userdata, acme__err *err)
+{
+    fs *f = userdata;
+    int swept = 0;
+    int rc = fence(f, lock, token, &swept, err);
+    dirsync ds = { rc == ACME_OK ? calloc(n, sizeof(char *)) : NULL, 0 };
+    if (rc == ACME_OK && !ds.files)
+        rc = oom(err);
+    for (size_t i = 0; i < n && rc == ACME_OK; i++) {
+        char *path;
+        rc = key_path(f, keys[i], &path, err);
+        if (rc == ACME_OK)
+            rc = prepare_dir_of(path, swept, err);
+        if (rc == ACME_OK)
+            rc = acme__file_symlink_atomic(targets[i], path, 0, err);
+        dirsync_add(&ds, rc == ACME_OK ? path : NULL);
+        if (rc != ACME_OK)
+            free(path);
+    }
+    return ds.files ? dirsync_done(&ds, rc, err) : rc;
+}
+
+/* Longest alias target read back: the library's are a generation number
+ * or "current/<file>". */
+#define ALIAS_MAX 256
+
+static int fs_alias_target(const char *key, char **target, void *userdata, acme__err *err)
+{
+    char *path;
+    *target = NULL;
+    int rc = key_path(userdata, key, &path, err);
+    if (rc != ACME_OK)
+        return rc;
+    char buf[ALIAS_MAX];
+    ssize_t n = readlink(path, buf, sizeof(buf));
+    if (n < 0 && (errno == ENOENT || errno == EINVAL || errno == ENOTDIR))
+        rc = acme__fail(err, ACME_ERR_NOT_FOUND, "%s is no alias", path);
+    else if (n < 0)
+        rc = acme__fail(err, ACME_ERR_IO, "cannot read the link %s: %s", path, strerror(errno));
+    else if ((size_t)n == sizeof(buf))
+        rc = acme__fail(err, ACME_ERR_CORRUPT, "the link %s is longer than %d bytes", path,
+                        ALIAS_MAX - 1);
+    else if (!(*target = acme__strndup(buf, (size_t)n)))
+        rc = oom(err);
+    free(path);
+    return rc;
+}
+
 /* In order, the last change being the switch that readers follow: one
- * rename each, so not one transaction (atomic_commit is 0). */
+ * rename each, so not one transaction (atomic_commit is 0). The written
+ * files' directories are fsynced once each at the end, before the commit
+ * counts as durable; removals sync theirs at once. */
 static int fs_commit(const acme__store_put *puts, size_t n, const char *lock, uint64_t token,
                      void *userdata, acme__err *err)
 {
     fs *f = userdata;
-    int rc = ACME_OK;
-    if (lock) {
-        pthread_mutex_lock(&f->mu);
-        rc = fence_check(f, lock, token, err);
-        pthread_mutex_unlock(&f->mu);
+    int swept;
+    int rc = fence(f, lock, token, &swept, err);
+    dirsync ds = { rc == ACME_OK && n > 1 ? calloc(n, sizeof(char *)) : NULL, 0 };
+    if (rc == ACME_OK && n > 1 && !ds.files)
+        rc = oom(err);
+    for (size_t i = 0; i < n && rc == ACME_OK; i++) {
+        char *path = NULL;
+        if (puts[i].remove) {
+            rc = fs_remove(puts[i].key, userdata, err);
+            continue;
+        }
+        rc = put_file(f, puts[i].key, puts[i].data, puts[i].len, puts[i].secret, swept,
+                      ds.files ? &path : NULL, err);
+        dirsync_add(&ds, path);
     }
-    for (size_t i = 0; i < n && rc == ACME_OK; i++)
-        rc = puts[i].remove ? fs_remove(puts[i].key, userdata, err)
-                            : fs_write(puts[i].key, puts[i].data, puts[i].len, puts[i].secret,
-                                       userdata, err);
-    return rc;
+    return dirsync_done(&ds, rc, err);
 }
 
 /* LOCK_UN before close: the lock goes even if a fork()ed child still
@@ -650,6 +795,7 @@ int acme_store_new_fs(acme_store **out, const char *dir)
     static const acme__store_backend backend = {
         fs_read,  fs_write, fs_remove, fs_list,   fs_lock,   fs_unlock,
         fs_path,  fs_link,  fs_lease,  fs_renew,  fs_commit, 0,
+        fs_alias, fs_alias_target,
     };
     return acme__store_new_backend(out, &backend, f, fs_free, NULL);
 }

@@ -13,6 +13,9 @@
 #define ACME__FILE_CHAIN "chain.pem"
 #define ACME__FILE_META "meta.json"
 #define ACME__FILE_ACCOUNT "account.json"
+/* In a certificate's directory on a store with aliases (the filesystem):
+ * the alias of the current generation, through which the stable names go. */
+#define ACME__CURRENT "current"
 
 /* The prefix whose children are the stored certificates. */
 #define ACME__CERTS_DIR ACME_STORE_CERTS

@@ -7,6 +7,9 @@
  * kill, the store must hold the old or the new certificate, with a key
  * that matches it, and nothing truncated; the next run must leave the
  * stable copies equal to the current generation and no temporary files.
+ * The pair a reader finds through certs/NAME/current (the alias the switch
+ * renames into place) must match after every kill too, and point at the
+ * metadata's generation after the next run.
  * k grows until a child renews without being killed: every step is hit. */
 #include <dirent.h>
 #include <signal.h>
@@ -59,6 +62,32 @@ static char *get(acme_store *s, const char *key)
     return acme_store_get(s, key, &v, &len) == ACME_OK ? v : NULL;
 }
 
+/* The generation certs/NAME/current names (0: none), and, when there is
+ * one, the key and chain found through it match. */
+static unsigned long check_alias_pair(const char *dir, const char *when)
+{
+    char base[512], link[64];
+    snprintf(base, sizeof(base), "%s/certs/%s/current", dir, NAME);
+    ssize_t n = readlink(base, link, sizeof(link) - 1);
+    if (n <= 0)
+        return 0;
+    link[n] = '\0';
+    char kp[600], cp[600];
+    snprintf(kp, sizeof(kp), "%s/key.pem", base);
+    snprintf(cp, sizeof(cp), "%s/chain.pem", base);
+    char *key_pem = test_read_file(kp), *chain = test_read_file(cp);
+    acme_key *key = NULL;
+    acme_cert *cert = NULL;
+    CHECK_MSG(key_pem && chain && acme_key_load_pem(&key, key_pem, strlen(key_pem)) == ACME_OK &&
+                  acme_cert_parse(&cert, chain, strlen(chain), key) == ACME_OK,
+              "%s: the pair through current (generation %s) is missing or mixed", when, link);
+    acme_cert_free(cert);
+    acme_key_free(key);
+    free(key_pem);
+    free(chain);
+    return strtoul(link, NULL, 10);
+}
+
 /* The current generation's key and chain: readable and matching. Returns
  * the leaf's serial (new string) or NULL. */
 static char *check_current(const char *dir, const char *when)
@@ -91,6 +120,7 @@ static char *check_current(const char *dir, const char *when)
     }
     acme_free(meta);
     acme_store_free(s);
+    check_alias_pair(dir, when);
     return serial;
 }
 
@@ -112,6 +142,8 @@ static void check_copies(const char *dir)
         acme_free(copy);
         acme_free(orig);
     }
+    CHECK_MSG(check_alias_pair(dir, "after the next run") == gen,
+              "current does not name generation %lu", gen);
     acme_free(meta);
     acme_store_free(s);
 }

@@ -834,6 +834,74 @@ static void test_fs_remove_dir(const char *root)
     acme_store_free(s);
 }
 
+static int alias_one(acme_store *s, const char *key, const char *target, acme__err *err)
+{
+    return acme__store_alias(s, 1, &key, &target, err);
+}
+
+/* Aliases on the filesystem store: certs/NAME/current and the stable
+ * names through it, what retention keeps, and the temporaries of a switch
+ * a crash left. */
+static void test_fs_alias(const char *root)
+{
+    char *state = NULL;
+    acme_store *s = fs_store(root, "alias", &state);
+    acme__err err = { 0 };
+    CHECK(acme__store_has_alias(s));
+    CHECK_OK(acme_store_put(s, "certs/a/1/chain.pem", "c1", 2, 0));
+    CHECK_OK(acme_store_put(s, "certs/a/2/chain.pem", "c2", 2, 0));
+    CHECK_OK(acme_store_put(s, "certs/a/3/chain.pem", "c3", 2, 0));
+    char *target = NULL;
+    CHECK_RC(acme__store_alias_target(s, "certs/a/current", &target, &err), ACME_ERR_NOT_FOUND);
+    acme__err_clear(&err);
+    /* A plain value is no alias either (a stable file of a 1.0 store). */
+    CHECK_OK(acme_store_put(s, "certs/a/chain.pem", "c1", 2, 0));
+    CHECK_RC(acme__store_alias_target(s, "certs/a/chain.pem", &target, &err), ACME_ERR_NOT_FOUND);
+    acme__err_clear(&err);
+    CHECK_OK(alias_one(s, "certs/a/current", "1", &err));
+    CHECK_OK(alias_one(s, "certs/a/chain.pem", "current/chain.pem", &err));
+    test_check_stored(s, "certs/a/chain.pem", "c1");
+    CHECK_OK(alias_one(s, "certs/a/current", "2", &err));
+    test_check_stored(s, "certs/a/chain.pem", "c2");
+    CHECK_OK(acme__store_alias_target(s, "certs/a/current", &target, &err));
+    CHECK(target && strcmp(target, "2") == 0);
+    free(target);
+    /* Targets are keys: nothing outside the store. */
+    CHECK_RC(alias_one(s, "certs/a/current", "../../x", &err), ACME_ERR_INVALID);
+    acme__err_clear(&err);
+    CHECK_RC(alias_one(s, "certs/a/current", "/etc", &err), ACME_ERR_INVALID);
+    acme__err_clear(&err);
+
+    /* Retention keeps what current names even past keep (a crash between
+     * the metadata's switch to 3 and the alias's), and lists no alias as
+     * a generation. */
+    size_t removed = 0;
+    CHECK_OK(acme__stored_prune(s, "a", 3, 1, &removed, &err));
+    CHECK(removed == 1);
+    char *gen1 = test_path(state, "certs/a/1"), *gen2 = test_path(state, "certs/a/2");
+    CHECK(!test_exists(gen1) && test_exists(gen2));
+    test_check_stored(s, "certs/a/chain.pem", "c2");
+
+    /* A switch killed before its rename leaves a temporary link: the
+     * holder of the name's lock sweeps it, and lists never show it. */
+    char *cur = test_path(state, "certs/a/current.tmp-AbC123");
+    CHECK(symlink("3", cur) == 0);
+    char **names = NULL;
+    size_t n = 0;
+    CHECK_OK(acme__store_list(s, "certs/a", &names, &n, &err));
+    for (size_t i = 0; i < n; i++)
+        CHECK_MSG(!strstr(names[i], ".tmp-"), "listed %s", names[i]);
+    acme__free_strv(names, n);
+    CHECK_OK(acme__store_lock(s, "certs/a", &err));
+    CHECK_MSG(!test_exists(cur), "%s was not swept", cur);
+    acme__store_unlock(s, "certs/a");
+    free(cur);
+    free(gen1);
+    free(gen2);
+    free(state);
+    acme_store_free(s);
+}
+
 int main(void)
 {
     REQUIRE_ZERO(mkdtemp(tmpdir) == NULL);
@@ -845,6 +913,7 @@ int main(void)
     test_fs_modes(tmpdir);
     test_fs_list(tmpdir);
     test_fs_remove_dir(tmpdir);
+    test_fs_alias(tmpdir);
     test_host_store();
     test_compromised(tmpdir);
     test_remove_tree(tmpdir);
