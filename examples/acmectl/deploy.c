@@ -5,10 +5,9 @@
  * `deploy` from its timer, so a node that did not order a renewal still
  * serves the new certificate and reloads its server.
  *
- * The store is read as the library writes it: meta.json names the current
- * generation, whose key and chain never change once written, so chain and
- * key always belong together (the leaf must hold the key's public key,
- * or nothing is written). The files on disk, and DIR/NAME/deployed (the
+ * The library reads the store (acme_store_read_current): chain and key
+ * always come from one generation, and the leaf must hold the key's public
+ * key, or nothing is written. The files on disk, and DIR/NAME/deployed (the
  * serial whose hook ran), are the node's record of what it deployed:
  * unchanged contents mean no write and no hook; a hook that failed runs
  * again next time.
@@ -30,84 +29,35 @@ static const opt_spec deploy_options[] = {
     { NULL, 0, 0, 0 },
 };
 
-/* Tries when a generation disappears between reading meta.json and its
- * files (two renewals in between drop it): read the new one. */
-#define READ_TRIES 5
-
-/* The generation meta.json names; -1 when it names none. */
-static long long meta_generation(const char *meta)
-{
-    const char *g = strstr(meta, "\"generation\":");
-    if (!g)
-        return -1;
-    char *end;
-    errno = 0;
-    long long v = strtoll(g + strlen("\"generation\":"), &end, 10);
-    return errno || end == g + strlen("\"generation\":") || v < 0 ? -1 : v;
-}
-
-/* Chain and key (NULL for a key the host keeps) of name's current
- * generation, checked to belong together. EXIT_OK, or EXIT_FAIL after a
- * message. */
+/* The current chain and key of name, from one generation (the library
+ * reads them so, acme_store_read_current), and the leaf's serial. */
 static int read_current(const cli *c, const char *name, char **chain, char **key, char **serial)
 {
     *chain = *key = *serial = NULL;
-    char *meta_key = NULL;
-    if (acme_store_cert_key(name, ACME_STORE_FILE_META, &meta_key) != ACME_OK)
-        return fail_with(name, acme_last_error(), NULL);
+    char *ch = NULL, *k = NULL;
+    if (acme_store_read_current(c->store, name, &ch, &k) != ACME_OK)
+        return fail_with(name, acme_store_last_error(c->store), NULL);
+    acme_key *pk = NULL;
+    acme_cert *cert = NULL;
     int rc = EXIT_FAIL;
-    for (int tries = 0; tries < READ_TRIES && rc != EXIT_OK; tries++) {
-        char *meta = cli_store_read(c, meta_key);
-        if (!meta) {
-            error_msg("%s: no certificate stored (%s)", name, meta_key);
-            break;
-        }
-        long long gen = meta_generation(meta);
-        free(meta);
-        if (gen < 0) {
-            error_msg("%s: %s names no generation", name, meta_key);
-            break;
-        }
-        char k[600];
-        snprintf(k, sizeof(k), "%s/%s/%lld/chain.pem", ACME_STORE_CERTS, name, gen);
-        *chain = cli_store_read(c, k);
-        snprintf(k, sizeof(k), "%s/%s/%lld/key.pem", ACME_STORE_CERTS, name, gen);
-        *key = cli_store_read(c, k);
-        if (!*chain || !**chain) {
-            free(*chain);
-            if (*key)
-                memset(*key, 0, strlen(*key));
-            free(*key);
-            *chain = *key = NULL;
-            continue;
-        }
-        acme_key *pk = NULL;
-        acme_cert *cert = NULL;
-        if (*key && acme_key_load_pem(&pk, *key, strlen(*key)) != ACME_OK) {
-            error_msg("%s: generation %lld: key: %s", name, gen, acme_last_error());
-            break;
-        }
-        if (acme_cert_parse(&cert, *chain, strlen(*chain), pk) != ACME_OK) {
-            error_msg("%s: generation %lld: %s", name, gen, acme_last_error());
-            acme_key_free(pk);
-            break;
-        }
+    if (k && acme_key_load_pem(&pk, k, strlen(k)) != ACME_OK)
+        error_msg("%s: key: %s", name, acme_last_error());
+    else if (acme_cert_parse(&cert, ch, strlen(ch), pk) != ACME_OK)
+        error_msg("%s: %s", name, acme_last_error());
+    else
+        rc = EXIT_OK;
+    if (rc == EXIT_OK) {
         const char *sn = acme_cert_serial(cert);
         *serial = xstrdup(sn ? sn : "");
-        acme_cert_free(cert);
-        acme_key_free(pk);
-        rc = EXIT_OK;
+        *chain = xstrdup(ch);
+        *key = k ? xstrdup(k) : NULL;
     }
-    if (rc != EXIT_OK) {
-        if (*chain == NULL)
-            error_msg("%s: the current generation could not be read", name);
-        free(*chain);
-        if (*key)
-            memset(*key, 0, strlen(*key));
-        free(*key);
-        *chain = *key = NULL;
-    }
-    acme_free(meta_key);
+    acme_cert_free(cert);
+    acme_key_free(pk);
+    if (k)
+        memset(k, 0, strlen(k));
+    acme_free(k);
+    acme_free(ch);
     return rc;
 }
 

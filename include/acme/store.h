@@ -70,7 +70,8 @@
  * another generation's key.
  *
  * @par Reading a consistent pair from the filesystem store
- * certs/NAME/current is a symbolic link to the current generation's
+ * A program that links the library calls acme_store_read_current(), which
+ * does this on every backend. For other readers: certs/NAME/current is a symbolic link to the current generation's
  * directory, replaced by rename(2) after the metadata's switch, and the
  * stable names are links through it (chain.pem -> current/chain.pem,
  * key.pem -> current/key.pem). A reader that resolves current once gets
@@ -409,6 +410,27 @@ ACME_API int acme_store_cert_key(const char *name, int file, char **key_out);
  */
 ACME_API int acme_store_account_key(const char *directory_url, const char *email, int file,
                                     char **key_out);
+
+/**
+ * The current certificate of `name` as one generation: *chain_pem (the
+ * chain, leaf first) and, when key_pem is not NULL, *key_pem (its private
+ * key in PEM; left NULL when the key is the host's, a signer the store
+ * never holds). The leaf is checked to hold the key, and both come from
+ * the same generation on every backend, also while other processes renew
+ * `name` (a generation dropped during the read is read again as the next
+ * one): what a deploy step or a server reading the store should call
+ * rather than reading the stable keys one after the other. Both are new
+ * NUL-terminated strings for acme_free(); wipe the key first.
+ * Errors: ACME_ERR_INVALID (NULL s, name or chain_pem; a name
+ * acme_desire_name_valid() refuses), ACME_ERR_NOT_FOUND (nothing stored
+ * for `name`), ACME_ERR_CORRUPT (a record that does not read, or a chain
+ * without its key: the store key is named), the backend's errors,
+ * ACME_ERR_NOMEM; recorded on the store (acme_store_last_error()).
+ * Threads: as the store (the error record is one per store: read it from
+ * the thread that failed, before another call). Since 1.1.
+ */
+ACME_API int acme_store_read_current(acme_store *s, const char *name, char **chain_pem,
+                                     char **key_pem);
 
 /* ---- compromised keys ------------------------------------------------- */
 

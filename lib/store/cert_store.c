@@ -172,6 +172,67 @@ int acme__stored_load(acme_store *s, const char *name, acme__stored_cert *out, a
     return rc;
 }
 
+/* Tries when the generation read is dropped before its files are (two
+ * renewals in between): the next read finds the new one. */
+#define READ_CURRENT_TRIES 5
+
+int acme__stored_read_current(acme_store *s, const char *name, char **chain_pem, char **key_pem,
+                              acme__err *err)
+{
+    *chain_pem = NULL;
+    if (key_pem)
+        *key_pem = NULL;
+    int rc = ACME_ERR_CORRUPT;
+    for (int tries = 0; tries < READ_CURRENT_TRIES && rc == ACME_ERR_CORRUPT; tries++) {
+        acme__err one = ACME__ERR_QUIET;
+        acme__stored_cert c;
+        /* The load checks that the chain holds the key; a generation's
+         * files never change once written, so its key read again is the
+         * same key, or gone with the generation. */
+        rc = acme__stored_load(s, name, &c, &one);
+        if (rc == ACME_ERR_NOT_FOUND) /* an answer to the load, a failure here */
+            rc = acme__fail(&one, rc, "store: no certificate stored as %s", name);
+        acme__buf b = ACME__BUF_INIT;
+        char *key_key = rc == ACME_OK ? current_key(&c, ACME__FILE_KEY) : NULL;
+        if (rc == ACME_OK && !key_key)
+            rc = acme__fail(&one, ACME_ERR_NOMEM, "out of memory");
+        if (rc == ACME_OK && key_pem && !c.host_key) {
+            rc = acme__store_read(s, key_key, &b, &one);
+            if (rc == ACME_ERR_NOT_FOUND)
+                rc = corrupt(&one, key_key, "the generation was dropped while it was read");
+            if (rc == ACME_OK && !(*key_pem = acme__buf_detach(&b)))
+                rc = acme__fail(&one, ACME_ERR_NOMEM, "out of memory");
+        }
+        if (rc == ACME_OK) {
+            *chain_pem = c.chain_pem;
+            c.chain_pem = NULL;
+        }
+        acme__buf_wipe(&b);
+        free(key_key);
+        if (rc == ACME_OK)
+            acme__stored_free(&c);
+        if (rc != ACME_OK && (rc != ACME_ERR_CORRUPT || tries + 1 == READ_CURRENT_TRIES))
+            acme__err_forward(err, &one);
+        acme__err_clear(&one);
+    }
+    return rc;
+}
+
+int acme_store_read_current(acme_store *s, const char *name, char **chain_pem, char **key_pem)
+{
+    if (chain_pem)
+        *chain_pem = NULL;
+    if (key_pem)
+        *key_pem = NULL;
+    acme__err *rec = acme__store_record(s);
+    if (!s || !name || !chain_pem)
+        return acme__fail(rec, ACME_ERR_INVALID, "store: NULL argument");
+    if (!acme__store_cert_name_valid(name))
+        return acme__fail(rec, ACME_ERR_INVALID, "store: \"%.200s\" is not a certificate name",
+                          name);
+    return acme__stored_read_current(s, name, chain_pem, key_pem, rec);
+}
+
 static int meta_build(const acme__stored_cert *c, acme__buf *out);
 
 static int meta_write(acme_store *s, const acme__stored_cert *c, acme__err *err)

@@ -49,6 +49,13 @@ typedef struct acme__stored_cert {
  * is unreadable or inconsistent (the data is left untouched). */
 int acme__stored_load(acme_store *s, const char *name, acme__stored_cert *out, acme__err *err);
 
+/* The current chain and key of name as PEM text (new strings; key_pem may
+ * be NULL, and is left NULL for a host key), from one generation even
+ * while renewals switch it: a generation dropped during the read is
+ * retried with the next. Errors as acme__stored_load. */
+int acme__stored_read_current(acme_store *s, const char *name, char **chain_pem, char **key_pem,
+                              acme__err *err);
+
 /* Store c->key and c->chain_pem as generation c->generation + 1 and make it
  * current (metadata written last); then refresh the stable copies and drop
  * the generations beyond c->keep (store/retention.h). Updates c->generation. With c->host_key, no key is

@@ -11,6 +11,8 @@
  *            Not run by the suite: a switch may come between the two opens
  *            with any layout, and with the copies refreshed one by one (the
  *            1.0 store) it does within a few renewals.
+ *   api      the same through acme_store_read_current() on a store handle of
+ *            the reader's own: every call must succeed, and every pair match.
  *   migrate  a store in the 1.0 layout (stable names that are a hard link
  *            and a copy, no current) keeps working, and the next renewal
  *            moves it to the aliases in place.
@@ -75,20 +77,45 @@ static int pair_matches(const char *key_pem, const char *chain)
     return ok;
 }
 
+enum { THROUGH_CURRENT, STABLE, API };
+
 typedef struct reader {
     const char *certdir; /* certs/NAME */
-    int stable;          /* read the stable names, not through current */
+    int how;             /* THROUGH_CURRENT, STABLE or API */
+    acme_store *store;   /* the reader's own handle (API) */
     atomic_int stop;
-    long pairs, mismatches, missing;
+    long pairs, mismatches, missing, failed;
 } reader;
+
+/* One pair through the library, as a host reads the store. */
+static void read_api(reader *r)
+{
+    char *chain = NULL, *key = NULL;
+    if (acme_store_read_current(r->store, NAME, &chain, &key) != ACME_OK) {
+        fprintf(stderr, "acme_store_read_current: %s\n", acme_store_last_error(r->store));
+        r->failed++;
+    } else {
+        r->pairs++;
+        if (!key || !pair_matches(key, chain))
+            r->mismatches++;
+    }
+    if (key)
+        memset(key, 0, strlen(key));
+    acme_free(key);
+    acme_free(chain);
+}
 
 static void *reader_main(void *arg)
 {
     reader *r = arg;
     while (!atomic_load(&r->stop)) {
+        if (r->how == API) {
+            read_api(r);
+            continue;
+        }
         int dfd = open(r->certdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         int gen = -1;
-        if (dfd >= 0 && !r->stable) {
+        if (dfd >= 0 && r->how == THROUGH_CURRENT) {
             /* Resolve current once: what is inside is one generation. */
             int cur = openat(dfd, "current", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             close(dfd);
@@ -116,14 +143,30 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-static int scenario_read(const char *dir, int stable)
+static int scenario_read(const char *dir, int how)
 {
     int result;
     REQUIRE_OK(ensure(dir, 0, &result));
     CHECK(result == ACME_RESULT_OBTAINED);
     char *certs = test_path(dir, "certs");
-    reader r = { .certdir = test_path(certs, NAME), .stable = stable };
+    reader r = { .certdir = test_path(certs, NAME), .how = how };
     free(certs);
+    if (how == API) {
+        REQUIRE_OK(acme_store_new_fs(&r.store, dir));
+        /* What is refused, with the store's message, before the loop. */
+        char *chain = (char *)"set", *key = (char *)"set";
+        CHECK_RC(acme_store_read_current(r.store, "nothere.example", &chain, &key),
+                 ACME_ERR_NOT_FOUND);
+        CHECK(chain == NULL && key == NULL);
+        CHECK(strstr(acme_store_last_error(r.store), "no certificate stored") != NULL);
+        CHECK_RC(acme_store_read_current(r.store, "../etc", &chain, NULL), ACME_ERR_INVALID);
+        CHECK_RC(acme_store_read_current(r.store, NAME, NULL, &key), ACME_ERR_INVALID);
+        CHECK_RC(acme_store_read_current(NULL, NAME, &chain, &key), ACME_ERR_INVALID);
+        /* Without key_pem: the chain alone. */
+        CHECK_OK(acme_store_read_current(r.store, NAME, &chain, NULL));
+        CHECK(chain && strstr(chain, "BEGIN CERTIFICATE"));
+        acme_free(chain);
+    }
     atomic_init(&r.stop, 0);
     pthread_t th;
     REQUIRE(pthread_create(&th, NULL, reader_main, &r) == 0);
@@ -133,11 +176,15 @@ static int scenario_read(const char *dir, int stable)
     }
     atomic_store(&r.stop, 1);
     pthread_join(th, NULL);
-    fprintf(stderr, "%s: %ld pairs read, %ld mismatched, %ld reads retried\n",
-            stable ? "stable names" : "through current", r.pairs, r.mismatches, r.missing);
+    static const char *const hows[] = { "through current", "stable names",
+                                        "acme_store_read_current" };
+    fprintf(stderr, "%s: %ld pairs read, %ld mismatched, %ld reads retried, %ld failed\n",
+            hows[how], r.pairs, r.mismatches, r.missing, r.failed);
     CHECK_MSG(r.pairs >= RENEWALS, "the reader read only %ld pairs", r.pairs);
     CHECK_MSG(r.mismatches == 0, "%ld pairs had a chain of another generation's key",
               r.mismatches);
+    CHECK_MSG(r.failed == 0, "%ld reads failed", r.failed);
+    acme_store_free(r.store);
     free((char *)r.certdir);
     return 0;
 }
@@ -249,8 +296,12 @@ int main(int argc, char **argv)
     const char *scenario = argc > 1 ? argv[1] : "current";
     char *dir = test_tmpdir();
     REQUIRE(dir != NULL);
-    if (strcmp(scenario, "current") == 0 || strcmp(scenario, "stable") == 0)
-        scenario_read(dir, strcmp(scenario, "stable") == 0);
+    if (strcmp(scenario, "current") == 0)
+        scenario_read(dir, THROUGH_CURRENT);
+    else if (strcmp(scenario, "stable") == 0)
+        scenario_read(dir, STABLE);
+    else if (strcmp(scenario, "api") == 0)
+        scenario_read(dir, API);
     else if (strcmp(scenario, "migrate") == 0)
         scenario_migrate(dir);
     else
