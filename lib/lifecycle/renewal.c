@@ -239,7 +239,8 @@ void acme__idle_forget(acme_store *s, acme_provider *p, const char *name,
                        unsigned int lock_timeout_s)
 {
     acme__err err = ACME__ERR_QUIET;
-    if (acme__sched_update(s, name, NULL, lock_timeout_s, &err) != ACME_OK)
-        acme__log(p, ACME_LOG_WARN, "%s: schedule index entry not removed (%s)", name, err.msg);
+    if (acme__sched_mark_due(s, name, lock_timeout_s, &err) != ACME_OK)
+        acme__log(p, ACME_LOG_WARN, "%s: schedule index entry not marked due (%s)", name,
+                  err.msg);
     acme__err_clear(&err);
 }
