@@ -491,6 +491,9 @@ static stored_run run_stored(const char *dir, int old_way, counting *c)
         fprintf(stderr, "ensure stored: %s\n", acme_desire_last_error(d));
     r.count = acme_desire_count(d);
     acme_desire_summary(d, &r.obtained, &r.renewed, &r.not_due, &r.failed);
+    for (size_t i = 0; i < r.count && getenv("TEST_DUE_VERBOSE"); i++)
+        fprintf(stderr, "  %s: %d %s\n", acme_desire_name(d, i), acme_desire_result(d, i),
+                acme_desire_message(d, i));
     for (size_t i = 0; i < r.count; i++)
         for (int k = 0; k < NNAMES; k++)
             if (strcmp(acme_desire_name(d, i), NAMES[k]) == 0)
