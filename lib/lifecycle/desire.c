@@ -1529,12 +1529,12 @@ static int fast_usable(const acme_desire *d, const acme__idle *ctx, const acme__
 }
 
 /* The due names of shard k as transient wants; the others counted unseen. */
-static int take_due(acme_desire *d, const acme__idle *ctx, unsigned int k, int *any,
-                    acme__err *err)
+static int take_due(acme_desire *d, const acme__idle *ctx, unsigned int k, uint32_t counted,
+                    int *any, acme__err *err)
 {
     acme__sched_shard sh;
     int rc = acme__sched_load(d->store, k, &sh, err);
-    if (rc == ACME_ERR_NOT_FOUND) /* emptied since: nothing there */
+    if (rc == ACME_ERR_NOT_FOUND && !counted) /* none yet */
         return ACME_OK;
     for (size_t i = 0; rc == ACME_OK && i < sh.n; i++) {
         const acme__sched_entry *e = &sh.v[i];
@@ -1584,7 +1584,7 @@ int acme_desire_ensure_stored(acme_desire *d)
                 continue;
             }
             int any = 0;
-            if (take_due(d, &ctx, k, &any, &quiet) != ACME_OK)
+            if (take_due(d, &ctx, k, sum->count[k], &any, &quiet) != ACME_OK)
                 fast = 0; /* a shard that does not read: the full pass decides */
             else if (!any) /* its slot was early (a crash, a build): set it right */
                 acme__sched_due_fix(d->store, k, d->o.lock_timeout_s, &quiet);

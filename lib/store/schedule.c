@@ -426,6 +426,7 @@ static int due_note(acme_store *s, unsigned int shard, shard_view sv, int lower_
          * writer that fixes it either, so it goes. */
         rc = acme__store_remove(s, DUE_KEY, err);
     } else if (rc == ACME_OK) {
+        uint32_t counted = d->count[shard];
         if (lower_only) {
             if (sv.next < d->next[shard])
                 d->next[shard] = sv.next;
@@ -436,7 +437,8 @@ static int due_note(acme_store *s, unsigned int shard, shard_view sv, int lower_
         d->set[shard] = 1;
         if (dir)
             due_add_dir(d, dir);
-        if (lost && d->state != ACME__DUE_INCOMPLETE)
+        /* Names the summary counted are gone from the shard: no more whole. */
+        if (lost && counted && d->state != ACME__DUE_INCOMPLETE)
             d->state = ACME__DUE_INCOMPLETE;
         rc = due_write(s, d, err);
     } else if (d) {
@@ -473,7 +475,8 @@ static void due_plan(acme_store *s, unsigned int shard, shard_view sv, uint64_t 
 
 /* Write shard `shard` as v (n sorted entries) without `skip` and with
  * `add`, keeping the summary no later than it (the caller holds the
- * shard's lock). lost: the shard's earlier names are gone. */
+ * shard's lock). lost: the shard's earlier names, if it had any, are
+ * gone. */
 static int write_shard_noted(acme_store *s, unsigned int shard, const acme__sched_entry *v,
                              size_t n, const char *skip, const acme__sched_entry *add, int lost,
                              unsigned int timeout_s, acme__err *err)
@@ -505,7 +508,7 @@ static int update_shard(acme_store *s, const char *name, const acme__sched_entry
     acme__sched_shard sh;
     acme__err quiet = ACME__ERR_QUIET;
     rc = acme__sched_load(s, shard, &sh, &quiet);
-    int lost = rc == ACME_ERR_CORRUPT;
+    int lost = rc == ACME_ERR_CORRUPT || rc == ACME_ERR_NOT_FOUND;
     if (rc == ACME_ERR_NOT_FOUND || rc == ACME_ERR_CORRUPT)
         rc = ACME_OK; /* start over: what is lost looks due */
     else if (rc != ACME_OK)

@@ -29,6 +29,7 @@
 #include "base/mem.h"
 #include "store/schedule.h"
 #include "store/store.h"
+#include "store/store_layout.h"
 
 #include "check.h"
 #include "files.h"
@@ -789,6 +790,15 @@ static void test_schedule_due(acme_store *a, acme_store *b)
     CHECK_OK(acme__sched_mark_due(a, name, 5, &err));
     CHECK_OK(acme__sched_due_load(b, sum, &err));
     CHECK(sum->next[k] == 0 && sum->count[k] == 1);
+
+    /* The shard gone under the names it counted: no longer complete. */
+    char *shard_key = acme__store_schedule_key(k, ACME__SCHEDULE_ENTRIES);
+    REQUIRE(shard_key != NULL);
+    CHECK_OK(acme__store_remove(a, shard_key, &err));
+    free(shard_key);
+    CHECK_OK(acme__sched_update(b, name, &e, 5, &err));
+    CHECK_OK(acme__sched_due_load(a, sum, &err));
+    CHECK(sum->state == ACME__DUE_INCOMPLETE && sum->next[k] == 5000);
 
     CHECK_OK(acme_store_put(a, "schedule/sum/due", "acme-schedule-due 1\nnot it\n", 27, 0));
     CHECK_RC(acme__sched_due_load(b, sum, &err), ACME_ERR_CORRUPT);
