@@ -228,7 +228,61 @@ static void put_file(const char *dir, const char *rel, const char *text)
     free(path);
 }
 
-static void test_index(void)
+/* Kill points: a forced renewal of alpha killed (SIGKILL) before, then
+ * after, its k-th rename for k = 1, 2, ... until one runs to the end (or
+ * max); check(dir, when) after each. The number of kills. */
+static int kill_points(const char *dir, int max, void (*check)(const char *dir, const char *when))
+{
+    int steps = 0;
+    for (int after_rename = 0; after_rename <= 1; after_rename++) {
+        for (int k = 1; k < max; k++) {
+            pid_t kid = fork();
+            REQUIRE(kid >= 0);
+            if (kid == 0) {
+                kill_to = "";
+                kill_nth = k;
+                kill_after = after_rename;
+                _exit(ensure_all(dir, 1, NULL, NULL) == ACME_OK ? 0 : 1);
+            }
+            int status;
+            waitpid(kid, &status, 0);
+            char when[64];
+            snprintf(when, sizeof(when), "killed %s rename %d", after_rename ? "after" : "before",
+                     k);
+            int killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+            CHECK_MSG(killed || (WIFEXITED(status) && WEXITSTATUS(status) == 0),
+                      "%s: the child failed", when);
+            check(dir, when);
+            if (!killed)
+                break;
+            steps++;
+        }
+    }
+    return steps;
+}
+
+static void check_index_point(const char *dir, const char *when)
+{
+    check_idle(dir, when, -1);
+    check_agree(dir, when);
+}
+
+/* A desire on s as ensure_all's, with its provider and solvers. */
+static acme_desire *index_desire(acme_store *s, acme_provider **p, acme_solvers **sol)
+{
+    acme_desire *d = NULL;
+    acme_desire_options o;
+    test_desire_options(&o, "index@example.com");
+    o.clock = fake_clock;
+    *p = test_provider(NULL);
+    REQUIRE_OK(acme_solvers_new(sol));
+    REQUIRE_OK(test_add_dns_solver(*sol));
+    REQUIRE_OK(acme_desire_new(&d, *p, s, *sol, &o));
+    return d;
+}
+
+/* A fresh store with NAMES issued, now. */
+static char *issued_store(void)
 {
     char *dir = test_tmpdir();
     REQUIRE(dir != NULL);
@@ -237,6 +291,13 @@ static void test_index(void)
     REQUIRE_OK(ensure_all(dir, 0, results, NULL));
     for (int i = 0; i < NNAMES; i++)
         CHECK(results[i] == ACME_RESULT_OBTAINED);
+    return dir;
+}
+
+static void test_index(void)
+{
+    char *dir = issued_store();
+    int results[NNAMES];
     check_agree(dir, "after issuing");
     check_idle(dir, "idle", 1);
     check_agree(dir, "after an idle run");
@@ -277,15 +338,9 @@ static void test_index(void)
      * gone is read, and renewed (forced) with the identifiers it holds. */
     REQUIRE_OK(acme_store_new_fs(&s, dir));
     REQUIRE_OK(acme__sched_update(s, NAMES[1], NULL, 5, &err));
-    acme_provider *p = test_provider(NULL);
+    acme_provider *p = NULL;
     acme_solvers *sol = NULL;
-    acme_desire *d = NULL;
-    acme_desire_options o;
-    test_desire_options(&o, "index@example.com");
-    o.clock = fake_clock;
-    REQUIRE_OK(acme_solvers_new(&sol));
-    REQUIRE_OK(test_add_dns_solver(sol));
-    REQUIRE_OK(acme_desire_new(&d, p, s, sol, &o));
+    acme_desire *d = index_desire(s, &p, &sol);
     size_t count = 0;
     CHECK_OK(acme_desire_add_stored(d, &count));
     CHECK(count == NNAMES);
@@ -335,32 +390,7 @@ static void test_index(void)
     /* Kill points: before and after each rename of a forced renewal of
      * alpha, index updates included. The next run is correct whatever
      * the point: every name not due, entries agreeing with records. */
-    int steps = 0;
-    for (int after_rename = 0; after_rename <= 1; after_rename++) {
-        for (int k = 1; k < 32; k++) {
-            pid_t kid = fork();
-            REQUIRE(kid >= 0);
-            if (kid == 0) {
-                kill_to = "";
-                kill_nth = k;
-                kill_after = after_rename;
-                _exit(ensure_all(dir, 1, NULL, NULL) == ACME_OK ? 0 : 1);
-            }
-            int status;
-            waitpid(kid, &status, 0);
-            char when[64];
-            snprintf(when, sizeof(when), "killed %s rename %d", after_rename ? "after" : "before",
-                     k);
-            int killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-            CHECK_MSG(killed || (WIFEXITED(status) && WEXITSTATUS(status) == 0),
-                      "%s: the child failed", when);
-            check_idle(dir, when, -1);
-            check_agree(dir, when);
-            if (!killed)
-                break;
-            steps++;
-        }
-    }
+    int steps = kill_points(dir, 32, check_index_point);
     CHECK_MSG(steps >= 8, "only %d kill points were reached", steps);
     fprintf(stderr, "%d kill points checked\n", steps);
     /* A killed shard write's temporary goes at that shard's next update. */
@@ -402,20 +432,23 @@ static int c_read(const char *key, acme_buffer *out, void *ud)
     return rc;
 }
 
+/* rc, with the message the host store has no use for dropped. */
+static int quietly(int rc, acme__err *err)
+{
+    acme__err_clear(err);
+    return rc;
+}
+
 static int c_write(const char *key, const void *data, size_t len, int secret, void *ud)
 {
     acme__err err = ACME__ERR_QUIET;
-    int rc = acme__store_write(((counting *)ud)->fs, key, data, len, secret, &err);
-    acme__err_clear(&err);
-    return rc;
+    return quietly(acme__store_write(((counting *)ud)->fs, key, data, len, secret, &err), &err);
 }
 
 static int c_remove(const char *key, void *ud)
 {
     acme__err err = ACME__ERR_QUIET;
-    int rc = acme__store_remove(((counting *)ud)->fs, key, &err);
-    acme__err_clear(&err);
-    return rc;
+    return quietly(acme__store_remove(((counting *)ud)->fs, key, &err), &err);
 }
 
 static int c_list(const char *prefix, acme_buffer *out, void *ud)
@@ -437,9 +470,7 @@ static int c_list(const char *prefix, acme_buffer *out, void *ud)
 static int c_lock(const char *name, void *ud)
 {
     acme__err err = ACME__ERR_QUIET;
-    int rc = acme__store_lock(((counting *)ud)->fs, name, &err);
-    acme__err_clear(&err);
-    return rc;
+    return quietly(acme__store_lock(((counting *)ud)->fs, name, &err), &err);
 }
 
 static void c_unlock(const char *name, void *ud)
@@ -461,25 +492,15 @@ static stored_run run_stored(const char *dir, int old_way, counting *c)
     memset(&r, 0, sizeof(r));
     memset(c, 0, sizeof(*c));
     REQUIRE_OK(acme_store_new_fs(&c->fs, dir));
-    acme_store_ops ops;
-    REQUIRE_OK(acme_store_ops_init(&ops, 1));
-    ops.read = c_read;
-    ops.write = c_write;
-    ops.remove = c_remove;
-    ops.list = c_list;
-    ops.lock = c_lock;
-    ops.unlock = c_unlock;
+    /* Version 1: locks without leases, which the inner store keeps. */
+    const acme_store_ops ops = { .version = 1, .read = c_read, .write = c_write,
+                                 .remove = c_remove, .list = c_list, .lock = c_lock,
+                                 .unlock = c_unlock };
     acme_store *s = NULL;
     REQUIRE_OK(acme_store_new(&s, &ops, c));
-    acme_provider *p = test_provider(NULL);
+    acme_provider *p = NULL;
     acme_solvers *sol = NULL;
-    acme_desire *d = NULL;
-    acme_desire_options o;
-    test_desire_options(&o, "index@example.com");
-    o.clock = fake_clock;
-    REQUIRE_OK(acme_solvers_new(&sol));
-    REQUIRE_OK(test_add_dns_solver(sol));
-    REQUIRE_OK(acme_desire_new(&d, p, s, sol, &o));
+    acme_desire *d = index_desire(s, &p, &sol);
     if (old_way) {
         r.rc = acme_desire_add_stored(d, NULL);
         if (r.rc == ACME_OK)
@@ -537,13 +558,19 @@ static void check_summary_safe(const char *dir, const char *when, int want_compl
     acme_store_free(s);
 }
 
+static void check_due_point(const char *dir, const char *when)
+{
+    counting c;
+    check_summary_safe(dir, when, 0);
+    stored_run r = run_stored(dir, 0, &c);
+    CHECK_MSG(r.rc == ACME_OK && r.not_due == NNAMES && r.failed == 0,
+              "%s: rc %d not due %zu failed %zu", when, r.rc, r.not_due, r.failed);
+    check_agree(dir, when);
+}
+
 static void test_due(void)
 {
-    char *dir = test_tmpdir();
-    REQUIRE(dir != NULL);
-    fake_now = (int64_t)time(NULL);
-    int results[NNAMES];
-    REQUIRE_OK(ensure_all(dir, 0, results, NULL));
+    char *dir = issued_store();
     counting c;
 
     /* No summary yet: one full pass, which builds it. */
@@ -635,35 +662,7 @@ static void test_due(void)
     /* Kill points: before and after each rename of a forced renewal of
      * alpha (record, shard, summary). The summary is never later than its
      * shards, and the next ensure_stored has every name not due. */
-    int steps = 0;
-    for (int after_rename = 0; after_rename <= 1; after_rename++) {
-        for (int k = 1; k < 40; k++) {
-            pid_t kid = fork();
-            REQUIRE(kid >= 0);
-            if (kid == 0) {
-                kill_to = "";
-                kill_nth = k;
-                kill_after = after_rename;
-                _exit(ensure_all(dir, 1, NULL, NULL) == ACME_OK ? 0 : 1);
-            }
-            int status;
-            waitpid(kid, &status, 0);
-            char when[64];
-            snprintf(when, sizeof(when), "killed %s rename %d", after_rename ? "after" : "before",
-                     k);
-            int killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-            CHECK_MSG(killed || (WIFEXITED(status) && WEXITSTATUS(status) == 0),
-                      "%s: the child failed", when);
-            check_summary_safe(dir, when, 0);
-            r = run_stored(dir, 0, &c);
-            CHECK_MSG(r.rc == ACME_OK && r.not_due == NNAMES && r.failed == 0,
-                      "%s: rc %d not due %zu failed %zu", when, r.rc, r.not_due, r.failed);
-            check_agree(dir, when);
-            if (!killed)
-                break;
-            steps++;
-        }
-    }
+    int steps = kill_points(dir, 40, check_due_point);
     CHECK_MSG(steps >= 8, "only %d kill points were reached", steps);
     fprintf(stderr, "%d kill points checked\n", steps);
     acme__err_clear(&err);
