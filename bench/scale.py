@@ -207,8 +207,7 @@ def table_of(res, key):
         if h:
             g = m["wall_s"] / h["wall_s"]
             lines.append(f"goal 1M at most {GOAL_GROWTH:.0f}x 100k: "
-                         f"{'met' if g <= GOAL_GROWTH else 'NOT MET'} ({g:.1f}x; "
-                         f"CPU {m['cpu_s'] / h['cpu_s']:.1f}x)")
+                         f"{'met' if g <= GOAL_GROWTH else 'NOT MET'} ({g:.1f}x)")
     return "\n".join(lines)
 
 

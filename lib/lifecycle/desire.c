@@ -44,6 +44,9 @@
 #define DEFAULT_ORDER_TIMEOUT_S 300
 /* Fallback issuers a desire holds at most. */
 #define MAX_ISSUERS 8
+/* want.stored of a name acme_desire_ensure_stored added as due: the next
+ * call may drop it (it is no want of the host's). */
+#define STORED_DUE 2
 
 /* Fields ordered so that no padding sits between them: a desire may hold a
  * million. */
@@ -56,11 +59,11 @@ typedef struct want {
     int reuse_key; /* -1: as the desire's option says; else 0 or 1 */
     acme_key *host_key; /* acme_desire_set_key: a reference, or NULL */
     int key_type;
-    /* From acme_desire_add_stored: identifiers and key type as stored (ids
-     * may be NULL until ensure loads the record). */
+    /* From acme_desire_add_stored (1), or from acme_desire_ensure_stored
+     * reading what is due (STORED_DUE): identifiers and key type as stored
+     * (ids may be NULL until ensure loads the record). */
     int stored;
     int idle; /* this ensure left it alone on its schedule index entry */
-    int transient; /* added by acme_desire_ensure_stored's fast path */
     /* Its own profile once set (acme_desire_set_profile or the store),
      * else the desire's option, which is mandatory. */
     int profile_set;
@@ -455,7 +458,6 @@ static int add_want(acme_desire *d, const char *name, char **take, char **ids, s
     w->ids = ids;
     w->nids = nids;
     w->stored = 0;
-    w->transient = 0;
     w->key_type = key_type ? key_type : ACME_KEY_EC256;
     acme_solvers *old = w->solvers;
     w->solvers = acme__solvers_ref(solvers);
@@ -611,7 +613,8 @@ static int set_per_name(acme_desire *d, const char *name, size_t member, int on)
     if (!w)
         return acme__fail(&d->err, ACME_ERR_NOT_FOUND, "desire: no certificate called %s", name);
     *(int *)((char *)w + member) = on != 0;
-    w->transient = 0; /* the host's own now */
+    if (w->stored == STORED_DUE)
+        w->stored = 1; /* the host's own now */
     return ACME_OK;
 }
 
@@ -633,7 +636,8 @@ int acme_desire_set_key(acme_desire *d, const char *name, acme_key *key)
     if (!w)
         return acme__fail(&d->err, ACME_ERR_NOT_FOUND, "desire: no certificate called %s", name);
     acme_key *old = w->host_key;
-    w->transient = 0; /* the host's own now */
+    if (w->stored == STORED_DUE)
+        w->stored = 1; /* the host's own now */
     w->host_key = acme__key_ref(key);
     acme_key_free(old);
     return ACME_OK;
@@ -1121,7 +1125,7 @@ static int ensure_want(acme_desire *d, want *w)
         else if (rc == ACME_ERR_NOT_FOUND)
             rc = ACME_OK;
     }
-    if (rc == ACME_OK && !have && w->transient) {
+    if (rc == ACME_OK && !have && w->stored == STORED_DUE) {
         /* An entry without a record (a first issuance that never landed, a
          * record removed): nothing is stored under this name. */
         acme__err ignore = ACME__ERR_QUIET;
@@ -1279,7 +1283,7 @@ static int ensure_want(acme_desire *d, want *w)
             if (rc == ACME_OK)
                 rc = acme__store_lease_check(d->store, lock, &err);
             if (rc == ACME_OK) {
-                acme__idle_forget(d->store, d->provider, w->name, d->o.lock_timeout_s);
+                acme__idle_forget(d->store, d->provider, w->name, now, d->o.lock_timeout_s);
                 rc = acme__stored_save_new(d->store, &next, &err);
             }
             /* After the switch (and the sweep of what it dropped). */
@@ -1496,7 +1500,7 @@ static uint64_t bad_fp_of(const acme__idle *ctx)
     return acme__sched_bad_fp(ctx->bad_keys, ctx->nbad);
 }
 
-/* Drop every want (all transient: the caller checked). */
+/* Drop every want (all STORED_DUE: the caller checked). */
 static void drop_wants(acme_desire *d)
 {
     for (size_t i = 0; i < d->nwants; i++)
@@ -1513,7 +1517,8 @@ static int fast_usable(const acme_desire *d, const acme__idle *ctx, const acme__
         return 0;
     for (size_t i = 0; i < d->nwants; i++) {
         const want *w = &d->wants[i];
-        if (!w->transient || w->force || w->host_key || w->reuse_key >= 0 || w->solvers)
+        if (w->stored != STORED_DUE || w->force || w->host_key || w->reuse_key >= 0 ||
+            w->solvers)
             return 0;
     }
     /* Every CA the entries name must be one of the desire's: another's
@@ -1528,7 +1533,7 @@ static int fast_usable(const acme_desire *d, const acme__idle *ctx, const acme__
     return 1;
 }
 
-/* The due names of shard k as transient wants; the others counted unseen. */
+/* The due names of shard k as wants (STORED_DUE); the others counted unseen. */
 static int take_due(acme_desire *d, const acme__idle *ctx, unsigned int k, uint32_t counted,
                     int *any, acme__err *err)
 {
@@ -1549,9 +1554,7 @@ static int take_due(acme_desire *d, const acme__idle *ctx, unsigned int k, uint3
             rc = acme__fail(err, ACME_ERR_NOMEM, "out of memory");
             break;
         }
-        want *w = find_want(d, e->name);
-        w->stored = 1;
-        w->transient = 1;
+        find_want(d, e->name)->stored = STORED_DUE;
     }
     acme__sched_shard_free(&sh);
     return rc;
@@ -1734,7 +1737,7 @@ int acme_desire_revoke(acme_desire *d, const char *name, int reason, int with_ce
     if (rc == ACME_OK) {
         c.revoked = reason;
         /* Without an entry the name looks due: the next ensure replaces it. */
-        acme__idle_forget(d->store, d->provider, name, d->o.lock_timeout_s);
+        acme__idle_forget(d->store, d->provider, name, now_of(d), d->o.lock_timeout_s);
         rc = acme__stored_save_meta(d->store, &c, &d->err);
     }
     acme__stored_free(&c);

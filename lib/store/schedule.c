@@ -498,7 +498,7 @@ static int write_shard_noted(acme_store *s, unsigned int shard, const acme__sche
 }
 
 static int update_shard(acme_store *s, const char *name, const acme__sched_entry *e,
-                        int mark_due, unsigned int lock_timeout_s, acme__err *err)
+                        int mark_due, int64_t now, unsigned int lock_timeout_s, acme__err *err)
 {
     unsigned int shard = acme__sched_shard_of(name);
     char *lock;
@@ -519,6 +519,13 @@ static int update_shard(acme_store *s, const char *name, const acme__sched_entry
         /* The entry kept with next 0, or a placeholder: the name stays
          * listed while its record changes or comes to be. */
         const acme__sched_entry *old = acme__sched_find(&sh, name);
+        if (old && now > 0 && old->next <= now) {
+            /* Already due, and due it stays for every later run: the
+             * renewal that follows then rewrites the shard once, not twice. */
+            acme__sched_shard_free(&sh);
+            unlock_shard(s, lock);
+            return ACME_OK;
+        }
         if (old) {
             due = *old;
         } else {
@@ -539,13 +546,13 @@ static int update_shard(acme_store *s, const char *name, const acme__sched_entry
 int acme__sched_update(acme_store *s, const char *name, const acme__sched_entry *e,
                        unsigned int lock_timeout_s, acme__err *err)
 {
-    return update_shard(s, name, e, 0, lock_timeout_s, err);
+    return update_shard(s, name, e, 0, 0, lock_timeout_s, err);
 }
 
-int acme__sched_mark_due(acme_store *s, const char *name, unsigned int lock_timeout_s,
-                         acme__err *err)
+int acme__sched_mark_due(acme_store *s, const char *name, int64_t now,
+                         unsigned int lock_timeout_s, acme__err *err)
 {
-    return update_shard(s, name, NULL, 1, lock_timeout_s, err);
+    return update_shard(s, name, NULL, 1, now, lock_timeout_s, err);
 }
 
 int acme__sched_due_fix(acme_store *s, unsigned int shard, unsigned int lock_timeout_s,

@@ -92,14 +92,16 @@ int acme__sched_put_shard(acme_store *s, unsigned int shard, acme__sched_entry *
                           acme__err *err);
 
 /* Write e into its shard (replacing the name's entry), or with e NULL
- * remove the entry of `name` (or with e NULL and mark_due, set its next to
- * 0, adding a placeholder entry when it has none), under the shard's lock (waiting up to
+ * remove the entry of `name`, under the shard's lock (waiting up to
  * lock_timeout_s). A shard that does not parse is replaced by one holding
  * only this change: the names it lost look due and come back one by one. */
 int acme__sched_update(acme_store *s, const char *name, const acme__sched_entry *e,
                        unsigned int lock_timeout_s, acme__err *err);
-int acme__sched_mark_due(acme_store *s, const char *name, unsigned int lock_timeout_s,
-                         acme__err *err);
+/* Mark name's entry due: its next becomes 0, or a placeholder entry is
+ * added when it has none. An entry already due at `now` (> 0; 0: always
+ * write) is left as it is: due it stays. */
+int acme__sched_mark_due(acme_store *s, const char *name, int64_t now,
+                         unsigned int lock_timeout_s, acme__err *err);
 
 /* ---- the due summary ---- */
 

@@ -407,10 +407,11 @@ static void test_index(void)
 /* ---- due: acme_desire_ensure_stored -------------------------------------------------- */
 
 /* A host store over the filesystem store that counts reads of records
- * (certs/) and of schedule shards (schedule/XXX/entries). */
+ * (certs/) and of schedule shards (schedule/XXX/entries), and writes of
+ * shards. */
 typedef struct counting {
     acme_store *fs;
-    int cert_reads, shard_reads, summary_reads;
+    int cert_reads, shard_reads, summary_reads, shard_writes;
 } counting;
 
 static int c_read(const char *key, acme_buffer *out, void *ud)
@@ -441,6 +442,8 @@ static int quietly(int rc, acme__err *err)
 
 static int c_write(const char *key, const void *data, size_t len, int secret, void *ud)
 {
+    if (strncmp(key, "schedule/", 9) == 0 && strncmp(key, "schedule/sum/", 13) != 0)
+        ((counting *)ud)->shard_writes++;
     acme__err err = ACME__ERR_QUIET;
     return quietly(acme__store_write(((counting *)ud)->fs, key, data, len, secret, &err), &err);
 }
@@ -593,7 +596,7 @@ static void test_due(void)
     acme_store *s = NULL;
     acme__err err = { 0 };
     REQUIRE_OK(acme_store_new_fs(&s, dir));
-    REQUIRE_OK(acme__sched_mark_due(s, NAMES[1], 5, &err));
+    REQUIRE_OK(acme__sched_mark_due(s, NAMES[1], 0, 5, &err));
     acme_store_free(s);
     check_summary_safe(dir, "after marking beta due", 1);
     r = run_stored(dir, 0, &c);
@@ -625,7 +628,7 @@ static void test_due(void)
     snprintf(rel, sizeof(rel), "schedule/%03x/entries", acme__sched_shard_of(NAMES[2]));
     put_file(dir, rel, "acme-schedule 2\nbroken\n");
     REQUIRE_OK(acme_store_new_fs(&s, dir));
-    REQUIRE_OK(acme__sched_mark_due(s, "other.example.com", 5, &err));
+    REQUIRE_OK(acme__sched_mark_due(s, "other.example.com", 0, 5, &err));
     acme__sched_update(s, NAMES[2], NULL, 5, &err); /* leaves the placeholder of other */
     acme_store_free(s);
     r = run_stored(dir, 0, &c);
@@ -633,6 +636,14 @@ static void test_due(void)
               "after a lost shard: rc %d count %zu not due %zu failed %zu", r.rc, r.count,
               r.not_due, r.failed);
     check_agree(dir, "after a lost shard");
+    /* The placeholder of a first issuance that never landed (other):
+     * looked at once, found not stored, and its entry removed. */
+    r = run_stored(dir, 0, &c);
+    CHECK_MSG(r.rc == ACME_OK && r.count == 1 && r.not_due == NNAMES && r.failed == 0,
+              "placeholder: count %zu, not due %zu", r.count, r.not_due);
+    r = run_stored(dir, 0, &c);
+    CHECK_MSG(r.count == 0 && c.shard_reads == 0, "after the placeholder: count %zu, %d reads",
+              r.count, c.shard_reads);
 
     /* Agreement: four years on, the same names renewed as add_stored +
      * ensure renews on a copy of the same store. */
@@ -643,6 +654,9 @@ static void test_due(void)
     REQUIRE(system(cmd) == 0);
     fake_now += 4 * 365 * 86400LL;
     stored_run fast = run_stored(dir, 0, &c);
+    /* Each renewal due by time rewrites its shard once: its entry, due
+     * already, is not marked due first. */
+    CHECK_MSG(c.shard_writes == NNAMES, "%d shard writes for %d renewals", c.shard_writes, NNAMES);
     stored_run full = run_stored(copy, 1, &c);
     CHECK_OK(fast.rc);
     CHECK_OK(full.rc);

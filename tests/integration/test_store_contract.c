@@ -769,7 +769,7 @@ static void test_schedule_due(acme_store *a, acme_store *b)
     REQUIRE(sum != NULL);
     acme__err err = ACME__ERR_QUIET;
     CHECK_RC(acme__sched_due_load(a, sum, &err), ACME_ERR_NOT_FOUND);
-    CHECK_OK(acme__sched_mark_due(a, name, 5, &err)); /* a placeholder: next 0 */
+    CHECK_OK(acme__sched_mark_due(a, name, 0, 5, &err)); /* a placeholder: next 0 */
     CHECK_OK(acme__sched_due_build(a, 7, 1, 5, &err));
     CHECK_OK(acme__sched_due_load(b, sum, &err));
     CHECK(sum->state == ACME__DUE_COMPLETE && sum->bad_fp == 7);
@@ -787,7 +787,7 @@ static void test_schedule_due(acme_store *a, acme_store *b)
     CHECK(sum->state == ACME__DUE_COMPLETE && sum->next[k] == 5000 && sum->count[k] == 1);
     CHECK(sum->ndirs == 1 && sum->dirs[0] == 0x1234);
     /* Sooner again (marked due): lowered. */
-    CHECK_OK(acme__sched_mark_due(a, name, 5, &err));
+    CHECK_OK(acme__sched_mark_due(a, name, 0, 5, &err));
     CHECK_OK(acme__sched_due_load(b, sum, &err));
     CHECK(sum->next[k] == 0 && sum->count[k] == 1);
 
