@@ -258,8 +258,9 @@ ACME_API int acme_desire_add_stored(acme_desire *d, size_t *count);
  * names, or it names a CA directory that is not one of the desire's
  * issuers), or the keys recorded as compromised changed. A clean full pass
  * (no failed and no skipped certificate) writes the summary again, so the
- * next call is fast. Names stored by a libacme older than 1.1 running on the
- * same store at the same time are seen at the next full pass only.
+ * next call is fast. A libacme older than 1.1 writing to the same store
+ * does not keep the summary: a name it issues first is not seen by this
+ * call until a full pass (removing the key schedule/sum/due forces one).
  *
  * Returns ACME_OK, or the error of the first failed (then skipped)
  * certificate, as acme_desire_ensure(); before any certificate: the errors
