@@ -5,7 +5,9 @@
  *                             lifetime rule), reissued when its names,
  *                             key type or profile changed
  *   renew                     the same over every certificate already in
- *                             the state dir, with the names it has
+ *                             the state dir, with the names it has; it
+ *                             reads only what is due when it can
+ *                             (acme_desire_ensure_stored)
  *
  * Every renewal gets a new certificate key unless --reuse-key (or a want's
  * reuse-key=yes) keeps it; a key revoked for keyCompromise is never kept.
@@ -151,6 +153,26 @@ struct batch_events {
     deploy_item *deploys;
     size_t ndeploys;
 };
+
+/* Can renew read only what is due? Not when a name needs more than its
+ * record: --force, a --cert-key, or a token key remembered by an earlier
+ * run (looked for in the state directory; on etcd, assumed). */
+static int renew_due_only(const cli *c, const batch_params *bp)
+{
+    if (bp->force || bp->tk.ncert_keys || cli_store_remote(c))
+        return 0;
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/token-keys/cert", c->state_dir);
+    DIR *dir = opendir(path);
+    if (!dir)
+        return 1;
+    int empty = 1;
+    struct dirent *e;
+    while (empty && (e = readdir(dir)) != NULL)
+        empty = e->d_name[0] == '.';
+    closedir(dir);
+    return empty;
+}
 
 void batch_on_event(const acme_event *e, void *userdata)
 {
@@ -402,7 +424,8 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
             rc = fail_with(w->where, acme_desire_last_error(d), NULL);
     }
     size_t count = 0;
-    if (rc == EXIT_OK && !wants) {
+    int due_only = !wants && renew_due_only(c, bp);
+    if (rc == EXIT_OK && !wants && !due_only) {
         if (acme_desire_add_stored(d, &count) != ACME_OK)
             rc = fail_with("state", acme_desire_last_error(d), NULL);
         else
@@ -424,7 +447,7 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
         rc = cli_save_conf(c, bp->email);
 
     if (rc == EXIT_OK) {
-        int erc = acme_desire_ensure(d);
+        int erc = due_only ? acme_desire_ensure_stored(d) : acme_desire_ensure(d);
         size_t obtained = 0, renewed = 0, not_due = 0, failed = 0;
         acme_desire_summary(d, &obtained, &renewed, &not_due, &failed);
         size_t skipped = 0;

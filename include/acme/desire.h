@@ -234,6 +234,43 @@ ACME_API int acme_desire_name_valid(const char *name);
  */
 ACME_API int acme_desire_add_stored(acme_desire *d, size_t *count);
 
+/**
+ * Ensure every certificate the store holds, as acme_desire_add_stored()
+ * then acme_desire_ensure() would, but reading only what is due: a small
+ * summary of the schedule index (per shard, the earliest time any of its
+ * names is due) says which shards to read, and only the names due in them
+ * are loaded and ensured. An idle run over a million stored names reads
+ * the summary and nothing else, and holds no per-name state for the names
+ * it leaves alone.
+ *
+ * Afterwards the desire holds one wanted certificate (as stored) per name
+ * it looked at, with its result as after acme_desire_ensure(); the names
+ * left alone unseen are no wanted certificates: acme_desire_count() leaves
+ * them out, and acme_desire_summary() counts them in `not_due`. The next
+ * call drops the wanted certificates a previous one added.
+ *
+ * It falls back to the full pass (acme_desire_add_stored() then
+ * acme_desire_ensure(), every stored name then held as a wanted
+ * certificate) whenever the summary cannot decide: the desire holds
+ * certificates added otherwise (acme_desire_add(), acme_desire_add_stored(),
+ * or per-name settings on names this call added), its `profile` option is
+ * set, the summary is missing, unreadable or not complete (an update lost
+ * names, or it names a CA directory that is not one of the desire's
+ * issuers), or the keys recorded as compromised changed. A clean full pass
+ * (no failed and no skipped certificate) writes the summary again, so the
+ * next call is fast. A libacme older than 1.1 writing to the same store
+ * does not keep the summary: a name it issues first is not seen by this
+ * call until a full pass (removing the key schedule/sum/due forces one).
+ *
+ * Returns ACME_OK, or the error of the first failed (then skipped)
+ * certificate, as acme_desire_ensure(); before any certificate: the errors
+ * of acme_desire_add_stored() (ACME_ERR_NOMEM, the store's when it cannot
+ * list), and ACME_ERR_INVALID (d NULL). Recorded on the desire. Threads:
+ * like every call on the desire, not while another thread uses it.
+ * Since 1.1.
+ */
+ACME_API int acme_desire_ensure_stored(acme_desire *d);
+
 /** Renew `name` at the next ensure whether it is due or not (on != 0), also
  *  when it is in backoff or held (since 1.0). Since 0.1. */
 ACME_API int acme_desire_set_force(acme_desire *d, const char *name, int on);

@@ -44,6 +44,9 @@
 #define DEFAULT_ORDER_TIMEOUT_S 300
 /* Fallback issuers a desire holds at most. */
 #define MAX_ISSUERS 8
+/* want.stored of a name acme_desire_ensure_stored added as due: the next
+ * call may drop it (it is no want of the host's). */
+#define STORED_DUE 2
 
 /* Fields ordered so that no padding sits between them: a desire may hold a
  * million. */
@@ -56,8 +59,9 @@ typedef struct want {
     int reuse_key; /* -1: as the desire's option says; else 0 or 1 */
     acme_key *host_key; /* acme_desire_set_key: a reference, or NULL */
     int key_type;
-    /* From acme_desire_add_stored: identifiers and key type as stored (ids
-     * may be NULL until ensure loads the record). */
+    /* From acme_desire_add_stored (1), or from acme_desire_ensure_stored
+     * reading what is due (STORED_DUE): identifiers and key type as stored
+     * (ids may be NULL until ensure loads the record). */
     int stored;
     int idle; /* this ensure left it alone on its schedule index entry */
     /* Its own profile once set (acme_desire_set_profile or the store),
@@ -112,6 +116,7 @@ struct acme_desire {
     issuer *issuers;        /* the fallbacks, in order */
     size_t nissuers;
     acme__breaker *breaker; /* one per issuer, during acme_desire_ensure() only */
+    size_t unseen; /* names the last ensure left alone without a want (not due) */
     acme__err err;
 };
 
@@ -608,6 +613,8 @@ static int set_per_name(acme_desire *d, const char *name, size_t member, int on)
     if (!w)
         return acme__fail(&d->err, ACME_ERR_NOT_FOUND, "desire: no certificate called %s", name);
     *(int *)((char *)w + member) = on != 0;
+    if (w->stored == STORED_DUE)
+        w->stored = 1; /* the host's own now */
     return ACME_OK;
 }
 
@@ -629,6 +636,8 @@ int acme_desire_set_key(acme_desire *d, const char *name, acme_key *key)
     if (!w)
         return acme__fail(&d->err, ACME_ERR_NOT_FOUND, "desire: no certificate called %s", name);
     acme_key *old = w->host_key;
+    if (w->stored == STORED_DUE)
+        w->stored = 1; /* the host's own now */
     w->host_key = acme__key_ref(key);
     acme_key_free(old);
     return ACME_OK;
@@ -1107,7 +1116,7 @@ static int ensure_want(acme_desire *d, want *w)
 
     acme__stored_cert c;
     memset(&c, 0, sizeof(c));
-    int have = 0, due = 0, meta_changed = 0, compromised = 0, ari_window = 0;
+    int have = 0, due = 0, meta_changed = 0, compromised = 0, ari_window = 0, skipped = 0;
     if (rc == ACME_OK) {
         /* Loaded under the lock: another process may have just renewed. */
         rc = acme__stored_load(d->store, w->name, &c, &err);
@@ -1115,6 +1124,16 @@ static int ensure_want(acme_desire *d, want *w)
             have = 1;
         else if (rc == ACME_ERR_NOT_FOUND)
             rc = ACME_OK;
+    }
+    if (rc == ACME_OK && !have && w->stored == STORED_DUE) {
+        /* An entry without a record (a first issuance that never landed, a
+         * record removed): nothing is stored under this name. */
+        acme__err ignore = ACME__ERR_QUIET;
+        acme__sched_update(d->store, w->name, NULL, d->o.lock_timeout_s, &ignore);
+        acme__err_clear(&ignore);
+        set_outcome(w, ACME_RESULT_NONE, 0, "not stored (its schedule index entry was removed)");
+        rc = ACME_OK;
+        goto done;
     }
     if (have && w->stored && !w->profile_set && c.profile) {
         /* Wanted as stored and read from the index, not the record: the
@@ -1201,7 +1220,6 @@ static int ensure_want(acme_desire *d, want *w)
             set_outcome(w, ACME_RESULT_NOT_DUE, 0, why);
         }
     }
-    int skipped = 0;
     if (rc == ACME_OK && due) {
         char skip_why[ACME__RECORD_TEXT];
         int skip_error = 0;
@@ -1265,7 +1283,7 @@ static int ensure_want(acme_desire *d, want *w)
             if (rc == ACME_OK)
                 rc = acme__store_lease_check(d->store, lock, &err);
             if (rc == ACME_OK) {
-                acme__idle_forget(d->store, d->provider, w->name, d->o.lock_timeout_s);
+                acme__idle_forget(d->store, d->provider, w->name, now, d->o.lock_timeout_s);
                 rc = acme__stored_save_new(d->store, &next, &err);
             }
             /* After the switch (and the sweep of what it dropped). */
@@ -1289,11 +1307,16 @@ static int ensure_want(acme_desire *d, want *w)
                       have ? "renewed" : "obtained");
         }
     }
+done:
     if (have)
         acme__stored_free(&c);
     if (locked)
         acme__store_unlock(d->store, lock);
     free(lock);
+    if (w->result == ACME_RESULT_NONE && rc == ACME_OK && !skipped) {
+        acme__err_clear(&err);
+        return rc;
+    }
     if (skipped) {
         acme__log(d->provider, ACME_LOG_WARN, "%s: skipped: %s", w->name, w->message);
         emit(d, ACME_EVENT_SKIPPED, w->name, w->error, w->message, NULL);
@@ -1391,10 +1414,9 @@ static void *worker(void *arg)
     }
 }
 
-int acme_desire_ensure(acme_desire *d)
+/* Ensure every want, after an idle pass over the index when `idle`. */
+static int ensure_all(acme_desire *d, int idle)
 {
-    if (!d)
-        return acme__fail(NULL, ACME_ERR_INVALID, "desire: NULL handle");
     for (size_t i = 0; i < d->nwants; i++) {
         set_outcome(&d->wants[i], ACME_RESULT_NONE, 0, NULL);
         d->wants[i].idle = 0;
@@ -1424,7 +1446,8 @@ int acme_desire_ensure(acme_desire *d)
         return rc;
     }
     acme__err_clear(&err);
-    idle_pass(d);
+    if (idle)
+        idle_pass(d);
 
     acme__breaker breakers[1 + MAX_ISSUERS];
     size_t nbreakers = d->nissuers + 1;
@@ -1458,6 +1481,144 @@ int acme_desire_ensure(acme_desire *d)
             }
         }
     }
+    return rc;
+}
+
+int acme_desire_ensure(acme_desire *d)
+{
+    if (!d)
+        return acme__fail(NULL, ACME_ERR_INVALID, "desire: NULL handle");
+    d->unseen = 0;
+    return ensure_all(d, 1);
+}
+
+/* ---- ensure what is stored, reading what is due ------------------------------------ */
+
+/* The fingerprint of the compromised keys as the summary records it. */
+static uint64_t bad_fp_of(const acme__idle *ctx)
+{
+    return acme__sched_bad_fp(ctx->bad_keys, ctx->nbad);
+}
+
+/* Drop every want (all STORED_DUE: the caller checked). */
+static void drop_wants(acme_desire *d)
+{
+    for (size_t i = 0; i < d->nwants; i++)
+        want_clear(&d->wants[i]);
+    d->nwants = 0;
+    if (d->slots)
+        memset(d->slots, 0, d->nslots * sizeof(*d->slots));
+}
+
+/* Can the fast path serve this desire? 1 yes, 0 no (full pass). */
+static int fast_usable(const acme_desire *d, const acme__idle *ctx, const acme__sched_due *sum)
+{
+    if (d->profile || sum->state != ACME__DUE_COMPLETE || sum->bad_fp != bad_fp_of(ctx))
+        return 0;
+    for (size_t i = 0; i < d->nwants; i++) {
+        const want *w = &d->wants[i];
+        if (w->stored != STORED_DUE || w->force || w->host_key || w->reuse_key >= 0 ||
+            w->solvers)
+            return 0;
+    }
+    /* Every CA the entries name must be one of the desire's: another's
+     * certificate is due, and the summary cannot say where it is. */
+    for (size_t i = 0; i < sum->ndirs; i++) {
+        int found = 0;
+        for (size_t k = 0; k < ctx->ndirs && !found; k++)
+            found = ctx->dirs[k] == sum->dirs[i];
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+/* The due names of shard k as wants (STORED_DUE); the others counted unseen. */
+static int take_due(acme_desire *d, const acme__idle *ctx, unsigned int k, uint32_t counted,
+                    int *any, acme__err *err)
+{
+    acme__sched_shard sh;
+    int rc = acme__sched_load(d->store, k, &sh, err);
+    if (rc == ACME_ERR_NOT_FOUND && !counted) /* none yet */
+        return ACME_OK;
+    for (size_t i = 0; rc == ACME_OK && i < sh.n; i++) {
+        const acme__sched_entry *e = &sh.v[i];
+        if (acme__idle_skip(ctx, e, NULL, 0, 0, 1, NULL, 1)) {
+            d->unseen++;
+            continue;
+        }
+        *any = 1;
+        char *name = acme__strdup(e->name);
+        if (!name || add_want(d, name, &name, NULL, 0, e->key_type, NULL) != ACME_OK) {
+            free(name);
+            rc = acme__fail(err, ACME_ERR_NOMEM, "out of memory");
+            break;
+        }
+        find_want(d, e->name)->stored = STORED_DUE;
+    }
+    acme__sched_shard_free(&sh);
+    return rc;
+}
+
+int acme_desire_ensure_stored(acme_desire *d)
+{
+    if (!d)
+        return acme__fail(NULL, ACME_ERR_INVALID, "desire: NULL handle");
+    d->unseen = 0;
+    const char *dirs[1 + MAX_ISSUERS];
+    size_t ndirs = 0;
+    for (size_t k = 0; k <= d->nissuers; k++)
+        dirs[ndirs++] = acme_provider_directory_url(issuer_provider(d, k));
+    int64_t now = now_of(d);
+    acme__idle ctx;
+    acme__sched_due *sum = malloc(sizeof(*sum));
+    acme__err quiet = ACME__ERR_QUIET;
+    int have_ctx = acme__idle_init(&ctx, d->store, dirs, ndirs, now, &quiet) == ACME_OK;
+    int fast = sum && have_ctx && acme__sched_due_load(d->store, sum, &quiet) == ACME_OK &&
+               fast_usable(d, &ctx, sum);
+    acme__err_clear(&quiet);
+    int rc = ACME_OK;
+    if (fast) {
+        drop_wants(d);
+        acme__log(d->provider, ACME_LOG_DEBUG, "ensure stored: reading what is due only");
+        for (unsigned int k = 0; fast && k < ACME__SCHEDULE_SHARDS; k++) {
+            if (sum->set[k] && sum->next[k] > now) {
+                d->unseen += sum->count[k];
+                continue;
+            }
+            int any = 0;
+            if (take_due(d, &ctx, k, sum->count[k], &any, &quiet) != ACME_OK)
+                fast = 0; /* a shard that does not read: the full pass decides */
+            else if (!any) /* its slot was early (a crash, a build): set it right */
+                acme__sched_due_fix(d->store, k, d->o.lock_timeout_s, &quiet);
+            acme__err_clear(&quiet);
+        }
+        if (fast)
+            rc = ensure_all(d, 0);
+        else
+            drop_wants(d);
+    }
+    if (!fast) {
+        /* The full pass: every stored name, then the summary again. */
+        d->unseen = 0;
+        acme__log(d->provider, ACME_LOG_DEBUG, "ensure stored: a full pass");
+        rc = acme_desire_add_stored(d, NULL);
+        if (rc == ACME_OK) {
+            rc = ensure_all(d, 1);
+            int clean = have_ctx;
+            for (size_t i = 0; i < d->nwants; i++)
+                clean &= d->wants[i].result != ACME_RESULT_FAILED &&
+                         d->wants[i].result != ACME_RESULT_SKIPPED;
+            if (have_ctx) {
+                acme__sched_due_build(d->store, bad_fp_of(&ctx), clean, d->o.lock_timeout_s,
+                                      &quiet);
+                acme__err_clear(&quiet);
+            }
+        }
+    }
+    if (have_ctx)
+        acme__idle_free(&ctx);
+    free(sum);
     return rc;
 }
 
@@ -1502,8 +1663,8 @@ void acme_desire_summary(const acme_desire *d, size_t *obtained, size_t *renewed
         *obtained = counts[ACME_RESULT_OBTAINED];
     if (renewed)
         *renewed = counts[ACME_RESULT_RENEWED];
-    if (not_due)
-        *not_due = counts[ACME_RESULT_NOT_DUE];
+    if (not_due) /* with the names left alone unseen (acme_desire_ensure_stored) */
+        *not_due = counts[ACME_RESULT_NOT_DUE] + (d ? d->unseen : 0);
     if (failed)
         *failed = counts[ACME_RESULT_FAILED];
 }
@@ -1576,7 +1737,7 @@ int acme_desire_revoke(acme_desire *d, const char *name, int reason, int with_ce
     if (rc == ACME_OK) {
         c.revoked = reason;
         /* Without an entry the name looks due: the next ensure replaces it. */
-        acme__idle_forget(d->store, d->provider, name, d->o.lock_timeout_s);
+        acme__idle_forget(d->store, d->provider, name, now_of(d), d->o.lock_timeout_s);
         rc = acme__stored_save_meta(d->store, &c, &d->err);
     }
     acme__stored_free(&c);

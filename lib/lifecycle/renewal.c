@@ -235,11 +235,12 @@ void acme__idle_record(acme_store *s, acme_provider *p, const acme__stored_cert 
     acme__err_clear(&err);
 }
 
-void acme__idle_forget(acme_store *s, acme_provider *p, const char *name,
+void acme__idle_forget(acme_store *s, acme_provider *p, const char *name, int64_t now,
                        unsigned int lock_timeout_s)
 {
     acme__err err = ACME__ERR_QUIET;
-    if (acme__sched_update(s, name, NULL, lock_timeout_s, &err) != ACME_OK)
-        acme__log(p, ACME_LOG_WARN, "%s: schedule index entry not removed (%s)", name, err.msg);
+    if (acme__sched_mark_due(s, name, now, lock_timeout_s, &err) != ACME_OK)
+        acme__log(p, ACME_LOG_WARN, "%s: schedule index entry not marked due (%s)", name,
+                  err.msg);
     acme__err_clear(&err);
 }

@@ -67,10 +67,12 @@ int acme__idle_skip(const acme__idle *ctx, const acme__sched_entry *e, char *con
 void acme__idle_record(acme_store *s, acme_provider *p, const acme__stored_cert *c,
                        unsigned int lock_timeout_s);
 
-/* Remove name's entry before a change that may make it due sooner (a new
- * generation, a revocation): a crash before acme__idle_record leaves the
- * name looking due. Logged on p when it fails. */
-void acme__idle_forget(acme_store *s, acme_provider *p, const char *name,
+/* Mark name's entry due (a placeholder when it has none) before a change
+ * that may make it due sooner (a new generation, a revocation, a first
+ * issuance): a crash before acme__idle_record leaves the name looking due,
+ * and listed in its shard for the due summary. An entry already due at
+ * `now` is not written again. Logged on p when it fails. */
+void acme__idle_forget(acme_store *s, acme_provider *p, const char *name, int64_t now,
                        unsigned int lock_timeout_s);
 
 #endif

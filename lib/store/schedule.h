@@ -6,11 +6,22 @@
  * a hash of the name, each one value well under the store's cap at a
  * million names) through the store's read, write, list and lock only, so
  * every backend has it. It is a cache of the certificate records, never
- * their authority: an entry is removed before a change that could make its
- * name due sooner (a renewal, a revocation) and written after the change
- * lands, so a crash in between leaves no entry, and a missing, stale or
+ * their authority: an entry is marked due (next 0; a placeholder for a name
+ * with no entry yet) before a change that could make its name due sooner (a
+ * renewal, a revocation, a first issuance) and written after the change
+ * lands, so a crash in between leaves it due, and a missing, stale or
  * unreadable entry only makes its name look due, which loads the real
- * record and writes the entry again. */
+ * record and writes the entry again. Marking rather than removing keeps
+ * every stored name in its shard, which the due summary below relies on.
+ *
+ * The due summary (schedule/sum/due) keeps per shard the earliest `next` of
+ * its entries and their count, so that a run over everything stored reads
+ * only the shards with something due. It is never later than its shard: a
+ * writer, under the shard's lock, lowers the slot before the shard write
+ * and sets it exactly after, both under the summary's own short lock; a
+ * crash leaves it early (one extra shard read, which sets it right).
+ * It claims `complete` only when built by a clean full pass and while no
+ * update lost a shard's names (a corrupt shard started over). */
 #ifndef ACME_LIB_SCHEDULE_H
 #define ACME_LIB_SCHEDULE_H
 
@@ -86,6 +97,52 @@ int acme__sched_put_shard(acme_store *s, unsigned int shard, acme__sched_entry *
  * only this change: the names it lost look due and come back one by one. */
 int acme__sched_update(acme_store *s, const char *name, const acme__sched_entry *e,
                        unsigned int lock_timeout_s, acme__err *err);
+/* Mark name's entry due: its next becomes 0, or a placeholder entry is
+ * added when it has none. An entry already due at `now` (> 0; 0: always
+ * write) is left as it is: due it stays. */
+int acme__sched_mark_due(acme_store *s, const char *name, int64_t now,
+                         unsigned int lock_timeout_s, acme__err *err);
+
+/* ---- the due summary ---- */
+
+/* Issuer directories the summary can name; more and it is not complete. */
+#define ACME__DUE_MAX_DIRS 16
+/* `next` of a shard with no entries. */
+#define ACME__DUE_NEVER INT64_MAX
+
+enum { ACME__DUE_INCOMPLETE = 0, ACME__DUE_COMPLETE = 1, ACME__DUE_BUILDING = 2 };
+
+typedef struct acme__sched_due {
+    int state;              /* ACME__DUE_* */
+    uint64_t bad_fp;        /* acme__sched_bad_fp of the compromised keys it was built with */
+    uint64_t dirs[ACME__DUE_MAX_DIRS]; /* every dir_fp its entries hold */
+    size_t ndirs;
+    int64_t next[ACME__SCHEDULE_SHARDS];   /* no entry of the shard is due before */
+    uint32_t count[ACME__SCHEDULE_SHARDS]; /* entries in the shard */
+    unsigned char set[ACME__SCHEDULE_SHARDS]; /* 0: reset by a build, not yet known */
+} acme__sched_due;
+
+/* Fingerprint of a set of key thumbprint hashes, whatever their order. */
+uint64_t acme__sched_bad_fp(const uint64_t *v, size_t n);
+
+/* Parse the summary's bytes (the store's: outside input) into *out (the
+ * caller's; zeroed first). ACME_ERR_CORRUPT for anything but the exact
+ * format. */
+int acme__sched_due_parse(const char *data, size_t len, acme__sched_due *out, acme__err *err);
+
+/* Read it: ACME_ERR_NOT_FOUND, ACME_ERR_CORRUPT, or ACME_OK. */
+int acme__sched_due_load(acme_store *s, acme__sched_due *out, acme__err *err);
+
+/* After a clean full pass: rebuild the summary from every shard (read
+ * under its lock), complete when `clean` and no writer lost a shard
+ * meanwhile. Writers running at the same time keep their slots. */
+int acme__sched_due_build(acme_store *s, uint64_t bad_fp, int clean, unsigned int lock_timeout_s,
+                          acme__err *err);
+
+/* Set shard's slot to what it holds now (under the shard's lock): after a
+ * read that found its slot too early. */
+int acme__sched_due_fix(acme_store *s, unsigned int shard, unsigned int lock_timeout_s,
+                        acme__err *err);
 
 /* next_of(c, userdata): the time a loaded record must be looked at again
  * (lifecycle/renewal.c, which the store layer cannot call). */

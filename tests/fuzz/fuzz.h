@@ -21,7 +21,7 @@
 #define FUZZ_TARGETS(X)                                                          \
     X(json) X(problem) X(directory) X(account) X(order) X(authz) X(pem_chain)    \
     X(key) X(csr) X(link) X(retry_after) X(ari) X(rfc3339) X(spki) X(retry_record) \
-    X(p11uri) X(tsig_key) X(etcd) X(schedule)
+    X(p11uri) X(tsig_key) X(etcd) X(schedule) X(schedule_due)
 
 #define FUZZ_DECLARE(name) int fuzz_##name(const uint8_t *data, size_t size);
 FUZZ_TARGETS(FUZZ_DECLARE)

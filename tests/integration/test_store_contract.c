@@ -1,6 +1,7 @@
 /* The store contract (acme/store.h), the same tests on every backend:
  * atomic commit, lock exclusion, lease expiry, fencing, lease loss,
- * listing, deletion and bad input. The first argument names the backend:
+ * listing, deletion and bad input, and the schedule index's due summary
+ * kept through them by two nodes. The first argument names the backend:
  *   fs    the built-in filesystem store (two handles on one directory)
  *   host  an in-memory host store with version 2 of acme_store_ops
  *   etcd  the etcd store on the member(s) in ACME_TEST_ETCD (started by
@@ -26,7 +27,9 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/mem.h"
+#include "store/schedule.h"
 #include "store/store.h"
+#include "store/store_layout.h"
 
 #include "check.h"
 #include "files.h"
@@ -49,7 +52,7 @@ typedef struct mem_store {
     pthread_mutex_t mu;
     mem_entry e[256];
     size_t ne;
-    mem_lock l[64];
+    mem_lock l[1100]; /* the schedule index has a lock per shard (1024) */
     size_t nl;
 } mem_store;
 
@@ -755,6 +758,56 @@ static void test_paused_holder(acme_store *b, const char *self)
     acme__err_clear(&err);
 }
 
+/* The schedule index's due summary through the store's calls alone: built,
+ * then kept by another node's updates (never later than its shard), and
+ * an unreadable one removed rather than trusted. */
+static void test_schedule_due(acme_store *a, acme_store *b)
+{
+    static const char *const name = "due.example.com";
+    unsigned int k = acme__sched_shard_of(name);
+    acme__sched_due *sum = malloc(sizeof(*sum));
+    REQUIRE(sum != NULL);
+    acme__err err = ACME__ERR_QUIET;
+    CHECK_RC(acme__sched_due_load(a, sum, &err), ACME_ERR_NOT_FOUND);
+    CHECK_OK(acme__sched_mark_due(a, name, 0, 5, &err)); /* a placeholder: next 0 */
+    CHECK_OK(acme__sched_due_build(a, 7, 1, 5, &err));
+    CHECK_OK(acme__sched_due_load(b, sum, &err));
+    CHECK(sum->state == ACME__DUE_COMPLETE && sum->bad_fp == 7);
+    CHECK(sum->set[k] && sum->next[k] == 0 && sum->count[k] == 1);
+    CHECK(sum->next[(k + 1) % ACME__SCHEDULE_SHARDS] == ACME__DUE_NEVER);
+
+    acme__sched_entry e;
+    memset(&e, 0, sizeof(e));
+    e.name = name;
+    e.next = 5000;
+    e.key_type = ACME_KEY_EC256;
+    e.dir_fp = 0x1234;
+    CHECK_OK(acme__sched_update(b, name, &e, 5, &err));
+    CHECK_OK(acme__sched_due_load(a, sum, &err));
+    CHECK(sum->state == ACME__DUE_COMPLETE && sum->next[k] == 5000 && sum->count[k] == 1);
+    CHECK(sum->ndirs == 1 && sum->dirs[0] == 0x1234);
+    /* Sooner again (marked due): lowered. */
+    CHECK_OK(acme__sched_mark_due(a, name, 0, 5, &err));
+    CHECK_OK(acme__sched_due_load(b, sum, &err));
+    CHECK(sum->next[k] == 0 && sum->count[k] == 1);
+
+    /* The shard gone under the names it counted: no longer complete. */
+    char *shard_key = acme__store_schedule_key(k, ACME__SCHEDULE_ENTRIES);
+    REQUIRE(shard_key != NULL);
+    CHECK_OK(acme__store_remove(a, shard_key, &err));
+    free(shard_key);
+    CHECK_OK(acme__sched_update(b, name, &e, 5, &err));
+    CHECK_OK(acme__sched_due_load(a, sum, &err));
+    CHECK(sum->state == ACME__DUE_INCOMPLETE && sum->next[k] == 5000);
+
+    CHECK_OK(acme_store_put(a, "schedule/sum/due", "acme-schedule-due 1\nnot it\n", 27, 0));
+    CHECK_RC(acme__sched_due_load(b, sum, &err), ACME_ERR_CORRUPT);
+    CHECK_OK(acme__sched_update(b, name, &e, 5, &err));
+    CHECK_RC(acme__sched_due_load(a, sum, &err), ACME_ERR_NOT_FOUND);
+    acme__err_clear(&err);
+    free(sum);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "holder") == 0) {
@@ -796,6 +849,7 @@ int main(int argc, char **argv)
     test_access();
     test_paused_holder(b, argv[0]);
     test_failover(a, b);
+    test_schedule_due(a, b);
     acme_store_free(a);
     acme_store_free(b);
     if (mem)
