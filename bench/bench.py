@@ -766,7 +766,9 @@ esac
 
     def library(self):
         so = os.path.realpath(os.path.join(self.build, "lib", "libacme.so"))
-        info = {"path": so, "file_bytes": None, "alloc_bytes": None}
+        # Relative to the source tree: results files are committed.
+        src = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+        info = {"path": os.path.relpath(so, src), "file_bytes": None, "alloc_bytes": None}
         if os.path.exists(so):
             info["file_bytes"] = os.path.getsize(so)
             info["alloc_bytes"] = elf_alloc_size(so)
