@@ -394,6 +394,11 @@ int cmd_renew(cli *c, int argc, char **argv);
 int cmd_revoke(cli *c, int argc, char **argv);
 int cmd_status(cli *c, int argc, char **argv);
 int cmd_deploy(cli *c, int argc, char **argv);
+/* Run the deploy hook for name with files it can read (a store without
+ * paths, such as etcd): the current chain and key copied into a private
+ * temporary directory, removed after the hook. EXIT_OK or EXIT_FAIL. */
+int run_deploy_hook_from_store(const cli *c, const char *cmd, const char *name,
+                               const char *event);
 
 /* ---- batch.c (ensure, renew, and issue's common path) ------------------ */
 

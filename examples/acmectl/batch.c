@@ -15,7 +15,8 @@
  * Running either again with nothing due changes nothing and places no
  * order. The deploy hook runs once per new or renewed certificate, after
  * the batch, with ACMECTL_NAME, ACMECTL_EVENT (obtained|renewed),
- * ACMECTL_CHAIN, ACMECTL_KEY and ACMECTL_STATE in its environment. */
+ * ACMECTL_CHAIN, ACMECTL_KEY and ACMECTL_STATE in its environment (on a
+ * store without paths, etcd, chain and key are a private copy). */
 #include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -470,8 +471,12 @@ int run_batch(cli *c, const batch_params *bp, const want_list *wants, int mode)
         }
         for (size_t i = 0; bp->deploy_hook && i < be.ndeploys; i++) {
             const deploy_item *it = &be.deploys[i];
-            if (run_deploy_hook(c, bp->deploy_hook, it->name, it->event, it->chain, it->key) !=
-                EXIT_OK)
+            /* A store without paths (etcd): the hook gets a private copy. */
+            int hrc = cli_store_remote(c)
+                          ? run_deploy_hook_from_store(c, bp->deploy_hook, it->name, it->event)
+                          : run_deploy_hook(c, bp->deploy_hook, it->name, it->event, it->chain,
+                                            it->key);
+            if (hrc != EXIT_OK)
                 rc = EXIT_FAIL;
         }
         uint64_t requests = 0, connections = 0;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "acmectl.h"
 
@@ -28,6 +29,16 @@ static const opt_spec deploy_options[] = {
     { "deploy-hook", 0, 1, D_DEPLOY_HOOK },
     { NULL, 0, 0, 0 },
 };
+
+/* Free what read_current gave, the key wiped first. */
+static void current_free(char *chain, char *key, char *serial)
+{
+    free(chain);
+    if (key)
+        memset(key, 0, strlen(key));
+    free(key);
+    free(serial);
+}
 
 /* The current chain and key of name, from one generation (the library
  * reads them so, acme_store_read_current), and the leaf's serial. */
@@ -58,6 +69,39 @@ static int read_current(const cli *c, const char *name, char **chain, char **key
         memset(k, 0, strlen(k));
     acme_free(k);
     acme_free(ch);
+    return rc;
+}
+
+int run_deploy_hook_from_store(const cli *c, const char *cmd, const char *name,
+                               const char *event)
+{
+    char *chain, *key, *serial;
+    if (read_current(c, name, &chain, &key, &serial) != EXIT_OK)
+        return EXIT_FAIL;
+    /* A private directory: the hook reads files, and the key is secret. */
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096], chain_path[4200], key_path[4200];
+    snprintf(dir, sizeof(dir), "%s/acmectl-deploy-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int rc = EXIT_OK;
+    if (!mkdtemp(dir)) {
+        error_msg("%s: deploy hook: a private directory in %s: %s", name,
+                  tmp && *tmp ? tmp : "/tmp", strerror(errno));
+        rc = EXIT_FAIL;
+    } else {
+        snprintf(chain_path, sizeof(chain_path), "%s/chain.pem", dir);
+        snprintf(key_path, sizeof(key_path), "%s/key.pem", dir);
+        if ((key && write_file_atomic(key_path, key, 0600) != 0) ||
+            write_file_atomic(chain_path, chain, 0600) != 0) {
+            error_msg("%s: deploy hook: writing %s: %s", name, dir, strerror(errno));
+            rc = EXIT_FAIL;
+        } else {
+            rc = run_deploy_hook(c, cmd, name, event, chain_path, key ? key_path : "");
+        }
+        unlink(key_path);
+        unlink(chain_path);
+        rmdir(dir);
+    }
+    current_free(chain, key, serial);
     return rc;
 }
 
@@ -109,11 +153,7 @@ static int deploy_one(const cli *c, const char *name, const char *to, const char
             rc = EXIT_FAIL;
         }
     }
-    free(chain);
-    if (key)
-        memset(key, 0, strlen(key));
-    free(key);
-    free(serial);
+    current_free(chain, key, serial);
     return rc;
 }
 

@@ -80,8 +80,16 @@ def scenario_etcd():
     wants = os.path.join(t.TMP, "site.wants")
     t.write(wants, "alpha.example\nbeta: beta.example api.beta.example\ngamma.example\n")
     deploy_log = os.path.join(t.TMP, "deploy.log")
-    deploy = f'echo "$ACMECTL_EVENT $ACMECTL_NAME $ACMECTL_CHAIN" >> {deploy_log}'
+    # The hook gets files it can read: a private copy of chain and key
+    # (TMPDIR, mode 0600), removed after it ran.
+    deploy = (f'echo "$ACMECTL_EVENT $ACMECTL_NAME $ACMECTL_CHAIN '
+              f'$(stat -c %a "$ACMECTL_KEY" "$(dirname "$ACMECTL_KEY")" | tr "\\n" /) '
+              f'$(openssl x509 -in "$ACMECTL_CHAIN" -noout -pubkey | sha256sum | cut -c1-16) '
+              f'$(openssl pkey -in "$ACMECTL_KEY" -pubout | sha256sum | cut -c1-16)" >> {deploy_log}')
     common = ["--solver", "hook", "--no-dns-wait", "--hook", hook, "--parallel", "3", "--deploy-hook", deploy]
+    hook_tmp = os.path.join(t.TMP, "hook-tmp")
+    os.makedirs(hook_tmp, exist_ok=True)
+    env = dict(env, TMPDIR=hook_tmp)
     before = t.orders()
     res = t.acmectl("--store", url, "ensure", "--wants", wants, *common, env=env)
     t.check(t.new_orders(before) == 3, f"three orders, got {t.new_orders(before)}")
@@ -89,8 +97,12 @@ def scenario_etcd():
     calls = t.read_calls(deploy_log)
     t.check(sorted(c[1] for c in calls) == ["alpha.example", "beta", "gamma.example"],
             f"deploy hook once per certificate: {calls}")
-    t.check(all(c[2] == f"certs/{c[1]}/chain.pem" for c in calls),
-            f"the hook names the store key of the chain: {calls}")
+    t.check(all(len(c) == 6 and c[2].startswith(os.path.join(hook_tmp, "acmectl-deploy-")) and
+                c[2].endswith("/chain.pem") for c in calls),
+            f"the hook reads a private copy of the chain: {calls}")
+    t.check(all(c[3] == "600/700/" for c in calls), f"key 0600 in a 0700 directory: {calls}")
+    t.check(all(c[4] == c[5] for c in calls), f"the copy's chain holds its key: {calls}")
+    t.check(os.listdir(hook_tmp) == [], f"the copies are gone after the hooks: {os.listdir(hook_tmp)}")
     t.check(not os.path.exists(os.path.join(t.TMP, "certs")), "nothing written to disk")
 
     mark = t.orders()
