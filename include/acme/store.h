@@ -355,13 +355,27 @@ ACME_API int acme_store_put(acme_store *s, const char *key, const void *data, si
 
 /**
  * The message of the last call on `s` that failed (acme_store_get(),
- * acme_store_put(), acme_store_path()), or "" when none has. The library's
- * own use of the store (a desire's) reports on the desire, not here.
- * Borrowed: valid until the next call on `s` fails or its last free. Stores
- * have no CA problem. Threads: as for the calls it reports on, one thread
- * at a time. Since 0.9.
+ * acme_store_put(), acme_store_path() and the other acme_store_* and
+ * acme_backoff_* / acme_rate_limit_get() calls that say "recorded on the
+ * store"), or "" when none has. The library's own use of the store (a
+ * desire's) reports on the desire, not here. Borrowed: valid until the
+ * next call on `s` fails or its last free. Stores have no CA problem.
+ * Threads: only while no other thread uses `s`; a store shared by threads
+ * is read with acme_store_last_error_copy(). Since 0.9.
  */
 ACME_API const char *acme_store_last_error(const acme_store *s);
+
+/**
+ * Copy the message acme_store_last_error() gives into `buf` of `size`
+ * bytes, cut to fit and NUL-terminated; "" when no call failed. Returns the
+ * length of the whole message (as snprintf() does: a result >= size means
+ * it was cut; ACME_ERROR_MAX bytes always suffice), or ACME_ERR_INVALID
+ * (NULL `s`, or NULL `buf` with a non-zero `size`; `buf` may be NULL with
+ * `size` 0 to ask for the length). Thread-safe: failing calls record under
+ * the store's lock and the copy is taken under it, so it is whole even
+ * while other threads fail on `s`. Since 1.1.
+ */
+ACME_API int acme_store_last_error_copy(const acme_store *s, char *buf, size_t size);
 
 /**
  * Drop the caller's reference to the store handle (not the data). A desire

@@ -218,19 +218,24 @@ int acme__stored_read_current(acme_store *s, const char *name, char **chain_pem,
     return rc;
 }
 
-int acme_store_read_current(acme_store *s, const char *name, char **chain_pem, char **key_pem)
+static int store_read_current_recorded(acme_store *s, const char *name, char **chain_pem, char **key_pem, acme__err *rec)
 {
     if (chain_pem)
         *chain_pem = NULL;
     if (key_pem)
         *key_pem = NULL;
-    acme__err *rec = acme__store_record(s);
     if (!s || !name || !chain_pem)
         return acme__fail(rec, ACME_ERR_INVALID, "store: NULL argument");
     if (!acme__store_cert_name_valid(name))
         return acme__fail(rec, ACME_ERR_INVALID, "store: \"%.200s\" is not a certificate name",
                           name);
     return acme__stored_read_current(s, name, chain_pem, key_pem, rec);
+}
+
+int acme_store_read_current(acme_store *s, const char *name, char **chain_pem, char **key_pem)
+{
+    acme__err e = { 0 };
+    return acme__store_publish(s, store_read_current_recorded(s, name, chain_pem, key_pem, &e), &e);
 }
 
 static int meta_build(const acme__stored_cert *c, acme__buf *out);
@@ -556,22 +561,32 @@ int acme__compromised_check(acme_store *s, const acme_key *key, int *compromised
     return rc;
 }
 
-int acme_store_key_compromised(acme_store *s, const char *thumbprint, int *compromised)
+static int store_key_compromised_recorded(acme_store *s, const char *thumbprint, int *compromised, acme__err *rec)
 {
     if (compromised)
         *compromised = 0;
-    acme__err *rec = acme__store_record(s);
     if (!s || !compromised)
         return acme__fail(rec, ACME_ERR_INVALID, "store: NULL argument");
     int rc = thumbprint_check(thumbprint, rec);
     return rc == ACME_OK ? record_check(s, thumbprint, compromised, rec) : rc;
 }
 
-int acme_store_mark_key_compromised(acme_store *s, const char *thumbprint, const char *serial)
+int acme_store_key_compromised(acme_store *s, const char *thumbprint, int *compromised)
 {
-    acme__err *rec = acme__store_record(s);
+    acme__err e = { 0 };
+    return acme__store_publish(s, store_key_compromised_recorded(s, thumbprint, compromised, &e), &e);
+}
+
+static int store_mark_key_compromised_recorded(acme_store *s, const char *thumbprint, const char *serial, acme__err *rec)
+{
     if (!s)
         return acme__fail(rec, ACME_ERR_INVALID, "store: NULL argument");
     int rc = thumbprint_check(thumbprint, rec);
     return rc == ACME_OK ? record_add(s, thumbprint, NULL, serial, acme__now(), rec) : rc;
+}
+
+int acme_store_mark_key_compromised(acme_store *s, const char *thumbprint, const char *serial)
+{
+    acme__err e = { 0 };
+    return acme__store_publish(s, store_mark_key_compromised_recorded(s, thumbprint, serial, &e), &e);
 }

@@ -191,28 +191,23 @@ int acme__rate_limit_save(acme_store *s, const char *directory_url, const char *
 
 /* ---- public ------------------------------------------------------------------- */
 
-static acme__err *rec(acme_store *s)
-{
-    return s ? &s->err : NULL;
-}
-
-int acme_backoff_get(acme_store *s, const char *name, unsigned int *failures,
-                     int64_t *next_attempt, int *held, char **last_error)
+static int backoff_get_recorded(acme_store *s, const char *name, unsigned int *failures,
+                     int64_t *next_attempt, int *held, char **last_error, acme__err *rec)
 {
     if (last_error)
         *last_error = NULL;
     if (!s || !name)
-        return acme__fail(rec(s), ACME_ERR_INVALID, "backoff: NULL argument");
+        return acme__fail(rec, ACME_ERR_INVALID, "backoff: NULL argument");
     if (!acme__store_cert_name_valid(name))
-        return acme__fail(rec(s), ACME_ERR_INVALID, "backoff: \"%.200s\" is not a certificate name",
+        return acme__fail(rec, ACME_ERR_INVALID, "backoff: \"%.200s\" is not a certificate name",
                           name);
     acme__backoff b;
-    int rc = acme__backoff_load(s, name, &b, rec(s));
+    int rc = acme__backoff_load(s, name, &b, rec);
     if (rc != ACME_OK)
         return rc;
     if (last_error && b.failures) {
         if (!(*last_error = acme__strdup(b.detail)))
-            return acme__fail(rec(s), ACME_ERR_NOMEM, "backoff: out of memory");
+            return acme__fail(rec, ACME_ERR_NOMEM, "backoff: out of memory");
     }
     if (failures)
         *failures = b.failures;
@@ -223,25 +218,38 @@ int acme_backoff_get(acme_store *s, const char *name, unsigned int *failures,
     return ACME_OK;
 }
 
-int acme_backoff_reset(acme_store *s, const char *name)
+int acme_backoff_get(acme_store *s, const char *name, unsigned int *failures,
+                     int64_t *next_attempt, int *held, char **last_error)
 {
-    if (!s || !name)
-        return acme__fail(rec(s), ACME_ERR_INVALID, "backoff: NULL argument");
-    if (!acme__store_cert_name_valid(name))
-        return acme__fail(rec(s), ACME_ERR_INVALID, "backoff: \"%.200s\" is not a certificate name",
-                          name);
-    return acme__backoff_clear(s, name, rec(s));
+    acme__err e = { 0 };
+    return acme__store_publish(s, backoff_get_recorded(s, name, failures, next_attempt, held, last_error, &e), &e);
 }
 
-int acme_rate_limit_get(acme_store *s, const char *directory_url, const char *email,
-                        int64_t *until, char **message)
+static int backoff_reset_recorded(acme_store *s, const char *name, acme__err *rec)
+{
+    if (!s || !name)
+        return acme__fail(rec, ACME_ERR_INVALID, "backoff: NULL argument");
+    if (!acme__store_cert_name_valid(name))
+        return acme__fail(rec, ACME_ERR_INVALID, "backoff: \"%.200s\" is not a certificate name",
+                          name);
+    return acme__backoff_clear(s, name, rec);
+}
+
+int acme_backoff_reset(acme_store *s, const char *name)
+{
+    acme__err e = { 0 };
+    return acme__store_publish(s, backoff_reset_recorded(s, name, &e), &e);
+}
+
+static int rate_limit_get_recorded(acme_store *s, const char *directory_url, const char *email,
+                        int64_t *until, char **message, acme__err *rec)
 {
     if (message)
         *message = NULL;
     if (!s || !directory_url)
-        return acme__fail(rec(s), ACME_ERR_INVALID, "rate limit: NULL argument");
+        return acme__fail(rec, ACME_ERR_INVALID, "rate limit: NULL argument");
     acme__rate_limit r;
-    int rc = acme__rate_limit_load(s, directory_url, email, &r, rec(s));
+    int rc = acme__rate_limit_load(s, directory_url, email, &r, rec);
     if (rc != ACME_OK)
         return rc;
     if (until)
@@ -254,7 +262,14 @@ int acme_rate_limit_get(acme_store *s, const char *directory_url, const char *em
         if (r.unpause[0])
             acme__buf_printf(&t, " (unpause: %s)", r.unpause);
         if (!(*message = acme__buf_detach(&t)))
-            return acme__fail(rec(s), ACME_ERR_NOMEM, "rate limit: out of memory");
+            return acme__fail(rec, ACME_ERR_NOMEM, "rate limit: out of memory");
     }
     return ACME_OK;
+}
+
+int acme_rate_limit_get(acme_store *s, const char *directory_url, const char *email,
+                        int64_t *until, char **message)
+{
+    acme__err e = { 0 };
+    return acme__store_publish(s, rate_limit_get_recorded(s, directory_url, email, until, message, &e), &e);
 }

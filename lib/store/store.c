@@ -95,6 +95,11 @@ static acme_store *store_alloc(void)
         pthread_cond_destroy(&s->wake);
         ok = 0;
     }
+    if (ok && pthread_mutex_init(&s->err_lock, NULL) != 0) {
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->wake);
+        ok = 0;
+    }
     pthread_condattr_destroy(&ca);
     if (!ok) {
         free(s);
@@ -177,6 +182,7 @@ void acme_store_free(acme_store *s)
     free(s->leases);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->err_lock);
     if (s->free_userdata)
         s->free_userdata(s->userdata);
     acme__err_clear(&s->err);
@@ -202,15 +208,24 @@ int acme__store_path(const acme_store *s, const char *key, char **path_out, acme
     return ACME_OK;
 }
 
-acme__err *acme__store_record(const acme_store *s)
+int acme__store_publish(const acme_store *s, int rc, acme__err *e)
 {
-    return s ? (acme__err *)&s->err : NULL;
+    if (rc != ACME_OK && s) {
+        /* Other threads' calls write the record too (the struct is the
+         * library's, so a const handle's record may change). */
+        acme_store *w = (acme_store *)s;
+        pthread_mutex_lock(&w->err_lock);
+        acme__err_forward(&w->err, e);
+        pthread_mutex_unlock(&w->err_lock);
+    }
+    acme__err_clear(e);
+    return rc;
 }
-
 
 int acme_store_path(const acme_store *s, const char *key, char **path_out)
 {
-    return acme__store_path(s, key, path_out, acme__store_record(s));
+    acme__err e = { 0 };
+    return acme__store_publish(s, acme__store_path(s, key, path_out, &e), &e);
 }
 
 const char *acme_store_last_error(const acme_store *s)
@@ -218,31 +233,49 @@ const char *acme_store_last_error(const acme_store *s)
     return s ? acme__err_msg(&s->err) : "";
 }
 
-int acme_store_get(acme_store *s, const char *key, char **data, size_t *len)
+int acme_store_last_error_copy(const acme_store *s, char *buf, size_t size)
+{
+    if (!s || (!buf && size))
+        return acme__fail(NULL, ACME_ERR_INVALID, "store: NULL argument");
+    acme_store *w = (acme_store *)s;
+    pthread_mutex_lock(&w->err_lock);
+    int len = acme__err_copy_msg(&w->err, buf, size);
+    pthread_mutex_unlock(&w->err_lock);
+    return len;
+}
+
+static int store_get(acme_store *s, const char *key, char **data, size_t *len, acme__err *rec)
 {
     if (data)
         *data = NULL;
     if (len)
         *len = 0;
     if (!data)
-        return acme__fail(acme__store_record(s), ACME_ERR_INVALID, "store: NULL output");
+        return acme__fail(rec, ACME_ERR_INVALID, "store: NULL output");
     acme__buf b = ACME__BUF_INIT;
-    int rc = acme__store_read(s, key, &b, acme__store_record(s));
+    int rc = acme__store_read(s, key, &b, rec);
     if (rc != ACME_OK)
         return rc;
     size_t n = b.len;
     char *d = acme__buf_detach(&b);
     if (!d)
-        return acme__fail(acme__store_record(s), ACME_ERR_NOMEM, "store: out of memory");
+        return acme__fail(rec, ACME_ERR_NOMEM, "store: out of memory");
     *data = d;
     if (len)
         *len = n;
     return ACME_OK;
 }
 
+int acme_store_get(acme_store *s, const char *key, char **data, size_t *len)
+{
+    acme__err e = { 0 };
+    return acme__store_publish(s, store_get(s, key, data, len, &e), &e);
+}
+
 int acme_store_put(acme_store *s, const char *key, const void *data, size_t len, int secret)
 {
-    return acme__store_write(s, key, data, len, secret, acme__store_record(s));
+    acme__err e = { 0 };
+    return acme__store_publish(s, acme__store_write(s, key, data, len, secret, &e), &e);
 }
 
 /* ---- internal API ------------------------------------------------------- */

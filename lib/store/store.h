@@ -88,8 +88,9 @@ struct acme_store {
     const acme__store_backend *backend;
     void (*free_userdata)(void *); /* for stores that own their userdata */
     /* The last failure of a public call on the store (the library's own
-     * calls pass their records down and leave it alone). */
+     * calls pass their records down and leave it alone), under err_lock. */
     acme__err err;
+    pthread_mutex_t err_lock;
     unsigned int lease_ttl_s; /* the time to live of the leases it takes */
     pthread_mutex_t mu;       /* guards the leases and the renewer */
     pthread_cond_t wake;
@@ -100,9 +101,10 @@ struct acme_store {
 };
 
 acme_store *acme__store_ref(acme_store *s);
-/* A public call's record: the store's own (the struct is the library's,
- * so its record may change under a const handle), or none without one. */
-acme__err *acme__store_record(const acme_store *s);
+/* End a public call: a failure (rc) recorded in the call's own e becomes
+ * the store's last error, under its lock, as threads may share the store.
+ * Clears e; returns rc. */
+int acme__store_publish(const acme_store *s, int rc, acme__err *e);
 /* acme_store_path, recording a failure in err. */
 int acme__store_path(const acme_store *s, const char *key, char **path_out, acme__err *err);
 /* A store on a built-in backend; free_userdata frees userdata with the

@@ -4,6 +4,8 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -255,6 +257,80 @@ static void test_handle_errors(void)
     CHECK_STR(acme_store_last_error(NULL), "");
 }
 
+/* A store shared by threads: failing calls record under the store's lock,
+ * so a copy is always one whole message, never a mix of two. */
+#define STORE_THREADS 4
+typedef struct store_failer {
+    acme_store *st;
+    char key[160];
+    atomic_int *stop;
+} store_failer;
+
+static void *store_fail_loop(void *arg)
+{
+    store_failer *f = arg;
+    while (!atomic_load(f->stop)) {
+        char *data = NULL;
+        size_t len = 0;
+        if (acme_store_get(f->st, f->key, &data, &len) != ACME_ERR_NOT_FOUND)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_store_threads(void)
+{
+    char dir[] = "/tmp/acme-unit-error-XXXXXX";
+    REQUIRE(mkdtemp(dir) != NULL);
+    acme_store *st = NULL;
+    REQUIRE_OK(acme_store_new_fs(&st, dir));
+    CHECK(acme_store_last_error_copy(st, NULL, 0) == 0);
+    CHECK_RC(acme_store_last_error_copy(NULL, NULL, 0), ACME_ERR_INVALID);
+    CHECK_RC(acme_store_last_error_copy(st, NULL, 5), ACME_ERR_INVALID);
+    atomic_int stop;
+    atomic_init(&stop, 0);
+    store_failer f[STORE_THREADS];
+    char want[STORE_THREADS][ACME_ERROR_MAX];
+    for (int i = 0; i < STORE_THREADS; i++) {
+        f[i].st = st;
+        f[i].stop = &stop;
+        /* Messages of different lengths, so a torn copy shows. */
+        snprintf(f[i].key, sizeof(f[i].key), "certs/t%d-%.*s", i, 20 + 30 * i,
+                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+        char *data = NULL;
+        size_t len = 0;
+        CHECK_RC(acme_store_get(st, f[i].key, &data, &len), ACME_ERR_NOT_FOUND);
+        int n = acme_store_last_error_copy(st, want[i], sizeof(want[i]));
+        CHECK(n > 0 && (size_t)n == strlen(want[i]) && strstr(want[i], f[i].key));
+    }
+    char small[8];
+    int full = acme_store_last_error_copy(st, small, sizeof(small));
+    CHECK(full == (int)strlen(want[STORE_THREADS - 1]) && strlen(small) == sizeof(small) - 1);
+    pthread_t th[STORE_THREADS];
+    for (int i = 0; i < STORE_THREADS; i++)
+        REQUIRE(pthread_create(&th[i], NULL, store_fail_loop, &f[i]) == 0);
+    long torn = 0;
+    for (int round = 0; round < 20000; round++) {
+        char got[ACME_ERROR_MAX];
+        acme_store_last_error_copy(st, got, sizeof(got));
+        int known = 0;
+        for (int i = 0; i < STORE_THREADS && !known; i++)
+            known = strcmp(got, want[i]) == 0;
+        torn += !known;
+    }
+    atomic_store(&stop, 1);
+    int failed = 0;
+    for (int i = 0; i < STORE_THREADS; i++) {
+        void *r = NULL;
+        pthread_join(th[i], &r);
+        failed += r != NULL;
+    }
+    CHECK(failed == 0);
+    CHECK_MSG(torn == 0, "%ld copies were no whole message", torn);
+    acme_store_free(st);
+    CHECK(rmdir(dir) == 0);
+}
+
 int main(void)
 {
     /* Nothing failed yet on this thread. */
@@ -266,5 +342,6 @@ int main(void)
     test_fail_problem();
     test_threads();
     test_handle_errors();
+    test_store_threads();
     return check_done();
 }
