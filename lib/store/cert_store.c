@@ -218,7 +218,8 @@ int acme__stored_read_current(acme_store *s, const char *name, char **chain_pem,
     return rc;
 }
 
-static int store_read_current_recorded(acme_store *s, const char *name, char **chain_pem, char **key_pem, acme__err *rec)
+static int store_read_current_recorded(acme_store *s, const char *name, char **chain_pem,
+                                       char **key_pem, acme__err *rec)
 {
     if (chain_pem)
         *chain_pem = NULL;
@@ -561,7 +562,8 @@ int acme__compromised_check(acme_store *s, const acme_key *key, int *compromised
     return rc;
 }
 
-static int store_key_compromised_recorded(acme_store *s, const char *thumbprint, int *compromised, acme__err *rec)
+static int store_key_compromised_recorded(acme_store *s, const char *thumbprint, int *compromised,
+                                          acme__err *rec)
 {
     if (compromised)
         *compromised = 0;
@@ -574,10 +576,12 @@ static int store_key_compromised_recorded(acme_store *s, const char *thumbprint,
 int acme_store_key_compromised(acme_store *s, const char *thumbprint, int *compromised)
 {
     acme__err e = { 0 };
-    return acme__store_publish(s, store_key_compromised_recorded(s, thumbprint, compromised, &e), &e);
+    return acme__store_publish(
+        s, store_key_compromised_recorded(s, thumbprint, compromised, &e), &e);
 }
 
-static int store_mark_key_compromised_recorded(acme_store *s, const char *thumbprint, const char *serial, acme__err *rec)
+static int store_mark_key_compromised_recorded(acme_store *s, const char *thumbprint,
+                                               const char *serial, acme__err *rec)
 {
     if (!s)
         return acme__fail(rec, ACME_ERR_INVALID, "store: NULL argument");
@@ -588,5 +592,6 @@ static int store_mark_key_compromised_recorded(acme_store *s, const char *thumbp
 int acme_store_mark_key_compromised(acme_store *s, const char *thumbprint, const char *serial)
 {
     acme__err e = { 0 };
-    return acme__store_publish(s, store_mark_key_compromised_recorded(s, thumbprint, serial, &e), &e);
+    return acme__store_publish(
+        s, store_mark_key_compromised_recorded(s, thumbprint, serial, &e), &e);
 }

@@ -222,7 +222,8 @@ int acme_backoff_get(acme_store *s, const char *name, unsigned int *failures,
                      int64_t *next_attempt, int *held, char **last_error)
 {
     acme__err e = { 0 };
-    return acme__store_publish(s, backoff_get_recorded(s, name, failures, next_attempt, held, last_error, &e), &e);
+    return acme__store_publish(
+        s, backoff_get_recorded(s, name, failures, next_attempt, held, last_error, &e), &e);
 }
 
 static int backoff_reset_recorded(acme_store *s, const char *name, acme__err *rec)
@@ -271,5 +272,6 @@ int acme_rate_limit_get(acme_store *s, const char *directory_url, const char *em
                         int64_t *until, char **message)
 {
     acme__err e = { 0 };
-    return acme__store_publish(s, rate_limit_get_recorded(s, directory_url, email, until, message, &e), &e);
+    return acme__store_publish(
+        s, rate_limit_get_recorded(s, directory_url, email, until, message, &e), &e);
 }
