@@ -1602,9 +1602,19 @@ int acme_desire_ensure_stored(acme_desire *d)
         /* The full pass: every stored name, then the summary again. */
         d->unseen = 0;
         acme__log(d->provider, ACME_LOG_DEBUG, "ensure stored: a full pass");
+        /* Without wants of the host's, the names it adds are this call's
+         * own, as the fast path's are: the next call drops them and can be
+         * fast. */
+        int own = 1;
+        for (size_t i = 0; i < d->nwants; i++)
+            own &= d->wants[i].stored == STORED_DUE;
+        if (own)
+            drop_wants(d);
         rc = acme_desire_add_stored(d, NULL);
         if (rc == ACME_OK) {
             rc = ensure_all(d, 1);
+            for (size_t i = 0; own && i < d->nwants; i++)
+                d->wants[i].stored = STORED_DUE;
             int clean = have_ctx;
             for (size_t i = 0; i < d->nwants; i++)
                 clean &= d->wants[i].result != ACME_RESULT_FAILED &&

@@ -27,6 +27,9 @@ The control file (write it atomically, e.g. to a temporary name and rename):
                       as it is (so malformed times can be tested), a number is
                       seconds from now (the proxy's clock), sent as RFC 3339
   retry_after         Retry-After header value of renewalInfo replies (optional)
+  retry_after_for     {certID: value}: Retry-After for these certificates instead
+  delay               seconds each renewalInfo reply waits before it is sent, so
+                      that concurrent requests overlap (optional)
   status              HTTP status of renewalInfo replies (default 200); a non-2xx
                       status answers with a problem document
   body, content_type  send this body verbatim instead of the window (default type
@@ -43,7 +46,10 @@ The control file (write it atomically, e.g. to a temporary name and rename):
   directory_extra     object merged into /dir (e.g. {"renewalInfo": ""})
 
 Log lines (keys sorted, no spaces):
-  {"certID":ID,"kind":"renewalInfo","status":N}
+  {"certID":ID,"conn":PORT,"in_flight":N,"kind":"renewalInfo","status":N}
+      conn: the client's port (one per connection); in_flight: renewalInfo
+      requests being answered when this one arrived, itself included (the
+      largest over a run is the most that were in flight at once)
   {"kind":"newOrder","problem":TYPE-or-null,"replaces":ID-or-null,"status":N}
   (Pebble refuses a share of good nonces with badNonce; such newOrders are
   logged too, and the client sends them again.)
@@ -53,6 +59,8 @@ forwarding plumbing is acme_proxy.py, shared with hostile_proxy.py.
 """
 import datetime
 import json
+import threading
+import time
 
 import acme_proxy
 from acme_proxy import jws_payload, problem_type
@@ -84,6 +92,13 @@ def take_once(proxy, key):
         c[key] = False
         return c
     return proxy.update_control(change) is not None
+
+
+class AriProxy(acme_proxy.Proxy):
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.in_flight = 0
+        self.flight_lock = threading.Lock()
 
 
 class Handler(acme_proxy.Handler):
@@ -135,12 +150,25 @@ class Handler(acme_proxy.Handler):
                    json.dumps(d, indent=2).encode())
 
     def renewal_info(self, cert_id):
+        with self.proxy.flight_lock:
+            self.proxy.in_flight += 1
+            in_flight = self.proxy.in_flight
+        try:
+            self.renewal_info_reply(cert_id, in_flight)
+        finally:
+            with self.proxy.flight_lock:
+                self.proxy.in_flight -= 1
+
+    def renewal_info_reply(self, cert_id, in_flight):
         c = self.proxy.control()
         status = int(c.get("status", 200))
-        self.proxy.record(kind="renewalInfo", certID=cert_id, status=status)
+        self.proxy.record(kind="renewalInfo", certID=cert_id, status=status,
+                          conn=self.client_address[1], in_flight=in_flight)
+        time.sleep(float(c.get("delay", 0)))
         headers = [("Cache-Control", "no-store")]
-        if c.get("retry_after") is not None:
-            headers.append(("Retry-After", str(c["retry_after"])))
+        retry_after = (c.get("retry_after_for") or {}).get(cert_id, c.get("retry_after"))
+        if retry_after is not None:
+            headers.append(("Retry-After", str(retry_after)))
         if not 200 <= status < 300:
             self.problem(status, "urn:ietf:params:acme:error:malformed",
                          f"ari_proxy: renewalInfo answers {status} (control file)", headers)
@@ -164,4 +192,4 @@ def env_of(proxy, control, log):
 
 
 if __name__ == "__main__":
-    acme_proxy.run("ari_proxy", Handler, env_of, __doc__.splitlines()[0])
+    acme_proxy.run("ari_proxy", Handler, env_of, __doc__.splitlines()[0], proxy_cls=AriProxy)

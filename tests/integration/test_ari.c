@@ -28,7 +28,16 @@
  *                  issued the certificate
  *   order API      acme_order_set_replaces through the ARI directory and through
  *                  the same Pebble without renewalInfo (not sent there)
- *   empty URL      a directory with "renewalInfo": "" falls back, no crash */
+ *   empty URL      a directory with "renewalInfo": "" falls back, no crash
+ *
+ * The scenario "scale" (argument) is ARI over some dozens of names at once
+ * (parallel > 1): renewalInfo is asked only for names whose stored next
+ * check has passed, once each, never again within Retry-After, with the
+ * requests of a run in flight together, through acme_desire_ensure and
+ * acme_desire_ensure_stored. The proxy speaks HTTP/1.1 only, so requests in
+ * flight together each take a connection there: the test bounds the
+ * connections by `parallel`; that they share one HTTP/2 connection against a
+ * CA that speaks it is test-provider-threads' (against Pebble). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,12 +222,17 @@ static int64_t message_time(void)
     return p ? strtoll(p + 11, NULL, 10) : -1;
 }
 
-static char *stored(const char *file)
+static char *stored_of(const char *name, const char *file)
 {
     char key[256], *data = NULL;
     size_t len;
-    snprintf(key, sizeof(key), "certs/" NAME "/%s", file);
+    snprintf(key, sizeof(key), "certs/%s/%s", name, file);
     return acme_store_get(store, key, &data, &len) == ACME_OK ? data : NULL;
+}
+
+static char *stored(const char *file)
+{
+    return stored_of(NAME, file);
 }
 
 /* A number of the stored ARI state ("start", "end", "renew_at", "next_check"). */
@@ -757,24 +771,293 @@ static void test_empty_url(void)
     control("{}");
 }
 
-int main(void)
-{
-    control_path = test_env("ACME_TEST_ARI_CONTROL");
-    log_path = test_env("ACME_TEST_ARI_LOG");
-    control("{}");
-    provider = new_provider(test_env("ACME_TEST_ARI_DIRECTORY"));
-    acme_provider *plain = new_provider(test_env("ACME_TEST_ARI_PLAIN_DIRECTORY"));
-    acme_http_responder *responder = NULL;
-    REQUIRE_OK(acme_http_responder_start(&responder, "127.0.0.1",
-                                         (unsigned int)atoi(test_env("ACME_TEST_HTTP_PORT"))));
-    REQUIRE_OK(acme_solvers_new(&solvers));
-    REQUIRE_OK(acme_solvers_add_http_responder(solvers, responder));
-    char *dir = test_tmpdir();
-    REQUIRE(dir != NULL);
-    REQUIRE_OK(acme_store_new_fs(&store, dir));
-    fake_now = (int64_t)time(NULL);
-    desire = new_desire(provider);
+/* ---- scale: dozens of names, in parallel ------------------------------------- */
 
+#define SCALE_N 24
+#define SCALE_PARALLEL 4
+
+static char scale_names[SCALE_N][64];
+static char *scale_ids[SCALE_N]; /* each stored certificate's ARI id */
+
+/* The renewalInfo requests of one run, from the proxy's log. */
+typedef struct scale_run {
+    size_t asked;             /* requests */
+    size_t per_name[SCALE_N]; /* requests per name */
+    size_t strangers;         /* requests for no name of ours */
+    long max_in_flight;
+    size_t conns;             /* distinct connections they came on */
+    uint64_t connections;     /* connections the provider opened in the run */
+    uint64_t requests;        /* requests the provider sent in the run */
+} scale_run;
+
+static size_t log_size(void)
+{
+    char *log = test_read_file(log_path);
+    size_t n = log ? strlen(log) : 0;
+    free(log);
+    return n;
+}
+
+/* A number after "field": in line, or -1. */
+static long line_number(const char *line, const char *field)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "\"%s\":", field);
+    const char *v = strstr(line, key);
+    return v ? strtol(v + strlen(key), NULL, 10) : -1;
+}
+
+/* The renewalInfo entries the proxy logged from byte `from` on. */
+static void scale_tally(size_t from, scale_run *r)
+{
+    char *log = test_read_file(log_path);
+    REQUIRE(log != NULL && strlen(log) >= from);
+    long ports[64];
+    for (char *line = log + from; *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        if (log_is(line, "renewalInfo")) {
+            r->asked++;
+            const char *c = strstr(line, "\"certID\":\"");
+            size_t i = 0;
+            while (c && i < SCALE_N &&
+                   !(strncmp(c + 10, scale_ids[i], strlen(scale_ids[i])) == 0 &&
+                     c[10 + strlen(scale_ids[i])] == '"'))
+                i++;
+            if (c && i < SCALE_N)
+                r->per_name[i]++;
+            else
+                r->strangers++;
+            long n = line_number(line, "in_flight"), port = line_number(line, "conn");
+            if (n > r->max_in_flight)
+                r->max_in_flight = n;
+            size_t k = 0;
+            while (k < r->conns && ports[k] != port)
+                k++;
+            if (k == r->conns && r->conns < 64)
+                ports[r->conns++] = port;
+        }
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    free(log);
+}
+
+/* One run of `run` (an ensure of d), tallied. */
+static scale_run scale_step(acme_desire *d, int (*run)(acme_desire *))
+{
+    scale_run r;
+    memset(&r, 0, sizeof(r));
+    size_t from = log_size();
+    uint64_t q0, q1, c0, c1;
+    acme_provider_stats(provider, &q0, &c0);
+    int rc = run(d);
+    CHECK_MSG(rc == ACME_OK, "ensure: %s", acme_desire_last_error(d));
+    acme_provider_stats(provider, &q1, &c1);
+    r.requests = q1 - q0;
+    r.connections = c1 - c0;
+    scale_tally(from, &r);
+    fprintf(stderr,
+            "scale run: %zu renewalInfo requests, %ld at most in flight, %zu connections seen "
+            "by the proxy, %llu opened, %llu requests in all\n",
+            r.asked, r.max_in_flight, r.conns, (unsigned long long)r.connections,
+            (unsigned long long)r.requests);
+    return r;
+}
+
+/* Exactly the names i with want(i) were asked, once each. */
+static void scale_expect(const scale_run *r, int (*want)(size_t i), const char *what)
+{
+    CHECK_MSG(r->strangers == 0, "%s: %zu requests for other certificates", what, r->strangers);
+    for (size_t i = 0; i < SCALE_N; i++)
+        CHECK_MSG(r->per_name[i] == (want(i) ? 1u : 0u), "%s: %s asked %zu times", what,
+                  scale_names[i], r->per_name[i]);
+}
+
+/* Requests in flight together, each on a connection of its own at most
+ * (HTTP/1.1), and never more than `parallel` of either. */
+static void scale_concurrent(const scale_run *r, const char *what)
+{
+    CHECK_MSG(r->max_in_flight >= 2 && r->max_in_flight <= SCALE_PARALLEL,
+              "%s: %ld renewalInfo requests at most in flight", what, r->max_in_flight);
+    CHECK_MSG(r->conns >= 1 && r->conns <= SCALE_PARALLEL && r->connections <= SCALE_PARALLEL,
+              "%s: %zu connections seen, %llu opened", what, r->conns,
+              (unsigned long long)r->connections);
+}
+
+/* The names asked first (next check in an hour), second (two hours),
+ * and the others (a day). */
+static int in_s1(size_t i)
+{
+    return i % 3 == 0;
+}
+
+static int in_s2(size_t i)
+{
+    return i % 3 == 1;
+}
+
+static int everyone(size_t i)
+{
+    (void)i;
+    return 1;
+}
+
+static int nobody(size_t i)
+{
+    (void)i;
+    return 0;
+}
+
+/* The window a day ahead for all, Retry-After a day, or for S1 / S2 the
+ * values given (NULL: the day). */
+static void scale_control(const char *ra1, const char *ra2)
+{
+    char s[64], e[64], per[4096] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < SCALE_N; i++) {
+        const char *ra = in_s1(i) ? ra1 : in_s2(i) ? ra2 : NULL;
+        if (ra)
+            used += (size_t)snprintf(per + used, sizeof(per) - used, "%s\"%s\":\"%s\"",
+                                     used ? "," : "", scale_ids[i], ra);
+        REQUIRE(used < sizeof(per));
+    }
+    control("{\"window\":{\"start\":\"%s\",\"end\":\"%s\"},\"retry_after\":\"86400\","
+            "\"retry_after_for\":{%s},\"delay\":0.2}",
+            rfc3339(fake_now + 30 * DAY, 0, s, sizeof(s)),
+            rfc3339(fake_now + 32 * DAY, 0, e, sizeof(e)), per);
+}
+
+static int run_ensure(acme_desire *d)
+{
+    return acme_desire_ensure(d);
+}
+
+static int run_ensure_stored(acme_desire *d)
+{
+    return acme_desire_ensure_stored(d);
+}
+
+static acme_desire *scale_desire(void)
+{
+    acme_desire_options o;
+    test_desire_options(&o, "ari-scale@example.com");
+    o.clock = fake_clock;
+    o.parallel = SCALE_PARALLEL;
+    acme_desire *d = NULL;
+    REQUIRE_OK(acme_desire_new(&d, provider, store, solvers, &o));
+    return d;
+}
+
+static void test_scale(void)
+{
+    acme_desire *d = scale_desire();
+    for (size_t i = 0; i < SCALE_N; i++) {
+        snprintf(scale_names[i], sizeof(scale_names[i]), "s%02zu.ari-scale.example.com", i);
+        const char *ids[] = { scale_names[i] };
+        REQUIRE_OK(acme_desire_add(d, scale_names[i], ids, 1, ACME_KEY_EC256, NULL));
+    }
+    /* The certificates, issued by Pebble (new ones: nothing asked). */
+    control("{}");
+    scale_run r = scale_step(d, run_ensure);
+    scale_expect(&r, nobody, "first issuance");
+    for (size_t i = 0; i < SCALE_N; i++) {
+        CHECK_MSG(acme_desire_result(d, i) == ACME_RESULT_OBTAINED, "%s: %s", scale_names[i],
+                  acme_desire_message(d, i));
+        char *chain = stored_of(scale_names[i], "chain.pem");
+        acme_cert *c = NULL;
+        REQUIRE(chain && acme_cert_parse(&c, chain, strlen(chain), NULL) == ACME_OK);
+        REQUIRE(acme_cert_ari_id(c) != NULL);
+        scale_ids[i] = strdup(acme_cert_ari_id(c));
+        REQUIRE(scale_ids[i] != NULL);
+        acme_cert_free(c);
+        acme_free(chain);
+    }
+
+    /* No ARI state yet: every name is asked, once, the requests together.
+     * S1 is to look again in an hour, S2 in two, the others in a day. */
+    int64_t t0 = fake_now;
+    scale_control("3600", "7200");
+    r = scale_step(d, run_ensure);
+    scale_expect(&r, everyone, "first check");
+    scale_concurrent(&r, "first check");
+    for (size_t i = 0; i < SCALE_N; i++)
+        CHECK_MSG(acme_desire_result(d, i) == ACME_RESULT_NOT_DUE &&
+                      strstr(acme_desire_message(d, i), "ARI") != NULL,
+                  "%s: %s", scale_names[i], acme_desire_message(d, i));
+
+    /* Before any next check: nothing at all is sent, every name left alone
+     * on its schedule index entry. */
+    fake_now = t0 + 1800;
+    scale_control(NULL, NULL);
+    r = scale_step(d, run_ensure);
+    scale_expect(&r, nobody, "before the next checks");
+    CHECK_MSG(r.requests == 0, "%llu requests before any next check",
+              (unsigned long long)r.requests);
+    for (size_t i = 0; i < SCALE_N; i++)
+        CHECK_MSG(strstr(acme_desire_message(d, i), "schedule index") != NULL, "%s: %s",
+                  scale_names[i], acme_desire_message(d, i));
+
+    /* An hour on: S1 only, once each, together. */
+    fake_now = t0 + HOUR;
+    r = scale_step(d, run_ensure);
+    scale_expect(&r, in_s1, "S1's next check");
+    scale_concurrent(&r, "S1's next check");
+
+    /* Within Retry-After (a day for S1 now): none again. */
+    fake_now = t0 + HOUR + 60;
+    r = scale_step(d, run_ensure);
+    scale_expect(&r, nobody, "within Retry-After");
+    CHECK(r.requests == 0);
+
+    /* The same through acme_desire_ensure_stored: a full pass first (the
+     * summary is built by it), which finds nothing due. */
+    acme_desire *ds = scale_desire();
+    fake_now = t0 + HOUR + 120;
+    r = scale_step(ds, run_ensure_stored);
+    scale_expect(&r, nobody, "ensure_stored, full pass");
+    test_log_clear();
+    r = scale_step(ds, run_ensure_stored);
+    scale_expect(&r, nobody, "ensure_stored, nothing due");
+    CHECK_MSG(strstr(test_log(), "reading what is due only") != NULL, "no fast path:\n%s",
+              test_log());
+    CHECK_MSG(acme_desire_count(ds) == 0, "%zu names read with nothing due",
+              acme_desire_count(ds));
+
+    /* Two hours on: S2 only, read from the due shards alone. */
+    fake_now = t0 + 2 * HOUR;
+    test_log_clear();
+    r = scale_step(ds, run_ensure_stored);
+    scale_expect(&r, in_s2, "ensure_stored, S2's next check");
+    scale_concurrent(&r, "ensure_stored, S2's next check");
+    CHECK(strstr(test_log(), "reading what is due only") != NULL);
+    size_t n2 = 0;
+    for (size_t i = 0; i < SCALE_N; i++)
+        n2 += in_s2(i) != 0;
+    CHECK_MSG(acme_desire_count(ds) == n2, "%zu names read, %zu due", acme_desire_count(ds), n2);
+    for (size_t i = 0; i < acme_desire_count(ds); i++)
+        CHECK_MSG(acme_desire_result(ds, i) == ACME_RESULT_NOT_DUE, "%s: %s",
+                  acme_desire_name(ds, i), acme_desire_message(ds, i));
+
+    /* Within Retry-After: none again, through either call. */
+    fake_now = t0 + 2 * HOUR + 60;
+    r = scale_step(ds, run_ensure_stored);
+    scale_expect(&r, nobody, "ensure_stored, within Retry-After");
+    r = scale_step(d, run_ensure);
+    scale_expect(&r, nobody, "ensure, within Retry-After");
+    CHECK(r.requests == 0);
+
+    acme_desire_free(ds);
+    acme_desire_free(d);
+    for (size_t i = 0; i < SCALE_N; i++)
+        free(scale_ids[i]);
+}
+
+/* The scenarios of the header, one after the other on the one name. */
+static void test_sequence(acme_provider *plain)
+{
     test_directory(plain);
     char *id = test_obtain();
     test_window(id);
@@ -794,6 +1077,32 @@ int main(void)
     free(id4);
     free(id4b);
     free(id5);
+}
+
+int main(int argc, char **argv)
+{
+    control_path = test_env("ACME_TEST_ARI_CONTROL");
+    log_path = test_env("ACME_TEST_ARI_LOG");
+    control("{}");
+    provider = new_provider(test_env("ACME_TEST_ARI_DIRECTORY"));
+    acme_provider *plain = new_provider(test_env("ACME_TEST_ARI_PLAIN_DIRECTORY"));
+    acme_http_responder *responder = NULL;
+    REQUIRE_OK(acme_http_responder_start(&responder, "127.0.0.1",
+                                         (unsigned int)atoi(test_env("ACME_TEST_HTTP_PORT"))));
+    REQUIRE_OK(acme_solvers_new(&solvers));
+    REQUIRE_OK(acme_solvers_add_http_responder(solvers, responder));
+    char *dir = test_tmpdir();
+    REQUIRE(dir != NULL);
+    REQUIRE_OK(acme_store_new_fs(&store, dir));
+    fake_now = (int64_t)time(NULL);
+    desire = new_desire(provider);
+
+    if (argc > 1 && strcmp(argv[1], "scale") == 0)
+        test_scale();
+    else if (argc == 1)
+        test_sequence(plain);
+    else
+        REQUIRE(!"the scenario is \"scale\" or none");
     acme_desire_free(desire);
     acme_store_free(store);
     free(dir);
