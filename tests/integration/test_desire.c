@@ -547,22 +547,26 @@ static size_t count_new_orders(void)
     return n;
 }
 
+/* Register an account and keep it in the filesystem store at dir. */
+static void store_account(const char *dir)
+{
+    acme_store *store = NULL;
+    REQUIRE_OK(acme_store_new_fs(&store, dir));
+    events ev = { 0 };
+    acme_desire *d = new_desire(store, &ev, 1);
+    acme_account *a;
+    REQUIRE_OK(acme_desire_account(d, &a));
+    acme_account_free(a);
+    acme_desire_free(d);
+    acme_store_free(store);
+}
+
 static void test_race(void)
 {
     char *dir = test_tmpdir();
     size_t orders_before = count_new_orders();
     /* One account first, so that both children only order. */
-    {
-        acme_store *store = NULL;
-        REQUIRE_OK(acme_store_new_fs(&store, dir));
-        events ev = { 0 };
-        acme_desire *d = new_desire(store, &ev, 1);
-        acme_account *a;
-        REQUIRE_OK(acme_desire_account(d, &a));
-        acme_account_free(a);
-        acme_desire_free(d);
-        acme_store_free(store);
-    }
+    store_account(dir);
     pid_t kids[2];
     for (int k = 0; k < 2; k++) {
         kids[k] = fork();
@@ -653,17 +657,7 @@ static void test_spread(void)
     char *dir = test_tmpdir();
     REQUIRE(dir);
     /* The account first, so that both desires only order. */
-    {
-        acme_store *store = NULL;
-        REQUIRE_OK(acme_store_new_fs(&store, dir));
-        events ev = { 0 };
-        acme_desire *d = new_desire(store, &ev, 1);
-        acme_account *a;
-        REQUIRE_OK(acme_desire_account(d, &a));
-        acme_account_free(a);
-        acme_desire_free(d);
-        acme_store_free(store);
-    }
+    store_account(dir);
     size_t orders_before = count_new_orders();
     pthread_barrier_t start;
     REQUIRE(pthread_barrier_init(&start, NULL, 2) == 0);
