@@ -381,7 +381,11 @@ ACME_API int acme_desire_set_key(acme_desire *d, const char *name, acme_key *key
  * wanted names, key type and CAs is left alone without opening its record
  * (result ACME_RESULT_NOT_DUE, message "not due (schedule index)"); a
  * missing or stale entry only makes a name look due, and its record is
- * then read and the entry written again. Since 0.1; the index since 1.0.
+ * then read and the entry written again. A name whose lock another process
+ * or node holds is ensured after all the others, waiting then for its lock
+ * (`lock_timeout_s`) as before: processes sharing a store share the orders
+ * instead of queueing on the same lock (since 1.1). Since 0.1; the index
+ * since 1.0.
  */
 ACME_API int acme_desire_ensure(acme_desire *d);
 

@@ -5,7 +5,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1090,7 +1089,11 @@ static int chain_holds(const char *chain_pem, acme_key *key)
     return rc == ACME_OK;
 }
 
-static int ensure_want(acme_desire *d, want *w)
+/* Ensure one want under its name's lock. With busy non-NULL the lock is
+ * only tried: when another process or node holds it, *busy is set and the
+ * want is left as it was (no outcome, no event) for a later call that
+ * waits. */
+static int ensure_want(acme_desire *d, want *w, int *busy)
 {
     acme__err err = { 0 };
     char why[256] = "";
@@ -1111,7 +1114,21 @@ static int ensure_want(acme_desire *d, want *w)
     if (rc == ACME_OK && !lock)
         rc = acme__fail(&err, ACME_ERR_NOMEM, "out of memory");
     int locked = 0;
-    if (rc == ACME_OK && (rc = acme__store_lock_wait(d->store, lock, d->o.lock_timeout_s, &err)) == ACME_OK)
+    if (rc == ACME_OK && busy) {
+        /* Any failure but a busy lock is met again, and reported, below. */
+        acme__err probe = ACME__ERR_QUIET;
+        int r = acme__store_lock(d->store, lock, &probe);
+        acme__err_clear(&probe);
+        if (r == ACME_ERR_LOCKED) {
+            *busy = 1;
+            free(lock);
+            acme__err_clear(&err);
+            return ACME_OK;
+        }
+        locked = r == ACME_OK;
+    }
+    if (rc == ACME_OK && !locked &&
+        (rc = acme__store_lock_wait(d->store, lock, d->o.lock_timeout_s, &err)) == ACME_OK)
         locked = 1;
 
     acme__stored_cert c;
@@ -1341,7 +1358,7 @@ int acme_desire_ensure_one(acme_desire *d, const char *name)
     want *w = find_want(d, name);
     if (!w)
         return acme__fail(&d->err, ACME_ERR_NOT_FOUND, "desire: no certificate called %s", name);
-    int rc = ensure_want(d, w);
+    int rc = ensure_want(d, w, NULL);
     if (rc != ACME_OK)
         acme__fail_problem(&d->err, rc, w->problem, "%s: %s", w->name, w->message);
     return rc;
@@ -1349,9 +1366,21 @@ int acme_desire_ensure_one(acme_desire *d, const char *name)
 
 /* ---- ensure all, in parallel ----------------------------------------------------- */
 
+/* Names are taken in order, each only if its lock is free: one whose lock
+ * another process or node holds is being ensured there, so the worker goes
+ * on to the next and the busy ones wait at the back. Once every name has
+ * been tried, the busy ones are ensured as acme_desire_ensure_one() does,
+ * waiting for their locks: nothing is skipped, and nodes sharing a store
+ * spread the orders between them instead of queueing on the same lock. */
 typedef struct pool {
     acme_desire *d;
-    atomic_size_t next;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t next;    /* the next want to try */
+    size_t *busy;   /* wants found busy, in the order found */
+    size_t nbusy, capbusy;
+    size_t retried; /* busy ones taken again */
+    size_t trying;  /* workers trying a want: each may add a busy one */
 } pool;
 
 /* The schedule index lets ensure leave alone every name it says is not
@@ -1402,15 +1431,56 @@ static void idle_pass(acme_desire *d)
     acme__err_clear(&quiet);
 }
 
+/* With pl->mu held: keep want i for the retry; 0 when out of memory. */
+static int busy_push(pool *pl, size_t i)
+{
+    if (pl->nbusy == pl->capbusy) {
+        size_t cap = pl->capbusy ? pl->capbusy * 2 : 16;
+        size_t *grown = realloc(pl->busy, cap * sizeof(*grown));
+        if (!grown)
+            return 0;
+        pl->busy = grown;
+        pl->capbusy = cap;
+    }
+    pl->busy[pl->nbusy++] = i;
+    return 1;
+}
+
 static void *worker(void *arg)
 {
     pool *pl = arg;
+    acme_desire *d = pl->d;
+    pthread_mutex_lock(&pl->mu);
     for (;;) {
-        size_t i = atomic_fetch_add(&pl->next, 1);
-        if (i >= pl->d->nwants)
+        if (pl->next < d->nwants) {
+            size_t i = pl->next++;
+            if (d->wants[i].idle)
+                continue;
+            pl->trying++;
+            pthread_mutex_unlock(&pl->mu);
+            int busy = 0;
+            ensure_want(d, &d->wants[i], &busy);
+            pthread_mutex_lock(&pl->mu);
+            pl->trying--;
+            if (busy && !busy_push(pl, i)) {
+                /* No room to keep it for later: it waits now. */
+                pthread_mutex_unlock(&pl->mu);
+                ensure_want(d, &d->wants[i], NULL);
+                pthread_mutex_lock(&pl->mu);
+            }
+            pthread_cond_broadcast(&pl->cv);
+        } else if (pl->retried < pl->nbusy) {
+            size_t i = pl->busy[pl->retried++];
+            pthread_mutex_unlock(&pl->mu);
+            ensure_want(d, &d->wants[i], NULL);
+            pthread_mutex_lock(&pl->mu);
+        } else if (pl->trying) {
+            /* A name still being tried may yet turn out busy. */
+            pthread_cond_wait(&pl->cv, &pl->mu);
+        } else {
+            pthread_mutex_unlock(&pl->mu);
             return NULL;
-        if (!pl->d->wants[i].idle)
-            ensure_want(pl->d, &pl->d->wants[i]);
+        }
     }
 }
 
@@ -1455,7 +1525,11 @@ static int ensure_all(acme_desire *d, int idle)
     for (size_t k = 0; k < nbreakers; k++)
         acme__breaker_init(&breakers[k], d->o.breaker_ca, d->o.breaker_validation, deadline);
     d->breaker = breakers;
-    pool pl = { d, 0 };
+    pool pl;
+    memset(&pl, 0, sizeof(pl));
+    pl.d = d;
+    pthread_mutex_init(&pl.mu, NULL);
+    pthread_cond_init(&pl.cv, NULL);
     /* The calling thread is one of the `parallel` workers: it starts one
      * thread fewer, so that no more certificates are in flight than asked. */
     size_t nworkers = d->o.parallel < d->nwants ? d->o.parallel : d->nwants;
@@ -1467,6 +1541,9 @@ static int ensure_all(acme_desire *d, int idle)
     worker(&pl); /* alone if no thread could start */
     for (size_t i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
+    free(pl.busy);
+    pthread_cond_destroy(&pl.cv);
+    pthread_mutex_destroy(&pl.mu);
     d->breaker = NULL;
     for (size_t k = 0; k < nbreakers; k++)
         acme__breaker_destroy(&breakers[k]);

@@ -16,10 +16,16 @@
  *              at once (counted by the solver) is the parallelism, and
  *              more than one
  *   race       two processes ensure the same name at once: one order
+ *   spread     two desires (two threads, a store handle each on one
+ *              directory) ensure the same names at once: each name is
+ *              ordered once, and both desires order several of them (a
+ *              name whose lock the other holds is left for later, not
+ *              waited for)
  *   corrupt    a foreign file in the store is reported with its path and
  *              left untouched
  *   host-store a store on host callbacks (in memory) works the same; a lock
  *              held elsewhere is a clear error after the lock timeout */
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -541,22 +547,26 @@ static size_t count_new_orders(void)
     return n;
 }
 
+/* Register an account and keep it in the filesystem store at dir. */
+static void store_account(const char *dir)
+{
+    acme_store *store = NULL;
+    REQUIRE_OK(acme_store_new_fs(&store, dir));
+    events ev = { 0 };
+    acme_desire *d = new_desire(store, &ev, 1);
+    acme_account *a;
+    REQUIRE_OK(acme_desire_account(d, &a));
+    acme_account_free(a);
+    acme_desire_free(d);
+    acme_store_free(store);
+}
+
 static void test_race(void)
 {
     char *dir = test_tmpdir();
     size_t orders_before = count_new_orders();
     /* One account first, so that both children only order. */
-    {
-        acme_store *store = NULL;
-        REQUIRE_OK(acme_store_new_fs(&store, dir));
-        events ev = { 0 };
-        acme_desire *d = new_desire(store, &ev, 1);
-        acme_account *a;
-        REQUIRE_OK(acme_desire_account(d, &a));
-        acme_account_free(a);
-        acme_desire_free(d);
-        acme_store_free(store);
-    }
+    store_account(dir);
     pid_t kids[2];
     for (int k = 0; k < 2; k++) {
         kids[k] = fork();
@@ -600,6 +610,84 @@ static void test_race(void)
               outcomes[1]);
     CHECK_MSG(count_new_orders() - orders_before == 1, "%zu orders",
               count_new_orders() - orders_before);
+    free(dir);
+}
+
+/* ---- two desires sharing a store spread the orders ---------------------------- */
+
+#define SPREAD_NAMES 16
+
+typedef struct spreader {
+    const char *dir;
+    pthread_barrier_t *start;
+    int results[SPREAD_NAMES];
+    size_t obtained;
+    int rc;
+} spreader;
+
+static void *spread_run(void *arg)
+{
+    spreader *sp = arg;
+    acme_store *store = NULL;
+    REQUIRE_OK(acme_store_new_fs(&store, sp->dir));
+    acme_desire_options o;
+    test_desire_options(&o, "ops@example.com");
+    o.parallel = 2;
+    o.lock_timeout_s = 120; /* the old pool waited here for the other's order */
+    acme_desire *d = NULL;
+    REQUIRE_OK(acme_desire_new(&d, provider, store, solvers, &o));
+    for (size_t i = 0; i < SPREAD_NAMES; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "s%02zu.spread.example", i);
+        const char *ids[] = { name };
+        REQUIRE_OK(acme_desire_add(d, NULL, ids, 1, 0, NULL));
+    }
+    pthread_barrier_wait(sp->start);
+    sp->rc = acme_desire_ensure(d);
+    for (size_t i = 0; i < SPREAD_NAMES; i++)
+        sp->results[i] = acme_desire_result(d, i);
+    acme_desire_summary(d, &sp->obtained, NULL, NULL, NULL);
+    acme_desire_free(d);
+    acme_store_free(store);
+    return NULL;
+}
+
+static void test_spread(void)
+{
+    char *dir = test_tmpdir();
+    REQUIRE(dir);
+    /* The account first, so that both desires only order. */
+    store_account(dir);
+    size_t orders_before = count_new_orders();
+    pthread_barrier_t start;
+    REQUIRE(pthread_barrier_init(&start, NULL, 2) == 0);
+    spreader sp[2];
+    memset(sp, 0, sizeof(sp));
+    pthread_t th[2];
+    for (int k = 0; k < 2; k++) {
+        sp[k].dir = dir;
+        sp[k].start = &start;
+        REQUIRE(pthread_create(&th[k], NULL, spread_run, &sp[k]) == 0);
+    }
+    for (int k = 0; k < 2; k++)
+        pthread_join(th[k], NULL);
+    pthread_barrier_destroy(&start);
+    CHECK_OK(sp[0].rc);
+    CHECK_OK(sp[1].rc);
+    /* Each name obtained by one desire, and found done by the other. */
+    for (size_t i = 0; i < SPREAD_NAMES; i++) {
+        int a = sp[0].results[i], b = sp[1].results[i];
+        CHECK_MSG((a == ACME_RESULT_OBTAINED && b == ACME_RESULT_NOT_DUE) ||
+                      (a == ACME_RESULT_NOT_DUE && b == ACME_RESULT_OBTAINED),
+                  "name %zu: results %d and %d", i, a, b);
+    }
+    size_t orders = count_new_orders() - orders_before;
+    CHECK_MSG(orders == SPREAD_NAMES, "%zu orders for %d names", orders, SPREAD_NAMES);
+    fprintf(stderr, "obtained: %zu and %zu\n", sp[0].obtained, sp[1].obtained);
+    /* Not an exact split: each must have ordered a fair share. */
+    CHECK_MSG(sp[0].obtained >= 4 && sp[1].obtained >= 4,
+              "the orders are not spread: %zu and %zu of %d", sp[0].obtained, sp[1].obtained,
+              SPREAD_NAMES);
     free(dir);
 }
 
@@ -764,7 +852,7 @@ static void test_host_store(void)
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: %s lifecycle|many|keys|parallel|race|corrupt|host-store\n", argv[0]);
+        fprintf(stderr, "usage: %s lifecycle|many|keys|parallel|race|spread|corrupt|host-store\n", argv[0]);
         return 2;
     }
     provider = test_provider(NULL);
@@ -783,6 +871,8 @@ int main(int argc, char **argv)
         test_parallel();
     else if (strcmp(argv[1], "race") == 0)
         test_race();
+    else if (strcmp(argv[1], "spread") == 0)
+        test_spread();
     else if (strcmp(argv[1], "corrupt") == 0)
         test_corrupt();
     else if (strcmp(argv[1], "host-store") == 0)
