@@ -40,10 +40,11 @@
  * current is then renamed to the new generation (and set right by the next
  * run that loads the name if a crash came between the two). The
  * generations beyond the kept ones (acme_desire_options.keep_generations)
- * are then removed whole. The name's schedule index entry is removed
- * before the new generation is written and written again after the
- * switch, so an idle ensure opens only the records that are due, and a
- * crash leaves at worst a name that looks due (and is then read).
+ * are then removed whole. The name's schedule index entry is marked due
+ * before the new generation is written (unless it is due already) and
+ * written again after the switch, so an idle ensure opens only the records
+ * that are due, and a crash leaves at worst a name that looks due (and is
+ * then read).
  *
  * @par The lock contract (leases and fencing)
  * Work on a certificate or an account happens under a named lock (the
@@ -71,8 +72,9 @@
  *
  * @par Reading a consistent pair from the filesystem store
  * A program that links the library calls acme_store_read_current(), which
- * does this on every backend. For other readers: certs/NAME/current is a symbolic link to the current generation's
- * directory, replaced by rename(2) after the metadata's switch, and the
+ * does this on every backend. For other readers: certs/NAME/current is a
+ * symbolic link to the current generation's directory, replaced by
+ * rename(2) after the metadata's switch, and the
  * stable names are links through it (chain.pem -> current/chain.pem,
  * key.pem -> current/key.pem). A reader that resolves current once gets
  * one generation's key and chain: open the directory certs/NAME/current
@@ -253,8 +255,9 @@ ACME_API int acme_store_new(acme_store **out, const acme_store_ops *ops, void *u
  * missing; a relative path is made absolute against the current directory).
  * Writes go to a temporary file, are fsynced, renamed over the target and
  * the directory is fsynced (once for the files of one commit in one
- * directory, before the commit returns); a certificate's current generation and stable
- * names are symbolic links (see "Reading a consistent pair" above), made
+ * directory, before the commit returns); a certificate's current
+ * generation and stable names are symbolic links (see "Reading a
+ * consistent pair" above), made
  * under a temporary name, renamed into place and the directory fsynced;
  * secrets get mode 0600, other values 0644,
  * directories 0700. Temporary files that a crashed writer left behind are
