@@ -1414,16 +1414,23 @@ static void idle_visit(size_t i, const acme__sched_entry *e, void *userdata)
     w->idle = 1;
 }
 
-/* Best effort: without the index every name is looked at. */
-static void idle_pass(acme_desire *d)
+/* The index's view of d at `now`: its issuers' directories and the
+ * compromised keys (lifecycle/renewal.c). */
+static int idle_init(acme_desire *d, acme__idle *ctx, int64_t now, acme__err *err)
 {
     const char *dirs[1 + MAX_ISSUERS];
     size_t ndirs = 0;
     for (size_t k = 0; k <= d->nissuers; k++)
         dirs[ndirs++] = acme_provider_directory_url(issuer_provider(d, k));
+    return acme__idle_init(ctx, d->store, dirs, ndirs, now, err);
+}
+
+/* Best effort: without the index every name is looked at. */
+static void idle_pass(acme_desire *d)
+{
     idle_walk iw = { d, { 0 } };
     acme__err quiet = ACME__ERR_QUIET;
-    if (acme__idle_init(&iw.ctx, d->store, dirs, ndirs, now_of(d), &quiet) == ACME_OK) {
+    if (idle_init(d, &iw.ctx, now_of(d), &quiet) == ACME_OK) {
         acme__sched_visit(d->store, d->nwants, idle_name, idle_visit, &iw, next_look, d,
                           d->o.lock_timeout_s, &quiet);
         acme__idle_free(&iw.ctx);
@@ -1642,15 +1649,11 @@ int acme_desire_ensure_stored(acme_desire *d)
     if (!d)
         return acme__fail(NULL, ACME_ERR_INVALID, "desire: NULL handle");
     d->unseen = 0;
-    const char *dirs[1 + MAX_ISSUERS];
-    size_t ndirs = 0;
-    for (size_t k = 0; k <= d->nissuers; k++)
-        dirs[ndirs++] = acme_provider_directory_url(issuer_provider(d, k));
     int64_t now = now_of(d);
     acme__idle ctx;
     acme__sched_due *sum = malloc(sizeof(*sum));
     acme__err quiet = ACME__ERR_QUIET;
-    int have_ctx = acme__idle_init(&ctx, d->store, dirs, ndirs, now, &quiet) == ACME_OK;
+    int have_ctx = idle_init(d, &ctx, now, &quiet) == ACME_OK;
     int fast = sum && have_ctx && acme__sched_due_load(d->store, sum, &quiet) == ACME_OK &&
                fast_usable(d, &ctx, sum);
     acme__err_clear(&quiet);
