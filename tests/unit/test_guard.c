@@ -44,7 +44,9 @@ static void test_delay(void)
         int64_t d = acme__backoff_delay(4, 300, 86400, r * 2654435761u);
         CHECK_MSG(d >= 1800 && d <= 2400, "delay %lld", (long long)d);
     }
-    CHECK(acme__backoff_delay(1, 0, 0, 12345) == 0 || acme__backoff_delay(1, 0, 0, 12345) == 1);
+    /* A zero base starts at one second; a zero cap then clamps it to 0. */
+    CHECK(acme__backoff_delay(1, 0, 0, 12345) == 0);
+    CHECK(acme__backoff_delay(1, 0, 10, 12345) == 1);
 }
 
 static void test_causes(void)
